@@ -1,0 +1,42 @@
+"""Production: everything from the environment, and a refusal to start when it is unsafe."""
+
+from django.core.exceptions import ImproperlyConfigured
+
+from escrow_project.settings.base import *  # noqa: F403
+from escrow_project.settings.base import DEBUG, JWT_SIGNING_KEY, SECRET_KEY
+from escrow_project.settings.env import env_bool, env_int
+
+_KNOWN_INSECURE_PREFIXES = ("insecure", "django-insecure", "change-me", "changeme", "secret")
+
+
+def _refuse_insecure_key(name: str, value: str) -> None:
+    lowered = value.lower()
+    if len(value) < 50 or len(set(value)) < 5 or lowered.startswith(_KNOWN_INSECURE_PREFIXES):
+        raise ImproperlyConfigured(
+            f"{name} is missing or insecure: production needs at least 50 random characters "
+            "(generate one with `python -c 'import secrets; print(secrets.token_urlsafe(64))'`)."
+        )
+
+
+if DEBUG:
+    raise ImproperlyConfigured("DEBUG must be off in production.")
+_refuse_insecure_key("SECRET_KEY", SECRET_KEY)
+_refuse_insecure_key("JWT_SIGNING_KEY", JWT_SIGNING_KEY)
+if JWT_SIGNING_KEY == SECRET_KEY:
+    raise ImproperlyConfigured("JWT_SIGNING_KEY must differ from SECRET_KEY in production.")
+
+# TLS is terminated by the proxy in front, which must set X-Forwarded-Proto.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_PRELOAD = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SESSION_COOKIE_SECURE = True
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_SECURE = True
+CSRF_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+IS_PRODUCTION = True

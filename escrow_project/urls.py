@@ -1,0 +1,43 @@
+from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from escrow_project.common import health
+
+api_v1 = [
+    path("", include("identity.api.urls")),
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("health/live", health.live, name="health-live"),
+    path("health/ready", health.ready, name="health-ready"),
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("", include("django_prometheus.urls")),
+]
+
+handler404 = "escrow_project.urls.not_found"
+handler500 = "escrow_project.urls.server_error"
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    from django.views.defaults import page_not_found
+
+    from escrow_project.common.errors import api_not_found
+
+    if request.path.startswith("/api/"):
+        return api_not_found(request, exception)
+    return page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    from django.views.defaults import server_error as page_server_error
+
+    from escrow_project.common.errors import api_server_error
+
+    if request.path.startswith("/api/"):
+        return api_server_error(request)
+    return page_server_error(request)

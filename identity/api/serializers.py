@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from identity.models import Membership, Organization, OrganizationKind, User
+
+
+class OrganizationSerializer(serializers.ModelSerializer[Organization]):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+
+    class Meta:
+        model = Organization
+        fields = ["id", "name", "kind", "slug", "is_active", "created_at"]
+        read_only_fields = ["is_active", "created_at"]
+
+
+class OrganizationCreateSerializer(serializers.Serializer[None]):
+    name = serializers.CharField(max_length=200)
+    kind = serializers.ChoiceField(choices=OrganizationKind.choices)
+    slug = serializers.SlugField(max_length=80, required=False)
+
+
+class MembershipSerializer(serializers.ModelSerializer[Membership]):
+    organization = OrganizationSerializer(read_only=True)
+
+    class Meta:
+        model = Membership
+        fields = ["organization", "role"]
+
+
+class MeSerializer(serializers.ModelSerializer[User]):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    memberships = MembershipSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = User
+        fields = ["id", "username", "first_name", "last_name", "email", "memberships"]

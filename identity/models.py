@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import uuid
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+
+
+class User(AbstractUser):
+    """A person who signs in: operator, party, agent or partner staff. Custom from day one."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+
+    def __str__(self) -> str:
+        return self.get_full_name() or self.username
+
+
+class OrganizationKind(models.TextChoices):
+    PLATFORM_OPERATOR = "platform_operator", "Platform operator"
+    BROKERAGE = "brokerage", "Real-estate brokerage"
+    TITLE_COMPANY = "title_company", "Title company"
+    INSPECTION_FIRM = "inspection_firm", "Inspection firm"
+    APPRAISER = "appraiser", "Appraiser"
+    LENDER = "lender", "Lender"
+    EMPLOYER = "employer", "Employer"
+    INSURER = "insurer", "Insurer"
+    # Buyers and sellers acting for themselves still need an organization to scope their data by.
+    INDIVIDUAL = "individual", "Individual or household"
+
+
+class Organization(models.Model):
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=32, choices=OrganizationKind.choices)
+    slug = models.SlugField(max_length=80, unique=True)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        indexes = [models.Index(fields=["kind"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Role(models.TextChoices):
+    OPERATOR = "operator", "Platform operator"
+    ESCROW_OFFICER = "escrow_officer", "Escrow officer"
+    BUYER = "buyer", "Buyer"
+    SELLER = "seller", "Seller"
+    AGENT = "agent", "Real-estate agent"
+    VERIFIER = "verifier", "Verification agent"
+    EMPLOYER_HR = "employer_hr", "Employer HR"
+    INSURER = "insurer", "Insurer staff"
+    AUDITOR = "auditor", "Auditor"
+
+
+class Membership(models.Model):
+    """A user's role in an organization; a user may hold several."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=32, choices=Role.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "organization", "role"], name="membership_unique_role"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} is {self.get_role_display()} at {self.organization}"

@@ -1,0 +1,47 @@
+"""Who may see what. Every scoped read goes through here, so no view can forget the check."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+
+from escrow_project.common.errors import NotFoundError
+from identity.models import Membership, Organization, Role
+
+
+def user_roles(user: Any) -> set[str]:
+    if not getattr(user, "is_authenticated", False):
+        return set()
+    return set(Membership.objects.filter(user=user).values_list("role", flat=True))
+
+
+def user_is_operator(user: Any) -> bool:
+    if not getattr(user, "is_authenticated", False):
+        return False
+    return bool(user.is_superuser) or Membership.objects.filter(user=user, role=Role.OPERATOR).exists()
+
+
+def user_has_role(user: Any, *roles: str) -> bool:
+    return bool(user_roles(user) & set(roles))
+
+
+def organization_ids_for_user(user: Any) -> set[int]:
+    if not getattr(user, "is_authenticated", False):
+        return set()
+    return set(Membership.objects.filter(user=user).values_list("organization_id", flat=True))
+
+
+def organization_list_for_user(*, user: Any) -> QuerySet[Organization]:
+    """Operators see every organization; everyone else only their own."""
+    if user_is_operator(user):
+        return Organization.objects.all()
+    return Organization.objects.filter(memberships__user=user).distinct()
+
+
+def organization_get_for_user(*, user: Any, public_id: Any) -> Organization:
+    """404 for what the caller may not see: not even its existence leaks."""
+    organization = organization_list_for_user(user=user).filter(public_id=public_id).first()
+    if organization is None:
+        raise NotFoundError("No such organization.")
+    return organization

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The whole test suite: static gates, then pytest. PostgreSQL and Redis when DATABASE_URL and
+# REDIS_URL are set (CI sets them); otherwise SQLite, and the tests that need a real server skip.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=${VENV:-.venv}/bin
+export DJANGO_SETTINGS_MODULE=escrow_project.settings.test
+
+bash scripts/lint.sh
+echo "== pytest"
+"$BIN/pytest" "$@"

@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from django.conf import settings
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from identity.models import User
+
+
+def bearer_for(user: User) -> str:
+    return f"Bearer {RefreshToken.for_user(user).access_token}"
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def client_for() -> Callable[[User], APIClient]:
+    """An API client authenticated with a real JWT for the given user."""
+
+    def make(user: User) -> APIClient:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=bearer_for(user))
+        return client
+
+    return make
+
+
+requires_postgres = pytest.mark.skipif(
+    not settings.IS_POSTGRES, reason="needs the real PostgreSQL server: set DATABASE_URL (CI does)"
+)

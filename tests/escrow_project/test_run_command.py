@@ -1,0 +1,68 @@
+"""The README's first command brings up web, worker and scheduler on the embedded default."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_make_run_serves_health_and_keeps_worker_and_beat_running(tmp_path):
+    port = _free_port()
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"DJANGO_SETTINGS_MODULE", "DATABASE_URL", "REDIS_URL", "CHAIN_RPC_URL"}
+    }
+    env.update({"VAR_DIR": str(tmp_path / "var"), "VENV": sys.prefix, "PORT": str(port)})
+    log = (tmp_path / "run.log").open("w+")
+    process = subprocess.Popen(
+        ["make", "--no-print-directory", "run"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        live = None
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                live = requests.get(f"http://127.0.0.1:{port}/health/live", timeout=2)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.5)
+        log.seek(0)
+        output = log.read()
+        assert live is not None, output[-3000:]
+        assert live.status_code == 200
+        assert live.json() == {"status": "up"}
+        assert requests.get(f"http://127.0.0.1:{port}/health/ready", timeout=5).status_code == 200
+        assert "operator" in output
+        assert "-demo-2026" in output
+        assert f"http://127.0.0.1:{port}/admin/" in output
+        time.sleep(3)
+        assert process.poll() is None, "a platform process died after start-up"
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
