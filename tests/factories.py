@@ -43,10 +43,10 @@ class MembershipFactory(DjangoModelFactory[Membership]):
 
 def member(role: str = Role.AGENT, organization: Organization | None = None, **user_fields: object) -> User:
     """A user holding `role` in `organization` (a new one when not given)."""
-    user = UserFactory(**user_fields)
-    MembershipFactory(user=user, organization=organization or OrganizationFactory(), role=role)
+    user = UserFactory.create(**user_fields)
+    MembershipFactory.create(user=user, organization=organization or OrganizationFactory.create(), role=role)
     return user
 
 
 def operator() -> User:
-    return member(Role.OPERATOR, OrganizationFactory(kind=OrganizationKind.PLATFORM_OPERATOR), is_staff=True)
+    return member(Role.OPERATOR, OrganizationFactory.create(kind=OrganizationKind.PLATFORM_OPERATOR), is_staff=True)

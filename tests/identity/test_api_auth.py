@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from datetime import timedelta
+from typing import Any
 
 import jwt
 import pytest
@@ -26,7 +27,7 @@ def _valid_claims(user_id: int) -> dict[str, object]:
     return dict(token.payload)
 
 
-def _assert_401_problem(response) -> None:  # type: ignore[no-untyped-def]
+def _assert_401_problem(response: Any) -> None:
     assert response.status_code == 401
     assert response["Content-Type"] == "application/problem+json"
     body = response.json()
@@ -68,7 +69,7 @@ def test_tampered_token_is_401(api_client):
 def test_wrong_audience_is_401(api_client):
     user = member()
     claims = {**_valid_claims(user.pk), "aud": "some-other-service"}
-    token = jwt.encode(claims, settings.SIMPLE_JWT["SIGNING_KEY"], algorithm="HS256")
+    token = jwt.encode(claims, str(settings.SIMPLE_JWT["SIGNING_KEY"]), algorithm="HS256")
     api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
     _assert_401_problem(api_client.get("/api/v1/me/"))
 
@@ -76,7 +77,7 @@ def test_wrong_audience_is_401(api_client):
 def test_wrong_issuer_is_401(api_client):
     user = member()
     claims = {**_valid_claims(user.pk), "iss": "someone-else"}
-    token = jwt.encode(claims, settings.SIMPLE_JWT["SIGNING_KEY"], algorithm="HS256")
+    token = jwt.encode(claims, str(settings.SIMPLE_JWT["SIGNING_KEY"]), algorithm="HS256")
     api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
     _assert_401_problem(api_client.get("/api/v1/me/"))
 

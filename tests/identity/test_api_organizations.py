@@ -11,7 +11,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_user_sees_own_organization_but_gets_404_for_another(client_for):
-    mine, theirs = OrganizationFactory(), OrganizationFactory()
+    mine, theirs = OrganizationFactory.create(), OrganizationFactory.create()
     client = client_for(member(organization=mine))
     assert client.get(f"/api/v1/organizations/{mine.public_id}/").status_code == 200
     response = client.get(f"/api/v1/organizations/{theirs.public_id}/")
@@ -21,7 +21,7 @@ def test_user_sees_own_organization_but_gets_404_for_another(client_for):
 
 
 def test_list_shows_only_own_organizations(client_for):
-    mine = OrganizationFactory()
+    mine = OrganizationFactory.create()
     OrganizationFactory.create_batch(3)
     body = client_for(member(organization=mine)).get("/api/v1/organizations/").json()
     assert [row["id"] for row in body["results"]] == [str(mine.public_id)]
@@ -57,7 +57,7 @@ def test_validation_error_names_each_field(client_for):
 
 
 def test_duplicate_slug_is_a_conflict(client_for):
-    OrganizationFactory(slug="taken")
+    OrganizationFactory.create(slug="taken")
     response = client_for(operator()).post("/api/v1/organizations/", {"name": "X", "kind": "lender", "slug": "taken"})
     assert response.status_code == 409
     assert response.json()["code"] == "organization_exists"
