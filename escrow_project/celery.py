@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from importlib import import_module
 
 from celery import Celery
 from celery.signals import setup_logging
@@ -14,12 +15,32 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 # Declared in code so the schedule is reviewed like code; django-celery-beat mirrors it in the admin.
-app.conf.beat_schedule = {
-    "purge-idempotency-records": {
-        "task": "escrow_project.common.tasks.purge_idempotency_records",
-        "schedule": 3600.0,
-    },
-}
+# Each app declares its periodic tasks in `<app>/schedule.py` as BEAT_SCHEDULE (a plain dict).
+SCHEDULE_MODULES = [
+    "escrow_project.common.schedule",
+    "ledger.schedule",
+    "audit.schedule",
+    "notifications.schedule",
+    "verifications.schedule",
+    "endorsements.schedule",
+    "transactions.schedule",
+]
+
+
+def collect_beat_schedule() -> dict[str, dict[str, object]]:
+    schedule: dict[str, dict[str, object]] = {}
+    for module_name in SCHEDULE_MODULES:
+        try:
+            module = import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        schedule.update(module.BEAT_SCHEDULE)
+    return schedule
+
+
+app.conf.beat_schedule = collect_beat_schedule()
 
 
 @setup_logging.connect

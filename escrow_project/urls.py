@@ -7,6 +7,12 @@ from escrow_project.common import health
 
 api_v1 = [
     path("", include("identity.api.urls")),
+    path("", include("ledger.api.urls")),
+    path("", include("audit.api.urls")),
+    path("", include("notifications.api.urls")),
+    path("", include("verifications.api.urls")),
+    path("", include("endorsements.api.urls")),
+    path("", include("transactions.api.urls")),
 ]
 
 urlpatterns = [

@@ -226,3 +226,12 @@ LOGGING = configure_logging(level=LOG_LEVEL, fmt=LOG_FORMAT)
 IDEMPOTENCY_KEY_TTL_HOURS = env_int("IDEMPOTENCY_KEY_TTL_HOURS", 24)
 HEALTH_CHECK_TIMEOUT_SECONDS = float(env_str("HEALTH_CHECK_TIMEOUT_SECONDS", "2"))
 IS_PRODUCTION = False
+
+# Each app keeps its own settings in its own module, so parallel work never collides here.
+from escrow_project.settings.apps.audit import *  # noqa: E402, F403
+from escrow_project.settings.apps.endorsements import *  # noqa: E402, F403
+from escrow_project.settings.apps.identity import *  # noqa: E402, F403
+from escrow_project.settings.apps.ledger import *  # noqa: E402, F403
+from escrow_project.settings.apps.notifications import *  # noqa: E402, F403
+from escrow_project.settings.apps.transactions import *  # noqa: E402, F403
+from escrow_project.settings.apps.verifications import *  # noqa: E402, F403

@@ -1,0 +1,1 @@
+"""Settings of the audit app (environment-driven)."""
