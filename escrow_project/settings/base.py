@@ -235,3 +235,8 @@ from escrow_project.settings.apps.ledger import *  # noqa: E402, F403
 from escrow_project.settings.apps.notifications import *  # noqa: E402, F403
 from escrow_project.settings.apps.transactions import *  # noqa: E402, F403
 from escrow_project.settings.apps.verifications import *  # noqa: E402, F403
+
+# Field encryption (escrow_project.common.crypto): see .env.example.
+FIELD_ENCRYPTION_KEYS = env_str("FIELD_ENCRYPTION_KEYS", "")
+BLIND_INDEX_KEY = env_str("BLIND_INDEX_KEY", "")
+KEY_PROVIDER = env_str("KEY_PROVIDER", "escrow_project.common.crypto.keys.EnvironmentKeyProvider")
