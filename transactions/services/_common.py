@@ -80,14 +80,14 @@ def require_party(user: Any, txn: EscrowTransaction) -> None:
     raise NotFoundError("No such escrow transaction.")
 
 
-def audit(kind: str, txn: EscrowTransaction, actor: Any, **payload: Any) -> None:
+def audit(event_kind: str, txn: EscrowTransaction, actor: Any, /, **payload: Any) -> None:
     """Record an audit event inside the caller's transaction."""
-    logger.info(kind, transaction=str(txn.public_id), actor=getattr(actor, "pk", None), status=txn.status)
+    logger.info(event_kind, transaction=str(txn.public_id), actor=getattr(actor, "pk", None), status=txn.status)
 
 
-def notify(kind: str, txn: EscrowTransaction, *, to: list[Organization | Any] | None = None, **context: Any) -> None:
+def notify(notification_kind: str, txn: EscrowTransaction, /, *, to: list[Organization | Any] | None = None, **context: Any) -> None:
     """Tell the parties (or `to`) inside the caller's transaction; delivered after commit."""
-    logger.info("escrow_notify", kind=kind, transaction=str(txn.public_id))
+    logger.info("escrow_notify", notification=notification_kind, transaction=str(txn.public_id))
 
 
 def transitioned(txn: EscrowTransaction) -> None:
