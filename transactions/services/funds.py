@@ -1,8 +1,8 @@
 """Money of an escrow transaction, all through ledger.services: wallet, deposits, milestones, payouts.
 
 Accounts (ledger owner_type:owner_id/purpose):
-- escrow_transaction:<public_id>/escrow_wallet: credit-normal, no overdraft. Deposits credit it.
-- organization:<public_id>/escrow_payee: credit-normal; what the platform owes a payee. A milestone
+- escrow:<id>/escrow_wallet: credit-normal, no overdraft. Deposits credit it.
+- organization:<id>/escrow_payee: credit-normal; what the platform owes a payee. A milestone
   is a hold from the wallet to its agent's payee account; settlement and refunds are transfers;
   a payout takes money from the payee account to the payee's bank.
 Every call carries a deterministic idempotency key, so repeats never move money twice.
@@ -52,8 +52,8 @@ from verifications import services as verification_services
 def wallet_open(txn: EscrowTransaction) -> int:
     if txn.wallet_account_id is None:
         account = ledger.account_open(
-            owner_type="escrow_transaction",
-            owner_id=str(txn.public_id),
+            owner_type="escrow",
+            owner_id=str(txn.pk),
             purpose="escrow_wallet",
             currency=txn.currency,
             normal_side="credit",
@@ -76,7 +76,7 @@ def payee_account(organization_id: int, currency: str) -> int:
     organization = Organization.objects.get(pk=organization_id)
     account = ledger.account_open(
         owner_type="organization",
-        owner_id=str(organization.public_id),
+        owner_id=str(organization.pk),
         purpose="escrow_payee",
         currency=currency,
         normal_side="credit",
