@@ -122,6 +122,10 @@ class Anchor(models.Model):
     sender = models.CharField(max_length=42, blank=True, default="")
     nonce = models.BigIntegerField(null=True, blank=True)
     tx_hash = models.CharField(max_length=66, blank=True, default="")
+    # The signed transaction, stored before it is sent: a retry after a crash rebroadcasts these
+    # very bytes (same nonce, same hash) instead of signing a second anchor.
+    raw_tx = models.TextField(blank=True, default="")
+    confirmations_required = models.PositiveIntegerField(default=1)
     block_number = models.BigIntegerField(null=True, blank=True)
     block_hash = models.CharField(max_length=66, blank=True, default="")
     attempts = models.PositiveIntegerField(default=0)
