@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 from prometheus_client import Counter, Histogram
 
+from audit.services import event_record
 from escrow_project.common.errors import ConflictError, NotFoundError, PermissionDeniedError, UnprocessableError
 from escrow_project.common.fsm import transition_run
 from identity.models import Organization
@@ -59,6 +60,17 @@ def _signal_kwargs(task: VerificationTask) -> dict[str, Any]:
         "subject_id": task.workflow.subject_id,
         "verification_type": task.verification_type,
     }
+
+
+def _audit(kind: str, task: VerificationTask, **payload: Any) -> None:
+    """Verification events go on the subject's own audit chain, so its parties see them."""
+    event_record(
+        kind=kind,
+        subject_type=task.workflow.subject_type,
+        subject_id=task.workflow.subject_id,
+        actor=f"organization:{task.agent.public_id}" if task.agent_id and task.agent else "system:verifications",
+        payload={"task": str(task.public_id), "type": task.verification_type, "status": task.status, **payload},
+    )
 
 
 def _deadline_for(agent_id: int | None, verification_type: str) -> Any:
@@ -108,6 +120,7 @@ def workflow_advance(*, workflow_id: int) -> list[VerificationTask]:
         task.deadline = _deadline_for(task.agent_id, task.verification_type)
         task.save()
         task_execute.delay_on_commit(task.pk)
+        _audit("verification.assigned", task, deadline=task.deadline, attempt=task.attempt)
         started.append(task)
         logger.info("verification_task_started", task=str(task.public_id), type=task.verification_type)
     return started
@@ -190,6 +203,7 @@ def report_submit(
         submitted_by=submitted_by if getattr(submitted_by, "is_authenticated", False) else None,
     )
     task.submit()
+    _audit("verification.report_submitted", task, report=str(report.public_id), source=source, passed=decision.passed)
     if decision.passed:
         task.verify()
     else:
@@ -204,6 +218,7 @@ def _decided(task: VerificationTask, outcome: str) -> None:
     if task.assigned_at is not None:
         TASK_DURATION.labels(type=task.verification_type).observe((timezone.now() - task.assigned_at).total_seconds())
     logger.info("verification_decided", task=str(task.public_id), type=task.verification_type, outcome=outcome)
+    _audit(f"verification.{outcome}", task, attempt=task.attempt, waived=task.waived, reason=task.failure_reason)
     workflow = VerificationWorkflow.objects.select_for_update().get(pk=task.workflow_id)
     if outcome != "verified":
         workflow.status = WorkflowStatus.BLOCKED
@@ -313,6 +328,7 @@ def task_reassign(*, task_id: int, agent: Organization | None = None) -> Verific
     task.escalated_at = None
     task.failure_reason = ""
     task.save()
+    _audit("verification.reassigned", task, attempt=task.attempt)
     if was_blocking:
         workflow = VerificationWorkflow.objects.select_for_update().get(pk=task.workflow_id)
         if workflow.status == WorkflowStatus.BLOCKED:
@@ -375,6 +391,7 @@ def _escalate_one(*, task_id: int, now: Any, level: int) -> int:
     task.escalation_level = level
     task.escalated_at = now
     task.save()
+    _audit("verification.overdue", task, escalation_level=level)
     signals.verification_overdue.send(sender=VerificationTask, level=level, **_signal_kwargs(task))
     return 1
 

@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 
 from escrow_project.common.errors import ConflictError, PermissionDeniedError, UnprocessableError
+from audit.models import AuditEvent
 from ledger.models import JournalEntry
 from ledger.selectors import account_balance
 from tests.transactions.factories import close_funds, deliver, dispatch_payouts, fund, make_escrow, task_of, verify_all
@@ -69,6 +70,16 @@ def test_happy_path_from_draft_to_settled(world):
     seller = settlement_payments.get(payee=world.seller)
     assert seller.amount == Decimal("376740.00")  # 400000 - 2 x 10000 commission - 1450 - 1810 taxes
     assert _payee_balance(world.seller) == 0  # paid out to the bank
+    kinds = list(
+        AuditEvent.objects.filter(subject_type="escrow_transaction", subject_id=str(txn.public_id))
+        .order_by("seq")
+        .values_list("kind", flat=True)
+    )
+    assert kinds[:4] == ["escrow.created", "escrow.opened", "escrow.deposit_received", "escrow.funded"]
+    for kind in ["verification.assigned", "verification.verified", "escrow.milestone_released",
+                 "escrow.payout_succeeded", "escrow.clear_to_close", "escrow.settled"]:  # fmt: skip
+        assert kind in kinds
+    assert kinds.count("escrow.milestone_released") == 3
 
 
 def test_settlement_before_clear_to_close_is_refused_and_nothing_moves(world):

@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from typing import Any
 
 from django.db.models import QuerySet
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from audit import selectors as audit_selectors
 from escrow_project.common.errors import NotFoundError, PermissionDeniedError, UnprocessableError
 from escrow_project.common.idempotency import idempotent
+from escrow_project.common.pagination import LinkHeaderPagination
 from identity.models import Organization
 from identity.permissions import IsOperator
 from identity.selectors import organization_ids_for_user, user_has_role, user_is_operator
 from transactions import selectors, services
 from transactions.api import serializers as s
+from transactions.services._common import SUBJECT_TYPE
 from transactions.models import Dispute, EscrowTransaction, Payment, SettlementStatement
 from verifications import selectors as verification_selectors
 
@@ -311,3 +317,27 @@ class PayeeBankDetails(APIView):
             organization=organization, bank_details=data.validated_data["bank_details"], actor=request.user
         )
         return Response({"status": "saved"}, status=status.HTTP_200_OK)
+
+
+class AuditTrail(APIView):
+    """The transaction's audit events in chain order (parties, operators and auditors)."""
+
+    @extend_schema(parameters=[OpenApiParameter("kind", str)], responses=OpenApiTypes.OBJECT)
+    def get(self, request: Request, transaction_id: str) -> Response:
+        events = audit_selectors.events_for_subject(
+            request.user, SUBJECT_TYPE, str(transaction_id), kind=request.query_params.get("kind") or None
+        )
+        paginator = LinkHeaderPagination()
+        page = paginator.paginate_queryset(events, request, view=self)
+        return paginator.get_paginated_response([audit_selectors.event_as_record(e) for e in page or []])
+
+
+class AuditBundle(APIView):
+    """Download the proof bundle of the transaction's audit trail (verifiable offline)."""
+
+    @extend_schema(responses={(200, "application/json"): OpenApiTypes.OBJECT})
+    def get(self, request: Request, transaction_id: str) -> HttpResponse:
+        bundle = audit_selectors.bundle_for_subject(request.user, SUBJECT_TYPE, str(transaction_id))
+        response = HttpResponse(json.dumps(bundle, indent=1, sort_keys=True), content_type="application/json")
+        response["Content-Disposition"] = f'attachment; filename="audit-escrow-{transaction_id}.json"'
+        return response

@@ -7,6 +7,7 @@ from typing import Any
 import structlog
 from prometheus_client import Counter, Gauge, Histogram
 
+from audit.services import event_record
 from escrow_project.common.errors import NotFoundError, PermissionDeniedError
 from identity.models import Organization
 from identity.selectors import organization_ids_for_user, user_is_operator
@@ -80,9 +81,22 @@ def require_party(user: Any, txn: EscrowTransaction) -> None:
     raise NotFoundError("No such escrow transaction.")
 
 
+def actor_ref(actor: Any) -> str:
+    """Who did it, without personal data: a user's public id or the system component."""
+    public_id = getattr(actor, "public_id", None)
+    return f"user:{public_id}" if public_id else "system:escrow"
+
+
 def audit(event_kind: str, txn: EscrowTransaction, actor: Any, /, **payload: Any) -> None:
-    """Record an audit event inside the caller's transaction."""
-    logger.info(event_kind, transaction=str(txn.public_id), actor=getattr(actor, "pk", None), status=txn.status)
+    """Record an audit event on the transaction's hash chain, inside the caller's transaction."""
+    event_record(
+        kind=event_kind,
+        subject_type=SUBJECT_TYPE,
+        subject_id=str(txn.public_id),
+        actor=actor_ref(actor),
+        payload={"status": txn.status, **payload},
+    )
+    logger.info(event_kind, transaction=str(txn.public_id), status=txn.status)
 
 
 def notify(notification_kind: str, txn: EscrowTransaction, /, *, to: list[Organization | Any] | None = None, **context: Any) -> None:
