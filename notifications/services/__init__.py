@@ -10,6 +10,14 @@ from notifications.services.delivery import notification_deliver, notification_r
 from notifications.services.digest import digest_send_due
 from notifications.services.enqueue import live_event_publish, notification_enqueue, send_escalation_alert
 from notifications.services.preferences import preference_resolve, preference_set
+from notifications.services.webhooks import (
+    webhook_endpoint_disable,
+    webhook_endpoint_register,
+    webhook_endpoint_test,
+    webhook_endpoint_update,
+    webhook_secret_rotate,
+    webhook_url_validate,
+)
 
 __all__ = [
     "circuit_acquire",
@@ -25,4 +33,10 @@ __all__ = [
     "preference_resolve",
     "preference_set",
     "send_escalation_alert",
+    "webhook_endpoint_disable",
+    "webhook_endpoint_register",
+    "webhook_endpoint_test",
+    "webhook_endpoint_update",
+    "webhook_secret_rotate",
+    "webhook_url_validate",
 ]

@@ -18,3 +18,12 @@ def eager_celery():
 def _notification_settings(settings):
     settings.NOTIFICATIONS_WEBHOOK_ALLOW_INSECURE = True
     settings.NOTIFICATIONS_SMS_BACKEND = "notifications.channels.sms.LoggingSmsBackend"
+
+
+@pytest.fixture
+def receiver():
+    from tests.notifications.receiver import Receiver
+
+    started = Receiver().start()
+    yield started
+    started.stop()
