@@ -31,7 +31,18 @@ MIN_INDEX_KEY_BYTES = 32
 DEFAULT_PROVIDER = "escrow_project.common.crypto.keys.EnvironmentKeyProvider"
 # Key ids are written into every stored value (`v1:<id>:...`), so they must never contain `:`.
 KEY_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
-_SETTINGS_THAT_CHANGE_KEYS = {"FIELD_ENCRYPTION_KEYS", "BLIND_INDEX_KEY", "KEY_PROVIDER", "SECRET_KEY", "IS_PRODUCTION"}
+_SETTINGS_THAT_CHANGE_KEYS = {
+    "FIELD_ENCRYPTION_KEYS",
+    "BLIND_INDEX_KEY",
+    "KEY_PROVIDER",
+    "KEY_WRAPPER",
+    "KEY_ENCRYPTION_KEY",
+    "KEY_ENCRYPTION_KEY_FILE",
+    "WRAPPED_DATA_KEYS",
+    "WRAPPED_BLIND_INDEX_KEY",
+    "SECRET_KEY",
+    "IS_PRODUCTION",
+}
 
 
 class KeyProvider(Protocol):
