@@ -37,7 +37,9 @@ class Command(BaseCommand):
         for model, field in encrypted_fields():
             if only and model._meta.label_lower not in only:
                 continue
-            rotated, left = self._rotate_column(model, field, active=active, batch_size=batch_size, **options)
+            rotated, left = self._rotate_column(
+                model, field, active=active, batch_size=batch_size, dry_run=options["dry_run"]
+            )
             total_rotated += rotated
             total_left += left
         verb = "would re-encrypt" if options["dry_run"] else "re-encrypted"
@@ -48,7 +50,7 @@ class Command(BaseCommand):
             raise CommandError(f"{total_left} value(s) could not be re-encrypted; see above. Keep the old keys.")
 
     def _rotate_column(
-        self, model: Any, field: Any, *, active: str, batch_size: int, dry_run: bool, **_: Any
+        self, model: Any, field: Any, *, active: str, batch_size: int, dry_run: bool
     ) -> tuple[int, int]:
         alias = router.db_for_write(model)
         connection = connections[alias]
