@@ -52,10 +52,12 @@ def _raw_database_text() -> str:
     chunks: list[str] = []
     with connection.cursor() as cursor:
         for table in connection.introspection.table_names(cursor):
-            cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")  # noqa: S608
+            cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")
             for row in cursor.fetchall():
                 for cell in row:
-                    chunks.append(bytes(cell).decode(errors="replace") if isinstance(cell, bytes | memoryview) else str(cell))
+                    chunks.append(
+                        bytes(cell).decode(errors="replace") if isinstance(cell, bytes | memoryview) else str(cell)
+                    )
     return "\n".join(chunks)
 
 
@@ -84,7 +86,7 @@ def test_canary_never_stored_or_logged_in_clear(model, fields, captured_logs):
         quote = connection.ops.quote_name
         columns = ", ".join(quote(f.column) for f in fields)
         cursor.execute(
-            f"SELECT {columns} FROM {quote(model._meta.db_table)} WHERE {quote(model._meta.pk.column)} = %s",  # noqa: S608
+            f"SELECT {columns} FROM {quote(model._meta.db_table)} WHERE {quote(model._meta.pk.column)} = %s",
             [instance.pk],
         )
         stored = cursor.fetchone()
@@ -105,7 +107,9 @@ def test_canary_never_echoed_in_api_error_bodies(client_for, api_client, capture
     attempts: list[Any] = [
         # An invalid choice: DRF's message quotes the submitted value.
         staff.post("/api/v1/organizations/", {"name": CANARY_TEXT, "kind": CANARY_TEXT}, format="json"),
-        staff.post("/api/v1/organizations/", {"name": "x" * 300, "kind": "brokerage", "slug": CANARY_TEXT}, format="json"),
+        staff.post(
+            "/api/v1/organizations/", {"name": "x" * 300, "kind": "brokerage", "slug": CANARY_TEXT}, format="json"
+        ),
         staff.get(f"/api/v1/organizations/{CANARY_TEXT}/"),
         api_client.post("/api/v1/auth/token/", {"username": CANARY_TEXT, "password": CANARY_TEXT}, format="json"),
         staff.post("/api/v1/organizations/", data=f'{{"name": "{CANARY_TEXT}", ', content_type="application/json"),

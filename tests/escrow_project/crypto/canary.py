@@ -60,7 +60,7 @@ def _plausible(field: models.Field[Any, Any], depth: int) -> Any:
     if field.choices:
         return next(iter(field.flatchoices))[0]
     if isinstance(field, models.ForeignKey):
-        return build(field.related_model, {}, depth + 1)  # type: ignore[arg-type]
+        return build(field.related_model, {}, depth + 1)
     if isinstance(field, EncryptedDateField):
         return datetime.date(2000, 1, 1)
     if isinstance(field, EncryptedJSONField | models.JSONField):

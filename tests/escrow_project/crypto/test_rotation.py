@@ -26,14 +26,16 @@ def _raw(model: Any, field: Any) -> list[tuple[Any, str]]:
     quote = connection.ops.quote_name
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT {quote(model._meta.pk.column)}, {quote(field.column)} FROM {quote(model._meta.db_table)} "  # noqa: S608
+            f"SELECT {quote(model._meta.pk.column)}, {quote(field.column)} FROM {quote(model._meta.db_table)} "
             f"WHERE {quote(field.column)} IS NOT NULL AND {quote(field.column)} <> ''"
         )
         return list(cursor.fetchall())
 
 
 def _key_ids() -> set[str]:
-    return {key_id_of(token) for model, fields in encrypted_models().items() for f in fields for _, token in _raw(model, f)}
+    return {
+        key_id_of(token) for model, fields in encrypted_models().items() for f in fields for _, token in _raw(model, f)
+    }
 
 
 def _seed_under_old_key() -> dict[Any, Any]:
