@@ -10,6 +10,10 @@ class TransactionsConfig(AppConfig):
         from transactions import handlers  # noqa: F401 - connects the signal receivers
         from transactions.selectors import escrow_user_is_party
 
-        register_subject_access(
-            "escrow_transaction", lambda user, subject_id: escrow_user_is_party(user=user, subject_id=subject_id)
-        )
+        from notifications.access import register_subject_access as register_live_access
+
+        def visible(user: object, subject_id: str) -> bool:
+            return escrow_user_is_party(user=user, subject_id=subject_id)
+
+        register_subject_access("escrow_transaction", visible)
+        register_live_access("escrow_transaction", visible)

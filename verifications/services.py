@@ -18,6 +18,8 @@ from audit.services import event_record
 from escrow_project.common.errors import ConflictError, NotFoundError, PermissionDeniedError, UnprocessableError
 from escrow_project.common.fsm import transition_run
 from identity.models import Organization
+from notifications.services import notification_enqueue
+from notifications.types import Recipient
 from verifications import signals
 from verifications.agents.base import TransientAgentError
 from verifications.agents.registry import provider_for
@@ -73,6 +75,25 @@ def _audit(kind: str, task: VerificationTask, **payload: Any) -> None:
     )
 
 
+def _tell_agent(task: VerificationTask) -> None:
+    """The agent's people (and its webhook endpoints) learn of the assignment."""
+    if task.agent_id is None:
+        return
+    notification_enqueue(
+        kind="verification_assigned",
+        recipient=Recipient.organization(task.agent_id),
+        context={
+            "reference": task.workflow.context.get("reference", task.workflow.subject_id),
+            "verification_type": task.verification_type,
+            "due_date": task.deadline,
+            "task_id": str(task.public_id),
+        },
+        dedupe_key=f"verifications:{task.pk}:{task.attempt}:assigned",
+        subject_type=task.workflow.subject_type,
+        subject_id=task.workflow.subject_id,
+    )
+
+
 def _deadline_for(agent_id: int | None, verification_type: str) -> Any:
     profile = AgentProfile.objects.filter(organization_id=agent_id, verification_type=verification_type).first()
     hours = profile.deadline_hours if profile else settings.VERIFICATION_DEFAULT_DEADLINE_HOURS
@@ -121,6 +142,7 @@ def workflow_advance(*, workflow_id: int) -> list[VerificationTask]:
         task.save()
         task_execute.delay_on_commit(task.pk)
         _audit("verification.assigned", task, deadline=task.deadline, attempt=task.attempt)
+        _tell_agent(task)
         started.append(task)
         logger.info("verification_task_started", task=str(task.public_id), type=task.verification_type)
     return started
@@ -329,6 +351,7 @@ def task_reassign(*, task_id: int, agent: Organization | None = None) -> Verific
     task.failure_reason = ""
     task.save()
     _audit("verification.reassigned", task, attempt=task.attempt)
+    _tell_agent(task)
     if was_blocking:
         workflow = VerificationWorkflow.objects.select_for_update().get(pk=task.workflow_id)
         if workflow.status == WorkflowStatus.BLOCKED:

@@ -9,6 +9,7 @@ import pytest
 from escrow_project.common.errors import ConflictError, PermissionDeniedError, UnprocessableError
 from audit.models import AuditEvent
 from ledger.models import JournalEntry
+from notifications.models import Notification
 from ledger.selectors import account_balance
 from tests.transactions.factories import close_funds, deliver, dispatch_payouts, fund, make_escrow, task_of, verify_all
 from transactions import services
@@ -80,6 +81,29 @@ def test_happy_path_from_draft_to_settled(world):
                  "escrow.payout_succeeded", "escrow.clear_to_close", "escrow.settled"]:  # fmt: skip
         assert kind in kinds
     assert kinds.count("escrow.milestone_released") == 4  # lending at 0.00 included
+    told = Notification.objects.filter(subject_id=str(txn.public_id))
+    assert told.filter(kind="settlement_completed", recipient_organization=world.buyer).exists()
+    assert told.filter(kind="settlement_completed", recipient_user=world.officer).exists()
+    assert told.filter(kind="payment_released", recipient_organization=world.inspection_firm).exists()
+    assert Notification.objects.filter(kind="verification_assigned", recipient_organization=world.appraiser).exists()
+
+
+def test_an_overdue_verification_tells_the_officer_then_the_operators(world):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from verifications.services import tasks_escalate_overdue
+
+    txn = fund(world, make_escrow(world))
+    later = timezone.now() + timedelta(hours=73)
+
+    tasks_escalate_overdue(now=later)
+    overdue = Notification.objects.filter(kind="verification_overdue", subject_id=str(txn.public_id))
+    assert set(overdue.values_list("recipient_user_id", flat=True)) == {world.officer.pk}
+
+    tasks_escalate_overdue(now=later + timedelta(days=2))
+    assert {world.operator.pk, world.operator2.pk} <= set(overdue.values_list("recipient_user_id", flat=True))
 
 
 def test_settlement_before_clear_to_close_is_refused_and_nothing_moves(world):

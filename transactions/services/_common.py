@@ -7,10 +7,13 @@ from typing import Any
 import structlog
 from prometheus_client import Counter, Gauge, Histogram
 
+from django.conf import settings
+
 from audit.services import event_record
 from escrow_project.common.errors import NotFoundError, PermissionDeniedError
-from identity.models import Organization
 from identity.selectors import organization_ids_for_user, user_is_operator
+from notifications.services import live_event_publish, notification_enqueue
+from notifications.types import Recipient
 from transactions.models import EscrowTransaction, PlatformControl
 from transactions.states import EscrowStatus
 
@@ -99,9 +102,41 @@ def audit(event_kind: str, txn: EscrowTransaction, actor: Any, /, **payload: Any
     logger.info(event_kind, transaction=str(txn.public_id), status=txn.status)
 
 
-def notify(notification_kind: str, txn: EscrowTransaction, /, *, to: list[Organization | Any] | None = None, **context: Any) -> None:
-    """Tell the parties (or `to`) inside the caller's transaction; delivered after commit."""
-    logger.info("escrow_notify", notification=notification_kind, transaction=str(txn.public_id))
+def party_recipients(txn: EscrowTransaction) -> list[Recipient]:
+    orgs = [txn.buyer_id, txn.seller_id, txn.buyer_agent_id, txn.seller_agent_id, txn.lender_id, txn.escrow_company_id]
+    recipients = [Recipient.organization(org_id) for org_id in dict.fromkeys(o for o in orgs if o is not None)]
+    return [*recipients, Recipient.user(txn.escrow_officer_id)]
+
+
+def notify(
+    notification_kind: str,
+    txn: EscrowTransaction,
+    /,
+    *,
+    to: list[Recipient] | None = None,
+    dedupe: str = "",
+    **context: Any,
+) -> None:
+    """Tell the parties (or `to`) inside the caller's transaction; delivered after commit, and live."""
+    full = {"reference": txn.reference, "url": f"{settings.PUBLIC_BASE_URL}/escrow/{txn.public_id}/", **context}
+    for recipient in to if to is not None else party_recipients(txn):
+        target = f"{recipient.type}:{recipient.user_id or recipient.organization_id}"
+        notification_enqueue(
+            kind=notification_kind,
+            recipient=recipient,
+            context=full,
+            dedupe_key=f"escrow:{txn.pk}:{notification_kind}:{dedupe}:{target}" if dedupe else None,
+            subject_type=SUBJECT_TYPE,
+            subject_id=str(txn.public_id),
+        )
+    live(txn, notification_kind)
+
+
+def live(txn: EscrowTransaction, event: str) -> None:
+    """Push a small event to the transaction's live page (no personal data)."""
+    live_event_publish(
+        subject_type=SUBJECT_TYPE, subject_id=str(txn.public_id), event={"event": event, "status": txn.status}
+    )
 
 
 def transitioned(txn: EscrowTransaction) -> None:

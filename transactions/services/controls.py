@@ -12,7 +12,7 @@ from identity.models import Organization
 from identity.selectors import organization_ids_for_user, user_is_operator
 from transactions.models import EscrowTransaction, PayeeProfile, PlatformControl
 from transactions.services import funds
-from transactions.services._common import audit, logger, notify, txn_lock
+from transactions.services._common import audit, live, logger, txn_lock
 from transactions.states import FINAL
 
 
@@ -69,7 +69,8 @@ def payee_bank_details_set(*, organization: Organization, bank_details: dict[str
         open_txns = EscrowTransaction.objects.exclude(status__in=FINAL).filter(models_q_party(organization.pk)).distinct()
         for txn in open_txns:
             audit("escrow.payee_bank_details_changed", txn, actor, organization=str(organization.public_id))
-            notify("payee_bank_details_changed", txn, organization=organization.name)
+            # No notification kind exists for this yet (notifications owns the list): live event + audit.
+            live(txn, "payee_bank_details_changed")
     return profile
 
 

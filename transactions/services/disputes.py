@@ -37,7 +37,7 @@ def dispute_raise(*, transaction_id: int, raised_by: Any, reason: str, evidence:
     transitioned(txn)
     dispute = Dispute.objects.create(transaction=txn, raised_by=raised_by, reason=reason.strip(), evidence=evidence or [])
     audit("escrow.dispute_raised", txn, raised_by, dispute=str(dispute.public_id))
-    notify("dispute_raised", txn, dispute=dispute)
+    notify("dispute_raised", txn, reason=dispute.reason[:500], dedupe=str(dispute.public_id))
     return dispute
 
 
@@ -96,7 +96,7 @@ def dispute_resolve(
     dispute.resolved_at = timezone.now()
     dispute.save()
     audit("escrow.dispute_resolved", txn, actor, dispute=str(dispute.public_id), resolution=resolution, moved=moved)
-    notify("dispute_resolved", txn, dispute=dispute)
+    notify("dispute_resolved", txn, resolution=resolution, dedupe=str(dispute.public_id))
     return dispute
 
 
@@ -117,7 +117,7 @@ def dispute_dismiss(*, dispute_id: int, actor: Any, note: str = "") -> Dispute:
     dispute.resolved_at = timezone.now()
     dispute.save()
     audit("escrow.dispute_dismissed", txn, actor, dispute=str(dispute.public_id))
-    notify("dispute_resolved", txn, dispute=dispute)
+    notify("dispute_resolved", txn, resolution="dismissed", dedupe=str(dispute.public_id))
     transaction.on_commit(lambda: funds.transaction_unblock(transaction_id=txn.pk))
     return dispute
 

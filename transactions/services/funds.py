@@ -34,6 +34,7 @@ from transactions.models import (
     PaymentKind,
     PaymentStatus,
 )
+from notifications.types import Recipient
 from transactions.services._common import (
     PAYMENTS,
     audit,
@@ -354,7 +355,19 @@ def payment_record_outcome(*, payout_id: int, metadata: dict[str, Any] | None, s
         payment=str(payment.public_id),
         amount=str(payment.amount),
     )
-    notify("payment_released" if succeeded else "payment_failed", txn, payment=payment)
+    to = [Recipient.organization(payment.payee_id)]
+    if not succeeded:
+        to.append(Recipient.user(txn.escrow_officer_id))
+    context: dict[str, Any] = {"amount": payment.amount, "currency": payment.currency}
+    if not succeeded:
+        context["reason"] = payment.failure_reason or "The payee's bank refused the transfer."
+    notify(
+        "payment_released" if succeeded else "payment_failed",
+        txn,
+        to=to,
+        dedupe=f"{payment.public_id}:{payment.attempts}",
+        **context,
+    )
 
 
 @transaction.atomic

@@ -15,12 +15,15 @@ from escrow_project.common.fsm import transition_run
 from escrow_project.common.money import MINOR_UNITS
 from identity.models import Organization
 from identity.selectors import user_is_operator
+from notifications.services import send_escalation_alert
+from notifications.types import Recipient
 from transactions.models import ClosingCost, DepositKind, EscrowTransaction, Milestone, MilestoneStatus
 from transactions.services import funds
 from transactions.services._common import (
     SUBJECT_TYPE,
     audit,
     key,
+    live,
     notify,
     payouts_block_reason,
     require_officer_or_operator,
@@ -167,6 +170,7 @@ def escrow_create(
         subject_type=SUBJECT_TYPE,
         subject_id=str(txn.public_id),
         context={
+            "reference": txn.reference,
             "property_address": txn.property_address,
             "purchase_price": str(price),
             "loan_amount": str(loan),
@@ -216,7 +220,7 @@ def escrow_open(*, transaction_id: int, actor: Any) -> EscrowTransaction:
     txn.save()
     funds.wallet_open(txn)
     audit("escrow.opened", txn, actor)
-    notify("transaction_initiated", txn)
+    notify("transaction_initiated", txn, amount=txn.earnest_money, currency=txn.currency, dedupe="opened")
     transitioned(txn)
     return txn
 
@@ -256,11 +260,16 @@ def escrow_verification_decided(
     if outcome == "verified":
         task_agent = verification_selectors.workflow_tasks(workflow_id=txn.workflow_id).get(pk=task_id).agent_id  # type: ignore[arg-type]
         audit("escrow.verification_verified", txn, None, verification=verification_type)
-        notify("verification_completed", txn, verification=verification_type)
+        notify("verification_completed", txn, verification_type=verification_type, dedupe=f"{task_id}:verified")
         funds.milestone_earn(transaction_id=txn.pk, verification_type=verification_type, agent_id=task_agent)
         return
     audit("escrow.verification_" + outcome, txn, None, verification=verification_type)
-    notify("verification_failed", txn, verification=verification_type, outcome=outcome)
+    notify(
+        "verification_failed",
+        txn,
+        verification_type=verification_type,
+        reason=f"The {verification_type} verification was {outcome}; the parties must decide.",
+    )
     if txn.status == EscrowStatus.VERIFYING:
         transition_run(txn, "need_decision")
         txn.save()
@@ -291,7 +300,18 @@ def escrow_verification_overdue(
     if txn is None:
         return
     audit("escrow.verification_overdue", txn, None, verification=verification_type, level=level)
-    notify("verification_overdue", txn, to=[txn.escrow_officer], verification=verification_type, level=level)
+    task = verification_selectors.workflow_tasks(workflow_id=txn.workflow_id).get(pk=task_id)  # type: ignore[arg-type]
+    context = {"reference": txn.reference, "verification_type": verification_type, "due_date": task.deadline}
+    if level == 1:
+        notify("verification_overdue", txn, to=[Recipient.user(txn.escrow_officer_id)], dedupe=f"{task_id}:{task.attempt}:1", **context)
+    else:
+        send_escalation_alert(
+            kind="verification_overdue",
+            context=context,
+            subject_type=SUBJECT_TYPE,
+            subject_id=str(txn.public_id),
+            dedupe_key=f"escrow:{txn.pk}:overdue:{task_id}:{task.attempt}:2",
+        )
 
 
 # --- the parties' decisions after a rejection ------------------------------------------------
@@ -412,7 +432,7 @@ def escrow_cancel(*, transaction_id: int, actor: Any, reason: str = "") -> Escro
         verification_services.workflow_cancel(workflow_id=txn.workflow_id)
     refunds = _wind_down(txn, purpose="cancel")
     audit("escrow.cancelled", txn, actor, previous_state=previous, reason=reason[:300], refunds=refunds)
-    notify("transaction_cancelled", txn, reason=reason)
+    live(txn, "transaction_cancelled")  # no notification kind for it yet; the parties see it live and in the trail
     return txn
 
 

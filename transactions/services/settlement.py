@@ -165,5 +165,5 @@ def settlement_execute(*, transaction_id: int, actor: Any) -> SettlementStatemen
     row.save()
     CYCLE_TIME.observe((timezone.now() - txn.created_at).total_seconds())
     audit("escrow.settled", txn, actor, total=str(computed.total_disbursed))
-    notify("settlement_completed", txn, total=str(computed.total_disbursed))
+    notify("settlement_completed", txn, dedupe="settled")
     return row
