@@ -122,14 +122,18 @@ def statement_compute(data: StatementInput) -> Statement:
     if data.loan_amount > 0:
         s.buyer_credits.append(Line("Loan amount", str(q(data.loan_amount))))
     if proration > 0:
-        s.buyer_credits.append(Line(f"County taxes 01/01 to {data.closing_date:%m/%d} (seller's share)", str(proration)))
+        s.buyer_credits.append(
+            Line(f"County taxes 01/01 to {data.closing_date:%m/%d} (seller's share)", str(proration))
+        )
     buyer_debit_total = price + sum((q(c.amount) for c in buyer_costs), Decimal(0)) + sum(a for _, a in milestones)
     buyer_credit_total = q(data.earnest_money) + q(data.loan_amount) + proration
     s.cash_from_buyer = buyer_debit_total - buyer_credit_total
 
     s.seller_credits.append(Line("Contract sales price", str(price)))
     if buyer_commission > 0:
-        s.seller_debits.append(Line(f"Commission to buyer's agent ({data.buyer_agent_commission_pct}%)", str(buyer_commission)))
+        s.seller_debits.append(
+            Line(f"Commission to buyer's agent ({data.buyer_agent_commission_pct}%)", str(buyer_commission))
+        )
     if seller_commission > 0:
         s.seller_debits.append(
             Line(f"Commission to seller's agent ({data.seller_agent_commission_pct}%)", str(seller_commission))

@@ -6,7 +6,7 @@ import hashlib
 import json
 import random
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 import structlog
 from django.conf import settings
@@ -94,8 +94,18 @@ def _tell_agent(task: VerificationTask) -> None:
     )
 
 
+def _profile(task: VerificationTask) -> AgentProfile | None:
+    if task.agent_id is None:
+        return None
+    return AgentProfile.objects.filter(organization_id=task.agent_id, verification_type=task.verification_type).first()
+
+
 def _deadline_for(agent_id: int | None, verification_type: str) -> Any:
-    profile = AgentProfile.objects.filter(organization_id=agent_id, verification_type=verification_type).first()
+    profile = (
+        AgentProfile.objects.filter(organization_id=agent_id, verification_type=verification_type).first()
+        if agent_id is not None
+        else None
+    )
     hours = profile.deadline_hours if profile else settings.VERIFICATION_DEFAULT_DEADLINE_HOURS
     return timezone.now() + timedelta(hours=hours)
 
@@ -140,7 +150,7 @@ def workflow_advance(*, workflow_id: int) -> list[VerificationTask]:
         task.start()
         task.deadline = _deadline_for(task.agent_id, task.verification_type)
         task.save()
-        task_execute.delay_on_commit(task.pk)
+        cast(Any, task_execute).delay_on_commit(task.pk)  # celery-types lacks DjangoTask
         _audit("verification.assigned", task, deadline=task.deadline, attempt=task.attempt)
         _tell_agent(task)
         started.append(task)
@@ -165,16 +175,14 @@ def task_execute(*, task_id: int) -> str:
     task = _lock_task(task_id)
     if task.status != TaskStatus.ASSIGNED or task.workflow.status == WorkflowStatus.CANCELLED:
         return "skipped"  # a repeated or late message: the work already started or is moot
-    profile = AgentProfile.objects.filter(
-        organization_id=task.agent_id, verification_type=task.verification_type
-    ).first()
+    profile = _profile(task)
     result = provider_for(task.verification_type).execute_verification(task=task, profile=profile)
     if result == "sandbox_scheduled" and profile is not None:
         task.begin()
         task.save()
         countdown = profile.sandbox_delay_seconds * settings.VERIFICATION_SANDBOX_DELAY_SCALE
         transaction.on_commit(
-            lambda: sandbox_report_deliver.apply_async(args=[task.pk, task.attempt], countdown=countdown)
+            lambda: sandbox_report_deliver.apply_async(args=(task.pk, task.attempt), countdown=countdown)
         )
     return result
 
@@ -274,10 +282,8 @@ def sandbox_report_deliver(*, task_id: int, attempt: int) -> str:
             return "skipped"
         if task.workflow.status == WorkflowStatus.CANCELLED:
             return "skipped"
-        profile = AgentProfile.objects.filter(
-            organization_id=task.agent_id, verification_type=task.verification_type, provider=ProviderKind.SANDBOX
-        ).first()
-        if profile is None:
+        profile = _profile(task)
+        if profile is None or profile.provider != ProviderKind.SANDBOX:
             return "skipped"
         # Counted in its own transaction so a transient failure below still counts as an attempt.
         task.execution_attempts += 1
@@ -309,7 +315,9 @@ def task_fail(*, task_id: int, reason: str) -> VerificationTask:
 
 
 @transaction.atomic
-def task_status_update(*, task_id: int, status: str, agent_organization_id: int | None, reason: str = "") -> VerificationTask:
+def task_status_update(
+    *, task_id: int, status: str, agent_organization_id: int | None, reason: str = ""
+) -> VerificationTask:
     """An agent reports progress: in_progress (work began) or failed (cannot do it)."""
     task = _lock_task(task_id)
     if agent_organization_id is not None and task.agent_id != agent_organization_id:
@@ -357,7 +365,7 @@ def task_reassign(*, task_id: int, agent: Organization | None = None) -> Verific
         if workflow.status == WorkflowStatus.BLOCKED:
             workflow.status = WorkflowStatus.RUNNING
             workflow.save(update_fields=["status"])
-    task_execute_job.delay_on_commit(task.pk)
+    cast(Any, task_execute_job).delay_on_commit(task.pk)  # celery-types lacks DjangoTask
     return task
 
 
@@ -406,7 +414,11 @@ def tasks_escalate_overdue(*, now: Any = None) -> int:
 def _escalate_one(*, task_id: int, now: Any, level: int) -> int:
     task = _lock_task(task_id)
     if level == 1:
-        if task.status not in (TaskStatus.ASSIGNED, TaskStatus.IN_PROGRESS) or not task.deadline or task.deadline >= now:
+        if (
+            task.status not in (TaskStatus.ASSIGNED, TaskStatus.IN_PROGRESS)
+            or not task.deadline
+            or task.deadline >= now
+        ):
             return 0
         task.mark_overdue()
     elif task.status != TaskStatus.OVERDUE or task.escalation_level != 1:

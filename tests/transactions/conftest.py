@@ -15,7 +15,11 @@ def _ledger_invariants_hold(request: pytest.FixtureRequest) -> Iterator[None]:
     uses_db = marker is not None or {"db", "transactional_db", "world", "live_server"} & set(request.fixturenames)
     if uses_db:
         # Requested first so that this check runs before the database is rolled back or flushed.
-        transactional = (marker is not None and marker.kwargs.get("transaction")) or "transactional_db" in request.fixturenames or "live_server" in request.fixturenames
+        transactional = (
+            (marker is not None and marker.kwargs.get("transaction"))
+            or "transactional_db" in request.fixturenames
+            or "live_server" in request.fixturenames
+        )
         request.getfixturevalue("transactional_db" if transactional else "db")
     yield
     if uses_db:

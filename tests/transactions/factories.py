@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 import random
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from identity.models import Organization, OrganizationKind, Role, User
 from ledger import services as ledger_services
@@ -72,11 +72,22 @@ def make_world(*, payee_details: dict[str, Any] | None = None) -> World:
     ]:
         AgentProfile.objects.create(organization=organization, verification_type=kind, sandbox_delay_seconds=0)
     for index, organization in enumerate(
-        [w.buyer, w.seller, w.buyer_brokerage, w.seller_brokerage, w.title_company, w.inspection_firm, w.appraiser, w.lender]
+        [
+            w.buyer,
+            w.seller,
+            w.buyer_brokerage,
+            w.seller_brokerage,
+            w.title_company,
+            w.inspection_firm,
+            w.appraiser,
+            w.lender,
+        ]
     ):
         PayeeProfile.objects.create(
             organization=organization,
-            bank_details={"account_number": f"0001000{index}", "routing_number": "021000021", **(payee_details or {})},
+            bank_details=cast(
+                Any, {"account_number": f"0001000{index}", "routing_number": "021000021", **(payee_details or {})}
+            ),
         )
     return w
 

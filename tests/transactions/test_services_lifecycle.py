@@ -6,11 +6,11 @@ from decimal import Decimal
 
 import pytest
 
-from escrow_project.common.errors import ConflictError, PermissionDeniedError, UnprocessableError
 from audit.models import AuditEvent
+from escrow_project.common.errors import ConflictError, PermissionDeniedError, UnprocessableError
 from ledger.models import JournalEntry
-from notifications.models import Notification
 from ledger.selectors import account_balance
+from notifications.models import Notification
 from tests.transactions.factories import close_funds, deliver, dispatch_payouts, fund, make_escrow, task_of, verify_all
 from transactions import services
 from transactions.models import EscrowTransaction, MilestoneStatus, Payment, PaymentStatus, SettlementStatus
@@ -126,9 +126,9 @@ def test_settlement_waits_for_loan_funds_and_for_the_buyers_cash(world):
     assert caught.value.code == "loan_not_funded"
 
     services.deposit_receive(transaction_id=txn.pk, kind="loan", amount="300000.00")
-    with pytest.raises(UnprocessableError) as caught:
+    with pytest.raises(UnprocessableError) as short:
         services.settlement_execute(transaction_id=txn.pk, actor=world.officer)
-    assert caught.value.code == "closing_funds_short"
+    assert short.value.code == "closing_funds_short"
     assert _reload(txn).status == "clear_to_close"
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -20,7 +22,7 @@ from transactions.settlement import (
 
 
 def _input(**overrides) -> StatementInput:
-    fields = {
+    fields: dict[str, Any] = {
         "currency": "USD",
         "purchase_price": Decimal("400000.00"),
         "earnest_money": Decimal("20000.00"),
@@ -48,7 +50,9 @@ def test_the_worked_example_to_the_cent() -> None:
     s = statement_compute(_input())
 
     # 181 days of 365 at 3650.00 a year
-    assert tax_proration(annual_tax=Decimal("3650.00"), closing_date=datetime.date(2026, 7, 1), currency="USD") == Decimal("1810.00")
+    assert tax_proration(
+        annual_tax=Decimal("3650.00"), closing_date=datetime.date(2026, 7, 1), currency="USD"
+    ) == Decimal("1810.00")
     # 400000 + 850 + 1200 + 500 - 20000 - 300000 - 1810
     assert s.cash_from_buyer == Decimal("80740.00")
     # 400000 - 10000 - 12000 - 1450 - 1810
@@ -93,7 +97,9 @@ def test_a_seller_whose_charges_exceed_the_price_is_refused() -> None:
     day=st.integers(min_value=0, max_value=364),
     extra=st.decimals(min_value=0, max_value=5000, places=2),
 )
-def test_any_funded_statement_balances_to_zero(price, earnest_share, loan_share, buyer_pct, seller_pct, tax, day, extra) -> None:
+def test_any_funded_statement_balances_to_zero(
+    price, earnest_share, loan_share, buyer_pct, seller_pct, tax, day, extra
+) -> None:
     earnest = (price * earnest_share / 100).quantize(Decimal("0.01"))
     loan = (price * loan_share / 100).quantize(Decimal("0.01"))
     base = _input(
@@ -106,9 +112,7 @@ def test_any_funded_statement_balances_to_zero(price, earnest_share, loan_share,
         closing_date=datetime.date(2026, 1, 1) + datetime.timedelta(days=day),
     )
     due = max(statement_compute(base).cash_from_buyer, Decimal(0))
-    s = statement_compute(
-        StatementInput(**{**base.__dict__, "closing_funds_received": due + extra})
-    )
+    s = statement_compute(dataclasses.replace(base, closing_funds_received=due + extra))
     assert s.difference == 0
     assert s.funds_in == s.paid_before_closing + s.total_disbursed
     assert all(d.amount > 0 for d in s.disbursements)

@@ -21,7 +21,8 @@ def test_sandbox_reports_pass_or_fail_as_configured(kind: str) -> None:
     assert provider.validate_report(good, context=CONTEXT).passed is True
     decision = provider.validate_report(bad, context=CONTEXT)
     assert decision.passed is False
-    assert decision.reasons and all(isinstance(r, str) and r for r in decision.reasons)
+    assert decision.reasons
+    assert all(isinstance(r, str) and r for r in decision.reasons)
 
 
 def test_appraisal_below_price_is_rejected_with_the_figures() -> None:

@@ -84,7 +84,8 @@ def test_title_and_inspection_start_in_parallel_the_rest_wait(agents):
         "lending": "pending",
     }
     task = VerificationTask.objects.get(workflow=workflow, verification_type="title")
-    assert task.deadline is not None and task.deadline > timezone.now() + timedelta(hours=71)
+    assert task.deadline is not None
+    assert task.deadline > timezone.now() + timedelta(hours=71)
 
 
 def test_appraisal_starts_only_after_inspection_and_lending_after_title_and_appraisal(agents, received):
@@ -185,7 +186,10 @@ def test_overdue_tasks_escalate_to_the_officer_then_the_operator(agents, receive
     assert _status(workflow)["title"] == TaskStatus.OVERDUE
     assert {kw["level"] for name, kw in received if name == "overdue"} == {1}
     assert services.tasks_escalate_overdue(now=later) == 0  # once per level
-    assert services.tasks_escalate_overdue(now=later + timedelta(hours=settings.VERIFICATION_ESCALATION_GRACE_HOURS + 1)) == 2
+    assert (
+        services.tasks_escalate_overdue(now=later + timedelta(hours=settings.VERIFICATION_ESCALATION_GRACE_HOURS + 1))
+        == 2
+    )
     assert [kw["level"] for name, kw in received if name == "overdue"] == [1, 1, 2, 2]
 
 

@@ -33,7 +33,7 @@ def _org(org: Organization | None) -> dict[str, str] | None:
     return {"id": str(org.public_id), "name": org.name} if org else None
 
 
-class OrganizationRef(serializers.SlugRelatedField):  # type: ignore[type-arg]
+class OrganizationRef(serializers.SlugRelatedField):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(slug_field="public_id", queryset=Organization.objects.filter(is_active=True), **kwargs)
 
@@ -161,7 +161,17 @@ class VerificationSummarySerializer(serializers.ModelSerializer[VerificationTask
 
     class Meta:
         model = VerificationTask
-        fields = ["id", "verification_type", "status", "agent", "depends_on", "deadline", "attempt", "waived", "decided_at"]
+        fields = [
+            "id",
+            "verification_type",
+            "status",
+            "agent",
+            "depends_on",
+            "deadline",
+            "attempt",
+            "waived",
+            "decided_at",
+        ]
 
     def get_agent(self, t: VerificationTask) -> dict[str, str] | None:
         return _org(t.agent)

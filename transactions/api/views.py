@@ -24,8 +24,8 @@ from identity.permissions import IsOperator
 from identity.selectors import organization_ids_for_user, user_has_role, user_is_operator
 from transactions import selectors, services
 from transactions.api import serializers as s
-from transactions.services._common import SUBJECT_TYPE
 from transactions.models import Dispute, EscrowTransaction, Payment, SettlementStatement
+from transactions.services._common import SUBJECT_TYPE
 from verifications import selectors as verification_selectors
 
 
@@ -133,7 +133,9 @@ class TransactionDeposit(APIView):
         orgs = organization_ids_for_user(request.user)
         payer = txn.lender_id if kind == "loan" else txn.buyer_id
         if not (user_is_operator(request.user) or txn.escrow_officer_id == request.user.pk or payer in orgs):
-            raise PermissionDeniedError("Only the paying party, the escrow officer or an operator records this deposit.")
+            raise PermissionDeniedError(
+                "Only the paying party, the escrow officer or an operator records this deposit."
+            )
         services.deposit_receive(
             transaction_id=txn.pk,
             kind=kind,
@@ -160,7 +162,10 @@ class TransactionDecision(APIView):
             if "purchase_price" not in v:
                 raise UnprocessableError("A renegotiation needs the new purchase_price.", code="price_required")
             services.escrow_renegotiate(
-                transaction_id=txn.pk, actor=request.user, purchase_price=v["purchase_price"], redo=v["verification_type"]
+                transaction_id=txn.pk,
+                actor=request.user,
+                purchase_price=v["purchase_price"],
+                redo=v["verification_type"],
             )
         else:
             services.escrow_task_reassign(
@@ -198,7 +203,7 @@ class TransactionVerifications(APIView):
     @extend_schema(responses=s.VerificationSummarySerializer(many=True))
     def get(self, request: Request, transaction_id: str) -> Response:
         txn = _txn(request, transaction_id)
-        tasks = verification_selectors.workflow_tasks(workflow_id=txn.workflow_id) if txn.workflow_id else []
+        tasks = list(verification_selectors.workflow_tasks(workflow_id=txn.workflow_id)) if txn.workflow_id else []
         return Response(s.VerificationSummarySerializer(tasks, many=True).data)
 
 
@@ -213,7 +218,9 @@ class TransactionPayments(APIView):
 class PaymentDetail(APIView):
     @extend_schema(responses=s.PaymentSerializer)
     def get(self, request: Request, payment_id: str) -> Response:
-        return Response(s.PaymentSerializer(selectors.payment_get_for_party(user=request.user, public_id=payment_id)).data)
+        return Response(
+            s.PaymentSerializer(selectors.payment_get_for_party(user=request.user, public_id=payment_id)).data
+        )
 
 
 class PaymentRetry(APIView):
@@ -276,7 +283,9 @@ class TransactionDisputes(APIView):
 class DisputeDetail(APIView):
     @extend_schema(responses=s.DisputeSerializer)
     def get(self, request: Request, dispute_id: str) -> Response:
-        return Response(s.DisputeSerializer(selectors.dispute_get_for_party(user=request.user, public_id=dispute_id)).data)
+        return Response(
+            s.DisputeSerializer(selectors.dispute_get_for_party(user=request.user, public_id=dispute_id)).data
+        )
 
     @extend_schema(request=s.DisputeUpdateSerializer, responses=s.DisputeSerializer)
     @idempotent
@@ -289,7 +298,9 @@ class DisputeDetail(APIView):
             services.dispute_dismiss(dispute_id=dispute.pk, actor=request.user, note=v["note"])
         else:
             if "resolution" not in v:
-                raise UnprocessableError("Resolving needs a resolution: release, refund or split.", code="invalid_resolution")
+                raise UnprocessableError(
+                    "Resolving needs a resolution: release, refund or split.", code="invalid_resolution"
+                )
             services.dispute_resolve(
                 dispute_id=dispute.pk,
                 actor=request.user,

@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
-from prometheus_client import Counter, Gauge, Histogram
-
 from django.conf import settings
+from prometheus_client import Counter, Gauge, Histogram
 
 from audit.services import event_record
 from escrow_project.common.errors import NotFoundError, PermissionDeniedError
@@ -28,7 +27,9 @@ CYCLE_TIME = Histogram(
     "From creation to settlement",
     buckets=(60, 600, 3600, 6 * 3600, 24 * 3600, 7 * 24 * 3600, 30 * 24 * 3600, 90 * 24 * 3600),
 )
-BY_STATE = Gauge("escrow_transactions_by_state", "Escrow transactions per state (refreshed by a periodic task)", ["state"])
+BY_STATE = Gauge(
+    "escrow_transactions_by_state", "Escrow transactions per state (refreshed by a periodic task)", ["state"]
+)
 
 
 def key(txn: EscrowTransaction, *parts: object) -> str:

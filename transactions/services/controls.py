@@ -60,13 +60,15 @@ def payee_bank_details_set(*, organization: Organization, bank_details: dict[str
         raise UnprocessableError("Bank details need at least an account_number.", code="invalid_bank_details")
     profile, _ = PayeeProfile.objects.select_for_update().get_or_create(organization=organization)
     changed = bool(profile.bank_details) and profile.bank_details != bank_details
-    profile.bank_details = bank_details
+    profile.bank_details = bank_details  # type: ignore[assignment]  # an EncryptedJSONField holds a dict
     profile.bank_details_changed_at = timezone.now()
     if changed:
         profile.cooling_off_until = funds.cooling_off_until()
     profile.save()
     if changed:
-        open_txns = EscrowTransaction.objects.exclude(status__in=FINAL).filter(models_q_party(organization.pk)).distinct()
+        open_txns = (
+            EscrowTransaction.objects.exclude(status__in=FINAL).filter(models_q_party(organization.pk)).distinct()
+        )
         for txn in open_txns:
             audit("escrow.payee_bank_details_changed", txn, actor, organization=str(organization.public_id))
             # No notification kind exists for this yet (notifications owns the list): live event + audit.

@@ -35,7 +35,9 @@ def dispute_raise(*, transaction_id: int, raised_by: Any, reason: str, evidence:
     transition_run(txn, "raise_dispute", code="not_disputable")
     txn.save()
     transitioned(txn)
-    dispute = Dispute.objects.create(transaction=txn, raised_by=raised_by, reason=reason.strip(), evidence=evidence or [])
+    dispute = Dispute.objects.create(
+        transaction=txn, raised_by=raised_by, reason=reason.strip(), evidence=evidence or []
+    )
     audit("escrow.dispute_raised", txn, raised_by, dispute=str(dispute.public_id))
     notify("dispute_raised", txn, reason=dispute.reason[:500], dedupe=str(dispute.public_id))
     return dispute
@@ -74,7 +76,9 @@ def dispute_resolve(
         except Exception:  # noqa: BLE001 - any unparsable value is the same user error
             share = None
         if share is None or not share.is_finite() or share <= 0 or share >= 100:
-            raise UnprocessableError("A split needs the seller's share, above 0 and below 100 percent.", code="invalid_split")
+            raise UnprocessableError(
+                "A split needs the seller's share, above 0 and below 100 percent.", code="invalid_split"
+            )
     elif seller_share_pct not in (None, ""):
         raise UnprocessableError("Only a split takes a seller share.", code="invalid_split")
     transition_run(txn, "resolve_dispute")

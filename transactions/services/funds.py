@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import transaction
@@ -23,6 +23,7 @@ from escrow_project.common.money import MoneyError, quantize, to_decimal
 from identity.models import Organization
 from ledger import selectors as ledger_selectors
 from ledger import services as ledger
+from notifications.types import Recipient
 from transactions.models import (
     Deposit,
     DepositKind,
@@ -34,7 +35,6 @@ from transactions.models import (
     PaymentKind,
     PaymentStatus,
 )
-from notifications.types import Recipient
 from transactions.services._common import (
     PAYMENTS,
     audit,
@@ -95,7 +95,9 @@ def clean_amount(value: Any, currency: str, *, what: str = "amount", allow_zero:
         amount = to_decimal(value)
         quantized = quantize(amount, currency)
     except MoneyError as exc:
-        raise UnprocessableError(str(exc), code="invalid_amount", errors=[{"field": what, "code": "invalid", "message": str(exc)}]) from None
+        raise UnprocessableError(
+            str(exc), code="invalid_amount", errors=[{"field": what, "code": "invalid", "message": str(exc)}]
+        ) from None
     if quantized != amount:
         raise UnprocessableError(f"The {what} has more decimals than {currency} allows.", code="invalid_amount")
     if amount < 0 or (amount == 0 and not allow_zero):
@@ -126,7 +128,9 @@ def deposit_receive(
         raise ConflictError(f"The {kind} deposit was already received.", code="deposit_already_received")
     if kind == DepositKind.EARNEST:
         if txn.status != EscrowStatus.AWAITING_EARNEST_MONEY:
-            raise ConflictError(f"The transaction is {txn.status}; it does not await earnest money.", code="invalid_transition")
+            raise ConflictError(
+                f"The transaction is {txn.status}; it does not await earnest money.", code="invalid_transition"
+            )
         if value != txn.earnest_money:
             raise UnprocessableError(
                 f"Earnest money must be exactly {txn.earnest_money} {txn.currency}.", code="amount_mismatch"
@@ -135,7 +139,9 @@ def deposit_receive(
         if txn.status not in (EscrowStatus.VERIFYING, EscrowStatus.CLEAR_TO_CLOSE, EscrowStatus.NEEDS_DECISION):
             raise ConflictError(f"The transaction is {txn.status}; it takes no {kind} now.", code="invalid_transition")
         if kind == DepositKind.LOAN and value != txn.loan_amount:
-            raise UnprocessableError(f"Loan funds must be exactly {txn.loan_amount} {txn.currency}.", code="amount_mismatch")
+            raise UnprocessableError(
+                f"Loan funds must be exactly {txn.loan_amount} {txn.currency}.", code="amount_mismatch"
+            )
     wallet = wallet_open(txn)
     entry = ledger.deposit_record(
         idempotency_key=key(txn, "deposit", kind),
@@ -236,9 +242,7 @@ def milestone_release(*, txn: EscrowTransaction, milestone: Milestone, actor: An
     milestone.status = MilestoneStatus.RELEASED
     milestone.released_at = timezone.now()
     milestone.save(update_fields=["status", "released_at"])
-    audit(
-        "escrow.milestone_released", txn, actor, milestone=milestone.verification_type, amount=str(milestone.amount)
-    )
+    audit("escrow.milestone_released", txn, actor, milestone=milestone.verification_type, amount=str(milestone.amount))
     if milestone.amount > 0:
         payment_create(
             txn=txn,
@@ -310,14 +314,14 @@ def payment_dispatch(*, txn: EscrowTransaction, payment: Payment) -> Payment:
             account_id=payee_account(payment.payee_id, payment.currency),
             amount=payment.amount,
             currency=payment.currency,
-            beneficiary=dict(profile.bank_details),
+            beneficiary=cast(dict[str, Any], profile.bank_details),
             metadata={"escrow_payment": str(payment.public_id)},
         )
     else:
         payout = ledger.payout_retry(
             payout_id=payment.payout_id,
             idempotency_key=f"{payment.idempotency_key}:{payment.attempts}",
-            beneficiary=dict(profile.bank_details),
+            beneficiary=cast(dict[str, Any], profile.bank_details),
         )
     payment.payout_id = payout.pk
     payment.status = PaymentStatus.REQUESTED
@@ -336,7 +340,9 @@ def _payment_for_payout(metadata: dict[str, Any] | None) -> Payment | None:
 
 
 @transaction.atomic
-def payment_record_outcome(*, payout_id: int, metadata: dict[str, Any] | None, succeeded: bool, reason: str = "") -> None:
+def payment_record_outcome(
+    *, payout_id: int, metadata: dict[str, Any] | None, succeeded: bool, reason: str = ""
+) -> None:
     """The rail answered (ledger signal): mark the payment paid or failed, and tell the payee."""
     payment = _payment_for_payout(metadata)
     if payment is None or payment.payout_id != payout_id:
@@ -378,7 +384,9 @@ def payment_retry(*, payment_id: int, actor: Any = None) -> Payment:
         raise NotFoundError("No such payment.")
     txn = txn_lock(payment.transaction_id)
     if payment.status != PaymentStatus.FAILED:
-        raise ConflictError(f"The payment is {payment.status}; only a failed payment can be retried.", code="payment_not_failed")
+        raise ConflictError(
+            f"The payment is {payment.status}; only a failed payment can be retried.", code="payment_not_failed"
+        )
     payment.status = PaymentStatus.BLOCKED
     payment.save(update_fields=["status", "updated_at"])
     payment_dispatch(txn=txn, payment=payment)
@@ -443,7 +451,11 @@ def wallet_distribute(txn: EscrowTransaction, shares: list[tuple[int, str, Decim
 def verification_agent_of(txn: EscrowTransaction, verification_type: str) -> int | None:
     if txn.workflow_id is None:
         return None
-    task = verification_selectors.workflow_tasks(workflow_id=txn.workflow_id).filter(verification_type=verification_type).first()
+    task = (
+        verification_selectors.workflow_tasks(workflow_id=txn.workflow_id)
+        .filter(verification_type=verification_type)
+        .first()
+    )
     return task.agent_id if task else None
 
 
@@ -457,6 +469,6 @@ __all__ = [
     "payment_retry",
     "transaction_unblock",
     "transactions_unblock_all",
-    "verification_services",
     "transitioned",
+    "verification_services",
 ]

@@ -116,9 +116,13 @@ def escrow_create(
     chosen: dict[str, Organization | None] = {}
     for kind in types:
         agent = (agents or {}).get(kind)
-        if agent is None and kind == VerificationType.LENDING and lender is not None:
-            if verification_selectors.agent_profile_for(organization_id=lender.pk, verification_type=kind):
-                agent = lender
+        if (
+            agent is None
+            and kind == VerificationType.LENDING
+            and lender is not None
+            and verification_selectors.agent_profile_for(organization_id=lender.pk, verification_type=kind)
+        ):
+            agent = lender
         if agent is None:
             profile = verification_selectors.agent_default_for(verification_type=kind)
             agent = profile.organization if profile else None
@@ -144,7 +148,9 @@ def escrow_create(
         escrow_officer=escrow_officer,
         buyer_agent_commission_pct=_pct(buyer_agent_commission_pct, "buyer agent commission"),
         seller_agent_commission_pct=_pct(seller_agent_commission_pct, "seller agent commission"),
-        annual_property_tax=funds.clean_amount(annual_property_tax, currency, what="annual_property_tax", allow_zero=True),
+        annual_property_tax=funds.clean_amount(
+            annual_property_tax, currency, what="annual_property_tax", allow_zero=True
+        ),
         created_by=created_by or escrow_officer,
     )
     txn.reference = f"ESC-{timezone.now():%Y}-{txn.pk:06d}"
@@ -303,7 +309,13 @@ def escrow_verification_overdue(
     task = verification_selectors.workflow_tasks(workflow_id=txn.workflow_id).get(pk=task_id)  # type: ignore[arg-type]
     context = {"reference": txn.reference, "verification_type": verification_type, "due_date": task.deadline}
     if level == 1:
-        notify("verification_overdue", txn, to=[Recipient.user(txn.escrow_officer_id)], dedupe=f"{task_id}:{task.attempt}:1", **context)
+        notify(
+            "verification_overdue",
+            txn,
+            to=[Recipient.user(txn.escrow_officer_id)],
+            dedupe=f"{task_id}:{task.attempt}:1",
+            **context,
+        )
     else:
         send_escalation_alert(
             kind="verification_overdue",
@@ -348,7 +360,9 @@ def escrow_waive(*, transaction_id: int, verification_type: str, actor: Any) -> 
         raise ConflictError("There is no rejected verification waiting for a decision.", code="invalid_transition")
     task = _task_of(txn, verification_type)
     if task.status != TaskStatus.REJECTED:
-        raise ConflictError(f"The {verification_type} verification is {task.status}, not rejected.", code="invalid_transition")
+        raise ConflictError(
+            f"The {verification_type} verification is {task.status}, not rejected.", code="invalid_transition"
+        )
     _resume(txn)
     audit("escrow.verification_waived", txn, actor, verification=verification_type)
     verification_services.task_waive(task_id=task.pk)
@@ -376,7 +390,8 @@ def escrow_renegotiate(
     )
     audit("escrow.renegotiated", txn, actor, old_price=str(old), new_price=str(price))
     rejected = [
-        t for t in verification_selectors.workflow_tasks(workflow_id=txn.workflow_id)  # type: ignore[arg-type]
+        t
+        for t in verification_selectors.workflow_tasks(workflow_id=txn.workflow_id)  # type: ignore[arg-type]
         if t.status in (TaskStatus.REJECTED, TaskStatus.FAILED) and (redo is None or t.verification_type == redo)
     ]
     for task in rejected:
@@ -397,7 +412,9 @@ def escrow_task_reassign(
     verification_services.task_reassign(task_id=task.pk, agent=agent)
     if not txn.milestones.filter(status=MilestoneStatus.HELD).exists() or True:
         _resume_if_unblocked(txn)
-    audit("escrow.verification_reassigned", txn, actor, verification=verification_type, agent=getattr(agent, "pk", None))
+    audit(
+        "escrow.verification_reassigned", txn, actor, verification=verification_type, agent=getattr(agent, "pk", None)
+    )
     return txn
 
 
@@ -436,7 +453,9 @@ def escrow_cancel(*, transaction_id: int, actor: Any, reason: str = "") -> Escro
     return txn
 
 
-def _wind_down(txn: EscrowTransaction, *, purpose: str, split: list[tuple[int, str, Decimal]] | None = None) -> list[str]:
+def _wind_down(
+    txn: EscrowTransaction, *, purpose: str, split: list[tuple[int, str, Decimal]] | None = None
+) -> list[str]:
     """Pay earned milestones, void held ones, send loan funds back to the lender and distribute the rest."""
     for milestone in txn.milestones.select_for_update().order_by("id"):
         if milestone.status == MilestoneStatus.EARNED:
@@ -457,7 +476,11 @@ def _wind_down(txn: EscrowTransaction, *, purpose: str, split: list[tuple[int, s
         # The split names shares of what remains; the last share takes the rounding remainder.
         given = Decimal(0)
         for index, (payee, label, amount) in enumerate(split):
-            part = available - given if index == len(split) - 1 else funds.quantize(available * amount / total, txn.currency)
+            part = (
+                available - given
+                if index == len(split) - 1
+                else funds.quantize(available * amount / total, txn.currency)
+            )
             given += part
             shares.append((payee, label, part))
     else:

@@ -55,9 +55,7 @@ def statement_for(txn: EscrowTransaction) -> Statement:
                 (m.get_verification_type_display() + " fee", m.amount)
                 for m in txn.milestones.filter(status=MilestoneStatus.RELEASED)
             ],
-            closing_costs=[
-                CostInput(c.description, c.paid_by, c.payee_id, c.amount) for c in txn.closing_costs.all()
-            ],
+            closing_costs=[CostInput(c.description, c.paid_by, c.payee_id, c.amount) for c in txn.closing_costs.all()],
             closing_funds_received=deposits.get(DepositKind.CLOSING_FUNDS, Decimal(0)),
         )
     )
@@ -106,7 +104,9 @@ def settlement_approve(*, transaction_id: int, operator: Any) -> SettlementState
         with transaction.atomic():
             SettlementApproval.objects.create(statement=row, operator=operator)
     except IntegrityError:
-        raise ConflictError("You already approved this settlement; another operator must.", code="approval_duplicate") from None
+        raise ConflictError(
+            "You already approved this settlement; another operator must.", code="approval_duplicate"
+        ) from None
     count = row.approvals.count()
     if count >= row.approvals_required:
         row.status = SettlementStatus.TIME_LOCKED

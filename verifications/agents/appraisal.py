@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 import random
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.utils import timezone
 from rest_framework import serializers
 
 from verifications.agents.base import AmountField, StrictSerializer, VerificationProvider, money_str
@@ -21,7 +22,12 @@ class AppraisalReportSerializer(StrictSerializer):
     appraised_value = AmountField()
     effective_date = serializers.DateField()
     method = serializers.ChoiceField(choices=["sales_comparison", "cost", "income"])
-    comparables = ComparableSerializer(many=True, min_length=3)
+    comparables = ComparableSerializer(many=True)
+
+    def validate_comparables(self, value: list[dict[str, object]]) -> list[dict[str, object]]:
+        if len(value) < 3:
+            raise serializers.ValidationError("An appraisal needs at least three comparable sales.")
+        return value
 
     def validate_appraised_value(self, value: Decimal) -> Decimal:
         if value <= 0:
@@ -45,7 +51,7 @@ class AppraisalProvider(VerificationProvider):
         value = (price * factor).quantize(Decimal("1000"))
         if passing and value < price:
             value = price
-        today = date.today()
+        today = timezone.localdate()
         streets = ["Maple Ave", "Oak St", "Cedar Ln", "Birch Rd"]
         return {
             "appraised_value": money_str(value),

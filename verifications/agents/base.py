@@ -32,7 +32,7 @@ class AmountField(serializers.Field):
     """A non-negative amount given as a string or integer; floats are refused (they are already wrong)."""
 
     default_error_messages = {
-        "invalid": "Give amounts as strings such as \"1200.00\", never as floating-point numbers.",
+        "invalid": 'Give amounts as strings such as "1200.00", never as floating-point numbers.',
         "negative": "Amounts may not be negative.",
         "absurd": "This amount is not plausible.",
     }

@@ -1,10 +1,10 @@
 from __future__ import annotations
 
 import random
-from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from django.utils import timezone
 from rest_framework import serializers
 
 from verifications.agents.base import AmountField, StrictSerializer, VerificationProvider, money_str
@@ -33,7 +33,9 @@ class InspectionProvider(VerificationProvider):
 
     def rules(self, report: dict[str, Any], *, context: dict[str, Any]) -> list[str]:
         reasons = [
-            f"Safety finding in {f['area']}: {f['description']}" for f in report["findings"] if f["severity"] == "safety"
+            f"Safety finding in {f['area']}: {f['description']}"
+            for f in report["findings"]
+            if f["severity"] == "safety"
         ]
         total = sum((f["repair_estimate"] for f in report["findings"]), Decimal(0))
         price = Decimal(str(context.get("purchase_price", "0")))
@@ -66,7 +68,7 @@ class InspectionProvider(VerificationProvider):
                 }
             )
         return {
-            "inspected_on": date.today().isoformat(),
+            "inspected_on": timezone.localdate().isoformat(),
             "inspector_license": f"HI-{rng.randint(10000, 99999)}",
             "findings": findings,
             "summary": "Home is in fair condition for its age." if passing else "Safety issues need repair.",

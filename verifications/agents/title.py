@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 import random
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.utils import timezone
 from rest_framework import serializers
 
 from verifications.agents.base import AmountField, StrictSerializer, VerificationProvider, money_str
@@ -49,7 +50,7 @@ class TitleProvider(VerificationProvider):
         return reasons
 
     def sandbox_report(self, *, context: dict[str, Any], passing: bool, rng: random.Random) -> dict[str, Any]:
-        today = date.today()
+        today = timezone.localdate()
         mortgage = Decimal(context.get("purchase_price", "300000")) * Decimal("0.4")
         return {
             "search_date": today.isoformat(),

@@ -19,7 +19,7 @@ class TaskSerializer(serializers.ModelSerializer[VerificationTask]):
     depends_on = serializers.SerializerMethodField()
     subject_type = serializers.CharField(source="workflow.subject_type", read_only=True)
     subject_id = serializers.CharField(source="workflow.subject_id", read_only=True)
-    context = serializers.JSONField(source="workflow.context", read_only=True)
+    workflow_context = serializers.JSONField(source="workflow.context", read_only=True)
     latest_report = serializers.SerializerMethodField()
 
     class Meta:
@@ -40,7 +40,7 @@ class TaskSerializer(serializers.ModelSerializer[VerificationTask]):
             "decided_at",
             "subject_type",
             "subject_id",
-            "context",
+            "workflow_context",
             "latest_report",
         ]
 
