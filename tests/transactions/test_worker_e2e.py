@@ -86,7 +86,9 @@ def test_initiation_to_settlement_with_sandbox_agents_and_a_real_worker(worker: 
     services.deposit_receive(transaction_id=txn.pk, kind="earnest", amount="20000.00", actor=w.buyer_user)
 
     def verified_in_order() -> bool:
-        for task in VerificationTask.objects.filter(workflow_id=txn.workflow_id, status="verified").order_by("decided_at"):
+        for task in VerificationTask.objects.filter(workflow_id=txn.workflow_id, status="verified").order_by(
+            "decided_at"
+        ):
             if task.verification_type not in order:
                 order.append(task.verification_type)
         return _status(txn) == "clear_to_close"
