@@ -3,6 +3,7 @@ nothing leaves the escrow wallet while payouts are paused or the transaction is 
 
 from __future__ import annotations
 
+import contextlib
 from decimal import Decimal
 from typing import Any
 
@@ -57,10 +58,8 @@ class EscrowMachine(RuleBasedStateMachine):
         self.steps += 1
         frozen_before = self._frozen()
         before = self._moved_out()
-        try:
+        with contextlib.suppress(DomainError):
             fn()
-        except DomainError:
-            pass
         if frozen_before and not unfreezes:
             assert self._moved_out() == before, "money moved while paused or disputed"
 
