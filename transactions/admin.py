@@ -88,7 +88,9 @@ class EscrowTransactionAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Approve the settlement (one operator signature)")
     def approve_settlement(self, request: HttpRequest, queryset: QuerySet[EscrowTransaction]) -> None:
-        _each(self, request, queryset, lambda t: services.settlement_approve(transaction_id=t.pk, operator=request.user))
+        _each(
+            self, request, queryset, lambda t: services.settlement_approve(transaction_id=t.pk, operator=request.user)
+        )
 
     @admin.action(description="Execute the settlement")
     def execute_settlement(self, request: HttpRequest, queryset: QuerySet[EscrowTransaction]) -> None:
@@ -106,7 +108,10 @@ class EscrowTransactionAdmin(ReadOnlyAdmin):
     @admin.action(description="Resume payouts of these transactions")
     def resume(self, request: HttpRequest, queryset: QuerySet[EscrowTransaction]) -> None:
         _each(
-            self, request, queryset, lambda t: services.escrow_pause(transaction_id=t.pk, actor=request.user, paused=False)
+            self,
+            request,
+            queryset,
+            lambda t: services.escrow_pause(transaction_id=t.pk, actor=request.user, paused=False),
         )
 
 
@@ -135,11 +140,21 @@ class DisputeAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Resolve: refund the remaining funds to the buyer")
     def refund(self, request: HttpRequest, queryset: QuerySet[Dispute]) -> None:
-        _each(self, request, queryset, lambda d: services.dispute_resolve(dispute_id=d.pk, actor=request.user, resolution="refund"))
+        _each(
+            self,
+            request,
+            queryset,
+            lambda d: services.dispute_resolve(dispute_id=d.pk, actor=request.user, resolution="refund"),
+        )
 
     @admin.action(description="Resolve: release the remaining funds to the seller")
     def release(self, request: HttpRequest, queryset: QuerySet[Dispute]) -> None:
-        _each(self, request, queryset, lambda d: services.dispute_resolve(dispute_id=d.pk, actor=request.user, resolution="release"))
+        _each(
+            self,
+            request,
+            queryset,
+            lambda d: services.dispute_resolve(dispute_id=d.pk, actor=request.user, resolution="release"),
+        )
 
     @admin.action(description="Dismiss (the transaction resumes)")
     def dismiss(self, request: HttpRequest, queryset: QuerySet[Dispute]) -> None:
