@@ -4,12 +4,26 @@ from __future__ import annotations
 
 from celery import shared_task
 from django.conf import settings
+from django.db import OperationalError
 
 from verifications import services
 from verifications.agents.base import TransientAgentError
 
 
-@shared_task(acks_late=True, soft_time_limit=60, time_limit=90)
+# A deadlock or serialization failure between concurrent deliveries is transient; the services
+# re-check state first, so a retried run never has a second effect.
+TRANSIENT = (TransientAgentError, OperationalError)
+
+
+@shared_task(
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=1,
+    retry_backoff_max=30,
+    max_retries=8,
+    soft_time_limit=60,
+    time_limit=90,
+)
 def task_execute(task_id: int) -> str:
     return services.task_execute(task_id=task_id)
 
@@ -17,7 +31,7 @@ def task_execute(task_id: int) -> str:
 @shared_task(
     bind=True,
     acks_late=True,
-    autoretry_for=(TransientAgentError,),
+    autoretry_for=TRANSIENT,
     retry_backoff=2,
     retry_backoff_max=300,
     retry_jitter=False,

@@ -66,6 +66,12 @@ def wallet_open(txn: EscrowTransaction) -> int:
     return txn.wallet_account_id
 
 
+def system_accounts_ensure(currency: str) -> None:
+    """Create the ledger's shared accounts up front, not first inside a busy payout transaction."""
+    ledger.payouts_in_flight_account(currency=currency)
+    ledger.rail_clearing_account(rail="simulated", currency=currency)
+
+
 def wallet_available(txn: EscrowTransaction) -> Decimal:
     if txn.wallet_account_id is None:
         return Decimal(0)
@@ -164,14 +170,44 @@ def deposit_receive(
 
 
 def milestones_hold(txn: EscrowTransaction) -> None:
-    """Reserve every milestone fee on the wallet, each credited to its agent's payee account."""
+    """Reserve every milestone fee on the wallet, each credited to its agent's payee account.
+
+    One ledger batch, so the accounts are locked once, in the ledger's order: holding them one by
+    one would lock payee accounts in milestone order and can deadlock with another transaction.
+    """
+    from ledger.types import HoldOp
+
     wallet = wallet_open(txn)
-    for milestone in txn.milestones.select_for_update().filter(status=MilestoneStatus.PLANNED):
-        if milestone.amount == 0:
-            milestone.status = MilestoneStatus.HELD
-            milestone.save(update_fields=["status"])
-            continue
-        _milestone_hold_to(txn, milestone, wallet, milestone.payee_id)
+    planned = list(txn.milestones.select_for_update().filter(status=MilestoneStatus.PLANNED).order_by("id"))
+    to_hold = [m for m in planned if m.amount > 0]
+    for milestone in to_hold:
+        if milestone.payee_id is None:
+            raise UnprocessableError(f"The {milestone.verification_type} milestone has no payee.", code="payee_missing")
+    credit = {m.pk: payee_account(m.payee_id, txn.currency) for m in to_hold}  # type: ignore[arg-type]
+    result = (
+        ledger.batch_execute(
+            idempotency_key=key(txn, "milestones", "hold"),
+            operations=[
+                HoldOp(
+                    debit_account_id=wallet,
+                    credit_account_id=credit[m.pk],
+                    amount=m.amount,
+                    currency=txn.currency,
+                    description=f"{m.get_verification_type_display()} fee, {txn.reference}",
+                    metadata={"escrow": str(txn.public_id), "milestone": m.verification_type},
+                    idempotency_key=key(txn, "milestone", m.verification_type, "hold", m.hold_generation),
+                )
+                for m in to_hold
+            ],
+        )
+        if to_hold
+        else None
+    )
+    holds = dict(zip([m.pk for m in to_hold], result.results if result else [], strict=True))
+    for milestone in planned:
+        milestone.hold_id = holds[milestone.pk].pk if milestone.pk in holds else None
+        milestone.status = MilestoneStatus.HELD
+        milestone.save(update_fields=["hold_id", "status"])
 
 
 def _milestone_hold_to(txn: EscrowTransaction, milestone: Milestone, wallet: int, payee_id: int | None) -> None:

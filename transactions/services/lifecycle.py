@@ -225,6 +225,7 @@ def escrow_open(*, transaction_id: int, actor: Any) -> EscrowTransaction:
     transition_run(txn, "open")
     txn.save()
     funds.wallet_open(txn)
+    funds.system_accounts_ensure(txn.currency)
     audit("escrow.opened", txn, actor)
     notify("transaction_initiated", txn, amount=txn.earnest_money, currency=txn.currency, dedupe="opened")
     transitioned(txn)
