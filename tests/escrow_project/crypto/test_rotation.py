@@ -75,7 +75,8 @@ def test_rotation_reencrypts_every_row_and_old_ciphertext_decrypts_until_then():
         for model, fields in encrypted_models().items():
             reloaded = model._base_manager.get(pk=rows[model].pk)
             assert all(getattr(reloaded, f.name) == canary_for(f) for f in fields)
-        assert sorted(User.objects.filter(first_name__isnull=False).values_list("first_name", flat=True))[:2] == [
+        names = User.objects.filter(first_name__isnull=False).values_list("first_name", flat=True)
+        assert sorted(name for name in names if name.startswith("First"))[:2] == [
             "First0",
             "First1",
         ]
