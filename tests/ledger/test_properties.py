@@ -183,8 +183,6 @@ def _run(ops):
             legs = [(a, b, _amount(c)) for a, b, c in op[1] if a != b]
             if not legs:
                 continue
-            debits: dict[int, Decimal] = {}
-            credits: dict[int, Decimal] = {}
             ok = True
             trial = Model(list(model.pd), list(model.pc), list(model.qd), list(model.qc))
             for a, b, amount in legs:  # each operation is checked in order against the state before it
@@ -200,7 +198,6 @@ def _run(ops):
                 assert refused == "insufficient_funds"
                 continue
             assert ok
-            del debits, credits
             model = trial
         elif kind == "replay" and done_keys:
             what, kwargs = done_keys[op[1] % len(done_keys)]
