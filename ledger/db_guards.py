@@ -1,8 +1,8 @@
 """Database-side guards installed by migration 0001 (kept here so the SQL is reviewed as code).
 
 PostgreSQL: CHECK constraints on the account counters (never negative; a guarded account never
-overdrawn, pending debits counted); a deferred constraint trigger re-checks at commit that every journal entry touched is
-balanced per currency (debits = credits, at least two lines); triggers reject UPDATE and DELETE of
+overdrawn, pending debits counted); a deferred constraint trigger re-checks at commit that every
+journal entry touched is balanced per currency (debits = credits, at least two lines); triggers reject UPDATE and DELETE of
 journal entries and lines (append-only; TRUNCATE, used only by test teardown, stays possible).
 SQLite (embedded default): UPDATE is rejected; the balance check stays in Python.
 """
