@@ -3,7 +3,8 @@
 PostgreSQL: CHECK constraints on the account counters (never negative; a guarded account never
 overdrawn, pending debits counted); a deferred constraint trigger re-checks at commit that every
 journal entry touched is balanced per currency (debits = credits, at least two lines); triggers
-reject UPDATE and DELETE of journal entries and lines (append-only; TRUNCATE, used only by test teardown, stays possible).
+reject UPDATE and DELETE of journal entries and lines (append-only; TRUNCATE, used only by test
+teardown, stays possible).
 SQLite (embedded default): UPDATE is rejected; the balance check stays in Python.
 """
 
