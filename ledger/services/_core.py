@@ -283,7 +283,7 @@ def _counters_move(moving: dict[int, Delta], locked: dict[int, Locked]) -> None:
             # (IMMEDIATE transactions), so writing the exact Decimal result computed here is safe.
             for account_id, d in moving.items():
                 a = locked[account_id]
-                values = (
+                after = (
                     a.posted_debits + d.posted_debits,
                     a.posted_credits + d.posted_credits,
                     a.pending_debits + d.pending_debits,
@@ -292,9 +292,9 @@ def _counters_move(moving: dict[int, Delta], locked: dict[int, Locked]) -> None:
                 cursor.execute(
                     "UPDATE ledger_account SET posted_debits = %s, posted_credits = %s, pending_debits = %s, "
                     "pending_credits = %s WHERE id = %s",
-                    [*(str(v) for v in values), account_id],
+                    [*(str(v) for v in after), account_id],
                 )
-                returned.append((account_id, *values))
+                returned.append((account_id, *after))
     for row in returned:
         account = locked[row[0]]
         account.posted_debits = _dec(row[1])
