@@ -119,9 +119,7 @@ def _proofs(events: list[AuditEvent]) -> tuple[list[dict[str, Any]], list[dict[s
     if anchored is not None and latest is not None and anchored.tree_size < latest.tree_size:
         used[anchored.tree_size], used[latest.tree_size] = anchored, latest
         path = store.consistency(anchored.tree_size, latest.tree_size)
-        consistency.append(
-            {"first": anchored.tree_size, "second": latest.tree_size, "path": [p.hex() for p in path]}
-        )
+        consistency.append({"first": anchored.tree_size, "second": latest.tree_size, "path": [p.hex() for p in path]})
     heads = [tree_head_as_dict(h) for _, h in sorted(used.items())]
     return records, heads, consistency
 

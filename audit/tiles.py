@@ -94,7 +94,9 @@ class TileStore:
             index = count // TILE_WIDTH
             buf = bytearray(self.tile(level, index))
             if len(buf) != (count % TILE_WIDTH) * H:
-                raise MissingTileError(f"tile {level}/{index} holds {len(buf) // H} hashes, expected {count % TILE_WIDTH}")
+                raise MissingTileError(
+                    f"tile {level}/{index} holds {len(buf) // H} hashes, expected {count % TILE_WIDTH}"
+                )
             completed: list[bytes] = []
             for item in items:
                 buf += item

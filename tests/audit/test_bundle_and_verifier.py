@@ -163,7 +163,10 @@ def forge(bundle: dict[str, Any], seq: int, payload: dict[str, Any]) -> dict[str
     )
     for i, event in enumerate(forged["events"]):
         event["leaf_index"] = i
-        event["proof"] = {"tree_size": len(leaves), "path": [p.hex() for p in merkle.inclusion_path(i, len(leaves), subtree)]}
+        event["proof"] = {
+            "tree_size": len(leaves),
+            "path": [p.hex() for p in merkle.inclusion_path(i, len(leaves), subtree)],
+        }
     return forged
 
 
