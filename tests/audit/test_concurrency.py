@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import sys
@@ -52,7 +53,7 @@ def test_four_processes_append_while_sealing() -> None:
 
     shared = list(AuditEvent.objects.filter(subject_id="shared").order_by("seq"))
     assert [e.seq for e in shared] == list(range(1, 401))
-    assert all(b.prev_hash == a.event_hash for a, b in zip(shared, shared[1:], strict=False))
+    assert all(b.prev_hash == a.event_hash for a, b in itertools.pairwise(shared))
     assert SubjectHead.objects.get(subject_id="shared").head_hash == shared[-1].event_hash
 
     leaves = list(AuditEvent.objects.order_by("leaf_index").values_list("leaf_index", "event_hash"))
