@@ -56,7 +56,7 @@ def test_four_processes_append_while_sealing() -> None:
     assert all(b.prev_hash == a.event_hash for a, b in itertools.pairwise(shared))
     assert SubjectHead.objects.get(subject_id="shared").head_hash == shared[-1].event_hash
 
-    leaves = list(AuditEvent.objects.order_by("leaf_index").values_list("leaf_index", "event_hash"))
+    leaves = list(AuditEvent.objects.order_by("leaf__leaf_index").values_list("leaf__leaf_index", "event_hash"))
     assert [i for i, _ in leaves] == list(range(800))
     head = TreeHead.objects.order_by("-tree_size").first()
     assert head is not None
