@@ -53,3 +53,15 @@ def test_tiles_give_the_same_roots_and_proofs_as_the_plain_tree_across_tile_boun
             assert store.inclusion(index, size) == merkle.inclusion_path(index, size, plain)
         assert store.consistency(size // 3 or 1, size) == merkle.consistency_path(size // 3 or 1, size, plain)
     assert [h.tree_size for h in TreeHead.objects.order_by("tree_size")] == [1, 255, 257, 557, 600]
+
+
+def test_the_database_refuses_to_renumber_a_leaf() -> None:
+    from django.db import DatabaseError, IntegrityError, transaction
+
+    from audit.models import Leaf
+
+    add(2)
+    tree_seal()
+    with pytest.raises((DatabaseError, IntegrityError)), transaction.atomic():
+        Leaf.objects.filter(leaf_index=0).update(leaf_index=7)
+    assert sorted(Leaf.objects.values_list("leaf_index", flat=True)) == [0, 1]
