@@ -40,7 +40,7 @@ class AttemptInline(admin.TabularInline[NotificationAttempt, Notification]):
     extra = 0
     can_delete = False
     fields = ["number", "started_at", "finished_at", "outcome", "status_code", "duration_ms", "error"]
-    readonly_fields = fields
+    readonly_fields = ["number", "started_at", "finished_at", "outcome", "status_code", "duration_ms", "error"]
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -119,7 +119,7 @@ class SecretInline(admin.TabularInline[WebhookSecret, WebhookEndpoint]):
     extra = 0
     can_delete = False
     fields = ["created_at", "expires_at"]  # never the secret itself
-    readonly_fields = fields
+    readonly_fields = ["created_at", "expires_at"]
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
