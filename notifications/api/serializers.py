@@ -15,10 +15,20 @@ def _known_kind(value: str) -> str:
     return value
 
 
-# Plain strings checked against the registry (not an enum): the kind list is long and lives in
-# notifications/kinds.py, and an enum here would collide with Organization.kind in the schema.
-def _kind_field(**kwargs: Any) -> serializers.CharField:
-    return serializers.CharField(max_length=64, validators=[_known_kind], **kwargs)
+class KindField(serializers.CharField):
+    """A kind name checked against the registry: a plain string in the schema, not an enum (the list is
+    long, lives in notifications/kinds.py, and an enum would collide with Organization.kind)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", 64)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        return _known_kind(super().to_internal_value(data))
+
+
+def _kind_field(**kwargs: Any) -> KindField:
+    return KindField(**kwargs)
 
 
 class NotificationSerializer(serializers.ModelSerializer[Notification]):
