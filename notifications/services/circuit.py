@@ -41,7 +41,9 @@ def circuit_acquire(*, channel: str) -> CircuitDecision:
             return CircuitDecision(allowed=False, retry_at=reopen_at)
         circuit.state = CircuitState.HALF_OPEN
     elif circuit.probe_until is not None and circuit.probe_until > now:
-        return CircuitDecision(allowed=False, retry_at=circuit.probe_until)
+        # Check back soon rather than at the probe's lease end: a quick success closes the breaker.
+        retry_at = min(circuit.probe_until, now + timedelta(seconds=settings.NOTIFICATIONS_RETRY_DELAY_SECONDS))
+        return CircuitDecision(allowed=False, retry_at=retry_at)
     circuit.probe_until = now + lease
     circuit.save(update_fields=["state", "probe_until", "updated_at"])
     logger.info("circuit_half_open_probe", channel=channel)
