@@ -30,6 +30,11 @@ def _locked(channel: str) -> ChannelCircuit:
 @transaction.atomic
 def circuit_acquire(*, channel: str) -> CircuitDecision:
     """May a delivery on `channel` go out now? Half-open lets exactly one trial through."""
+    # Fast path without a lock: the breaker is closed almost always. A send racing the opening is
+    # harmless; the breaker bounds the damage, it does not need to be exact.
+    state = ChannelCircuit.objects.filter(channel=channel).values_list("state", flat=True).first()
+    if state in (None, CircuitState.CLOSED):
+        return CircuitDecision(allowed=True)
     circuit = _locked(channel)
     now = timezone.now()
     if circuit.state == CircuitState.CLOSED:
@@ -53,6 +58,12 @@ def circuit_acquire(*, channel: str) -> CircuitDecision:
 @transaction.atomic
 def circuit_record_success(*, channel: str) -> None:
     """The channel answered: close the breaker and forget past failures."""
+    if (
+        not ChannelCircuit.objects.filter(channel=channel)
+        .exclude(state=CircuitState.CLOSED, consecutive_failures=0)
+        .exists()
+    ):
+        return  # nothing to forget (the usual case): no lock, no write
     circuit = _locked(channel)
     if circuit.state == CircuitState.CLOSED and circuit.consecutive_failures == 0:
         return
