@@ -22,6 +22,7 @@ from escrow_project.common.admin_masking import mask_value
 from escrow_project.common.csv_safe import SafeCsvWriter, csv_response, safe_cell
 from escrow_project.common.errors import UnprocessableError
 from escrow_project.common.redaction import REDACTED, redact_event
+from escrow_project.common.signals import personal_value_revealed
 from identity.models import User
 from identity.selectors import user_find_by_email
 from tests.factories import TEST_PASSWORD, UserFactory, member, operator
@@ -188,9 +189,19 @@ def test_operator_reveals_one_value_and_the_reveal_is_recorded(client, person):
     confirm = client.get(url)
     assert confirm.status_code == 200
     assert "margaret.h@example.test" not in confirm.content.decode()  # GET only asks
-    with structlog.testing.capture_logs() as logs:
-        revealed = client.post(url)
+    received = []
+
+    def receiver(sender, **kwargs):
+        received.append((sender, kwargs["instance"].pk, kwargs["field_name"], kwargs["operator"].pk))
+
+    personal_value_revealed.connect(receiver)
+    try:
+        with structlog.testing.capture_logs() as logs:
+            revealed = client.post(url)
+    finally:
+        personal_value_revealed.disconnect(receiver)
     assert revealed.status_code == 200
+    assert received == [(User, person.pk, "email", revealed.wsgi_request.user.pk)]
     assert "margaret.h@example.test" in revealed.content.decode()
     assert "Hamilton" not in revealed.content.decode()  # one value, not the record
     assert "no-store" in revealed["Cache-Control"]
