@@ -155,6 +155,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "client": env_str("API_RATE_PER_CLIENT", "600/min"),
         "ip": env_str("API_RATE_PER_IP", "1200/min"),
+        "sign_in": env_str("API_RATE_SIGN_IN_PER_IP", "30/min"),
     },
     # How many proxies in front append to X-Forwarded-For; 0 = use the socket address only. Never
     # None: DRF would then trust the whole, caller-controlled header.
