@@ -118,6 +118,11 @@ def test_canary_never_echoed_in_api_error_bodies(client_for, api_client, capture
         assert response.status_code >= 400
         assert TOKEN not in response.content.decode(), response.content
     assert TOKEN not in captured_logs.getvalue()
+    # Nor in metrics labels, which requests (and their paths) have just passed through.
+    metrics = api_client.get("/metrics")
+    assert metrics.status_code == 200
+    assert b"django_http_requests" in metrics.content
+    assert TOKEN.encode() not in metrics.content
 
 
 @pytest.mark.django_db
