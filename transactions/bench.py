@@ -41,8 +41,8 @@ def _setup_django() -> None:
 
 
 def _world(tag: str) -> dict[str, Any]:
-    from identity.models import OrganizationKind, Role, User
     from identity.models import Organization as Org
+    from identity.models import OrganizationKind, Role, User
     from identity.services import membership_grant
     from transactions.models import PayeeProfile
     from verifications.models import AgentProfile
@@ -204,7 +204,8 @@ def main() -> None:
     ).count()
     cuts = statistics.quantiles(latencies, n=100) if len(latencies) >= 2 else [0.0] * 99
     print(
-        f"transactions requested : {args.n} ({args.clients} concurrent clients, 1 API server, 1 worker x{args.worker_concurrency})"
+        f"transactions requested : {args.n} ({args.clients} concurrent clients, "
+        f"1 API server, 1 worker x{args.worker_concurrency})"
     )
     print(f"transactions settled   : {settled}  failures: {len(failures)}")
     print(f"wall time              : {wall:.1f} s")

@@ -9,7 +9,6 @@ from django.db import OperationalError
 from verifications import services
 from verifications.agents.base import TransientAgentError
 
-
 # A deadlock or serialization failure between concurrent deliveries is transient; the services
 # re-check state first, so a retried run never has a second effect.
 TRANSIENT = (TransientAgentError, OperationalError)
