@@ -22,7 +22,7 @@ from transactions.models import (
 )
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class ReadOnlyAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
@@ -33,7 +33,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return [f.name for f in self.model._meta.fields]
 
 
-def _each(admin_view: admin.ModelAdmin, request: HttpRequest, objects: Any, call: Any) -> None:  # type: ignore[type-arg]
+def _each(admin_view: Any, request: HttpRequest, objects: Any, call: Any) -> None:
     done = 0
     for obj in objects:
         try:
@@ -48,7 +48,7 @@ def _each(admin_view: admin.ModelAdmin, request: HttpRequest, objects: Any, call
 class MilestoneInline(admin.TabularInline[Milestone, EscrowTransaction]):
     model = Milestone
     fields = ["verification_type", "amount", "payee", "status", "earned_at", "released_at"]
-    readonly_fields = fields
+    readonly_fields = ["verification_type", "amount", "payee", "status", "earned_at", "released_at"]
     extra = 0
     can_delete = False
 
@@ -59,7 +59,7 @@ class MilestoneInline(admin.TabularInline[Milestone, EscrowTransaction]):
 class PaymentInline(admin.TabularInline[Payment, EscrowTransaction]):
     model = Payment
     fields = ["label", "payee", "amount", "status", "blocked_reason", "attempts", "failure_reason"]
-    readonly_fields = fields
+    readonly_fields = ["label", "payee", "amount", "status", "blocked_reason", "attempts", "failure_reason"]
     extra = 0
     can_delete = False
 
@@ -70,7 +70,7 @@ class PaymentInline(admin.TabularInline[Payment, EscrowTransaction]):
 class DisputeInline(admin.TabularInline[Dispute, EscrowTransaction]):
     model = Dispute
     fields = ["status", "reason", "resolution", "created_at"]
-    readonly_fields = fields
+    readonly_fields = ["status", "reason", "resolution", "created_at"]
     extra = 0
     can_delete = False
 

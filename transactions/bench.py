@@ -68,7 +68,8 @@ def _world(tag: str) -> dict[str, Any]:
         AgentProfile.objects.create(organization=w[kind], verification_type=kind, sandbox_delay_seconds=0)
     AgentProfile.objects.create(organization=w["lender"], verification_type="lending", sandbox_delay_seconds=0)
     for i, key in enumerate(["buyer", "seller", "title", "inspection", "appraisal", "lender", "brokerage"]):
-        PayeeProfile.objects.create(organization=w[key], bank_details={"account_number": f"BENCH{i:04d}"})
+        details: Any = {"account_number": f"BENCH{i:04d}"}
+        PayeeProfile.objects.create(organization=w[key], bank_details=details)
     w["officer"] = user("officer", w["title"], Role.ESCROW_OFFICER)
     w["buyer_user"] = user("buyer", w["buyer"], Role.BUYER)
     w["lender_user"] = user("lender", w["lender"], Role.VERIFIER)

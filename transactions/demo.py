@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 import random
-from typing import Any
+from typing import Any, cast
 
 from django.db import transaction
 from django.utils import timezone
@@ -61,7 +61,9 @@ def seed() -> list[str]:
         for index, organization in enumerate(orgs.values()):
             PayeeProfile.objects.get_or_create(
                 organization=organization,
-                defaults={"bank_details": {"account_number": f"DEMO{index:06d}", "routing_number": "021000021"}},
+                defaults={
+                    "bank_details": cast(Any, {"account_number": f"DEMO{index:06d}", "routing_number": "021000021"})
+                },
             )
     lines = ["Escrow transactions (party page: /escrow/<id>/, sign in at /escrow/login/):"]
     for number, (address, target) in enumerate(DEMO_DEALS):

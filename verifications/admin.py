@@ -14,7 +14,7 @@ from verifications import services
 from verifications.models import AgentProfile, VerificationReport, VerificationTask, VerificationWorkflow
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class ReadOnlyAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
@@ -35,7 +35,7 @@ class AgentProfileAdmin(MaskedFieldsAdminMixin, admin.ModelAdmin[AgentProfile]):
 class TaskInline(admin.TabularInline[VerificationTask, VerificationWorkflow]):
     model = VerificationTask
     fields = ["verification_type", "status", "agent", "deadline", "attempt", "escalation_level"]
-    readonly_fields = fields
+    readonly_fields = ["verification_type", "status", "agent", "deadline", "attempt", "escalation_level"]
     extra = 0
     can_delete = False
 

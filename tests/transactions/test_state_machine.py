@@ -46,12 +46,17 @@ class EscrowMachine(RuleBasedStateMachine):
     def _txn(self) -> EscrowTransaction:
         return EscrowTransaction.objects.get(pk=self.txn.pk)
 
+    def _wallet_id(self) -> int:
+        wallet_id = self._txn().wallet_account_id
+        assert wallet_id is not None
+        return wallet_id
+
     def _frozen(self) -> bool:
         txn = self._txn()
         return PlatformControl.objects.get(pk=1).payouts_paused or txn.paused or txn.status == "disputed"
 
     def _moved_out(self) -> tuple[Decimal, int]:
-        wallet = account_balance(account_id=self._txn().wallet_account_id)
+        wallet = account_balance(account_id=self._wallet_id())
         return wallet.posted_debits, PayoutIntent.objects.count()
 
     def _act(self, fn: Any, *, unfreezes: bool = False) -> None:
@@ -167,7 +172,7 @@ class EscrowMachine(RuleBasedStateMachine):
         txn = self._txn()
         deposited = Deposit.objects.filter(transaction=txn).aggregate(t=Sum("amount"))["t"] or Decimal(0)
         paid = Payment.objects.filter(transaction=txn).aggregate(t=Sum("amount"))["t"] or Decimal(0)
-        wallet = account_balance(account_id=txn.wallet_account_id)
+        wallet = account_balance(account_id=self._wallet_id())
         assert deposited == wallet.balance + paid
         assert wallet.available >= 0
         assert invariants_check().ok
