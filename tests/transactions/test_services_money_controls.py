@@ -107,6 +107,18 @@ def test_a_dismissed_dispute_resumes_and_pays_what_was_earned(world, django_capt
     assert txn.milestones.get(verification_type="inspection").status == "released"
 
 
+def test_verifications_decided_during_a_dispute_apply_when_it_is_dismissed(world):
+    txn, dispute = _disputed(world)
+    deliver(txn, "inspection")
+    deliver(txn, "appraisal")
+    deliver(txn, "lending")
+    assert _reload(txn).status == "disputed"
+
+    services.dispute_dismiss(dispute_id=dispute.pk, actor=world.officer)
+
+    assert _reload(txn).status == "clear_to_close"
+
+
 def test_an_outsider_cannot_raise_a_dispute(world):
     txn = fund(world, make_escrow(world))
 

@@ -22,7 +22,7 @@ from transactions.services._common import (
     transitioned,
     txn_lock,
 )
-from transactions.services.lifecycle import _wind_down
+from transactions.services.lifecycle import _wind_down, escrow_catch_up
 
 
 @transaction.atomic
@@ -115,6 +115,7 @@ def dispute_dismiss(*, dispute_id: int, actor: Any, note: str = "") -> Dispute:
     transition_run(txn, "dismiss_dispute")
     txn.save()
     transitioned(txn)
+    escrow_catch_up(txn)
     dispute.status = DisputeStatus.DISMISSED
     dispute.resolution_note = note
     dispute.resolved_by = actor if getattr(actor, "is_authenticated", False) else None

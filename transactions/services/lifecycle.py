@@ -419,6 +419,25 @@ def escrow_task_reassign(
     return txn
 
 
+def escrow_catch_up(txn: EscrowTransaction) -> None:
+    """News that arrived while disputed applies once the transaction is back in verification."""
+    from transactions.services.settlement import settlement_prepare
+
+    if txn.status != EscrowStatus.VERIFYING or txn.workflow_id is None:
+        return
+    tasks = verification_selectors.workflow_tasks(workflow_id=txn.workflow_id)
+    if tasks.filter(status__in=[TaskStatus.REJECTED, TaskStatus.FAILED]).exists():
+        transition_run(txn, "need_decision")
+        txn.save()
+        transitioned(txn)
+    elif verification_selectors.workflow_all_verified(workflow_id=txn.workflow_id):
+        transition_run(txn, "clear")
+        txn.save()
+        transitioned(txn)
+        audit("escrow.clear_to_close", txn, None)
+        settlement_prepare(txn=txn)
+
+
 def _resume_if_unblocked(txn: EscrowTransaction) -> None:
     tasks = verification_selectors.workflow_tasks(workflow_id=txn.workflow_id)  # type: ignore[arg-type]
     if not tasks.filter(status__in=[TaskStatus.REJECTED, TaskStatus.FAILED]).exists():
