@@ -177,7 +177,22 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     # One name per choice set that several serializers share (else drf-spectacular warns, W001).
-    "ENUM_NAME_OVERRIDES": {"LedgerSideEnum": "ledger.models.Side"},
+    "ENUM_NAME_OVERRIDES": {
+        "LedgerSideEnum": "ledger.models.Side",
+        "EscrowStatusEnum": "transactions.states.EscrowStatus",
+        "EscrowPaymentStatusEnum": "transactions.models.PaymentStatus",
+        "EscrowPaymentKindEnum": "transactions.models.PaymentKind",
+        "EscrowDepositKindEnum": "transactions.models.DepositKind",
+        "EscrowSettlementStatusEnum": "transactions.models.SettlementStatus",
+        "EscrowDisputeStatusEnum": "transactions.models.DisputeStatus",
+        "EscrowDisputeDecisionEnum": "transactions.api.serializers.DisputeDecision",
+        "VerificationTaskStatusEnum": "verifications.states.TaskStatus",
+        "VerificationTypeEnum": "verifications.states.VerificationType",
+        "VerificationAgentStatusEnum": "verifications.api.serializers.AgentStatus",
+        # Named too, or the escrow enums above collide with them on the field names kind/status.
+        "OrganizationKindEnum": "identity.models.OrganizationKind",
+        "NotificationStatusEnum": "notifications.models.NotificationStatus",
+    },
 }
 
 JWT_SIGNING_KEY = env_str("JWT_SIGNING_KEY", SECRET_KEY)

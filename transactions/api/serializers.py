@@ -2,19 +2,26 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import models
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from identity.models import Organization, User
 from transactions.models import (
+    DepositKind,
     Dispute,
+    DisputeResolution,
     EscrowTransaction,
     Milestone,
     Payment,
     SettlementStatement,
 )
 from verifications.models import VerificationTask
+from verifications.states import VerificationType
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class AmountField(serializers.Field):
     """Amounts travel as strings ("1200.00"); the service parses and refuses floats, negatives, absurd values."""
 
@@ -137,14 +144,25 @@ class CancelSerializer(serializers.Serializer):
 
 
 class DepositSerializer(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=["earnest", "loan", "closing_funds"])
+    kind = serializers.ChoiceField(choices=DepositKind.choices)
     amount = AmountField()
     provider_reference = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 
 
+class Decision(models.TextChoices):
+    WAIVE = "waive", "Waive the rejected verification"
+    RENEGOTIATE = "renegotiate", "Renegotiate the price and redo it"
+    REASSIGN = "reassign", "Reassign it to another agent"
+
+
+class DisputeDecision(models.TextChoices):
+    RESOLVED = "resolved", "Resolved"
+    DISMISSED = "dismissed", "Dismissed"
+
+
 class DecisionSerializer(serializers.Serializer):
-    decision = serializers.ChoiceField(choices=["waive", "renegotiate", "reassign"])
-    verification_type = serializers.ChoiceField(choices=["title", "inspection", "appraisal", "lending"])
+    decision = serializers.ChoiceField(choices=Decision.choices)
+    verification_type = serializers.ChoiceField(choices=VerificationType.choices)
     purchase_price = AmountField(required=False)
     agent = OrganizationRef(required=False, allow_null=True, default=None)
 
@@ -254,8 +272,8 @@ class DisputeCreateSerializer(serializers.Serializer):
 
 
 class DisputeUpdateSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=["resolved", "dismissed"])
-    resolution = serializers.ChoiceField(choices=["release", "refund", "split"], required=False)
+    status = serializers.ChoiceField(choices=DisputeDecision.choices)
+    resolution = serializers.ChoiceField(choices=DisputeResolution.choices, required=False)
     seller_share_pct = AmountField(required=False, allow_null=True, default=None)
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from django.db import models
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from verifications.models import VerificationReport, VerificationTask
@@ -52,6 +54,7 @@ class TaskSerializer(serializers.ModelSerializer[VerificationTask]):
     def get_depends_on(self, task: VerificationTask) -> list[str]:
         return [dep.verification_type for dep in task.depends_on.all()]
 
+    @extend_schema_field(ReportSerializer(allow_null=True))
     def get_latest_report(self, task: VerificationTask) -> dict[str, object] | None:
         report = task.reports.order_by("-attempt").first()
         return dict(ReportSerializer(report).data) if report else None
@@ -61,14 +64,24 @@ class ReportInSerializer(serializers.Serializer):
     report = serializers.JSONField()
 
 
+class AgentStatus(models.TextChoices):
+    IN_PROGRESS = "in_progress", "Work began"
+    FAILED = "failed", "Cannot perform the verification"
+
+
+class WebhookEvent(models.TextChoices):
+    REPORT = "report.submitted", "A report"
+    STATUS = "status.updated", "A status update"
+
+
 class StatusInSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=["in_progress", "failed"])
+    status = serializers.ChoiceField(choices=AgentStatus.choices)
     reason = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
 
 
 class WebhookInSerializer(serializers.Serializer):
     task = serializers.UUIDField()
-    event = serializers.ChoiceField(choices=["report.submitted", "status.updated"])
+    event = serializers.ChoiceField(choices=WebhookEvent.choices)
     report = serializers.JSONField(required=False)
-    status = serializers.ChoiceField(choices=["in_progress", "failed"], required=False)
+    status = serializers.ChoiceField(choices=AgentStatus.choices, required=False)
     reason = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
