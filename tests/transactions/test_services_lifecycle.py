@@ -174,6 +174,30 @@ def test_a_rejected_appraisal_asks_the_parties_and_renegotiation_redoes_it(world
     assert _reload(txn).status == "clear_to_close"
 
 
+def test_a_failed_verification_asks_the_parties_and_a_reassignment_resumes(world):
+    from identity.models import OrganizationKind
+    from tests.factories import OrganizationFactory
+    from transactions.models import PayeeProfile
+    from verifications.models import AgentProfile
+    from verifications.services import task_fail
+
+    txn = fund(world, make_escrow(world))
+    task_fail(task_id=task_of(txn, "title").pk, reason="Records office closed for a month")
+    assert _reload(txn).status == "needs_decision"
+    other = OrganizationFactory.create(kind=OrganizationKind.TITLE_COMPANY)
+    AgentProfile.objects.create(organization=other, verification_type="title")
+    PayeeProfile.objects.create(organization=other, bank_details={"account_number": "42"})
+
+    services.escrow_task_reassign(transaction_id=txn.pk, verification_type="title", actor=world.officer, agent=other)
+    deliver(txn, "title")
+
+    txn = _reload(txn)
+    assert txn.status == "verifying"
+    title = txn.milestones.get(verification_type="title")
+    assert (title.status, title.payee_id) == ("released", other.pk)  # the fee follows the agent who delivered
+    assert Payment.objects.get(milestone=title).payee_id == other.pk
+
+
 def test_the_buyer_may_waive_a_rejected_inspection(world):
     txn = fund(world, make_escrow(world))
     deliver(txn, "inspection", passing=False)

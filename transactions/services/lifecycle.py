@@ -411,8 +411,7 @@ def escrow_task_reassign(
         raise ConflictError(f"The transaction is {txn.status}; nothing to reassign.", code="invalid_transition")
     task = _task_of(txn, verification_type)
     verification_services.task_reassign(task_id=task.pk, agent=agent)
-    if not txn.milestones.filter(status=MilestoneStatus.HELD).exists() or True:
-        _resume_if_unblocked(txn)
+    _resume_if_unblocked(txn)
     audit(
         "escrow.verification_reassigned", txn, actor, verification=verification_type, agent=getattr(agent, "pk", None)
     )
