@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import structlog
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from escrow_project.common.errors import NotFoundError, UnprocessableError
@@ -26,6 +26,7 @@ from ledger.services._core import (
     insert_unless_exists,
     key_clean,
     plan_apply,
+    post_combined,
 )
 from ledger.states import HoldStatus
 
@@ -83,12 +84,16 @@ def _hold_create(
         if existing.fingerprint != print_:
             raise conflict(idempotency_key, "hold")
         return existing
-    locked = accounts_lock([debit_account_id, credit_account_id], locked)
-    accounts_validate(locked, [debit_account_id, credit_account_id], currency)
     plan = Plan()
     plan.delta(debit_account_id).pending_debits += amount
     plan.delta(credit_account_id).pending_credits += amount
-    plan_apply(plan, locked, entry_id=None)
+    if locked is None and connection.vendor == "postgresql":
+        currencies = {debit_account_id: currency, credit_account_id: currency}
+        post_combined(plan=plan, currencies=currencies, allow_closed=False)
+    else:
+        locked = accounts_lock([debit_account_id, credit_account_id], locked)
+        accounts_validate(locked, [debit_account_id, credit_account_id], currency)
+        plan_apply(plan, locked, entry_id=None)
     hold = Hold(
         id=hold_id,
         **{k: v for k, v in values.items() if k not in ("debit_account", "credit_account", "batch")},
@@ -211,11 +216,16 @@ def _hold_release(
         or JournalEntry.objects.filter(idempotency_key=idempotency_key).exists()
     ):
         raise conflict(idempotency_key, "operation")
-    locked = accounts_lock([hold.debit_account_id, hold.credit_account_id], locked)
     plan = Plan()
     plan.delta(hold.debit_account_id).pending_debits -= hold.amount
     plan.delta(hold.credit_account_id).pending_credits -= hold.amount
-    plan_apply(plan, locked, entry_id=None)  # voids pass on closed accounts: they only give money back
+    # voids pass on closed accounts: they only give money back
+    if locked is None and connection.vendor == "postgresql":
+        currencies = {hold.debit_account_id: hold.currency, hold.credit_account_id: hold.currency}
+        post_combined(plan=plan, currencies=currencies, allow_closed=True)
+    else:
+        locked = accounts_lock([hold.debit_account_id, hold.credit_account_id], locked)
+        plan_apply(plan, locked, entry_id=None)
     now = timezone.now()
     Hold.objects.filter(pk=hold.pk).update(
         status=status, resolution_key=idempotency_key, resolved_at=now, void_reason=reason[:500]
