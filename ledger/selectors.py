@@ -131,23 +131,28 @@ def line_balance_after(line: JournalLine, normal_side: str) -> Decimal:
 
 
 def account_balance_as_of(*, account_id: int, at: datetime.datetime) -> Balance:
-    """Posted balance at `at` from the last line up to then (pending is not historised: zero)."""
-    account = Account.objects.filter(pk=account_id).only("currency", "normal_side").first()
-    if account is None:
+    """Posted balance at `at` from the last line up to then (pending is not historised: zero). One query."""
+    with connection.cursor() as cursor:
+        last = (
+            "SELECT {} FROM ledger_journalline WHERE account_id = a.id AND created_at <= %s "
+            "ORDER BY created_at DESC, id DESC LIMIT 1"
+        )
+        moment = connection.ops.adapt_datetimefield_value(at)
+        cursor.execute(
+            f"SELECT a.currency, a.normal_side, ({last.format('posted_debits_after')}), "  # noqa: S608 -- constant SQL
+            f"({last.format('posted_credits_after')}) FROM ledger_account a WHERE a.id = %s",
+            [moment, moment, account_id],
+        )
+        row = cursor.fetchone()
+    if row is None:
         raise UnknownAccountError(f"No account with id {account_id}.")
-    last = (
-        JournalLine.objects.filter(account_id=account_id, created_at__lte=at)
-        .order_by("-created_at", "-id")
-        .values_list("posted_debits_after", "posted_credits_after")
-        .first()
-    )
-    debits, credits = last if last is not None else (ZERO, ZERO)
+    currency, normal_side, debits, credits = row
     return balance_from_counters(
         account_id=account_id,
-        currency=account.currency,
-        normal_side=account.normal_side,
-        posted_debits=debits,
-        posted_credits=credits,
+        currency=currency,
+        normal_side=normal_side,
+        posted_debits=ZERO if debits is None else _dec(debits),
+        posted_credits=ZERO if credits is None else _dec(credits),
         pending_debits=ZERO,
         pending_credits=ZERO,
     )
