@@ -250,7 +250,7 @@ def _pgbench(url: str, clients: int, seconds: float) -> float:
             "-j",
             str(clients),
             "-T",
-            str(int(seconds)),
+            str(max(1, int(seconds))),
             "-b",
             "tpcb-like",
             parsed.path.lstrip("/"),
