@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import F, Q, QuerySet, Sum
+from django.db.models import F, Max, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
 
 from escrow_project.common.errors import NotFoundError
@@ -179,7 +179,8 @@ def account_get_for_user(*, user: Any, public_id: Any) -> Account:
 
 
 def invariants_check() -> InvariantReport:
-    """Verify the books: balanced per currency and per entry, counters equal their history, guards hold."""
+    """Verify the books: balanced per currency and per entry, counters equal their history (sums and the
+    running balance on the newest line), pending counters equal the pending holds, guards hold."""
     breaches: list[str] = []
     totals: dict[tuple[str, str], Decimal] = {}
     for row in JournalLine.objects.values("currency", "side").annotate(total=Sum("amount")):
@@ -214,6 +215,15 @@ def invariants_check() -> InvariantReport:
     for owed in Hold.objects.filter(status=HoldStatus.PENDING).values("credit_account_id").annotate(t=Sum("amount")):
         pending_c[owed["credit_account_id"]] = owed["t"]
 
+    # The running balance stored on each account's newest line must equal the stored counters.
+    newest = JournalLine.objects.values("account_id").annotate(last=Max("id")).values("last")
+    last_line = {
+        aid: (d, c)
+        for aid, d, c in JournalLine.objects.filter(id__in=Subquery(newest)).values_list(
+            "account_id", "posted_debits_after", "posted_credits_after"
+        )
+    }
+
     accounts = 0
     for account in Account.objects.values_list(
         "id",
@@ -229,6 +239,8 @@ def invariants_check() -> InvariantReport:
         d, c = posted.get(aid, (ZERO, ZERO))
         if (pd, pc) != (d, c):
             breaches.append(f"account {aid}: stored posted {pd}/{pc} != journal {d}/{c}")
+        if last_line.get(aid, (ZERO, ZERO)) != (pd, pc):
+            breaches.append(f"account {aid}: running balance on its newest line {last_line.get(aid)} != {pd}/{pc}")
         if (qd, qc) != (pending_d.get(aid, ZERO), pending_c.get(aid, ZERO)):
             breaches.append(
                 f"account {aid}: stored pending {qd}/{qc} != pending holds "

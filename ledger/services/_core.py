@@ -543,11 +543,8 @@ def post_combined(
     raise AssertionError("ledger: an account refused the move for no known reason")  # pragma: no cover
 
 
-_GUARD_CONSTRAINTS = (
-    "ledger_account_debits_within_credits",
-    "ledger_account_credits_within_debits",
-    "ledger_account_counters_non_negative",
-)
+# A negative counter (ledger_account_counters_non_negative) would be a bug, not a refusal: it stays an error.
+_GUARD_CONSTRAINTS = ("ledger_account_debits_within_credits", "ledger_account_credits_within_debits")
 
 
 def _failing_account(exc: IntegrityError) -> int | None:
