@@ -405,8 +405,12 @@ def entry_post(
     locked: dict[int, Locked] | None = None,
     extra: Plan | None = None,
     allow_closed: bool = False,
+    then: tuple[str, list[Any]] | None = None,
 ) -> tuple[JournalEntry, bool]:
-    """Post a balanced entry (and optional extra pending moves); returns (entry, created)."""
+    """Post a balanced entry (and optional extra pending moves); returns (entry, created).
+
+    `then` (PostgreSQL fast path only, i.e. when `locked` is None) rides along in the same statement.
+    """
     lines_balance_check(lines)
     plan = extra or Plan()
     for account_id, side, amount, currency in lines:
@@ -422,7 +426,11 @@ def entry_post(
             batch_id=batch_id,
         )
         entry_id = post_combined(
-            plan=plan, currencies=_line_currencies(lines), allow_closed=allow_closed, entry_values=values
+            plan=plan,
+            currencies=_line_currencies(lines),
+            allow_closed=allow_closed,
+            entry_values=values,
+            then=then,
         )
         if entry_id is None:
             return _entry_existing(values), False
@@ -459,6 +467,8 @@ def post_combined(
     currencies: dict[int, str],
     allow_closed: bool,
     entry_values: dict[str, Any] | None = None,
+    claim_model: type[Model] = JournalEntry,
+    then: tuple[str, list[Any]] | None = None,
 ) -> int | None:
     """PostgreSQL fast path: claim the key, lock, check, move and write lines in ONE statement.
 
@@ -466,17 +476,20 @@ def post_combined(
     in data-modifying CTEs, so a posting is one round trip instead of four. Returns the new entry id,
     None when the key already exists (nothing was touched), or 0 for an entry-less move (holds).
     Raises the specific error when an account is unknown, closed, in another currency or would overdraw.
+    `claim_model` is the table the key is claimed in (journal entries, or holds for hold_create); `then`
+    is one more data-modifying CTE `t AS (...)` run only when every account moved (the hold's own update).
     """
     ids = sorted(plan.deltas)
     params: list[Any] = []
     parts: list[str] = []
     claim_guard = ""
     if entry_values is not None:
-        fields = [JournalEntry._meta.get_field(name) for name in entry_values]
+        fields = [claim_model._meta.get_field(name) for name in entry_values]
         columns = ", ".join(cast(Any, f).column for f in fields)
         params.extend(cast(Any, f).get_db_prep_save(entry_values[f.name], connection) for f in fields)
+        table = claim_model._meta.db_table
         parts.append(
-            f"e AS (INSERT INTO ledger_journalentry ({columns}) VALUES ({', '.join(['%s'] * len(fields))}) "  # noqa: S608
+            f"e AS (INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(fields))}) "  # noqa: S608
             "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id)"
         )
         claim_guard = " AND EXISTS (SELECT 1 FROM e)"
@@ -501,7 +514,7 @@ def post_combined(
         "AND (%s OR a.closed_at IS NULL) RETURNING a.id, a.posted_debits, a.posted_credits, v.pd, v.pc)"
     )
     params.append(allow_closed)
-    if entry_values is not None and plan.lines:
+    if entry_values is not None and plan.lines and claim_model is JournalEntry:
         lines_sql = ", ".join(["(%s::int, %s::bigint, %s::varchar, %s::numeric, %s::varchar)"] * len(plan.lines))
         parts.append(f"ln(ord, account_id, side, amount, currency) AS (VALUES {lines_sql})")
         for ordinal, (account_id, side, amount, currency) in enumerate(plan.lines):
@@ -517,6 +530,10 @@ def post_combined(
             "WHERE (SELECT count(*) FROM u) = %s "
             "WINDOW w AS (PARTITION BY ln.account_id ORDER BY ln.ord ROWS UNBOUNDED PRECEDING))"
         )
+        params.append(len(ids))
+    if then is not None:
+        parts.append(then[0])
+        params.extend(then[1])
         params.append(len(ids))
     entry_column = "(SELECT id FROM e)" if entry_values is not None else "0"
     sql = "WITH " + ", ".join(parts) + f" SELECT {entry_column}, (SELECT count(*) FROM u)"  # noqa: S608
