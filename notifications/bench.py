@@ -40,7 +40,7 @@ def main() -> None:
 
     # Tasks queued on commit go to an in-process broker and are dropped: the bench delivers itself,
     # and must leave no messages behind on a shared Redis.
-    celery_app.conf.broker_url = "memory://"
+    celery_app.conf.update(broker_url="memory://")
 
     run = uuid.uuid4().hex[:8]
     org = Organization.objects.create(name=f"bench {run}", slug=f"bench-{run}", kind="brokerage")

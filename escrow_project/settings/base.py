@@ -176,7 +176,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    # One schema name per shared choice set, or `check --deploy` warns (drf_spectacular.W001).
+    # One name per choice set that several serializers share (else drf-spectacular warns, W001).
     "ENUM_NAME_OVERRIDES": {"LedgerSideEnum": "ledger.models.Side"},
 }
 
