@@ -23,6 +23,7 @@ from typing import Any, cast
 from django.db import IntegrityError, connection
 from django.db.models import Model
 from django.utils import timezone
+from prometheus_client import Counter
 
 from escrow_project.common.errors import DomainError
 from escrow_project.common.money import MINOR_UNITS, MoneyError, quantize, to_decimal
@@ -38,6 +39,7 @@ from ledger.errors import (
 from ledger.models import JournalEntry, JournalLine
 
 ZERO = Decimal(0)
+POSTINGS = Counter("ledger_postings_total", "Journal entries and holds written (replays excluded)", ["kind"])
 _STORAGE = Decimal("0.0001")
 MAX_KEY_LENGTH = 255
 
@@ -434,6 +436,7 @@ def entry_post(
         )
         if entry_id is None:
             return _entry_existing(values), False
+        POSTINGS.labels(kind=kind).inc()
         return _entry_instance(entry_id, values), True
     entry, created = entry_claim(
         key=key,
@@ -450,6 +453,7 @@ def entry_post(
     for account_id, _side, _amount, currency in lines:
         accounts_validate(locked, [account_id], currency, allow_closed=allow_closed)
     plan_apply(plan, locked, entry_id=entry.id)
+    POSTINGS.labels(kind=kind).inc()
     return entry, True
 
 

@@ -15,6 +15,7 @@ from escrow_project.common.errors import NotFoundError, UnprocessableError
 from ledger.errors import HoldAlreadyResolvedError, HoldExpiredError, InvalidAmountError
 from ledger.models import EntryKind, Hold, JournalEntry, Side
 from ledger.services._core import (
+    POSTINGS,
     Locked,
     Plan,
     accounts_lock,
@@ -99,6 +100,7 @@ def _hold_create(
         locked = accounts_lock([debit_account_id, credit_account_id], locked)
         accounts_validate(locked, [debit_account_id, credit_account_id], currency)
         plan_apply(plan, locked, entry_id=None)
+    POSTINGS.labels(kind="hold").inc()
     hold = Hold(
         id=hold_id,
         **{k: v for k, v in values.items() if k not in ("debit_account", "credit_account", "batch")},
