@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -186,7 +187,8 @@ def test_a_failed_verification_asks_the_parties_and_a_reassignment_resumes(world
     assert _reload(txn).status == "needs_decision"
     other = OrganizationFactory.create(kind=OrganizationKind.TITLE_COMPANY)
     AgentProfile.objects.create(organization=other, verification_type="title")
-    PayeeProfile.objects.create(organization=other, bank_details={"account_number": "42"})
+    details: Any = {"account_number": "42"}
+    PayeeProfile.objects.create(organization=other, bank_details=details)
 
     services.escrow_task_reassign(transaction_id=txn.pk, verification_type="title", actor=world.officer, agent=other)
     deliver(txn, "title")
