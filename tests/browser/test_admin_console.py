@@ -23,6 +23,8 @@ def test_operator_signs_in_and_searches_organizations(live_server, page, tmp_pat
     page.goto(f"{live_server.url}/admin/identity/organization/")
     page.fill("#searchbar", "Lakeside")
     page.press("#searchbar", "Enter")
+    page.wait_for_url("**q=Lakeside**")
+    page.wait_for_selector("#result_list")
     rows = page.locator("#result_list tbody tr")
     assert rows.count() == 1
     assert "Lakeside Community Bank" in rows.first.inner_text()
