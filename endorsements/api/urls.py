@@ -1,3 +1,26 @@
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from endorsements.api import views, webhooks
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("endorsements/", views.EndorsementListCreateView.as_view(), name="endorsement-list"),
+    path("endorsements/batch", views.BatchUploadView.as_view(), name="endorsement-batch-upload"),
+    path("endorsements/batches/<uuid:batch_id>", views.BatchDetailView.as_view(), name="endorsement-batch"),
+    path("endorsements/batches/<uuid:batch_id>/rows", views.BatchRowsView.as_view(), name="endorsement-batch-rows"),
+    path(
+        "endorsements/batches/<uuid:batch_id>/rows.csv",
+        views.BatchRowsCsvView.as_view(),
+        name="endorsement-batch-rows-csv",
+    ),
+    path("endorsements/<str:tracking_id>", views.EndorsementDetailView.as_view(), name="endorsement-detail"),
+    path(
+        "webhooks/insurers/<uuid:insurer_id>/notify",
+        webhooks.InsurerNotifyView.as_view(),
+        name="endorsement-insurer-notify",
+    ),
+    path(
+        "webhooks/insurers/<uuid:insurer_id>/batch-notify",
+        webhooks.InsurerBatchNotifyView.as_view(),
+        name="endorsement-insurer-batch-notify",
+    ),
+]

@@ -1,0 +1,123 @@
+"""The only place the endorsements app talks to the ledger: accounts, holds, postings, top-ups."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from endorsements.models import EndorsementAccount, InsurerAccount
+from identity.models import Organization
+
+OWNER_TYPE = "organization"
+EA_PURPOSE = "endorsement_account"
+INSURER_PURPOSE = "insurer_premiums"
+
+
+def ea_get_or_open(*, employer: Organization, currency: str) -> EndorsementAccount:
+    """The employer's EA for a currency, opening the ledger account the first time (no overdraft)."""
+    from ledger import services as ledger
+
+    ea, _ = EndorsementAccount.objects.get_or_create(employer=employer, currency=currency)
+    if not ea.ledger_account_id:
+        ea = EndorsementAccount.objects.select_for_update().get(pk=ea.pk)
+        if not ea.ledger_account_id:
+            account = ledger.account_open(
+                owner_type=OWNER_TYPE,
+                owner_id=str(employer.pk),
+                purpose=EA_PURPOSE,
+                currency=currency,
+                normal_side="credit",
+                no_overdraft=True,
+                name=f"Endorsement Account {employer.slug} {currency}",
+            )
+            ea.ledger_account_id = str(account.pk)
+            ea.save(update_fields=["ledger_account_id"])
+    return ea
+
+
+def insurer_account(*, insurer_id: int, currency: str) -> InsurerAccount:
+    from ledger import services as ledger
+
+    found = InsurerAccount.objects.filter(insurer_id=insurer_id, currency=currency).first()
+    if found is not None:
+        return found
+    insurer = Organization.objects.get(pk=insurer_id)
+    account = ledger.account_open(
+        owner_type=OWNER_TYPE,
+        owner_id=str(insurer_id),
+        purpose=INSURER_PURPOSE,
+        currency=currency,
+        normal_side="credit",
+        no_overdraft=False,
+        name=f"Premiums {insurer.slug} {currency}",
+    )
+    return InsurerAccount.objects.create(insurer=insurer, currency=currency, ledger_account_id=str(account.pk))
+
+
+def available(ea: EndorsementAccount) -> Decimal:
+    from ledger import selectors as ledger_selectors
+
+    return Decimal(ledger_selectors.account_balance(account_id=int(ea.ledger_account_id)).available)
+
+
+def balance_summary(ea: EndorsementAccount) -> dict[str, Decimal]:
+    from ledger import selectors as ledger_selectors
+
+    b = ledger_selectors.account_balance(account_id=int(ea.ledger_account_id))
+    return {
+        "balance": Decimal(b.balance),
+        "available": Decimal(b.available),
+        "locked": Decimal(b.balance) - Decimal(b.available),
+    }
+
+
+def hold_place(*, key: str, ea: EndorsementAccount, insurer_id: int, amount: Decimal, currency: str) -> str:
+    from ledger import services as ledger
+
+    premiums = insurer_account(insurer_id=insurer_id, currency=currency)
+    hold = ledger.hold_create(
+        idempotency_key=key,
+        debit_account_id=int(ea.ledger_account_id),
+        credit_account_id=int(premiums.ledger_account_id),
+        amount=amount,
+        currency=currency,
+    )
+    return str(hold.pk)
+
+
+def hold_post(*, key: str, hold_id: str) -> None:
+    from ledger import services as ledger
+
+    ledger.hold_post(hold_id=int(hold_id), idempotency_key=key)
+
+
+def hold_void(*, key: str, hold_id: str, reason: str) -> None:
+    from ledger import services as ledger
+
+    ledger.hold_void(hold_id=int(hold_id), idempotency_key=key, reason=reason)
+
+
+def refund_credit(*, key: str, ea: EndorsementAccount, insurer_id: int, amount: Decimal, currency: str) -> None:
+    from ledger import services as ledger
+
+    premiums = insurer_account(insurer_id=insurer_id, currency=currency)
+    ledger.transfer_create(
+        idempotency_key=key,
+        debit_account_id=int(premiums.ledger_account_id),
+        credit_account_id=int(ea.ledger_account_id),
+        amount=amount,
+        currency=currency,
+        description="Endorsement refund confirmed by the insurer",
+    )
+
+
+def topup_record(*, key: str, ea: EndorsementAccount, amount: Decimal, currency: str, reference: str = "") -> None:
+    from ledger import services as ledger
+
+    ledger.deposit_record(
+        idempotency_key=key,
+        account_id=int(ea.ledger_account_id),
+        amount=amount,
+        currency=currency,
+        rail="simulated",
+        provider_reference=reference,
+    )

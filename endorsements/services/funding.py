@@ -1,0 +1,147 @@
+"""Fund locks that park and wake. Every decision for one EA runs under that EA's row lock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+import structlog
+from django.db import transaction
+from django.utils import timezone
+
+from endorsements import funds, hooks, metrics
+from endorsements.models import Direction, EndorsementAccount, EndorsementRequest
+from endorsements.states import RequestState
+from escrow_project.common.errors import DomainError, UnprocessableError
+from escrow_project.common.money import MoneyError, quantize, to_decimal
+from identity.models import Organization
+
+logger = structlog.get_logger(__name__)
+
+PAGE = 500
+
+
+@dataclass
+class DrainResult:
+    locked: int = 0
+    parked: int = 0
+    credits: int = 0
+    available: Decimal = Decimal(0)
+
+
+def _lock_ea(*, employer_id: int, currency: str) -> EndorsementAccount:
+    employer = Organization.objects.get(pk=employer_id)
+    ea = funds.ea_get_or_open(employer=employer, currency=currency)
+    return EndorsementAccount.objects.select_for_update().get(pk=ea.pk)
+
+
+@transaction.atomic
+def ea_drain(*, employer_id: int, currency: str, actor: str = "system") -> DrainResult:
+    """Lock funds for waiting requests, oldest effective date first; park what does not fit.
+
+    Order is strict: once a debit does not fit, every later one waits behind it, so a stream of
+    small debits can never starve an older large one.
+    """
+    ea = _lock_ea(employer_id=employer_id, currency=currency)
+    result = DrainResult()
+    base = EndorsementRequest.objects.filter(employer_id=employer_id, currency=currency)
+
+    # Credits and zero debits need no funds: they go straight to the scheduler.
+    for request in (
+        base.select_for_update().filter(state=RequestState.VALIDATED).exclude(direction=Direction.DEBIT, amount__gt=0)
+    ):
+        request.lock_funds()
+        request.save()
+        hooks.request_step(request, "endorsement.fund_locked", actor=actor, payload={"hold": None})
+        result.credits += 1
+
+    available = funds.available(ea)
+    blocked = False
+    while not blocked:
+        # Each locked row leaves these states, so the next query starts where this one stopped.
+        page = base.filter(
+            state__in=[RequestState.VALIDATED, RequestState.ON_HOLD_FUNDS], direction=Direction.DEBIT, amount__gt=0
+        ).order_by("effective_date", "created_at", "pk")
+        rows = list(page.select_for_update()[:PAGE])
+        if not rows:
+            break
+        for request in rows:
+            if request.amount > available:
+                blocked = True
+                break
+            try:
+                hold_id = funds.hold_place(
+                    key=f"endorsement:{request.tracking_id}:hold",
+                    ea=ea,
+                    insurer_id=request.insurer_id,
+                    amount=request.amount,
+                    currency=currency,
+                )
+            except DomainError as exc:
+                if exc.code != "insufficient_funds":
+                    raise
+                blocked = True
+                break
+            available -= request.amount
+            request.hold_id = hold_id
+            request.lock_funds()
+            request.save()
+            hooks.request_step(request, "endorsement.fund_locked", actor=actor, payload={"hold": hold_id})
+            result.locked += 1
+    if blocked:
+        # Park the newcomers behind the head of the queue; already parked ones stay as they are.
+        while True:
+            rows = list(base.select_for_update().filter(state=RequestState.VALIDATED).order_by("pk")[:PAGE])
+            if not rows:
+                break
+            for request in rows:
+                request.park()
+                request.save()
+                hooks.request_step(request, "endorsement.on_hold_funds", actor=actor)
+                result.parked += 1
+    result.available = available
+    _parked_gauge(ea)
+    if ea.low_balance_threshold and available < ea.low_balance_threshold:
+        hooks.low_balance(
+            employer_id=employer_id,
+            currency=currency,
+            available=str(available),
+            threshold=str(ea.low_balance_threshold),
+            day=timezone.localdate().isoformat(),
+        )
+    if result.locked or result.parked or result.credits:
+        logger.info("endorsement_ea_drained", employer_id=employer_id, currency=currency, **_counts(result))
+    return result
+
+
+def _counts(result: DrainResult) -> dict[str, int]:
+    return {"locked": result.locked, "parked": result.parked, "credits": result.credits}
+
+
+def _parked_gauge(ea: EndorsementAccount) -> None:
+    from django.db.models import Sum
+
+    total = EndorsementRequest.objects.filter(
+        employer_id=ea.employer_id, currency=ea.currency, state=RequestState.ON_HOLD_FUNDS
+    ).aggregate(s=Sum("amount"))["s"] or Decimal(0)
+    metrics.PARKED_AMOUNT.labels(employer=str(ea.employer_id), currency=ea.currency).set(float(total))
+
+
+@transaction.atomic
+def ea_topup(*, employer: Organization, amount: object, currency: str, idempotency_key: str, actor: str) -> DrainResult:
+    """Record a top-up through the simulated rail, then wake parked requests."""
+    try:
+        value = to_decimal(amount)
+        if value <= 0 or quantize(value, currency) != value:
+            raise MoneyError("The amount must be positive with at most the currency's minor unit.")
+    except MoneyError as exc:
+        raise UnprocessableError(str(exc), code="invalid_amount") from None
+    ea = funds.ea_get_or_open(employer=employer, currency=currency)
+    funds.topup_record(key=f"ea-topup:{employer.pk}:{idempotency_key}", ea=ea, amount=value, currency=currency)
+    hooks.employer_event(
+        employer_id=employer.pk,
+        kind="endorsement_account.topped_up",
+        actor=actor,
+        payload={"amount": str(value), "currency": currency},
+    )
+    return ea_drain(employer_id=employer.pk, currency=currency, actor=actor)
