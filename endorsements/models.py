@@ -384,3 +384,19 @@ class InsurerEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_type} {self.event_id}: {self.outcome}"
+
+
+class ParkedRequest(EndorsementRequest):
+    """Requests waiting for funds, for the operator console."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "parked request (insufficient funds)"
+
+
+class DeadLetterRequest(EndorsementRequest):
+    """Requests whose delivery failed for good, for the operator console."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "dead-letter request"

@@ -1,8 +1,11 @@
 from django.urls import URLPattern, URLResolver, path
 
-from endorsements.api import views, webhooks
+from endorsements.api import ledger_views, views, webhooks
 
 urlpatterns: list[URLPattern | URLResolver] = [
+    path("ledger/balance", ledger_views.LedgerBalanceView.as_view(), name="endorsement-ledger-balance"),
+    path("ledger/topup", ledger_views.LedgerTopupView.as_view(), name="endorsement-ledger-topup"),
+    path("ledger/history", ledger_views.LedgerHistoryView.as_view(), name="endorsement-ledger-history"),
     path("endorsements/", views.EndorsementListCreateView.as_view(), name="endorsement-list"),
     path("endorsements/batch", views.BatchUploadView.as_view(), name="endorsement-batch-upload"),
     path("endorsements/batches/<uuid:batch_id>", views.BatchDetailView.as_view(), name="endorsement-batch"),

@@ -8,7 +8,7 @@ ENDORSEMENTS_BATCH_MAX_BYTES = env_int("ENDORSEMENTS_BATCH_MAX_BYTES", 64 * 1024
 ENDORSEMENTS_CALLBACK_TOLERANCE_SECONDS = env_int("ENDORSEMENTS_CALLBACK_TOLERANCE_SECONDS", 300)
 # Base URL the insurers call back (defaults to the platform's public URL).
 ENDORSEMENTS_CALLBACK_BASE_URL = env_str("ENDORSEMENTS_CALLBACK_BASE_URL", "")
-# The demo sandbox insurer's port for `make run` (0 = web port + 7).
-ENDORSEMENTS_SANDBOX_PORT = env_int("ENDORSEMENTS_SANDBOX_PORT", 0)
+# Port of the demo sandbox insurer that `make run` starts next to the platform.
+ENDORSEMENTS_SANDBOX_PORT = env_int("ENDORSEMENTS_SANDBOX_PORT", 8107)
 # First retry delay of a transient insurer failure; doubles per attempt (capped at an hour).
 ENDORSEMENTS_RETRY_BASE_SECONDS = env_int("ENDORSEMENTS_RETRY_BASE_SECONDS", 5)
