@@ -149,7 +149,9 @@ class _RequestAdmin(ReadOnlyAdmin):
         actor = f"user:{request.user.pk}"
         for employer_id, currency in set(queryset.values_list("employer_id", "currency")):
             result = funding.ea_drain(employer_id=employer_id, currency=currency, actor=actor)
-            self.message_user(request, f"Employer {employer_id} {currency}: {result.locked} locked, {result.parked} parked.")
+            self.message_user(
+                request, f"Employer {employer_id} {currency}: {result.locked} locked, {result.parked} parked."
+            )
 
 
 @admin.register(EndorsementRequest)

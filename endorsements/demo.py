@@ -94,17 +94,49 @@ def seed() -> list[str]:
         effective = max(today, policy.term_start)
         effective = min(effective, policy.term_end)
         rows = [
-            {"kind": "addition", "member_id": "ACME-0001", "name": "Grace Hopper", "date_of_birth": "1986-12-09",
-             "relationship": "employee", "plan": "CORE"},
-            {"kind": "addition", "member_id": "ACME-0002", "name": "Alan Turing", "date_of_birth": "1990-06-23",
-             "relationship": "employee", "plan": "PLUS"},
-            {"kind": "addition", "member_id": "ACME-0001-S", "name": "Vincent Hopper", "date_of_birth": "1985-03-01",
-             "relationship": "spouse", "plan": "CORE", "employee_member_id": "ACME-0001"},
-            {"kind": "addition", "member_id": "REJ-0003", "name": "Rejected Example", "date_of_birth": "1979-01-15",
-             "relationship": "employee", "plan": "CORE"},
+            {
+                "kind": "addition",
+                "member_id": "ACME-0001",
+                "name": "Grace Hopper",
+                "date_of_birth": "1986-12-09",
+                "relationship": "employee",
+                "plan": "CORE",
+            },
+            {
+                "kind": "addition",
+                "member_id": "ACME-0002",
+                "name": "Alan Turing",
+                "date_of_birth": "1990-06-23",
+                "relationship": "employee",
+                "plan": "PLUS",
+            },
+            {
+                "kind": "addition",
+                "member_id": "ACME-0001-S",
+                "name": "Vincent Hopper",
+                "date_of_birth": "1985-03-01",
+                "relationship": "spouse",
+                "plan": "CORE",
+                "employee_member_id": "ACME-0001",
+            },
+            {
+                "kind": "addition",
+                "member_id": "REJ-0003",
+                "name": "Rejected Example",
+                "date_of_birth": "1979-01-15",
+                "relationship": "employee",
+                "plan": "CORE",
+            },
         ]
         numbered = [
-            (i, {**row, "policy_number": DEMO_POLICY, "effective_date": (effective + datetime.timedelta(days=0)).isoformat()})
+            (
+                i,
+                {
+                    **row,
+                    "policy_number": DEMO_POLICY,
+                    "effective_date": (effective + datetime.timedelta(days=0)).isoformat(),
+                },
+            )
             for i, row in enumerate(rows, start=1)
         ]
         endorsements_intake(employer=employer, rows=numbered, source="api")

@@ -13,6 +13,8 @@ write audit events and enqueue notifications.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models
 from django.utils import timezone
 from django_fsm import FSMField, transition
@@ -69,6 +71,11 @@ class RequestStateMachine(models.Model):
 
     class Meta:
         abstract = True
+
+    def refresh_from_db(self, *args: Any, **kwargs: Any) -> None:
+        # A protected FSM field refuses assignment once loaded; reloading from the database is fine.
+        self.__dict__.pop("state", None)
+        super().refresh_from_db(*args, **kwargs)
 
     @transition(field=state, source=RequestState.RECEIVED, target=RequestState.VALIDATED)
     def validate(self) -> None:

@@ -49,7 +49,9 @@ class LedgerBalanceView(APIView):
     permission_classes = [IsAuthenticated]
 
     def get(self, request: Request) -> Response:
-        employer = selectors.employer_for_user(user=request.user, employer_public_id=request.query_params.get("employer"))
+        employer = selectors.employer_for_user(
+            user=request.user, employer_public_id=request.query_params.get("employer")
+        )
         eas = list(
             EndorsementAccount.objects.filter(employer=employer)
             .exclude(ledger_account_id="")
@@ -68,7 +70,9 @@ class LedgerTopupView(APIView):
             raise DomainError("A top-up needs an Idempotency-Key header.", code="idempotency_key_required")
         body = TopupSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        employer = selectors.employer_for_user(user=request.user, employer_public_id=body.validated_data.get("employer"))
+        employer = selectors.employer_for_user(
+            user=request.user, employer_public_id=body.validated_data.get("employer")
+        )
         currency = body.validated_data["currency"]
         result = ea_topup(
             employer=employer,
@@ -90,7 +94,9 @@ class LedgerHistoryView(APIView):
     def get(self, request: Request) -> Response:
         from ledger import selectors as ledger_selectors
 
-        employer = selectors.employer_for_user(user=request.user, employer_public_id=request.query_params.get("employer"))
+        employer = selectors.employer_for_user(
+            user=request.user, employer_public_id=request.query_params.get("employer")
+        )
         currency = request.query_params.get("currency")
         eas = EndorsementAccount.objects.filter(employer=employer).exclude(ledger_account_id="")
         ea = eas.filter(currency=currency).first() if currency else (eas.first() if eas.count() == 1 else None)

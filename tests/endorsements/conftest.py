@@ -12,6 +12,15 @@ from tests.factories import OrganizationFactory, member
 
 TODAY = datetime.date(2026, 3, 1)
 TERM = (datetime.date(2026, 1, 1), datetime.date(2026, 12, 31))  # T = 365
+# For flows that use the real clock: a 365-day term around today, priced 1.00 per day ("DAY").
+REAL_TODAY = datetime.date.today()
+LIVE_TERM = (REAL_TODAY - datetime.timedelta(days=200), REAL_TODAY + datetime.timedelta(days=164))
+
+
+def day(offset: int) -> str:
+    return (REAL_TODAY + datetime.timedelta(days=offset)).isoformat()
+
+
 SECRET = "whsec-test-0123456789abcdef"  # noqa: S105
 
 
@@ -24,7 +33,13 @@ class World:
     profile: InsurerProfile
 
 
-def make_world(*, currency: str = "USD", policy_number: str = "GP-1001", base_url: str = "") -> World:
+def make_world(
+    *,
+    currency: str = "USD",
+    policy_number: str = "GP-1001",
+    base_url: str = "",
+    term: tuple[datetime.date, datetime.date] = TERM,
+) -> World:
     employer = OrganizationFactory.create(kind=OrganizationKind.EMPLOYER)
     insurer = OrganizationFactory.create(kind=OrganizationKind.INSURER)
     profile = InsurerProfile.objects.create(
@@ -35,8 +50,8 @@ def make_world(*, currency: str = "USD", policy_number: str = "GP-1001", base_ur
         employer=employer,
         insurer=insurer,
         policy_number=policy_number,
-        term_start=TERM[0],
-        term_end=TERM[1],
+        term_start=term[0],
+        term_end=term[1],
         currency=currency,
     )
     for plan, rel, annual in [
@@ -44,6 +59,7 @@ def make_world(*, currency: str = "USD", policy_number: str = "GP-1001", base_ur
         ("PLUS", Relationship.EMPLOYEE, "1825.00"),
         ("BASIC", Relationship.SPOUSE, "730.00"),
         ("BASIC", Relationship.CHILD, "365.00"),
+        ("DAY", Relationship.EMPLOYEE, "365.00"),
     ]:
         RateCard.objects.create(policy=policy, plan=plan, relationship=rel, annual_premium=Decimal(annual))
     hr = member(Role.EMPLOYER_HR, employer)
@@ -68,3 +84,8 @@ def addition(member_id: str, effective: str = "2026-03-01", **extra: str) -> dic
 @pytest.fixture
 def world(db) -> World:
     return make_world()
+
+
+@pytest.fixture
+def live_world(db) -> World:
+    return make_world(term=LIVE_TERM)

@@ -11,9 +11,7 @@ from tests.endorsements.conftest import TODAY, addition
 
 
 def intake(world, *rows, source="api"):
-    return endorsements_intake(
-        employer=world.employer, rows=list(enumerate(rows, start=1)), source=source, today=TODAY
-    )
+    return endorsements_intake(employer=world.employer, rows=list(enumerate(rows, start=1)), source=source, today=TODAY)
 
 
 def test_an_addition_is_accepted_priced_and_tracked(world):
@@ -113,7 +111,13 @@ def test_deletion_and_modification_of_a_covered_member(world):
     EndorsementRequest.objects.filter(pk=added.request.pk).update(state=RequestState.ACTIVE)
     [modified] = intake(
         world,
-        {"policy_number": "GP-1001", "kind": "modification", "member_id": "E-1", "new_plan": "PLUS", "effective_date": "2026-04-01"},
+        {
+            "policy_number": "GP-1001",
+            "kind": "modification",
+            "member_id": "E-1",
+            "new_plan": "PLUS",
+            "effective_date": "2026-04-01",
+        },
     )
     # (1825 - 1200) x 275 / 365 = 470.890... -> 470.89 debit
     assert modified.outcome == "accepted"
