@@ -1,0 +1,67 @@
+"""The canonical byte form of an audit event and of a signed tree head.
+
+No Django here: the standalone verifier recomputes these bytes from a bundle. Keys sorted, no
+whitespace, UTF-8, no floats (money is never a float, and float text is not canonical across
+languages), so any party can recompute a hash with any JSON library that sorts keys.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from audit.merkle import leaf_hash
+
+RECORD_VERSION = 1
+ZERO_HASH = "0" * 64
+STH_CONTEXT = "escrow-platform/audit/tree-head/v1"
+
+
+def dumps(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+
+
+def event_record(
+    *,
+    kind: str,
+    subject_type: str,
+    subject_id: str,
+    seq: int,
+    prev_hash: str,
+    actor: str,
+    occurred_at: str,
+    request_id: str,
+    payload: Any,
+    salt: str,
+) -> dict[str, Any]:
+    return {
+        "v": RECORD_VERSION,
+        "kind": kind,
+        "subject_type": subject_type,
+        "subject_id": subject_id,
+        "seq": seq,
+        "prev_hash": prev_hash,
+        "actor": actor,
+        "occurred_at": occurred_at,
+        "request_id": request_id,
+        "payload": payload,
+        "salt": salt,
+    }
+
+
+def event_hash(record: dict[str, Any]) -> str:
+    """The event's RFC 9162 leaf hash; the per-event salt inside makes it unguessable."""
+    return leaf_hash(dumps(record)).hex()
+
+
+def tree_head_message(*, log_id: str, tree_size: int, root_hash: str, timestamp_ms: int) -> bytes:
+    """What the log signs for a tree head (the role of RFC 9162's TreeHeadDataV2)."""
+    return dumps(
+        {
+            "context": STH_CONTEXT,
+            "log_id": log_id,
+            "tree_size": tree_size,
+            "root_hash": root_hash,
+            "timestamp_ms": timestamp_ms,
+        }
+    )

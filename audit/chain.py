@@ -1,0 +1,125 @@
+"""The Ethereum side of anchoring, through web3.py.
+
+web3 is imported inside functions only: it takes about a second to import, and nothing that
+Django loads at start-up may pay for it. With CHAIN_RPC_URL empty the chain is an in-process
+eth-tester (py-evm) chain, created with the contract deployed on first use in each process:
+fine for development and tests, gone when the process ends.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+
+ARTIFACT = Path(__file__).resolve().parent / "contracts" / "AuditAnchor.json"
+
+
+class ChainUnavailableError(Exception):
+    """The node could not be reached or did not answer in time: worth retrying."""
+
+
+class ChainRejectedError(Exception):
+    """The chain refused the anchor for good (reverted, or misconfigured)."""
+
+
+@lru_cache(maxsize=1)
+def artifact() -> dict[str, Any]:
+    return json.loads(ARTIFACT.read_text(encoding="utf-8"))
+
+
+@dataclass
+class ChainClient:
+    w3: Any
+    account: Any
+    contract: Any
+    chain_id: int
+    confirmations: int
+
+    @property
+    def contract_address(self) -> str:
+        return str(self.contract.address)
+
+
+_lock = threading.Lock()
+_client: ChainClient | None = None
+
+
+def hex0x(value: Any) -> str:
+    text = value.hex() if hasattr(value, "hex") else str(value)
+    return text if text.startswith("0x") else "0x" + text
+
+
+def transient_errors() -> tuple[type[BaseException], ...]:
+    import requests
+    from web3.exceptions import ProviderConnectionError, TimeExhausted
+
+    return (OSError, requests.exceptions.RequestException, ProviderConnectionError, TimeExhausted)
+
+
+def deploy_contract(w3: Any, account: Any) -> str:
+    """Deploy AuditAnchor from `account` and return its address."""
+    art = artifact()
+    factory = w3.eth.contract(abi=art["abi"], bytecode=art["bytecode"])
+    tx = factory.constructor().build_transaction(
+        {"from": account.address, "nonce": w3.eth.get_transaction_count(account.address, "pending")}
+    )
+    tx_hash = w3.eth.send_raw_transaction(account.sign_transaction(tx).raw_transaction)
+    receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30)
+    if receipt["status"] != 1:
+        raise ChainRejectedError("deploying AuditAnchor reverted")
+    return str(receipt["contractAddress"])
+
+
+def _in_process_client() -> ChainClient:
+    from eth_account import Account
+    from web3 import EthereumTesterProvider, Web3
+
+    w3 = Web3(EthereumTesterProvider())
+    account = Account.from_key(settings.AUDIT_CHAIN_PRIVATE_KEY)
+    # eth-tester's first account holds the test ether; fund the anchoring key from it.
+    funding = w3.eth.send_transaction({"from": w3.eth.accounts[0], "to": account.address, "value": 10**21})
+    w3.eth.wait_for_transaction_receipt(funding)
+    address = deploy_contract(w3, account)
+    contract = w3.eth.contract(address=address, abi=artifact()["abi"])
+    return ChainClient(w3=w3, account=account, contract=contract, chain_id=int(w3.eth.chain_id), confirmations=1)
+
+
+def _rpc_client(url: str) -> ChainClient:
+    from eth_account import Account
+    from web3 import HTTPProvider, Web3
+
+    if not settings.AUDIT_ANCHOR_CONTRACT_ADDRESS:
+        raise ChainRejectedError("CHAIN_RPC_URL is set but AUDIT_ANCHOR_CONTRACT_ADDRESS is not")
+    w3 = Web3(HTTPProvider(url, request_kwargs={"timeout": settings.AUDIT_CHAIN_TIMEOUT_SECONDS}))
+    account = Account.from_key(settings.AUDIT_CHAIN_PRIVATE_KEY)
+    contract = w3.eth.contract(address=settings.AUDIT_ANCHOR_CONTRACT_ADDRESS, abi=artifact()["abi"])
+    try:
+        chain_id = int(w3.eth.chain_id)
+    except transient_errors() as exc:
+        raise ChainUnavailableError(f"chain node unreachable: {exc}") from exc
+    return ChainClient(
+        w3=w3, account=account, contract=contract, chain_id=chain_id, confirmations=settings.AUDIT_CHAIN_CONFIRMATIONS
+    )
+
+
+def client() -> ChainClient:
+    """The process-wide chain client (built on first use)."""
+    global _client
+    with _lock:
+        if _client is None:
+            url = settings.CHAIN_RPC_URL
+            _client = _rpc_client(url) if url else _in_process_client()
+        return _client
+
+
+def reset_client() -> None:
+    """Forget the client (tests switch chains; settings changed)."""
+    global _client
+    with _lock:
+        _client = None

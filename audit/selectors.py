@@ -1,0 +1,181 @@
+"""Reads of the audit log, permission-scoped: a caller without access gets a 404."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.conf import settings
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from audit import verify
+from audit.access import user_may_see_subject
+from audit.models import Anchor, AnchorStatus, AuditEvent, SubjectHead, TreeHead
+from audit.services.events import canonical_time
+from audit.tiles import TileStore
+from escrow_project.common.errors import NotFoundError
+
+
+def _require_access(user: Any, subject_type: str, subject_id: str) -> None:
+    if not user_may_see_subject(user, subject_type, subject_id):
+        raise NotFoundError("No such audit trail.", code="audit_trail_not_found")
+
+
+def events_for_subject(
+    user: Any,
+    subject_type: str,
+    subject_id: str,
+    *,
+    kind: str | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+) -> QuerySet[AuditEvent]:
+    """The subject's events in chain order, filtered by kind and occurred_at range."""
+    _require_access(user, subject_type, subject_id)
+    events = AuditEvent.objects.filter(subject_type=subject_type, subject_id=str(subject_id)).order_by("seq")
+    if kind:
+        events = events.filter(kind=kind)
+    if since:
+        events = events.filter(occurred_at__gte=since)
+    if until:
+        events = events.filter(occurred_at__lt=until)
+    return events
+
+
+def event_as_record(event: AuditEvent) -> dict[str, Any]:
+    """The event exactly as hashed, plus its hash and leaf index."""
+    return {
+        "kind": event.kind,
+        "subject_type": event.subject_type,
+        "subject_id": event.subject_id,
+        "seq": event.seq,
+        "prev_hash": event.prev_hash,
+        "actor": event.actor,
+        "occurred_at": canonical_time(event.occurred_at),
+        "request_id": event.request_id,
+        "payload": event.payload,
+        "salt": event.salt,
+        "event_hash": event.event_hash,
+        "leaf_index": event.leaf_index,
+    }
+
+
+def anchor_as_dict(anchor: Anchor | None) -> dict[str, Any] | None:
+    if anchor is None or anchor.status != AnchorStatus.CONFIRMED:
+        return None
+    return {
+        "chain_id": anchor.chain_id,
+        "contract_address": anchor.contract_address,
+        "tx_hash": anchor.tx_hash,
+        "block_number": anchor.block_number,
+        "block_hash": anchor.block_hash,
+        "confirmations_required": anchor.confirmations_required,
+    }
+
+
+def tree_head_as_dict(head: TreeHead) -> dict[str, Any]:
+    return {
+        "tree_size": head.tree_size,
+        "root_hash": head.root_hash,
+        "timestamp_ms": head.timestamp_ms,
+        "log_id": head.log_id,
+        "signature": head.signature,
+        "anchor": anchor_as_dict(getattr(head, "anchor", None)),
+    }
+
+
+def _heads() -> tuple[TreeHead | None, TreeHead | None]:
+    """(latest tree head, latest tree head with a confirmed anchor)."""
+    latest = TreeHead.objects.select_related("anchor").order_by("-tree_size").first()
+    anchored = (
+        TreeHead.objects.select_related("anchor")
+        .filter(anchor__status=AnchorStatus.CONFIRMED)
+        .order_by("-tree_size")
+        .first()
+    )
+    return latest, anchored
+
+
+def _proofs(events: list[AuditEvent]) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """Records with inclusion proofs, the tree heads they need, and the consistency proof between them.
+
+    Events inside the latest anchored tree prove into that anchored head directly; later ones
+    prove into the latest head, which a consistency proof ties to the anchored one.
+    """
+    latest, anchored = _heads()
+    store = TileStore()
+    records, used = [], {}
+    for event in events:
+        record = event_as_record(event)
+        record["proof"] = None
+        if event.leaf_index is not None and latest is not None and event.leaf_index < latest.tree_size:
+            head = anchored if anchored is not None and event.leaf_index < anchored.tree_size else latest
+            path = store.inclusion(event.leaf_index, head.tree_size)
+            record["proof"] = {"tree_size": head.tree_size, "path": [p.hex() for p in path]}
+            used[head.tree_size] = head
+        records.append(record)
+    consistency = []
+    if anchored is not None and latest is not None and anchored.tree_size < latest.tree_size:
+        used[anchored.tree_size], used[latest.tree_size] = anchored, latest
+        path = store.consistency(anchored.tree_size, latest.tree_size)
+        consistency.append(
+            {"first": anchored.tree_size, "second": latest.tree_size, "path": [p.hex() for p in path]}
+        )
+    heads = [tree_head_as_dict(h) for _, h in sorted(used.items())]
+    return records, heads, consistency
+
+
+def _log_info() -> dict[str, Any]:
+    from audit import signing
+
+    return {"log_id": settings.AUDIT_LOG_ID, "public_key": signing.public_key_hex()}
+
+
+def bundle_for_subject(user: Any, subject_type: str, subject_id: str) -> dict[str, Any]:
+    """The proof bundle of one case: every event, the chain head, proofs, tree heads, anchors."""
+    events = list(events_for_subject(user, subject_type, subject_id))
+    head = SubjectHead.objects.filter(subject_type=subject_type, subject_id=str(subject_id)).first()
+    if head is None:
+        raise NotFoundError("No such audit trail.", code="audit_trail_not_found")
+    records, heads, consistency = _proofs(events)
+    return {
+        "format": verify.BUNDLE_FORMAT,
+        "generated_at": canonical_time(timezone.now()),
+        "log": _log_info(),
+        "subject": {"type": subject_type, "id": str(subject_id), "length": head.length, "head_hash": head.head_hash},
+        "events": records,
+        "tree_heads": heads,
+        "consistency": consistency,
+    }
+
+
+def event_proof(user: Any, event_hash: str) -> dict[str, Any]:
+    """One event's inclusion proof, tree head(s), anchor and the verifier's verdict on them."""
+    event = AuditEvent.objects.filter(event_hash=str(event_hash).lower()).first()
+    if event is None or not user_may_see_subject(user, event.subject_type, event.subject_id):
+        raise NotFoundError("No such audit event.", code="audit_event_not_found")
+    records, heads, consistency = _proofs([event])
+    bundle = {
+        "format": verify.BUNDLE_FORMAT,
+        "log": _log_info(),
+        "subject": {"type": event.subject_type, "id": event.subject_id},
+        "events": records,
+        "tree_heads": heads,
+        "consistency": consistency,
+    }
+    report = verify.verify_bundle(bundle, complete_chain=False)
+    sealed = records[0]["proof"] is not None
+    return {
+        "event": records[0],
+        "tree_heads": heads,
+        "consistency": consistency,
+        "log": bundle["log"],
+        "verdict": {
+            "valid": report.ok,
+            "sealed": sealed,
+            "anchored": any(h["anchor"] for h in heads),
+            "failures": report.failures,
+            "notes": report.notes,
+        },
+    }

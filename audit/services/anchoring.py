@@ -1,0 +1,170 @@
+"""Anchoring signed tree heads on chain, safe against a crash at any point.
+
+The order is: record the intent (the Anchor row), sign the transaction and store its bytes and
+hash, commit; only then broadcast; then record that it was sent; later record the confirmation.
+A retry after a crash anywhere finds the stored transaction and looks it up on chain by hash,
+rebroadcasting the same bytes if the node never saw them. The same nonce can be mined once, and
+the contract refuses a tree size that does not grow, so a tree head is never anchored twice.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from django.db import transaction
+from django.utils import timezone
+from prometheus_client import Counter, Gauge
+
+from audit import chain
+from audit.models import Anchor, AnchorStatus, TreeHead
+
+logger = structlog.get_logger(__name__)
+
+ANCHORS = Counter("audit_anchors_total", "Anchor transitions.", ["status"])
+ANCHORED_SIZE = Gauge("audit_anchored_tree_size", "Tree size of the latest confirmed anchor.")
+
+_OPEN = [AnchorStatus.PENDING, AnchorStatus.SENT]
+
+
+def _after_broadcast() -> None:
+    """Hook between broadcasting and recording it; tests make it crash."""
+
+
+@transaction.atomic
+def anchor_prepare() -> Anchor | None:
+    """The anchor to work on: an unfinished one, else a new intent for the latest tree head."""
+    unfinished = Anchor.objects.select_for_update().filter(status__in=_OPEN).order_by("id").first()
+    if unfinished is not None:
+        return unfinished
+    latest = TreeHead.objects.order_by("-tree_size").first()
+    if latest is None:
+        return None
+    done = Anchor.objects.filter(status=AnchorStatus.CONFIRMED).order_by("-tree_head__tree_size").first()
+    if done is not None and done.tree_head.tree_size >= latest.tree_size:
+        return None
+    if Anchor.objects.filter(tree_head=latest).exists():
+        return None  # failed for good; an operator looks at it, and the next tree head gets anchored
+    return Anchor.objects.create(tree_head=latest, status=AnchorStatus.PENDING)
+
+
+@transaction.atomic
+def _anchor_sign(*, anchor_id: int, client: chain.ChainClient) -> Anchor:
+    anchor = Anchor.objects.select_for_update().select_related("tree_head").get(pk=anchor_id)
+    if anchor.raw_tx:
+        return anchor
+    head = anchor.tree_head
+    try:
+        nonce = client.w3.eth.get_transaction_count(client.account.address, "pending")
+        tx = client.contract.functions.anchor(head.tree_size, bytes.fromhex(head.root_hash)).build_transaction(
+            {"from": client.account.address, "nonce": nonce, "chainId": client.chain_id}
+        )
+    except chain.transient_errors() as exc:
+        raise chain.ChainUnavailableError(str(exc)) from exc
+    except Exception as exc:  # noqa: BLE001 (gas estimation runs the contract: a revert is final)
+        raise chain.ChainRejectedError(f"the contract refuses this anchor: {exc}") from exc
+    signed = client.account.sign_transaction(tx)
+    anchor.chain_id = client.chain_id
+    anchor.contract_address = client.contract_address
+    anchor.sender = client.account.address
+    anchor.nonce = nonce
+    anchor.tx_hash = chain.hex0x(signed.hash)
+    anchor.raw_tx = chain.hex0x(signed.raw_transaction)
+    anchor.confirmations_required = client.confirmations
+    anchor.save()
+    return anchor
+
+
+def _known_to_chain(client: chain.ChainClient, tx_hash: str) -> bool:
+    from web3.exceptions import TransactionNotFound
+
+    try:
+        client.w3.eth.get_transaction(tx_hash)
+    except TransactionNotFound:
+        return False
+    return True
+
+
+def anchor_send(*, anchor_id: int) -> Anchor:
+    """Sign (once) and broadcast the anchor transaction; idempotent across crashes and retries."""
+    client = chain.client()
+    anchor = _anchor_sign(anchor_id=anchor_id, client=client)  # committed before anything leaves
+    if anchor.status != AnchorStatus.PENDING:
+        return anchor
+    try:
+        if not _known_to_chain(client, anchor.tx_hash):
+            client.w3.eth.send_raw_transaction(anchor.raw_tx)
+    except chain.transient_errors() as exc:
+        _note_error(anchor_id, str(exc))
+        raise chain.ChainUnavailableError(str(exc)) from exc
+    except ValueError as exc:
+        # "nonce too low" and kin: something took this nonce; if it was us, confirming finds it.
+        if not _known_to_chain(client, anchor.tx_hash):
+            _note_error(anchor_id, str(exc))
+            raise chain.ChainRejectedError(f"the node refused the anchor transaction: {exc}") from exc
+    _after_broadcast()
+    with transaction.atomic():
+        anchor = Anchor.objects.select_for_update().get(pk=anchor_id)
+        if anchor.status == AnchorStatus.PENDING:
+            anchor.status = AnchorStatus.SENT
+            anchor.sent_at = timezone.now()
+            anchor.attempts += 1
+            anchor.save(update_fields=["status", "sent_at", "attempts"])
+            ANCHORS.labels(status="sent").inc()
+    logger.info("audit.anchor_sent", anchor_id=anchor_id, tx_hash=anchor.tx_hash, nonce=anchor.nonce)
+    return anchor
+
+
+def _note_error(anchor_id: int, message: str) -> None:
+    Anchor.objects.filter(pk=anchor_id).update(last_error=message[:2000])
+
+
+def anchor_confirm(*, anchor_id: int) -> Anchor:
+    """Record the block once the anchor transaction has enough confirmations."""
+    from web3.exceptions import TransactionNotFound
+
+    client = chain.client()
+    anchor = Anchor.objects.get(pk=anchor_id)
+    if anchor.status != AnchorStatus.SENT:
+        return anchor
+    try:
+        receipt: Any = client.w3.eth.get_transaction_receipt(anchor.tx_hash)
+        latest = client.w3.eth.block_number
+    except TransactionNotFound:
+        return anchor
+    except chain.transient_errors() as exc:
+        raise chain.ChainUnavailableError(str(exc)) from exc
+    with transaction.atomic():
+        anchor = Anchor.objects.select_for_update().get(pk=anchor_id)
+        if anchor.status != AnchorStatus.SENT:
+            return anchor
+        if receipt["status"] != 1:
+            anchor.status = AnchorStatus.FAILED
+            anchor.last_error = "the anchor transaction reverted"
+            anchor.save(update_fields=["status", "last_error"])
+            ANCHORS.labels(status="failed").inc()
+            logger.error("audit.anchor_reverted", anchor_id=anchor_id, tx_hash=anchor.tx_hash)
+            return anchor
+        if latest - receipt["blockNumber"] + 1 < anchor.confirmations_required:
+            return anchor
+        anchor.status = AnchorStatus.CONFIRMED
+        anchor.block_number = receipt["blockNumber"]
+        anchor.block_hash = chain.hex0x(receipt["blockHash"])
+        anchor.confirmed_at = timezone.now()
+        anchor.last_error = ""
+        anchor.save(update_fields=["status", "block_number", "block_hash", "confirmed_at", "last_error"])
+    ANCHORS.labels(status="confirmed").inc()
+    ANCHORED_SIZE.set(anchor.tree_head.tree_size)
+    logger.info("audit.anchor_confirmed", anchor_id=anchor_id, block=anchor.block_number)
+    return anchor
+
+
+def anchor_fail(*, anchor_id: int, reason: str) -> Anchor:
+    """Mark an anchor failed for good (a revert or a refused transaction), for operators to see."""
+    with transaction.atomic():
+        anchor = Anchor.objects.select_for_update().get(pk=anchor_id)
+        anchor.status = AnchorStatus.FAILED
+        anchor.last_error = reason[:2000]
+        anchor.save(update_fields=["status", "last_error"])
+    ANCHORS.labels(status="failed").inc()
+    return anchor

@@ -1,0 +1,90 @@
+"""Database-side guards installed by migration 0001 (kept here so the SQL is reviewed as code).
+
+PostgreSQL: a deferred constraint trigger re-checks at commit that every journal entry touched is
+balanced per currency (debits = credits, at least two lines); triggers reject UPDATE and DELETE of
+journal entries and lines (append-only; TRUNCATE, used only by test teardown, stays possible).
+SQLite (embedded default): UPDATE is rejected; the balance check stays in Python.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+POSTGRES_FORWARD = """
+CREATE OR REPLACE FUNCTION ledger_entry_balanced() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  bad record;
+  line_count integer;
+BEGIN
+  SELECT count(*) INTO line_count FROM ledger_journalline WHERE entry_id = NEW.entry_id;
+  IF line_count < 2 THEN
+    RAISE EXCEPTION 'ledger: journal entry % has % line(s); an entry needs a debit and a credit',
+      NEW.entry_id, line_count USING ERRCODE = '23514';
+  END IF;
+  SELECT currency,
+         SUM(CASE WHEN side = 'debit' THEN amount ELSE 0 END) AS debits,
+         SUM(CASE WHEN side = 'credit' THEN amount ELSE 0 END) AS credits
+    INTO bad
+    FROM ledger_journalline WHERE entry_id = NEW.entry_id
+    GROUP BY currency
+    HAVING SUM(CASE WHEN side = 'debit' THEN amount ELSE -amount END) <> 0
+    LIMIT 1;
+  IF FOUND THEN
+    RAISE EXCEPTION 'ledger: journal entry % is unbalanced in %: debits % <> credits %',
+      NEW.entry_id, bad.currency, bad.debits, bad.credits USING ERRCODE = '23514';
+  END IF;
+  RETURN NULL;
+END $$;
+
+CREATE CONSTRAINT TRIGGER ledger_journalline_balanced
+  AFTER INSERT ON ledger_journalline DEFERRABLE INITIALLY DEFERRED
+  FOR EACH ROW EXECUTE FUNCTION ledger_entry_balanced();
+
+CREATE OR REPLACE FUNCTION ledger_reject_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'ledger: % rows are immutable; post a reversing entry instead', TG_TABLE_NAME
+    USING ERRCODE = '55000';
+END $$;
+
+CREATE TRIGGER ledger_journalentry_immutable BEFORE UPDATE OR DELETE ON ledger_journalentry
+  FOR EACH ROW EXECUTE FUNCTION ledger_reject_change();
+CREATE TRIGGER ledger_journalline_immutable BEFORE UPDATE OR DELETE ON ledger_journalline
+  FOR EACH ROW EXECUTE FUNCTION ledger_reject_change();
+"""
+
+POSTGRES_BACKWARD = """
+DROP TRIGGER IF EXISTS ledger_journalline_immutable ON ledger_journalline;
+DROP TRIGGER IF EXISTS ledger_journalentry_immutable ON ledger_journalentry;
+DROP TRIGGER IF EXISTS ledger_journalline_balanced ON ledger_journalline;
+DROP FUNCTION IF EXISTS ledger_reject_change();
+DROP FUNCTION IF EXISTS ledger_entry_balanced();
+"""
+
+SQLITE_FORWARD = [
+    "CREATE TRIGGER IF NOT EXISTS ledger_journalentry_immutable BEFORE UPDATE ON ledger_journalentry "
+    "BEGIN SELECT RAISE(ABORT, 'ledger: journal entries are immutable'); END",
+    "CREATE TRIGGER IF NOT EXISTS ledger_journalline_immutable BEFORE UPDATE ON ledger_journalline "
+    "BEGIN SELECT RAISE(ABORT, 'ledger: journal lines are immutable'); END",
+]
+SQLITE_BACKWARD = [
+    "DROP TRIGGER IF EXISTS ledger_journalentry_immutable",
+    "DROP TRIGGER IF EXISTS ledger_journalline_immutable",
+]
+
+
+def install(apps: Any, schema_editor: Any) -> None:
+    vendor = schema_editor.connection.vendor
+    if vendor == "postgresql":
+        schema_editor.execute(POSTGRES_FORWARD, params=None)
+    elif vendor == "sqlite":
+        for statement in SQLITE_FORWARD:
+            schema_editor.execute(statement)
+
+
+def uninstall(apps: Any, schema_editor: Any) -> None:
+    vendor = schema_editor.connection.vendor
+    if vendor == "postgresql":
+        schema_editor.execute(POSTGRES_BACKWARD, params=None)
+    elif vendor == "sqlite":
+        for statement in SQLITE_BACKWARD:
+            schema_editor.execute(statement)

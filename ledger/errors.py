@@ -1,0 +1,117 @@
+"""Errors raised by `ledger.services`. Each has its own `code`; the API renders RFC 9457 problems.
+
+| code | status | when |
+|---|---|---|
+| invalid_amount | 422 | zero, negative, non-numeric, float or finer than the currency's minor unit |
+| unknown_account | 404 | an account id that does not exist |
+| account_closed | 409 | posting to a closed account (voids are still allowed) |
+| account_not_empty | 409 | closing an account with a balance or pending holds |
+| currency_mismatch | 422 | an amount's currency differs from an account's, or a currency is unsupported |
+| unbalanced_entry | 422 | debits differ from credits in some currency |
+| insufficient_funds | 409 | a guarded account would go below zero available (pending counted) |
+| hold_already_resolved | 409 | posting/voiding a hold already posted, voided or expired |
+| hold_expired | 409 | posting a hold past its expiry |
+| idempotency_conflict | 422 | an idempotency key reused with different content (the key is named) |
+| entry_already_reversed | 409 | reversing an entry twice |
+| invalid_transition | 409 | a payout outcome that its current status does not allow |
+| payout_outcome_unknown | 409 | retrying a payout whose outcome is not known to be failed |
+| account_conflict | 409 | account_open with attributes differing from the existing account |
+"""
+
+from __future__ import annotations
+
+from escrow_project.common.errors import (
+    ConflictError,
+    DomainError,
+    InvalidTransitionError,
+    NotFoundError,
+    UnprocessableError,
+)
+
+__all__ = [
+    "AccountClosedError",
+    "AccountConflictError",
+    "AccountNotEmptyError",
+    "CurrencyMismatchError",
+    "DomainError",
+    "EntryAlreadyReversedError",
+    "HoldAlreadyResolvedError",
+    "HoldExpiredError",
+    "IdempotencyConflictError",
+    "InsufficientFundsError",
+    "InvalidAmountError",
+    "InvalidTransitionError",
+    "LedgerError",
+    "PayoutOutcomeUnknownError",
+    "UnbalancedEntryError",
+    "UnknownAccountError",
+]
+
+
+class LedgerError(DomainError):
+    """Marker base so callers can catch every ledger refusal at once."""
+
+
+class InvalidAmountError(UnprocessableError, LedgerError):
+    code = "invalid_amount"
+    title = "The amount is invalid"
+
+
+class UnknownAccountError(NotFoundError, LedgerError):
+    code = "unknown_account"
+    title = "No such account"
+
+
+class AccountClosedError(ConflictError, LedgerError):
+    code = "account_closed"
+    title = "The account is closed"
+
+
+class AccountNotEmptyError(ConflictError, LedgerError):
+    code = "account_not_empty"
+    title = "The account still holds money"
+
+
+class AccountConflictError(ConflictError, LedgerError):
+    code = "account_conflict"
+    title = "The account exists with other attributes"
+
+
+class CurrencyMismatchError(UnprocessableError, LedgerError):
+    code = "currency_mismatch"
+    title = "Currencies do not match"
+
+
+class UnbalancedEntryError(UnprocessableError, LedgerError):
+    code = "unbalanced_entry"
+    title = "Debits and credits differ"
+
+
+class InsufficientFundsError(ConflictError, LedgerError):
+    code = "insufficient_funds"
+    title = "Insufficient funds"
+
+
+class HoldAlreadyResolvedError(ConflictError, LedgerError):
+    code = "hold_already_resolved"
+    title = "The hold was already resolved"
+
+
+class HoldExpiredError(ConflictError, LedgerError):
+    code = "hold_expired"
+    title = "The hold has expired"
+
+
+class IdempotencyConflictError(UnprocessableError, LedgerError):
+    code = "idempotency_conflict"
+    title = "Idempotency key reused with different content"
+
+
+class EntryAlreadyReversedError(ConflictError, LedgerError):
+    code = "entry_already_reversed"
+    title = "The entry was already reversed"
+
+
+class PayoutOutcomeUnknownError(ConflictError, LedgerError):
+    code = "payout_outcome_unknown"
+    title = "The payout's outcome is not known yet"

@@ -1,0 +1,45 @@
+"""The embedded rail: settles instantly, offline, deterministically."""
+
+from __future__ import annotations
+
+import hashlib
+from decimal import Decimal
+from typing import Any
+
+from ledger.rails.base import RailResult
+
+
+def _reference(prefix: str, key: str) -> str:
+    # Derived from the idempotency key: a re-dispatch gets the same reference, as with Stripe.
+    return f"{prefix}_{hashlib.sha256(key.encode()).hexdigest()[:24]}"
+
+
+class SimulatedRail:
+    name = "simulated"
+
+    def deposit_capture(
+        self, *, idempotency_key: str, amount: Decimal, currency: str, source: dict[str, Any]
+    ) -> RailResult:
+        if source.get("simulate") == "fail":
+            return RailResult("failed", failure_reason="simulated: card declined")
+        return RailResult("succeeded", provider_reference=_reference("sim_ch", idempotency_key))
+
+    def payout_send(
+        self,
+        *,
+        idempotency_key: str,
+        amount: Decimal,
+        currency: str,
+        beneficiary: dict[str, Any],
+        attempt: int,
+        metadata: dict[str, Any],
+    ) -> RailResult:
+        mode = beneficiary.get("simulate", "")
+        if mode == "fail" or (mode == "fail_first_attempt" and attempt == 1):
+            return RailResult("failed", failure_reason="simulated: beneficiary account rejected the transfer")
+        if mode == "unknown":
+            return RailResult("unknown", failure_reason="simulated: rail timed out")
+        return RailResult("succeeded", provider_reference=_reference("sim_tr", idempotency_key))
+
+    def refund(self, *, idempotency_key: str, provider_reference: str, amount: Decimal, currency: str) -> RailResult:
+        return RailResult("succeeded", provider_reference=_reference("sim_re", idempotency_key))

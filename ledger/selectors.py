@@ -1,0 +1,231 @@
+"""Every non-trivial read of the ledger, including the permission-scoped ones.
+
+- `account_balance(account_id=)` -> `ledger.types.Balance`: one row read (the stored counters).
+- `account_get(owner_type=, owner_id=, purpose=, currency=)` -> Account (unknown_account if absent).
+- `account_history(account_id=)` -> lines newest first, each with `balance_after` (running balance).
+- `account_balance_as_of(account_id=, at=)` -> Balance of posted money at a moment (one index probe).
+- `invariants_check()` -> `ledger.types.InvariantReport` (read only; `services.invariants_run` records it).
+- `account_list_for_user(user=)`, `account_get_for_user(user=, public_id=)`: operators see every
+  account; others the accounts owned by one of their organizations (owner_type "organization",
+  owner_id the organization's id) plus what upper apps make visible through
+  `account_visibility_register(rule)` where `rule(user) -> Q | None` filters Account.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import F, Q, QuerySet, Sum
+from django.utils import timezone
+
+from escrow_project.common.errors import NotFoundError
+from identity.selectors import organization_ids_for_user, user_is_operator
+from ledger.errors import UnknownAccountError
+from ledger.models import Account, Hold, JournalLine, Side
+from ledger.states import HoldStatus
+from ledger.types import Balance, InvariantReport
+
+ORGANIZATION = "organization"
+ZERO = Decimal(0)
+
+VisibilityRule = Callable[[Any], Q | None]
+_VISIBILITY_RULES: list[VisibilityRule] = []
+
+
+def account_visibility_register(rule: VisibilityRule) -> None:
+    """Let an upper app (in its AppConfig.ready) make more accounts visible to a user."""
+    if rule not in _VISIBILITY_RULES:
+        _VISIBILITY_RULES.append(rule)
+
+
+def _signed(normal_side: str, debits: Decimal, credits: Decimal) -> Decimal:
+    return debits - credits if normal_side == Side.DEBIT else credits - debits
+
+
+def balance_from_counters(
+    *,
+    account_id: int,
+    currency: str,
+    normal_side: str,
+    posted_debits: Decimal,
+    posted_credits: Decimal,
+    pending_debits: Decimal,
+    pending_credits: Decimal,
+) -> Balance:
+    balance = _signed(normal_side, posted_debits, posted_credits)
+    outflow, inflow = (
+        (pending_credits, pending_debits) if normal_side == Side.DEBIT else (pending_debits, pending_credits)
+    )
+    return Balance(
+        account_id=account_id,
+        currency=currency,
+        normal_side=normal_side,
+        posted_debits=posted_debits,
+        posted_credits=posted_credits,
+        pending_debits=pending_debits,
+        pending_credits=pending_credits,
+        balance=balance,
+        available=balance - outflow,
+        projected=balance - outflow + inflow,
+    )
+
+
+_BALANCE_FIELDS = ("currency", "normal_side", "posted_debits", "posted_credits", "pending_debits", "pending_credits")
+
+
+def account_balance(*, account_id: int) -> Balance:
+    """The four counters and what follows from them: one primary-key row read."""
+    row = Account.objects.filter(pk=account_id).values_list(*_BALANCE_FIELDS).first()
+    if row is None:
+        raise UnknownAccountError(f"No account with id {account_id}.")
+    currency, normal_side, pd, pc, qd, qc = row
+    return balance_from_counters(
+        account_id=account_id,
+        currency=currency,
+        normal_side=normal_side,
+        posted_debits=pd,
+        posted_credits=pc,
+        pending_debits=qd,
+        pending_credits=qc,
+    )
+
+
+def account_get(*, owner_type: str, owner_id: str, purpose: str, currency: str) -> Account:
+    account = Account.objects.filter(
+        owner_type=owner_type, owner_id=str(owner_id), purpose=purpose, currency=currency
+    ).first()
+    if account is None:
+        raise UnknownAccountError(f"No {purpose} account in {currency} for {owner_type}:{owner_id}.")
+    return account
+
+
+def account_list_for_owner(*, owner_type: str, owner_id: str) -> QuerySet[Account]:
+    return Account.objects.filter(owner_type=owner_type, owner_id=str(owner_id)).order_by("id")
+
+
+def account_history(*, account_id: int, since: datetime.datetime | None = None) -> QuerySet[JournalLine]:
+    """Lines of the account, newest first; `line.balance_after` is the running balance after it."""
+    lines = JournalLine.objects.filter(account_id=account_id).select_related("entry").order_by("-id")
+    if since is not None:
+        lines = lines.filter(created_at__gte=since)
+    return lines
+
+
+def line_balance_after(line: JournalLine, normal_side: str) -> Decimal:
+    return _signed(normal_side, line.posted_debits_after, line.posted_credits_after)
+
+
+def account_balance_as_of(*, account_id: int, at: datetime.datetime) -> Balance:
+    """Posted balance at `at` from the last line up to then (pending is not historised: zero)."""
+    account = Account.objects.filter(pk=account_id).only("currency", "normal_side").first()
+    if account is None:
+        raise UnknownAccountError(f"No account with id {account_id}.")
+    last = (
+        JournalLine.objects.filter(account_id=account_id, created_at__lte=at)
+        .order_by("-created_at", "-id")
+        .values_list("posted_debits_after", "posted_credits_after")
+        .first()
+    )
+    debits, credits = last if last is not None else (ZERO, ZERO)
+    return balance_from_counters(
+        account_id=account_id,
+        currency=account.currency,
+        normal_side=account.normal_side,
+        posted_debits=debits,
+        posted_credits=credits,
+        pending_debits=ZERO,
+        pending_credits=ZERO,
+    )
+
+
+def account_list_for_user(*, user: Any) -> QuerySet[Account]:
+    """Operators see all; others their organizations' accounts and what upper apps made visible."""
+    if user_is_operator(user):
+        return Account.objects.all().order_by("id")
+    visible = Q(owner_type=ORGANIZATION, owner_id__in=[str(i) for i in organization_ids_for_user(user)])
+    for rule in _VISIBILITY_RULES:
+        extra = rule(user)
+        if extra is not None:
+            visible |= extra
+    return Account.objects.filter(visible).order_by("id")
+
+
+def account_get_for_user(*, user: Any, public_id: Any) -> Account:
+    """404 for what the caller may not see."""
+    account = account_list_for_user(user=user).filter(public_id=public_id).first()
+    if account is None:
+        raise NotFoundError("No such account.")
+    return account
+
+
+def invariants_check() -> InvariantReport:
+    """Verify the books: balanced per currency and per entry, counters equal their history, guards hold."""
+    breaches: list[str] = []
+    totals: dict[tuple[str, str], Decimal] = {}
+    for row in JournalLine.objects.values("currency", "side").annotate(total=Sum("amount")):
+        totals[(row["currency"], row["side"])] = row["total"] or ZERO
+    for currency in sorted({c for c, _s in totals}):
+        debits, credits = totals.get((currency, Side.DEBIT), ZERO), totals.get((currency, Side.CREDIT), ZERO)
+        if debits != credits:
+            breaches.append(f"{currency}: total debits {debits} != total credits {credits}")
+
+    unbalanced = (
+        JournalLine.objects.values("entry_id", "currency")
+        .annotate(
+            d=Sum("amount", filter=Q(side=Side.DEBIT), default=ZERO),
+            c=Sum("amount", filter=Q(side=Side.CREDIT), default=ZERO),
+        )
+        .exclude(d=F("c"))[:20]
+    )
+    for bad in unbalanced:
+        breaches.append(f"entry {bad['entry_id']} unbalanced in {bad['currency']}: {bad['d']} != {bad['c']}")
+
+    posted: dict[int, tuple[Decimal, Decimal]] = {}
+    lines_checked = 0
+    for sums in JournalLine.objects.values("account_id").annotate(
+        d=Sum("amount", filter=Q(side=Side.DEBIT), default=ZERO),
+        c=Sum("amount", filter=Q(side=Side.CREDIT), default=ZERO),
+    ):
+        posted[sums["account_id"]] = (sums["d"], sums["c"])
+    pending_d: dict[int, Decimal] = {}
+    pending_c: dict[int, Decimal] = {}
+    for held in Hold.objects.filter(status=HoldStatus.PENDING).values("debit_account_id").annotate(t=Sum("amount")):
+        pending_d[held["debit_account_id"]] = held["t"]
+    for owed in Hold.objects.filter(status=HoldStatus.PENDING).values("credit_account_id").annotate(t=Sum("amount")):
+        pending_c[owed["credit_account_id"]] = owed["t"]
+
+    accounts = 0
+    for account in Account.objects.values_list(
+        "id",
+        "posted_debits",
+        "posted_credits",
+        "pending_debits",
+        "pending_credits",
+        "debits_must_not_exceed_credits",
+        "credits_must_not_exceed_debits",
+    ).iterator(chunk_size=2000):
+        accounts += 1
+        aid, pd, pc, qd, qc, dguard, cguard = account
+        d, c = posted.get(aid, (ZERO, ZERO))
+        if (pd, pc) != (d, c):
+            breaches.append(f"account {aid}: stored posted {pd}/{pc} != journal {d}/{c}")
+        if (qd, qc) != (pending_d.get(aid, ZERO), pending_c.get(aid, ZERO)):
+            breaches.append(
+                f"account {aid}: stored pending {qd}/{qc} != pending holds "
+                f"{pending_d.get(aid, ZERO)}/{pending_c.get(aid, ZERO)}"
+            )
+        if dguard and pd + qd > pc:
+            breaches.append(f"account {aid}: guarded (no overdraft) but debits {pd}+{qd} exceed credits {pc}")
+        if cguard and pc + qc > pd:
+            breaches.append(f"account {aid}: guarded (no overdraft) but credits {pc}+{qc} exceed debits {pd}")
+    lines_checked = JournalLine.objects.count()
+    return InvariantReport(
+        ok=not breaches,
+        breaches=breaches,
+        checked_at=timezone.now(),
+        accounts_checked=accounts,
+        lines_checked=lines_checked,
+    )

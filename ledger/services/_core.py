@@ -1,0 +1,403 @@
+"""The posting engine shared by every ledger service (private to `ledger.services`).
+
+Order of work in every posting, so that concurrent callers never deadlock and never double-post:
+1. claim the idempotency key: INSERT ... ON CONFLICT DO NOTHING. A concurrent duplicate blocks on
+   the unique index while holding nothing else, then sees the committed row and replays it;
+2. lock hold rows (by id), then account rows (by id) with SELECT ... FOR UPDATE;
+3. validate against the locked rows (existence, closed, currency, guards);
+4. move the four counters in SQL (`x = x + delta`, one statement), never read-modify-write in Python;
+5. insert the journal lines with the account's posted counters after each line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, cast
+
+from django.db import connection
+from django.db.models import Model
+from django.utils import timezone
+
+from escrow_project.common.errors import DomainError
+from escrow_project.common.money import MINOR_UNITS, MoneyError, quantize, to_decimal
+from ledger.errors import (
+    AccountClosedError,
+    CurrencyMismatchError,
+    IdempotencyConflictError,
+    InsufficientFundsError,
+    InvalidAmountError,
+    UnbalancedEntryError,
+    UnknownAccountError,
+)
+from ledger.models import JournalEntry, JournalLine
+
+ZERO = Decimal(0)
+_STORAGE = Decimal("0.0001")
+MAX_KEY_LENGTH = 255
+
+
+def amount_clean(value: object, currency: str, *, what: str = "amount") -> Decimal:
+    """A strictly positive Decimal in the currency's minor unit, or a specific error."""
+    currency_clean(currency)
+    try:
+        amount = to_decimal(value)
+    except MoneyError as exc:
+        raise InvalidAmountError(f"The {what} is invalid: {exc}") from None
+    if amount <= 0:
+        raise InvalidAmountError(f"The {what} must be greater than zero; got {amount}.")
+    if quantize(amount, currency) != amount:
+        raise InvalidAmountError(
+            f"The {what} {amount} has more decimals than {currency} allows ({MINOR_UNITS[currency]})."
+        )
+    if amount >= Decimal(10) ** 15:
+        raise InvalidAmountError(f"The {what} {amount} is too large.")
+    return quantize(amount, currency)  # canonical form, so 10 and 10.00 fingerprint alike
+
+
+def currency_clean(currency: str) -> str:
+    if currency not in MINOR_UNITS:
+        raise CurrencyMismatchError(f"Unsupported currency {currency!r}.")
+    return currency
+
+
+def key_clean(key: str) -> str:
+    if not isinstance(key, str) or not (1 <= len(key) <= MAX_KEY_LENGTH) or not key.isprintable():
+        raise DomainError("The idempotency key must be 1 to 255 printable characters.", code="invalid_idempotency_key")
+    return key
+
+
+def fingerprint(content: dict[str, Any]) -> str:
+    """What a key promises: the money-moving content of the request (not descriptions or metadata)."""
+    return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def conflict(key: str, what: str) -> IdempotencyConflictError:
+    return IdempotencyConflictError(
+        f"Idempotency key {key!r} was already used for a different {what}; use a new key for a new request."
+    )
+
+
+def _dec(value: Any) -> Decimal:
+    # PostgreSQL returns Decimal; SQLite (the embedded default) may return int or float.
+    if isinstance(value, Decimal):
+        return value
+    return Decimal(str(value)).quantize(_STORAGE)
+
+
+def _col(model: type[Model], name: str) -> str:
+    return connection.ops.quote_name(cast(Any, model._meta.get_field(name)).column)
+
+
+def insert_unless_exists(
+    model: type[Model], values: dict[str, Any], conflict_fields: Sequence[str] = ("idempotency_key",)
+) -> int | None:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING id: the new id, or None when the key exists."""
+    fields = [model._meta.get_field(name) for name in values]
+    columns = ", ".join(connection.ops.quote_name(cast(Any, f).column) for f in fields)
+    params = [f.get_db_prep_save(values[f.name], connection) for f in fields]  # type: ignore[union-attr]
+    placeholders = ", ".join(["%s"] * len(params))
+    sql = (
+        f"INSERT INTO {connection.ops.quote_name(model._meta.db_table)} ({columns}) VALUES ({placeholders}) "  # noqa: S608 -- identifiers from model metadata, values bound
+        f"ON CONFLICT ({', '.join(_col(model, name) for name in conflict_fields)}) DO NOTHING RETURNING id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return None if row is None else int(row[0])
+
+
+@dataclass(slots=True)
+class Locked:
+    """An account row as read under its lock; counters mirror the database after each move."""
+
+    id: int
+    currency: str
+    normal_side: str
+    closed: bool
+    debits_guard: bool
+    credits_guard: bool
+    posted_debits: Decimal
+    posted_credits: Decimal
+    pending_debits: Decimal
+    pending_credits: Decimal
+
+
+@dataclass(slots=True)
+class Delta:
+    posted_debits: Decimal = ZERO
+    posted_credits: Decimal = ZERO
+    pending_debits: Decimal = ZERO
+    pending_credits: Decimal = ZERO
+
+
+@dataclass(slots=True)
+class Plan:
+    """Counter moves per account for one operation, plus the journal lines it writes."""
+
+    deltas: dict[int, Delta] = field(default_factory=dict)
+    lines: list[tuple[int, str, Decimal, str]] = field(default_factory=list)  # account, side, amount, currency
+
+    def delta(self, account_id: int) -> Delta:
+        if account_id not in self.deltas:
+            self.deltas[account_id] = Delta()
+        return self.deltas[account_id]
+
+    def line(self, account_id: int, side: str, amount: Decimal, currency: str) -> None:
+        self.lines.append((account_id, side, amount, currency))
+        if side == "debit":
+            self.delta(account_id).posted_debits += amount
+        else:
+            self.delta(account_id).posted_credits += amount
+
+
+_ACCOUNT_COLUMNS = (
+    "id, currency, normal_side, closed_at, debits_must_not_exceed_credits, credits_must_not_exceed_debits, "
+    "posted_debits, posted_credits, pending_debits, pending_credits"
+)
+
+
+def accounts_lock(ids: Iterable[int], locked: dict[int, Locked] | None = None) -> dict[int, Locked]:
+    """Lock the accounts in id order (SELECT ... FOR UPDATE); unknown ids raise unknown_account."""
+    locked = {} if locked is None else locked
+    wanted = sorted({int(i) for i in ids} - set(locked))
+    if not wanted:
+        return locked
+    suffix = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    placeholders = ", ".join(["%s"] * len(wanted))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {_ACCOUNT_COLUMNS} FROM ledger_account WHERE id IN ({placeholders}) ORDER BY id{suffix}",  # noqa: S608
+            wanted,
+        )
+        for row in cursor.fetchall():
+            locked[row[0]] = Locked(
+                id=row[0],
+                currency=row[1],
+                normal_side=row[2],
+                closed=row[3] is not None,
+                debits_guard=bool(row[4]),
+                credits_guard=bool(row[5]),
+                posted_debits=_dec(row[6]),
+                posted_credits=_dec(row[7]),
+                pending_debits=_dec(row[8]),
+                pending_credits=_dec(row[9]),
+            )
+    missing = [i for i in wanted if i not in locked]
+    if missing:
+        raise UnknownAccountError(f"No account with id {', '.join(map(str, missing))}.")
+    return locked
+
+
+def accounts_validate(
+    locked: dict[int, Locked], ids: Sequence[int], currency: str, *, allow_closed: bool = False
+) -> None:
+    for account_id in ids:
+        account = locked[account_id]
+        if account.closed and not allow_closed:
+            raise AccountClosedError(f"Account {account_id} is closed and accepts no new postings.")
+        if account.currency != currency:
+            raise CurrencyMismatchError(f"Account {account_id} holds {account.currency}; the amount is in {currency}.")
+
+
+def _guard_check(account: Locked, delta: Delta) -> None:
+    debit_side_up = delta.posted_debits + delta.pending_debits > 0
+    credit_side_up = delta.posted_credits + delta.pending_credits > 0
+    if account.debits_guard and debit_side_up:
+        after_out = account.posted_debits + delta.posted_debits + account.pending_debits + delta.pending_debits
+        after_in = account.posted_credits + delta.posted_credits
+        if after_out > after_in:
+            available = account.posted_credits - account.posted_debits - account.pending_debits
+            raise InsufficientFundsError(
+                f"Account {account.id} has {available} {account.currency} available; "
+                f"this needs {delta.posted_debits + delta.pending_debits - delta.posted_credits} more."
+            )
+    if account.credits_guard and credit_side_up:
+        after_out = account.posted_credits + delta.posted_credits + account.pending_credits + delta.pending_credits
+        after_in = account.posted_debits + delta.posted_debits
+        if after_out > after_in:
+            available = account.posted_debits - account.posted_credits - account.pending_credits
+            raise InsufficientFundsError(
+                f"Account {account.id} has {available} {account.currency} available; "
+                f"this needs {delta.posted_credits + delta.pending_credits - delta.posted_debits} more."
+            )
+
+
+def plan_apply(plan: Plan, locked: dict[int, Locked], *, entry_id: int | None) -> None:
+    """Check guards on the locked rows, move the counters in SQL, then write the lines."""
+    moving = {aid: d for aid, d in plan.deltas.items() if d != Delta()}
+    for account_id, delta in moving.items():
+        _guard_check(locked[account_id], delta)
+    before = {aid: (locked[aid].posted_debits, locked[aid].posted_credits) for aid in {line[0] for line in plan.lines}}
+    _counters_move(moving, locked)
+    if not plan.lines:
+        return
+    assert entry_id is not None
+    now = timezone.now()  # taken under the account locks, so per account time follows posting order
+    rows = []
+    for account_id, side, amount, currency in plan.lines:
+        debits, credits = before[account_id]
+        if side == "debit":
+            debits += amount
+        else:
+            credits += amount
+        before[account_id] = (debits, credits)
+        rows.append((entry_id, account_id, side, amount, currency, debits, credits, now))
+    placeholders = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(rows))
+    params: list[Any] = []
+    for row in rows:
+        params.extend(row)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO ledger_journalline (entry_id, account_id, side, amount, currency, "  # noqa: S608 -- identifiers from model metadata, values bound
+            f"posted_debits_after, posted_credits_after, created_at) VALUES {placeholders}",
+            params,
+        )
+
+
+def _counters_move(moving: dict[int, Delta], locked: dict[int, Locked]) -> None:
+    if not moving:
+        return
+    returned: list[tuple[Any, ...]] = []
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            values = ", ".join(["(%s::bigint, %s::numeric, %s::numeric, %s::numeric, %s::numeric)"] * len(moving))
+            params: list[Any] = []
+            for account_id, d in moving.items():
+                params.extend((account_id, d.posted_debits, d.posted_credits, d.pending_debits, d.pending_credits))
+            cursor.execute(
+                "UPDATE ledger_account AS a SET posted_debits = a.posted_debits + v.pd, "  # noqa: S608 -- identifiers from model metadata, values bound
+                "posted_credits = a.posted_credits + v.pc, pending_debits = a.pending_debits + v.qd, "
+                "pending_credits = a.pending_credits + v.qc "
+                f"FROM (VALUES {values}) AS v(id, pd, pc, qd, qc) WHERE a.id = v.id "
+                "RETURNING a.id, a.posted_debits, a.posted_credits, a.pending_debits, a.pending_credits",
+                params,
+            )
+            returned = cursor.fetchall()
+        else:
+            for account_id, d in moving.items():
+                cursor.execute(
+                    "UPDATE ledger_account SET posted_debits = posted_debits + %s, "
+                    "posted_credits = posted_credits + %s, pending_debits = pending_debits + %s, "
+                    "pending_credits = pending_credits + %s WHERE id = %s "
+                    "RETURNING id, posted_debits, posted_credits, pending_debits, pending_credits",
+                    [
+                        str(d.posted_debits),
+                        str(d.posted_credits),
+                        str(d.pending_debits),
+                        str(d.pending_credits),
+                        account_id,
+                    ],
+                )
+                returned.extend(cursor.fetchall())
+    for row in returned:
+        account = locked[row[0]]
+        account.posted_debits = _dec(row[1])
+        account.posted_credits = _dec(row[2])
+        account.pending_debits = _dec(row[3])
+        account.pending_credits = _dec(row[4])
+
+
+def lines_balance_check(lines: Sequence[tuple[int, str, Decimal, str]]) -> None:
+    """Debits equal credits per currency, at least one of each; else unbalanced_entry."""
+    if len(lines) < 2:
+        raise UnbalancedEntryError("An entry needs at least one debit line and one credit line.")
+    net: dict[str, Decimal] = {}
+    for _account, side, amount, currency in lines:
+        net[currency] = net.get(currency, ZERO) + (amount if side == "debit" else -amount)
+    uneven = {c: n for c, n in net.items() if n != 0}
+    if uneven:
+        detail = ", ".join(f"{c} debits exceed credits by {n}" for c, n in sorted(uneven.items()))
+        raise UnbalancedEntryError(f"The entry is unbalanced: {detail}.")
+
+
+def entry_claim(
+    *,
+    key: str,
+    kind: str,
+    content: dict[str, Any],
+    description: str,
+    metadata: dict[str, Any] | None,
+    reverses_id: int | None = None,
+    batch_id: int | None = None,
+) -> tuple[JournalEntry, bool]:
+    """Insert the entry header under its key, or return the existing one (raising on other content)."""
+    key_clean(key)
+    print_ = fingerprint({"kind": kind, **content})
+    values: dict[str, Any] = {
+        "public_id": uuid.uuid4(),
+        "idempotency_key": key,
+        "fingerprint": print_,
+        "kind": kind,
+        "description": description[:500],
+        "metadata": metadata or {},
+        "reverses": reverses_id,
+        "batch": batch_id,
+        "created_at": timezone.now(),
+    }
+    entry_id = insert_unless_exists(JournalEntry, values)
+    if entry_id is None:
+        existing = JournalEntry.objects.get(idempotency_key=key)
+        if existing.fingerprint != print_:
+            raise conflict(key, "entry")
+        return existing, False
+    entry = JournalEntry(
+        id=entry_id,
+        public_id=values["public_id"],
+        idempotency_key=key,
+        fingerprint=print_,
+        kind=kind,
+        description=values["description"],
+        metadata=values["metadata"],
+        reverses_id=reverses_id,
+        batch_id=batch_id,
+        created_at=values["created_at"],
+    )
+    entry._state.adding = False
+    entry._state.db = "default"
+    return entry, True
+
+
+def entry_post(
+    *,
+    key: str,
+    kind: str,
+    content: dict[str, Any],
+    lines: Sequence[tuple[int, str, Decimal, str]],
+    description: str = "",
+    metadata: dict[str, Any] | None = None,
+    reverses_id: int | None = None,
+    batch_id: int | None = None,
+    locked: dict[int, Locked] | None = None,
+    extra: Plan | None = None,
+    allow_closed: bool = False,
+) -> tuple[JournalEntry, bool]:
+    """Post a balanced entry (and optional extra pending moves); returns (entry, created)."""
+    lines_balance_check(lines)
+    entry, created = entry_claim(
+        key=key,
+        kind=kind,
+        content=content,
+        description=description,
+        metadata=metadata,
+        reverses_id=reverses_id,
+        batch_id=batch_id,
+    )
+    if not created:
+        return entry, False
+    plan = extra or Plan()
+    for account_id, side, amount, currency in lines:
+        plan.line(account_id, side, amount, currency)
+    locked = accounts_lock([line[0] for line in lines], locked)
+    for account_id, _side, _amount, currency in lines:
+        accounts_validate(locked, [account_id], currency, allow_closed=allow_closed)
+    plan_apply(plan, locked, entry_id=entry.id)
+    return entry, True
+
+
+def lines_of(entry: JournalEntry) -> list[JournalLine]:
+    return list(entry.lines.order_by("id"))

@@ -1,0 +1,137 @@
+"""Linked batches: several transfers and holds that succeed or fail together."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Sequence
+
+from django.db import transaction
+from django.utils import timezone
+
+from escrow_project.common.errors import DomainError, UnprocessableError
+from ledger.models import Batch, Hold, JournalEntry
+from ledger.services._core import Locked, accounts_lock, conflict, fingerprint, insert_unless_exists, key_clean
+from ledger.services.entries import _transfer
+from ledger.services.holds import _hold_create, _hold_post, _hold_release
+from ledger.states import HoldStatus
+from ledger.types import BatchResult, HoldOp, HoldPostOp, HoldVoidOp, Operation, TransferOp
+
+MAX_OPERATIONS = 1000
+
+
+def _describe(op: Operation) -> dict[str, object]:
+    data = {k: (str(v) if v is not None else None) for k, v in dataclasses.asdict(op).items()}
+    data.pop("description", None)
+    data.pop("metadata", None)
+    return {"type": type(op).__name__, **data}
+
+
+def _replay(batch: Batch) -> BatchResult:
+    entries = JournalEntry.objects.in_bulk([ref for kind, ref in batch.results if kind == "entry"])
+    holds = Hold.objects.in_bulk([ref for kind, ref in batch.results if kind == "hold"])
+    results: list[JournalEntry | Hold] = [
+        entries[ref] if kind == "entry" else holds[ref] for kind, ref in batch.results
+    ]
+    return BatchResult(batch_id=batch.pk, idempotency_key=batch.idempotency_key, results=results, replayed=True)
+
+
+@transaction.atomic
+def batch_execute(*, idempotency_key: str, operations: Sequence[Operation]) -> BatchResult:
+    """Run the operations in order in one transaction: all of them take effect, or none."""
+    key_clean(idempotency_key)
+    if not operations:
+        raise UnprocessableError("A batch needs at least one operation.", code="empty_batch")
+    if len(operations) > MAX_OPERATIONS:
+        raise UnprocessableError(f"A batch holds at most {MAX_OPERATIONS} operations.", code="batch_too_large")
+    print_ = fingerprint({"ops": [_describe(op) for op in operations]})
+    batch_id = insert_unless_exists(
+        Batch,
+        {
+            "public_id": uuid.uuid4(),
+            "idempotency_key": idempotency_key,
+            "fingerprint": print_,
+            "results": [],
+            "created_at": timezone.now(),
+        },
+    )
+    if batch_id is None:
+        existing = Batch.objects.get(idempotency_key=idempotency_key)
+        if existing.fingerprint != print_:
+            raise conflict(idempotency_key, "batch")
+        return _replay(existing)
+
+    # Lock every hold, then every account, each in id order, before the first move: two batches
+    # touching the same rows in different orders then queue instead of deadlocking.
+    hold_ids = sorted({op.hold_id for op in operations if isinstance(op, HoldPostOp | HoldVoidOp)})
+    holds = {h.pk: h for h in Hold.objects.select_for_update().filter(pk__in=hold_ids).order_by("pk")}
+    account_ids: set[int] = set()
+    for op in operations:
+        if isinstance(op, TransferOp | HoldOp):
+            account_ids.update((op.debit_account_id, op.credit_account_id))
+    for hold in holds.values():
+        account_ids.update((hold.debit_account_id, hold.credit_account_id))
+    locked: dict[int, Locked] = {}
+
+    results: list[JournalEntry | Hold] = []
+    refs: list[tuple[str, int]] = []
+    for index, op in enumerate(operations):
+        key = op.idempotency_key or f"{idempotency_key}#{index}"
+        try:
+            if index == 0:
+                accounts_lock(account_ids, locked)
+            result: JournalEntry | Hold
+            if isinstance(op, TransferOp):
+                result = _transfer(
+                    idempotency_key=key,
+                    debit_account_id=op.debit_account_id,
+                    credit_account_id=op.credit_account_id,
+                    amount=op.amount,
+                    currency=op.currency,
+                    description=op.description,
+                    metadata=op.metadata,
+                    batch_id=batch_id,
+                    locked=locked,
+                )
+            elif isinstance(op, HoldOp):
+                result = _hold_create(
+                    idempotency_key=key,
+                    debit_account_id=op.debit_account_id,
+                    credit_account_id=op.credit_account_id,
+                    amount=op.amount,
+                    currency=op.currency,
+                    expires_at=op.expires_at,
+                    description=op.description,
+                    metadata=op.metadata,
+                    batch_id=batch_id,
+                    locked=locked,
+                )
+            else:
+                hold = _batch_hold(holds, op.hold_id)
+                if isinstance(op, HoldPostOp):
+                    result = _hold_post(
+                        hold=hold, idempotency_key=key, amount=op.amount, batch_id=batch_id, locked=locked
+                    )
+                    hold.status = HoldStatus.POSTED  # a second op on the same hold in this batch sees it resolved
+                    hold.resolution_key = key
+                else:
+                    result = _hold_release(
+                        hold=hold, idempotency_key=key, status=HoldStatus.VOIDED, reason=op.reason, locked=locked
+                    )
+        except DomainError as exc:
+            exc.detail = f"Operation {index} ({type(op).__name__}): {exc.detail}"
+            exc.args = (exc.detail,)
+            raise
+        results.append(result)
+        refs.append(("entry" if isinstance(result, JournalEntry) else "hold", result.pk))
+    Batch.objects.filter(pk=batch_id).update(results=refs)
+    return BatchResult(batch_id=batch_id, idempotency_key=idempotency_key, results=results)
+
+
+def _batch_hold(holds: dict[int, Hold], hold_id: int) -> Hold:
+    try:
+        return holds[hold_id]
+    except KeyError:
+        from escrow_project.common.errors import NotFoundError
+
+        raise NotFoundError(f"No hold with id {hold_id}.", code="unknown_hold") from None

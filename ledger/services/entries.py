@@ -1,0 +1,199 @@
+"""Posted money moves: transfers, multi-line entries, reversals, deposits and adjustments."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+
+from escrow_project.common.errors import UnprocessableError
+from ledger.errors import EntryAlreadyReversedError, UnknownAccountError
+from ledger.models import EntryKind, JournalEntry, Side
+from ledger.rails import RailError, rail_get
+from ledger.services._core import Locked, amount_clean, currency_clean, entry_post, key_clean
+from ledger.services.accounts import adjustments_account, rail_clearing_account
+from ledger.types import LineSpec
+
+
+def _transfer(
+    *,
+    idempotency_key: str,
+    debit_account_id: int,
+    credit_account_id: int,
+    amount: Any,
+    currency: str,
+    description: str = "",
+    metadata: dict[str, Any] | None = None,
+    batch_id: int | None = None,
+    locked: dict[int, Locked] | None = None,
+) -> JournalEntry:
+    amount = amount_clean(amount, currency)
+    if debit_account_id == credit_account_id:
+        raise UnprocessableError("A transfer needs two different accounts.", code="same_account")
+    entry, _created = entry_post(
+        key=idempotency_key,
+        kind=EntryKind.TRANSFER,
+        content={"debit": debit_account_id, "credit": credit_account_id, "amount": str(amount), "currency": currency},
+        lines=[(debit_account_id, Side.DEBIT, amount, currency), (credit_account_id, Side.CREDIT, amount, currency)],
+        description=description,
+        metadata=metadata,
+        batch_id=batch_id,
+        locked=locked,
+    )
+    return entry
+
+
+@transaction.atomic
+def transfer_create(
+    *,
+    idempotency_key: str,
+    debit_account_id: int,
+    credit_account_id: int,
+    amount: Decimal,
+    currency: str,
+    description: str = "",
+    metadata: dict[str, Any] | None = None,
+) -> JournalEntry:
+    """Move `amount` from the debit account to the credit account now (one balanced entry)."""
+    return _transfer(
+        idempotency_key=idempotency_key,
+        debit_account_id=debit_account_id,
+        credit_account_id=credit_account_id,
+        amount=amount,
+        currency=currency,
+        description=description,
+        metadata=metadata,
+    )
+
+
+@transaction.atomic
+def entry_create(
+    *,
+    idempotency_key: str,
+    lines: Sequence[LineSpec],
+    description: str = "",
+    metadata: dict[str, Any] | None = None,
+) -> JournalEntry:
+    """Post one balanced entry with any number of lines (debits equal credits per currency)."""
+    clean = [(line.account_id, line.side, amount_clean(line.amount, line.currency), line.currency) for line in lines]
+    for _account, side, _amount, _currency in clean:
+        if side not in (Side.DEBIT, Side.CREDIT):
+            raise UnprocessableError(f"A line's side must be 'debit' or 'credit', not {side!r}.", code="invalid_side")
+    entry, _created = entry_post(
+        key=idempotency_key,
+        kind=EntryKind.ENTRY,
+        content={"lines": [[a, s, str(m), c] for a, s, m, c in clean]},
+        lines=clean,
+        description=description,
+        metadata=metadata,
+    )
+    return entry
+
+
+def _reverse(
+    *, entry_id: int, idempotency_key: str, reason: str, allow_closed: bool = False, kind: str = EntryKind.REVERSAL
+) -> JournalEntry:
+    key_clean(idempotency_key)
+    original = JournalEntry.objects.filter(pk=entry_id).first()
+    if original is None:
+        raise UnknownAccountError(f"No journal entry with id {entry_id}.", code="unknown_entry")
+    earlier = JournalEntry.objects.filter(reverses_id=entry_id).only("idempotency_key").first()
+    if earlier is not None and earlier.idempotency_key != idempotency_key:
+        raise EntryAlreadyReversedError(
+            f"Entry {entry_id} was already reversed by entry {earlier.pk} (key {earlier.idempotency_key!r})."
+        )
+    flipped = [
+        (line.account_id, Side.CREDIT if line.side == Side.DEBIT else Side.DEBIT, line.amount, line.currency)
+        for line in original.lines.order_by("id")
+    ]
+    entry, _created = entry_post(
+        key=idempotency_key,
+        kind=kind,
+        content={"reverses": entry_id},
+        lines=flipped,
+        description=reason or f"Reversal of entry {entry_id}",
+        metadata={"reason": reason, "reverses_key": original.idempotency_key},
+        reverses_id=entry_id,
+        allow_closed=allow_closed,
+    )
+    return entry
+
+
+@transaction.atomic
+def entry_reverse(*, entry_id: int, idempotency_key: str, reason: str) -> JournalEntry:
+    """Post the mirror of an entry, referencing it; an entry is reversed at most once."""
+    return _reverse(entry_id=entry_id, idempotency_key=idempotency_key, reason=reason)
+
+
+def rail_check(rail: str) -> None:
+    try:
+        rail_get(rail)
+    except RailError as exc:
+        raise UnprocessableError(str(exc), code="unknown_rail") from None
+
+
+@transaction.atomic
+def deposit_record(
+    *,
+    idempotency_key: str,
+    account_id: int,
+    amount: Decimal,
+    currency: str,
+    rail: str = "simulated",
+    provider_reference: str = "",
+) -> JournalEntry:
+    """Record money that arrived from outside through a rail: debit its clearing account, credit the account."""
+    amount = amount_clean(amount, currency)
+    rail_check(rail)
+    clearing = rail_clearing_account(rail=rail, currency=currency)
+    entry, _created = entry_post(
+        key=idempotency_key,
+        kind=EntryKind.DEPOSIT,
+        content={
+            "account": account_id,
+            "amount": str(amount),
+            "currency": currency,
+            "rail": rail,
+            "provider_reference": provider_reference,
+        },
+        lines=[(clearing.pk, Side.DEBIT, amount, currency), (account_id, Side.CREDIT, amount, currency)],
+        description=f"Deposit via {rail}",
+        metadata={"rail": rail, "provider_reference": provider_reference},
+    )
+    return entry
+
+
+@transaction.atomic
+def adjustment_record(
+    *,
+    idempotency_key: str,
+    account_id: int,
+    amount: Decimal,
+    currency: str,
+    direction: str,
+    reason: str,
+    actor: str = "",
+) -> JournalEntry:
+    """An operator correction against the adjustments account; `direction` is 'credit' or 'debit' of the account."""
+    amount = amount_clean(amount, currency)
+    currency_clean(currency)
+    if direction not in (Side.DEBIT, Side.CREDIT):
+        raise UnprocessableError("direction must be 'credit' or 'debit'.", code="invalid_side")
+    if not reason.strip():
+        raise UnprocessableError("An adjustment needs a reason.", code="reason_required")
+    counterpart = adjustments_account(currency=currency).pk
+    if direction == Side.CREDIT:
+        lines = [(counterpart, Side.DEBIT, amount, currency), (account_id, Side.CREDIT, amount, currency)]
+    else:
+        lines = [(account_id, Side.DEBIT, amount, currency), (counterpart, Side.CREDIT, amount, currency)]
+    entry, _created = entry_post(
+        key=idempotency_key,
+        kind=EntryKind.ADJUSTMENT,
+        content={"account": account_id, "amount": str(amount), "currency": currency, "direction": direction},
+        lines=lines,
+        description=reason,
+        metadata={"reason": reason, "actor": actor},
+    )
+    return entry

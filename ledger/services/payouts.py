@@ -1,0 +1,234 @@
+"""Payouts to the outside world: a persisted intent (outbox) per attempt, dispatched after commit.
+
+request: debit the account, credit payouts-in-flight; the intent is enqueued on commit.
+succeeded: debit payouts-in-flight, credit the rail's clearing account (the cash left).
+failed: a reversing entry gives the money back to the account; `payout_retry` makes a new attempt.
+unknown: nothing moves; re-dispatching uses the same rail idempotency key, so it never pays twice.
+"""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from typing import Any, cast
+
+import structlog
+from django.db import transaction
+from prometheus_client import Counter
+
+from escrow_project.common.errors import ConflictError, InvalidTransitionError, NotFoundError
+from ledger import signals
+from ledger.errors import PayoutOutcomeUnknownError
+from ledger.models import EntryKind, PayoutIntent, Side
+from ledger.rails import RailError, rail_get
+from ledger.services._core import amount_clean, conflict, entry_post, fingerprint, key_clean
+from ledger.services.accounts import payouts_in_flight_account, rail_clearing_account
+from ledger.services.entries import _reverse, rail_check
+from ledger.states import PAYOUT_TRANSITIONS, PayoutStatus, can_transition
+
+logger = structlog.get_logger(__name__)
+
+PAYOUT_OUTCOMES = Counter("ledger_payout_outcomes_total", "Payout outcomes recorded", ["rail", "status"])
+
+
+def _payout_create(
+    *,
+    idempotency_key: str,
+    account_id: int,
+    amount: Any,
+    currency: str,
+    beneficiary: dict[str, Any],
+    rail: str,
+    metadata: dict[str, Any] | None,
+    attempt: int = 1,
+    retry_of: PayoutIntent | None = None,
+) -> PayoutIntent:
+    key_clean(idempotency_key)
+    amount = amount_clean(amount, currency)
+    rail_check(rail)
+    content = {"account": account_id, "amount": str(amount), "currency": currency, "rail": rail}
+    if retry_of is not None:
+        content["retry_of"] = retry_of.pk
+    existing = PayoutIntent.objects.filter(idempotency_key=idempotency_key).first()
+    if existing is not None:
+        if existing.fingerprint != fingerprint(content):
+            raise conflict(idempotency_key, "payout")
+        return existing
+    in_flight = payouts_in_flight_account(currency=currency)
+    entry, created = entry_post(
+        key=idempotency_key,
+        kind=EntryKind.PAYOUT,
+        content=content,
+        lines=[(account_id, Side.DEBIT, amount, currency), (in_flight.pk, Side.CREDIT, amount, currency)],
+        description=f"Payout via {rail} (attempt {attempt})",
+        metadata=metadata,
+    )
+    if not created:
+        # A concurrent duplicate committed the entry and its intent first.
+        payout = PayoutIntent.objects.filter(idempotency_key=idempotency_key).first()
+        if payout is None:
+            raise conflict(idempotency_key, "entry")
+        return payout
+    public_id = uuid.uuid4()
+    payout = PayoutIntent.objects.create(
+        public_id=public_id,
+        idempotency_key=idempotency_key,
+        fingerprint=fingerprint(content),
+        rail_idempotency_key=f"payout:{public_id}",
+        rail=rail,
+        account_id=account_id,
+        amount=amount,
+        currency=currency,
+        beneficiary=cast(Any, beneficiary),
+        metadata=metadata or {},
+        attempt=attempt,
+        retry_of=retry_of,
+        request_entry=entry,
+    )
+    from ledger.tasks import payout_dispatch_task
+
+    cast(Any, payout_dispatch_task).delay_on_commit(payout.pk)  # celery-types lacks DjangoTask
+    return payout
+
+
+@transaction.atomic
+def payout_request(
+    *,
+    idempotency_key: str,
+    account_id: int,
+    amount: Decimal,
+    currency: str,
+    beneficiary: dict[str, Any],
+    rail: str = "simulated",
+    metadata: dict[str, Any] | None = None,
+) -> PayoutIntent:
+    """Take the money off the account into payouts-in-flight now; the rail is called after commit."""
+    return _payout_create(
+        idempotency_key=idempotency_key,
+        account_id=account_id,
+        amount=amount,
+        currency=currency,
+        beneficiary=beneficiary,
+        rail=rail,
+        metadata=metadata,
+    )
+
+
+def _payout_lock(payout_id: int) -> PayoutIntent:
+    payout = PayoutIntent.objects.select_for_update().filter(pk=payout_id).first()
+    if payout is None:
+        raise NotFoundError(f"No payout with id {payout_id}.", code="unknown_payout")
+    return payout
+
+
+@transaction.atomic
+def payout_record_outcome(
+    *, payout_id: int, status: str, provider_reference: str = "", failure_reason: str = ""
+) -> PayoutIntent:
+    """Record what the rail said; a failure returns the money to the account with a reversing entry."""
+    payout = _payout_lock(payout_id)
+    if payout.status == status and status in (PayoutStatus.SUCCEEDED, PayoutStatus.FAILED, PayoutStatus.UNKNOWN):
+        return payout  # the same outcome reported twice (webhook and poll): nothing more to do
+    if status not in PayoutStatus.values or not can_transition(PAYOUT_TRANSITIONS, payout.status, status):
+        raise InvalidTransitionError(f"Payout {payout_id} is {payout.status}; it cannot become {status!r}.")
+    payout.status = status
+    payout.provider_reference = provider_reference or payout.provider_reference
+    payout.failure_reason = failure_reason[:500]
+    if status == PayoutStatus.SUCCEEDED:
+        in_flight = payouts_in_flight_account(currency=payout.currency)
+        clearing = rail_clearing_account(rail=payout.rail, currency=payout.currency)
+        entry, _created = entry_post(
+            key=f"payout:{payout.public_id}:settled",
+            kind=EntryKind.PAYOUT_SETTLEMENT,
+            content={"payout": payout.pk},
+            lines=[
+                (in_flight.pk, Side.DEBIT, payout.amount, payout.currency),
+                (clearing.pk, Side.CREDIT, payout.amount, payout.currency),
+            ],
+            description=f"Payout {payout.pk} settled via {payout.rail}",
+            metadata={"payout_id": payout.pk, "provider_reference": payout.provider_reference},
+        )
+        payout.outcome_entry = entry
+    elif status == PayoutStatus.FAILED:
+        # Closed accounts accept this: the money must go back wherever it came from.
+        payout.outcome_entry = _reverse(
+            entry_id=payout.request_entry_id,
+            idempotency_key=f"payout:{payout.public_id}:failed",
+            reason=f"Payout {payout.pk} failed: {failure_reason}"[:500],
+            allow_closed=True,
+        )
+    payout.save(update_fields=["status", "provider_reference", "failure_reason", "outcome_entry", "updated_at"])
+    PAYOUT_OUTCOMES.labels(rail=payout.rail, status=status).inc()
+    logger.info("ledger_payout_outcome", payout_id=payout.pk, status=status, rail=payout.rail)
+    if status == PayoutStatus.SUCCEEDED:
+        signals.payout_succeeded.send(sender=PayoutIntent, payout_id=payout.pk, metadata=payout.metadata)
+    elif status == PayoutStatus.FAILED:
+        signals.payout_failed.send(
+            sender=PayoutIntent, payout_id=payout.pk, metadata=payout.metadata, failure_reason=payout.failure_reason
+        )
+    return payout
+
+
+@transaction.atomic
+def payout_retry(*, payout_id: int, idempotency_key: str, beneficiary: dict[str, Any] | None = None) -> PayoutIntent:
+    """A new attempt of a failed payout (optionally to corrected beneficiary details)."""
+    original = _payout_lock(payout_id)
+    retried = PayoutIntent.objects.filter(retry_of=original).first()
+    if retried is not None:
+        if retried.idempotency_key == idempotency_key:
+            return retried
+        raise ConflictError(
+            f"Payout {payout_id} was already retried as payout {retried.pk}.", code="payout_already_retried"
+        )
+    if original.status == PayoutStatus.SUCCEEDED:
+        raise ConflictError(f"Payout {payout_id} succeeded; there is nothing to retry.", code="payout_succeeded")
+    if original.status != PayoutStatus.FAILED:
+        raise PayoutOutcomeUnknownError(
+            f"Payout {payout_id} is {original.status}; only a failed payout may be retried (a re-dispatch of an "
+            "unknown outcome reuses its rail key instead)."
+        )
+    return _payout_create(
+        idempotency_key=idempotency_key,
+        account_id=original.account_id,
+        amount=original.amount,
+        currency=original.currency,
+        beneficiary=beneficiary if beneficiary is not None else cast(dict[str, Any], original.beneficiary),
+        rail=original.rail,
+        metadata=original.metadata,
+        attempt=original.attempt + 1,
+        retry_of=original,
+    )
+
+
+def payout_dispatch(*, payout_id: int) -> PayoutIntent:
+    """Send one payout to its rail (outside any row lock) and record the answer.
+
+    Not atomic on purpose: the rail call must not run while we hold the intent's lock.
+    """
+    with transaction.atomic():
+        payout = _payout_lock(payout_id)
+        if payout.status not in (PayoutStatus.REQUESTED, PayoutStatus.UNKNOWN):
+            return payout  # already sent or settled: a duplicate task run does nothing
+        payout.status = PayoutStatus.SENT
+        payout.dispatch_count += 1
+        payout.save(update_fields=["status", "dispatch_count", "updated_at"])
+    try:
+        result = rail_get(payout.rail).payout_send(
+            idempotency_key=payout.rail_idempotency_key,
+            amount=payout.amount,
+            currency=payout.currency,
+            beneficiary=cast(dict[str, Any], payout.beneficiary),
+            attempt=payout.attempt,
+            metadata={"payout_id": payout.pk},
+        )
+    except RailError as exc:
+        logger.warning("ledger_payout_rail_error", payout_id=payout.pk, error=str(exc))
+        return payout_record_outcome(payout_id=payout.pk, status=PayoutStatus.UNKNOWN, failure_reason=str(exc))
+    if result.status == "pending":
+        return payout  # the rail will tell us later (webhook or poll)
+    return payout_record_outcome(
+        payout_id=payout.pk,
+        status=result.status,
+        provider_reference=result.provider_reference,
+        failure_reason=result.failure_reason,
+    )

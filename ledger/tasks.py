@@ -1,0 +1,41 @@
+"""Celery tasks of the ledger: take ids, call one service."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from celery import shared_task
+from django.utils import timezone
+
+from ledger.models import PayoutIntent
+from ledger.services import holds_expire, invariants_run, payout_dispatch
+from ledger.states import PayoutStatus
+
+
+@shared_task(acks_late=True, soft_time_limit=50, time_limit=60)
+def payout_dispatch_task(payout_id: int) -> str:
+    return payout_dispatch(payout_id=payout_id).status
+
+
+@shared_task(acks_late=True, soft_time_limit=100, time_limit=120)
+def holds_expire_task() -> int:
+    return holds_expire()
+
+
+@shared_task(acks_late=True, soft_time_limit=280, time_limit=300)
+def invariants_check_task() -> bool:
+    return invariants_run().ok
+
+
+@shared_task(acks_late=True, soft_time_limit=50, time_limit=60)
+def payouts_sweep_task() -> int:
+    """Re-enqueue payouts whose dispatch was lost (crash between commit and enqueue) or is unknown."""
+    stale = timezone.now() - timedelta(minutes=5)
+    ids = list(
+        PayoutIntent.objects.filter(
+            status__in=[PayoutStatus.REQUESTED, PayoutStatus.UNKNOWN], updated_at__lt=stale
+        ).values_list("id", flat=True)[:500]
+    )
+    for payout_id in ids:
+        payout_dispatch_task.delay(payout_id)
+    return len(ids)
