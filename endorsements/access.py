@@ -18,5 +18,7 @@ def can_see_employer_endorsements(user: Any, subject_id: str) -> bool:
 
 
 def register() -> None:
-    """Registered with audit/notifications once those apps expose their registries."""
-    _ = SUBJECT_TYPE
+    """Tell the audit trail who may read an employer's endorsement events."""
+    from audit.access import register_subject_access
+
+    register_subject_access(SUBJECT_TYPE, can_see_employer_endorsements)

@@ -30,7 +30,7 @@ from endorsements.states import RequestState
 from escrow_project.common.errors import DomainError
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class ReadOnlyAdmin(admin.ModelAdmin[Any]):
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
@@ -41,13 +41,13 @@ class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return False
 
 
-class RateCardInline(admin.TabularInline):  # type: ignore[type-arg]
+class RateCardInline(admin.TabularInline[Any, Any]):
     model = RateCard
     extra = 0
 
 
 @admin.register(GroupPolicy)
-class GroupPolicyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class GroupPolicyAdmin(admin.ModelAdmin[Any]):
     list_display = ["policy_number", "employer", "insurer", "term_start", "term_end", "currency", "is_active"]
     list_filter = ["currency", "is_active", "insurer"]
     search_fields = ["policy_number", "employer__name"]
@@ -55,17 +55,17 @@ class GroupPolicyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(InsurerProfile)
-class InsurerProfileAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class InsurerProfileAdmin(admin.ModelAdmin[Any]):
     list_display = ["insurer", "protocol", "proration_method", "base_url", "window_seconds", "max_attempts"]
     exclude = ["api_key"]  # a secret: set through the environment/demo seed, never shown
 
 
 @admin.register(InsurerCallbackSecret)
-class InsurerCallbackSecretAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class InsurerCallbackSecretAdmin(admin.ModelAdmin[Any]):
     list_display = ["insurer", "key_id", "is_active", "created_at"]
     list_filter = ["is_active"]
 
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         # The secret can be entered once, never read back.
         return ["insurer", "key_id", "is_active"] if obj is not None else ["insurer", "key_id", "secret", "is_active"]
 
@@ -84,7 +84,7 @@ class CoverageAdmin(ReadOnlyAdmin):
 
 
 @admin.register(EndorsementAccount)
-class EndorsementAccountAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class EndorsementAccountAdmin(admin.ModelAdmin[Any]):
     list_display = ["employer", "currency", "ledger_account_id", "low_balance_threshold", "created_at"]
     readonly_fields = ["employer", "currency", "ledger_account_id", "created_at"]
     actions = ["wake_now"]

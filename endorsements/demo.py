@@ -20,7 +20,7 @@ from endorsements.models import (
 )
 from identity.models import Organization
 
-DEMO_API_KEY = "northwind-sandbox-api-key"  # noqa: S105 - demo sandbox only
+DEMO_API_KEY = "northwind-sandbox-api-key"
 DEMO_CALLBACK_SECRET = "northwind-sandbox-callback-secret"  # noqa: S105 - demo sandbox only
 DEMO_POLICY = "NW-GRP-2026-0001"
 
@@ -145,5 +145,6 @@ def seed() -> list[str]:
         ea_drain(employer_id=employer.pk, currency="USD", actor="demo")
     return [
         f"Endorsements: policy {DEMO_POLICY} (Acme Manufacturing with Northwind Mutual), EA funded with 5,000.00 USD;"
-        f" sandbox insurer on 127.0.0.1:{settings.ENDORSEMENTS_SANDBOX_PORT} (profile window {profile.window_seconds}s)."
+        f" sandbox insurer on 127.0.0.1:{settings.ENDORSEMENTS_SANDBOX_PORT}"
+        f" (window {profile.window_seconds}s)."
     ]

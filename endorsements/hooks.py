@@ -6,6 +6,7 @@ from typing import Any
 
 import structlog
 
+from audit.services import event_record
 from endorsements import metrics
 from endorsements.models import EndorsementRequest
 
@@ -58,7 +59,8 @@ def low_balance(*, employer_id: int, currency: str, available: str, threshold: s
 
 
 def _audit(*, kind: str, subject_id: str, actor: str, payload: dict[str, Any]) -> None:
-    logger.info("endorsement_event", kind=kind, subject_id=subject_id, actor=actor)
+    # One hash chain per employer: the subject HR and auditors follow is "this employer's endorsements".
+    event_record(kind=kind, subject_type=SUBJECT_TYPE, subject_id=subject_id, actor=actor, payload=payload)
 
 
 def _notify(*, kind: str, employer_id: int, context: dict[str, Any], dedupe_key: str) -> None:

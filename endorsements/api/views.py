@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.http import StreamingHttpResponse
 from rest_framework import status
@@ -15,8 +15,8 @@ from endorsements import selectors
 from endorsements.api.serializers import BatchRowSerializer, BatchSerializer, EndorsementRequestSerializer
 from endorsements.csv_export import stream_csv
 from endorsements.models import BatchRow, EndorsementRequest
-from endorsements.services.intake import endorsement_submit
 from endorsements.services.batches import batch_create
+from endorsements.services.intake import endorsement_submit
 from escrow_project.common.errors import UnprocessableError
 from escrow_project.common.idempotency import idempotent
 
@@ -56,7 +56,9 @@ class BatchUploadView(APIView):
 
     @idempotent
     def post(self, request: Request) -> Response:
-        employer = selectors.employer_for_user(user=request.user, employer_public_id=request.data.get("employer"))
+        employer = selectors.employer_for_user(
+            user=request.user, employer_public_id=cast(Any, request.data).get("employer")
+        )
         upload = request.FILES.get("file")
         if upload is None:
             raise UnprocessableError("Attach the file as the multipart field `file`.", code="file_required")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from typing import Any
+from typing import Any, cast
 
 import structlog
 from django.conf import settings
@@ -82,7 +82,7 @@ def insurer_event_apply(*, insurer: Organization, event: dict[str, Any]) -> str:
     try:
         with transaction.atomic():
             record = InsurerEvent.objects.create(
-                insurer=insurer, event_id=event_id, event_type=event_type, outcome="received", payload=event
+                insurer=insurer, event_id=event_id, event_type=event_type, outcome="received", payload=cast(Any, event)
             )
     except IntegrityError:
         metrics.CALLBACKS.labels(outcome="duplicate").inc()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import uuid
+from typing import Any, cast
 
 import structlog
 from django.conf import settings
@@ -57,7 +58,7 @@ def scheduler_tick(*, now: datetime.datetime | None = None, force: bool = False)
         from endorsements.tasks import dispatch_send_task
 
         for dispatch_id in created:
-            dispatch_send_task.delay_on_commit(dispatch_id)
+            cast(Any, dispatch_send_task).delay_on_commit(dispatch_id)  # celery-types lacks DjangoTask
         logger.info("endorsement_windows_closed", dispatches=len(created))
     return created
 

@@ -8,7 +8,7 @@ import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import structlog
 from django.db import transaction
@@ -154,8 +154,8 @@ def endorsements_intake(
     to_create: list[EndorsementRequest] = []
     new_members: list[Member] = []
     for row_number, clean in parsed:
-        info = infos.get(row_number)
-        if info is None:
+        found = infos.get(row_number)
+        if found is None:
             reason = (
                 "No active policy with this number belongs to your organization."
                 if not policies.get(clean.policy_number)
@@ -169,6 +169,7 @@ def endorsements_intake(
                 )
             )
             continue
+        info = found
         digest = hashes[row_number]
         if digest in originals:
             outcomes.append(
@@ -196,7 +197,7 @@ def endorsements_intake(
                 member_id=clean.member_id,
                 member_index=clean.member_index,
                 name=clean.name,
-                date_of_birth=clean.date_of_birth,
+                date_of_birth=cast(Any, clean.date_of_birth),
                 relationship=clean.relationship,
                 employee=employee,
                 plan=clean.plan,
@@ -340,7 +341,7 @@ def _business_rules(
         )
         if existing is not None:
             existing.name = clean.name
-            existing.date_of_birth = clean.date_of_birth
+            existing.date_of_birth = cast(Any, clean.date_of_birth)
             existing.plan = clean.plan
             existing.relationship = clean.relationship
             existing.employee = members.get((policy.pk, clean.employee_index)) if clean.employee_index else None

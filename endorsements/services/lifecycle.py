@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
+import datetime
 from decimal import Decimal
 
 import structlog
 from django.db import transaction
-from django.utils import timezone
 from django_fsm import TransitionNotAllowed
 
 from endorsements import funds, hooks, metrics
 from endorsements.models import Coverage, Direction, EndorsementKind, EndorsementRequest, Member
 from endorsements.services.funding import ea_drain
-from endorsements.states import RequestState
 from escrow_project.common.errors import InvalidTransitionError, NotFoundError
 
 logger = structlog.get_logger(__name__)
@@ -97,7 +96,7 @@ def request_activate(*, request_id: int, actor: str) -> EndorsementRequest:
     else:
         member.plan = request.new_plan
         if open_coverage is not None:
-            open_coverage.end_date = request.effective_date - timezone.timedelta(days=1)
+            open_coverage.end_date = request.effective_date - datetime.timedelta(days=1)
             open_coverage.save(update_fields=["end_date"])
         Coverage.objects.create(
             member=member, policy_id=request.policy_id, plan=request.new_plan, start_date=request.effective_date

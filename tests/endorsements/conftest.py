@@ -21,7 +21,7 @@ def day(offset: int) -> str:
     return (REAL_TODAY + datetime.timedelta(days=offset)).isoformat()
 
 
-SECRET = "whsec-test-0123456789abcdef"  # noqa: S105
+SECRET = "whsec-test-0123456789abcdef"
 
 
 @dataclass

@@ -15,7 +15,7 @@ from endorsements.services import funding
 from endorsements.states import RequestState
 from endorsements.tasks import batch_process_task
 from identity.models import Role
-from tests.endorsements.conftest import addition, day, make_world, LIVE_TERM
+from tests.endorsements.conftest import LIVE_TERM, addition, day, make_world
 from tests.factories import member
 
 
@@ -31,7 +31,8 @@ CSV_HEADER = "policy_number,kind,member_id,name,date_of_birth,relationship,plan,
 
 
 def csv_file(lines: list[str], name="endorsements.csv") -> SimpleUploadedFile:
-    return SimpleUploadedFile(name, (CSV_HEADER + "".join(l + "\n" for l in lines)).encode(), content_type="text/csv")
+    content = (CSV_HEADER + "".join(line + "\n" for line in lines)).encode()
+    return SimpleUploadedFile(name, content, content_type="text/csv")
 
 
 def upload(client, file, django_capture_on_commit_callbacks):
@@ -54,11 +55,13 @@ def test_single_endorsement_is_created_funded_and_replayed_with_the_same_key(liv
     data = first.json()
     assert (data["state"], data["amount"], data["direction"]) == ("fund_locked", "160.0000", "debit")
     again = client.post("/api/v1/endorsements/", body, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
-    assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.status_code == 201
+    assert again.headers["Idempotent-Replayed"] == "true"
     assert again.json()["tracking_id"] == data["tracking_id"]
     assert EndorsementRequest.objects.count() == 1
     got = client.get(f"/api/v1/endorsements/{data['tracking_id']}")
-    assert got.status_code == 200 and got.json()["tracking_id"] == data["tracking_id"]
+    assert got.status_code == 200
+    assert got.json()["tracking_id"] == data["tracking_id"]
 
 
 def test_an_invalid_endorsement_is_a_422_naming_fields_and_nothing_is_created(live_world, client_for):
@@ -160,7 +163,8 @@ def test_unsupported_file_types_are_refused_and_nothing_is_stored(live_world, cl
         {"file": SimpleUploadedFile("x.exe", b"MZ...", content_type="application/octet-stream")},
         format="multipart",
     )
-    assert response.status_code == 422 and response.json()["code"] == "unsupported_file_type"
+    assert response.status_code == 422
+    assert response.json()["code"] == "unsupported_file_type"
     assert not Batch.objects.exists()
 
 
@@ -195,7 +199,8 @@ def test_ledger_balance_topup_and_history(live_world, client_for):
     world = live_world
     client = client_for(world.hr)
     no_key = client.post("/api/v1/ledger/topup", {"amount": "100.00", "currency": "USD"}, format="json")
-    assert no_key.status_code == 400 and no_key.json()["code"] == "idempotency_key_required"
+    assert no_key.status_code == 400
+    assert no_key.json()["code"] == "idempotency_key_required"
     client.post(
         "/api/v1/endorsements/", addition("E-1", effective=day(5), plan="DAY"), format="json"
     )  # parked: no funds
@@ -220,4 +225,5 @@ def test_ledger_balance_topup_and_history(live_world, client_for):
     bad = client.post(
         "/api/v1/ledger/topup", {"amount": "-5", "currency": "USD"}, format="json", HTTP_IDEMPOTENCY_KEY="top-2"
     )
-    assert bad.status_code == 422 and bad.json()["code"] == "invalid_amount"
+    assert bad.status_code == 422
+    assert bad.json()["code"] == "invalid_amount"

@@ -81,7 +81,8 @@ def test_activation_before_confirmation_is_applied_in_the_right_order(sent):
     world, (a, _) = sent
     assert post(world, event("e2", "activated", a), batch=False).json()["outcomes"] == {"applied": 1}
     a.refresh_from_db()
-    assert a.state == RequestState.ACTIVE and a.settled_amount == a.amount
+    assert a.state == RequestState.ACTIVE
+    assert a.settled_amount == a.amount
     # The late confirmation is recognised as stale and changes nothing.
     assert post(world, event("e1", "confirmed", a), batch=False).json()["outcomes"] == {"stale": 1}
     a.refresh_from_db()
@@ -144,7 +145,7 @@ def test_secret_rotation_accepts_old_and_new_until_the_old_is_retired(sent):
 
 
 def test_a_malformed_event_in_a_batch_applies_nothing(sent):
-    world, (a, b) = sent
+    world, (a, _b) = sent
     response = post(world, {"events": [event("e1", "confirmed", a), {"event_id": "e2", "type": "bogus"}]})
     assert response.status_code == 422
     assert {e["field"] for e in response.json()["errors"]} == {"type", "tracking_id"}
@@ -154,7 +155,7 @@ def test_a_malformed_event_in_a_batch_applies_nothing(sent):
 
 
 def test_an_unknown_insurer_is_404(sent):
-    world, _ = sent
+    _world, _ = sent
     response = APIClient().post(
         "/api/v1/webhooks/insurers/00000000-0000-0000-0000-000000000000/notify",
         data=b"{}",

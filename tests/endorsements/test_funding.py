@@ -7,13 +7,13 @@ from decimal import Decimal
 import pytest
 
 from endorsements import funds
+from endorsements.gateway import GatewayResult
 from endorsements.models import Direction, EndorsementAccount, EndorsementRequest, Member
 from endorsements.services import callbacks, dispatch, funding, lifecycle
 from endorsements.services.intake import endorsement_submit
-from endorsements.gateway import GatewayResult
 from endorsements.states import RequestState
-from escrow_project.common.errors import UnprocessableError
 from endorsements.validation import member_index
+from escrow_project.common.errors import UnprocessableError
 from tests.endorsements.conftest import addition, day
 
 
@@ -99,7 +99,8 @@ def test_park_and_wake_sequence(live_world):
     )
     assert (result.locked, result.parked) == (1, 0)
     c.refresh_from_db()
-    assert c.state == RequestState.FUND_LOCKED and c.hold_id
+    assert c.state == RequestState.FUND_LOCKED
+    assert c.hold_id
     assert available(world) == Decimal("7.00")
     leaver.refresh_from_db()
     assert leaver.status == Member.Status.COVERED  # only activation removes the member
@@ -147,7 +148,8 @@ def test_confirmation_posts_the_hold_and_activation_covers_the_member(live_world
     confirm_via_insurer(world, request)
     lifecycle.request_activate(request_id=request.pk, actor="test")
     request.refresh_from_db()
-    assert request.state == RequestState.ACTIVE and request.settled_amount == Decimal("160.00")
+    assert request.state == RequestState.ACTIVE
+    assert request.settled_amount == Decimal("160.00")
     ea = EndorsementAccount.objects.get(employer=world.employer)
     summary = funds.balance_summary(ea)
     assert (summary["balance"], summary["locked"], summary["available"]) == (

@@ -24,7 +24,8 @@ def test_an_addition_is_accepted_priced_and_tracked(world):
     assert request.amount == Decimal("1002.74")
     member = request.member
     assert member.status == Member.Status.PENDING
-    assert member.member_id == "E-1" and member.name == "Person E-1"
+    assert member.member_id == "E-1"
+    assert member.name == "Person E-1"
     assert outcome.tracking_id.startswith("END-")
 
 
@@ -87,7 +88,8 @@ def test_a_dependant_attaches_to_an_employee_added_in_the_same_file(world):
     outcomes = intake(world, addition("D-1", relationship="child", employee_member_id="e-1"))
     assert outcomes[0].outcome == "accepted"
     child = Member.objects.get(relationship="child")
-    assert child.employee is not None and child.employee.member_id == "E-1"
+    assert child.employee is not None
+    assert child.employee.member_id == "E-1"
 
 
 def test_the_same_content_twice_is_one_request_and_one_duplicate_pointing_at_it(world):

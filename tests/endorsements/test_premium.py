@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -17,8 +18,8 @@ from endorsements.premium import (
 )
 
 D = datetime.date
-Y2025 = {"term_start": D(2025, 1, 1), "term_end": D(2025, 12, 31)}  # T = 365
-Y2024 = {"term_start": D(2024, 1, 1), "term_end": D(2024, 12, 31)}  # T = 366 (leap)
+Y2025: dict[str, Any] = {"term_start": D(2025, 1, 1), "term_end": D(2025, 12, 31)}  # T = 365
+Y2024: dict[str, Any] = {"term_start": D(2024, 1, 1), "term_end": D(2024, 12, 31)}  # T = 366 (leap)
 
 
 def test_addition_by_days_in_an_ordinary_year():
@@ -91,12 +92,12 @@ def test_modification_charges_the_difference_over_the_remaining_days():
 
 def test_rounding_is_half_up_per_endorsement_not_bankers():
     # A 400-day term: 1.00 x 2 / 400 = 0.005 exactly; half-up gives 0.01 where banker's would give 0.00.
-    term = {"term_start": D(2025, 1, 1), "term_end": D(2025, 1, 1) + datetime.timedelta(days=399)}
+    term: dict[str, Any] = {"term_start": D(2025, 1, 1), "term_end": D(2025, 1, 1) + datetime.timedelta(days=399)}
     assert addition_premium(
         annual=Decimal("1.00"), currency="USD", effective=term["term_end"] - datetime.timedelta(days=1), **term
     ) == Decimal("0.01")
     # 0.10 x 1 / 20 days = 0.005 -> 0.01 as well
-    short = {"term_start": D(2025, 1, 1), "term_end": D(2025, 1, 20)}
+    short: dict[str, Any] = {"term_start": D(2025, 1, 1), "term_end": D(2025, 1, 20)}
     assert addition_premium(annual=Decimal("0.10"), currency="USD", effective=D(2025, 1, 20), **short) == Decimal(
         "0.01"
     )
@@ -112,7 +113,7 @@ def test_rounding_follows_the_currency_minor_unit():
 
 
 def test_months_method_charges_the_starting_month_in_full_and_refunds_only_later_months():
-    kw = {"method": ProrationMethod.MONTHS, **Y2025}
+    kw: dict[str, Any] = {"method": ProrationMethod.MONTHS, **Y2025}
     assert addition_premium(annual=Decimal("1200"), currency="USD", effective=D(2025, 7, 15), **kw) == Decimal("600.00")
     assert addition_premium(annual=Decimal("1200"), currency="USD", effective=D(2025, 7, 1), **kw) == Decimal("600.00")
     assert deletion_credit(annual=Decimal("1200"), currency="USD", last_covered=D(2025, 7, 15), **kw) == Decimal(
@@ -125,7 +126,7 @@ def test_months_method_charges_the_starting_month_in_full_and_refunds_only_later
 
 def test_months_method_with_a_month_end_anniversary():
     # Term from 31 Jan: policy months start 31 Jan, 28 Feb, 31 Mar... (clamped to month ends).
-    term = {"term_start": D(2025, 1, 31), "term_end": D(2026, 1, 30), "method": ProrationMethod.MONTHS}
+    term: dict[str, Any] = {"term_start": D(2025, 1, 31), "term_end": D(2026, 1, 30), "method": ProrationMethod.MONTHS}
     assert addition_premium(annual=Decimal("1200"), currency="USD", effective=D(2025, 2, 27), **term) == Decimal(
         "1200.00"
     )
@@ -137,7 +138,7 @@ def test_months_method_with_a_month_end_anniversary():
 def test_30e360_counts_every_month_as_30_days():
     assert days_360_e(D(2024, 1, 31), D(2024, 3, 1)) == 31  # 30 Jan -> 1 Mar in 30E/360
     assert days_360_e(D(2024, 2, 29), D(2024, 12, 31)) == 301
-    kw = {"method": ProrationMethod.THIRTY_E_360, **Y2024}
+    kw: dict[str, Any] = {"method": ProrationMethod.THIRTY_E_360, **Y2024}
     # T = 360 in a leap year as in any other; 1200 x 301/360 = 1003.333 -> 1003.33
     assert deletion_credit(annual=Decimal("1200"), currency="USD", last_covered=D(2024, 2, 29), **kw) == Decimal(
         "1003.33"
