@@ -1,7 +1,14 @@
+from typing import Any
+
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
-from identity.models import Membership, Organization, User
+from escrow_project.common.admin_masking import MaskedFieldsAdminMixin
+from escrow_project.common.crypto.blind_index import blind_index
+from identity.models import EMAIL_INDEX_PURPOSE, Membership, Organization, User
+from identity.selectors import user_is_operator
 
 
 class MembershipInline(admin.TabularInline[Membership, User]):
@@ -11,8 +18,21 @@ class MembershipInline(admin.TabularInline[Membership, User]):
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):
+class UserAdmin(MaskedFieldsAdminMixin, BaseUserAdmin):
     inlines = [MembershipInline]
+    masked_fields = ("first_name", "last_name", "email")
+    # Names and e-mail are encrypted: search by username, or by an exact e-mail through its blind index.
+    search_fields = ("username",)
+    ordering = ("username",)
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet[User], search_term: str) -> Any:
+        results, distinct = super().get_search_results(request, queryset, search_term)
+        if "@" in search_term:
+            results |= queryset.filter(email_index=blind_index(search_term.strip(), purpose=EMAIL_INDEX_PURPOSE))
+        return results, distinct
+
+    def can_reveal(self, request: HttpRequest, obj: Any) -> bool:
+        return super().can_reveal(request, obj) and user_is_operator(request.user)
 
 
 @admin.register(Organization)

@@ -1,18 +1,41 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.contrib.auth.models import AbstractUser
+from django.core.validators import EmailValidator
 from django.db import models
+
+from escrow_project.common.crypto.blind_index import blind_index
+from escrow_project.common.crypto.fields import EncryptedTextField
+
+EMAIL_INDEX_PURPOSE = "identity.user.email"
 
 
 class User(AbstractUser):
-    """A person who signs in: operator, party, agent or partner staff. Custom from day one."""
+    """A person who signs in: operator, party, agent or partner staff. Custom from day one.
+
+    Names and e-mail are personal data and stored encrypted (docs/decisions/0401); the username is
+    the login and stays plain. `email_index` (a blind index) finds a user by exact e-mail.
+    """
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    first_name = EncryptedTextField("first name", blank=True)
+    last_name = EncryptedTextField("last name", blank=True)
+    email = EncryptedTextField("email address", blank=True, validators=[EmailValidator()])
+    email_index = models.CharField(max_length=64, blank=True, default="", db_index=True, editable=False)
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.email_index = blind_index(self.email, purpose=EMAIL_INDEX_PURPOSE) if self.email else ""
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "email" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "email_index"}
+        super().save(*args, **kwargs)
 
     def __str__(self) -> str:
-        return self.get_full_name() or self.username
+        # The username, not the name: __str__ ends up in logs, admin lists and audit lines.
+        return self.username
 
 
 class OrganizationKind(models.TextChoices):

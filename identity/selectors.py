@@ -6,8 +6,9 @@ from typing import Any
 
 from django.db.models import QuerySet
 
+from escrow_project.common.crypto.blind_index import blind_index
 from escrow_project.common.errors import NotFoundError
-from identity.models import Membership, Organization, Role
+from identity.models import EMAIL_INDEX_PURPOSE, Membership, Organization, Role, User
 
 
 def user_roles(user: Any) -> set[str]:
@@ -45,3 +46,11 @@ def organization_get_for_user(*, user: Any, public_id: Any) -> Organization:
     if organization is None:
         raise NotFoundError("No such organization.")
     return organization
+
+
+def user_find_by_email(*, email: str) -> User | None:
+    """Exact (case-insensitive) e-mail match through the blind index: e-mail is stored encrypted."""
+    if not email.strip():
+        return None
+    index = blind_index(email.strip(), purpose=EMAIL_INDEX_PURPOSE)
+    return User.objects.filter(email_index=index).order_by("pk").first()

@@ -18,6 +18,8 @@ from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
+from escrow_project.common.redaction import scrub_text, submitted_values
+
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_TYPE_PREFIX = "urn:escrow-platform:problem:"
 
@@ -150,6 +152,25 @@ def _request_id_from_context(context: Mapping[str, Any]) -> str:
     return str(request.META.get("HTTP_X_REQUEST_ID", "")) if request is not None else ""
 
 
+def _submitted(context: Mapping[str, Any]) -> list[str]:
+    request = context.get("request")
+    if request is None:
+        return []
+    values = submitted_values(getattr(request, "query_params", None))
+    try:
+        values.extend(submitted_values(request.data))
+    except Exception:  # noqa: BLE001 - an unparsable body (the very error being reported) has nothing to echo
+        values.extend(submitted_values(getattr(request, "_full_data", None)))
+    return values
+
+
+def _scrub(body: dict[str, Any], submitted: list[str]) -> dict[str, Any]:
+    """Error bodies never echo what was submitted: DRF's and Django's messages sometimes quote it."""
+    body["detail"] = scrub_text(str(body["detail"]), submitted)
+    body["errors"] = [{**error, "message": scrub_text(str(error["message"]), submitted)} for error in body["errors"]]
+    return body
+
+
 def problem_response(body: dict[str, Any], headers: Mapping[str, str] | None = None) -> Response:
     return Response(body, status=body["status"], headers=dict(headers or {}), content_type=PROBLEM_CONTENT_TYPE)
 
@@ -170,7 +191,7 @@ def problem_exception_handler(exc: Exception, context: Mapping[str, Any]) -> Res
             request_id=request_id,
             errors=exc.errors,
         )
-        return problem_response(body)
+        return problem_response(_scrub(body, _submitted(context)))
 
     if isinstance(exc, Http404):
         exc = drf_exceptions.NotFound()
@@ -203,7 +224,7 @@ def problem_exception_handler(exc: Exception, context: Mapping[str, Any]) -> Res
     if auth_header:
         headers["WWW-Authenticate"] = auth_header
     body = problem(status=exc.status_code, code=code, title=title, detail=detail, request_id=request_id, errors=errors)
-    return problem_response(body, headers)
+    return problem_response(_scrub(body, _submitted(context)), headers)
 
 
 def _django_problem(request: HttpRequest, *, status: int, code: str, title: str, detail: str) -> JsonResponse:

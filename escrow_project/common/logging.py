@@ -1,10 +1,15 @@
-"""structlog configuration: JSON lines with the request id, shared by web and worker processes."""
+"""structlog configuration: JSON lines with the request id, shared by web and worker processes.
+
+Every line passes `redact_event` (escrow_project.common.redaction) just before it is rendered.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 import structlog
+
+from escrow_project.common.redaction import redact_event
 
 SHARED_PROCESSORS: list[Any] = [
     structlog.contextvars.merge_contextvars,
@@ -39,6 +44,8 @@ def configure_logging(*, level: str, fmt: str) -> dict[str, Any]:
                 "processors": [
                     structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                     structlog.processors.format_exc_info,
+                    # Last before rendering, so it also sees tracebacks and stdlib records.
+                    redact_event,
                     renderer,
                 ],
                 "foreign_pre_chain": SHARED_PROCESSORS,

@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "corsheaders",
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
@@ -52,6 +53,8 @@ MIDDLEWARE = [
     "escrow_project.common.request_id.RequestIdMiddleware",
     "django_structlog.middlewares.RequestMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "escrow_project.common.security.SecurityHeadersMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -120,10 +123,14 @@ MEDIA_ROOT = VAR_DIR / "media"
 REDIS_URL = env_str("REDIS_URL", "")
 CHAIN_RPC_URL = env_str("CHAIN_RPC_URL", "")
 
+# Rate limits count in the cache, so it must be shared by every web process: Redis when configured,
+# otherwise a table in the database (created by a common migration), never per-process memory.
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "common_cache"},
+    }
 
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -140,6 +147,18 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "COERCE_DECIMAL_TO_STRING": True,
+    # Per authenticated client and per IP; 429 problem details with Retry-After (docs/errors.md).
+    "DEFAULT_THROTTLE_CLASSES": [
+        "escrow_project.common.throttling.ClientRateThrottle",
+        "escrow_project.common.throttling.IPRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "client": env_str("API_RATE_PER_CLIENT", "600/min"),
+        "ip": env_str("API_RATE_PER_IP", "1200/min"),
+    },
+    # How many proxies in front append to X-Forwarded-For; 0 = use the socket address only. Never
+    # None: DRF would then trust the whole, caller-controlled header.
+    "NUM_PROXIES": env_int("NUM_PROXIES", 0),
 }
 
 SPECTACULAR_SETTINGS = {
@@ -187,12 +206,14 @@ if REDIS_URL:
     }
 else:
     CELERY_BROKER_URL = "filesystem://"
-    for _folder in ("queue", "processed"):
+    for _folder in ("queue", "processed", "control"):
         (CELERY_BROKER_DIR / _folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(CELERY_BROKER_DIR / "queue"),
         "data_folder_out": str(CELERY_BROKER_DIR / "queue"),
         "processed_folder": str(CELERY_BROKER_DIR / "processed"),
+        # Without this kombu writes its broadcast exchange files into the current directory.
+        "control_folder": str(CELERY_BROKER_DIR / "control"),
         "store_processed": False,
     }
 CELERY_RESULT_BACKEND = None
@@ -236,7 +257,35 @@ from escrow_project.settings.apps.notifications import *  # noqa: E402, F403
 from escrow_project.settings.apps.transactions import *  # noqa: E402, F403
 from escrow_project.settings.apps.verifications import *  # noqa: E402, F403
 
-# Field encryption (escrow_project.common.crypto): see .env.example.
+# Field encryption (escrow_project.common.crypto): see .env.example and docs/decisions/0401.
 FIELD_ENCRYPTION_KEYS = env_str("FIELD_ENCRYPTION_KEYS", "")
 BLIND_INDEX_KEY = env_str("BLIND_INDEX_KEY", "")
 KEY_PROVIDER = env_str("KEY_PROVIDER", "escrow_project.common.crypto.keys.EnvironmentKeyProvider")
+# Envelope provider (KEY_PROVIDER=escrow_project.common.crypto.envelope.EnvelopeKeyProvider) only.
+KEY_WRAPPER = env_str("KEY_WRAPPER", "escrow_project.common.crypto.envelope.LocalKeyWrapper")
+KEY_ENCRYPTION_KEY = env_str("KEY_ENCRYPTION_KEY", "")
+KEY_ENCRYPTION_KEY_FILE = env_str("KEY_ENCRYPTION_KEY_FILE", "")
+WRAPPED_DATA_KEYS = env_str("WRAPPED_DATA_KEYS", "")
+WRAPPED_BLIND_INDEX_KEY = env_str("WRAPPED_BLIND_INDEX_KEY", "")
+
+# --- The API's edges ------------------------------------------------------------------------
+# CORS only for the partner origins listed (exact scheme://host[:port]); nothing by default.
+CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS")
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOW_CREDENTIALS = False  # partners send bearer tokens, never our cookies
+CORS_ALLOW_HEADERS = ["accept", "authorization", "content-type", "idempotency-key", "x-request-id"]
+CORS_EXPOSE_HEADERS = ["Link", "Retry-After", "X-Request-ID", "Idempotent-Replayed"]
+CORS_PREFLIGHT_MAX_AGE = 600
+# Content-Security-Policy for HTML (party pages, admin); API JSON is never rendered as a page.
+CONTENT_SECURITY_POLICY = env_str(
+    "CONTENT_SECURITY_POLICY",
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+    "frame-ancestors 'none'",
+)
+# Batch uploads (escrow_project.common.uploads): refused before anything is stored.
+UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 5 * 1024 * 1024)
+UPLOAD_MAX_ROWS = env_int("UPLOAD_MAX_ROWS", 10_000)
+# Django keeps bigger uploads on disk in a temp file instead of memory; the limit above still applies.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440

@@ -3,7 +3,14 @@
 from django.core.exceptions import ImproperlyConfigured
 
 from escrow_project.settings.base import *  # noqa: F403
-from escrow_project.settings.base import DEBUG, JWT_SIGNING_KEY, SECRET_KEY
+from escrow_project.settings.base import (
+    BLIND_INDEX_KEY,
+    DEBUG,
+    FIELD_ENCRYPTION_KEYS,
+    JWT_SIGNING_KEY,
+    KEY_PROVIDER,
+    SECRET_KEY,
+)
 from escrow_project.settings.env import env_bool, env_int
 
 _KNOWN_INSECURE_PREFIXES = ("insecure", "django-insecure", "change-me", "changeme", "secret")
@@ -25,7 +32,17 @@ _refuse_insecure_key("JWT_SIGNING_KEY", JWT_SIGNING_KEY)
 if JWT_SIGNING_KEY == SECRET_KEY:
     raise ImproperlyConfigured("JWT_SIGNING_KEY must differ from SECRET_KEY in production.")
 
-# TLS is terminated by the proxy in front, which must set X-Forwarded-Proto.
+# Personal data is encrypted with keys from the environment (or a KMS provider); never derived ones.
+if KEY_PROVIDER.endswith(".EnvironmentKeyProvider") and (
+    not FIELD_ENCRYPTION_KEYS.strip() or not BLIND_INDEX_KEY.strip()
+):
+    raise ImproperlyConfigured(
+        "Production needs FIELD_ENCRYPTION_KEYS and BLIND_INDEX_KEY "
+        "(generate them with `manage.py generate_encryption_keys`), or another KEY_PROVIDER."
+    )
+
+# TLS is terminated by the proxy in front, which must set X-Forwarded-Proto to the scheme the
+# client used and strip any X-Forwarded-Proto the client sent; otherwise a client could claim https.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
@@ -35,8 +52,15 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_SECURE = True
 SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+# __Host- cookies are refused by browsers unless Secure, host-only and Path=/: no subdomain can set them.
+SESSION_COOKIE_NAME = "__Host-sessionid"
+SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 3600)
 CSRF_COOKIE_SECURE = True
 CSRF_COOKIE_HTTPONLY = True
+CSRF_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_NAME = "__Host-csrftoken"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
 IS_PRODUCTION = True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 import subprocess
@@ -11,10 +12,25 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+_KEY_SETTINGS = {
+    "DEBUG",
+    "SECRET_KEY",
+    "JWT_SIGNING_KEY",
+    "FIELD_ENCRYPTION_KEYS",
+    "BLIND_INDEX_KEY",
+    "KEY_PROVIDER",
+    "KEY_ENCRYPTION_KEY",
+    "WRAPPED_DATA_KEYS",
+    "WRAPPED_BLIND_INDEX_KEY",
+}
+
+
+def _random_key() -> str:
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
 
 
 def _check_deploy(tmp_path: Path, **overrides: str) -> subprocess.CompletedProcess[str]:
-    env = {key: value for key, value in os.environ.items() if key not in {"DEBUG", "SECRET_KEY", "JWT_SIGNING_KEY"}}
+    env = {key: value for key, value in os.environ.items() if key not in _KEY_SETTINGS}
     env.update(
         {
             "DJANGO_SETTINGS_MODULE": "escrow_project.settings.production",
@@ -22,6 +38,8 @@ def _check_deploy(tmp_path: Path, **overrides: str) -> subprocess.CompletedProce
             "JWT_SIGNING_KEY": secrets.token_urlsafe(64),
             "ALLOWED_HOSTS": "escrow.example.com",
             "VAR_DIR": str(tmp_path),
+            "FIELD_ENCRYPTION_KEYS": f"k2026:{_random_key()}",
+            "BLIND_INDEX_KEY": _random_key(),
             **overrides,
         }
     )
@@ -49,11 +67,43 @@ def test_secure_production_configuration_passes_check_deploy(tmp_path):
         ({"SECRET_KEY": "short"}, "SECRET_KEY"),
         ({"JWT_SIGNING_KEY": "x" * 60}, "JWT_SIGNING_KEY"),
         ({"DEBUG": "true"}, "DEBUG"),
+        ({"FIELD_ENCRYPTION_KEYS": ""}, "FIELD_ENCRYPTION_KEYS"),
+        ({"BLIND_INDEX_KEY": ""}, "BLIND_INDEX_KEY"),
+        ({"FIELD_ENCRYPTION_KEYS": "k1:dG9vLXNob3J0"}, "32 bytes"),
+        ({"KEY_PROVIDER": "escrow_project.common.crypto.envelope.EnvelopeKeyProvider"}, "KEY_ENCRYPTION_KEY"),
     ],
-    ids=["default-key", "short-key", "low-entropy-jwt-key", "debug-on"],
+    ids=[
+        "default-key",
+        "short-key",
+        "low-entropy-jwt-key",
+        "debug-on",
+        "no-encryption-keys",
+        "no-blind-index-key",
+        "short-encryption-key",
+        "envelope-without-kek",
+    ],
 )
 def test_insecure_production_configuration_refuses_to_start(tmp_path, overrides, complaint):
     result = _check_deploy(tmp_path, **overrides)
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
     assert complaint in result.stderr
+
+
+def test_production_with_envelope_keys_passes_check_deploy(tmp_path):
+    """The KMS-style provider: only wrapped data keys in the environment, unwrapped by the KEK."""
+    env = {k: v for k, v in os.environ.items() if k not in _KEY_SETTINGS}
+    generated = subprocess.run(
+        [sys.executable, "manage.py", "generate_encryption_keys", "--envelope", "--key-id", "k2026"],
+        cwd=ROOT,
+        env={**env, "DJANGO_SETTINGS_MODULE": "escrow_project.settings.test", "VAR_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    lines = dict(line.split("=", 1) for line in generated.stdout.splitlines() if "=" in line)
+    assert set(lines) == {"KEY_ENCRYPTION_KEY", "KEY_PROVIDER", "WRAPPED_DATA_KEYS", "WRAPPED_BLIND_INDEX_KEY"}
+    result = _check_deploy(tmp_path, FIELD_ENCRYPTION_KEYS="", BLIND_INDEX_KEY="", **lines)
+    assert result.returncode == 0, result.stderr
+    assert "System check identified no issues" in result.stdout

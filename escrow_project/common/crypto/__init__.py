@@ -1,0 +1,1 @@
+"""Field-level encryption kernel: AES-GCM fields with key ids, key providers and blind indexes."""

@@ -10,6 +10,9 @@ import datetime
 import json
 from typing import Any
 
+from django import forms
+from django.apps import apps
+from django.core import checks
 from django.db import models
 
 from escrow_project.common.crypto.cipher import decrypt, encrypt
@@ -23,6 +26,25 @@ class _EncryptedMixin:
 
     def _context(self) -> str:
         return f"{self.model._meta.label_lower}.{self.name}"
+
+    @property
+    def encryption_context(self) -> str:
+        """The associated data every value of this column is sealed with."""
+        return self._context()
+
+    def check(self, **kwargs: Any) -> list[checks.CheckMessage]:
+        errors: list[checks.CheckMessage] = [*super().check(**kwargs)]  # type: ignore[misc]
+        # Ciphertexts use a random nonce: a unique constraint or an index on them enforces and finds nothing.
+        if getattr(self, "primary_key", False) or getattr(self, "unique", False) or getattr(self, "db_index", False):
+            errors.append(
+                checks.Error(
+                    "An encrypted field cannot be a primary key, unique or indexed.",
+                    hint="Add a blind index column (escrow_project.common.crypto.blind_index) and constrain that.",
+                    obj=self,
+                    id="common.E401",
+                )
+            )
+        return errors
 
     def to_plaintext(self, value: Any) -> str:
         return str(value)
@@ -64,9 +86,16 @@ class EncryptedDateField(_EncryptedMixin, models.TextField):
         return datetime.date.fromisoformat(plaintext)
 
     def to_python(self, value: Any) -> Any:
-        if value is None or isinstance(value, datetime.date):
+        if value is None or value == "":
+            return None
+        if isinstance(value, datetime.datetime):
+            return value.date()
+        if isinstance(value, datetime.date):
             return value
         return datetime.date.fromisoformat(str(value))
+
+    def formfield(self, **kwargs: Any) -> Any:
+        return models.Field.formfield(self, form_class=forms.DateField, **kwargs)
 
 
 class EncryptedJSONField(_EncryptedMixin, models.TextField):
@@ -77,3 +106,21 @@ class EncryptedJSONField(_EncryptedMixin, models.TextField):
 
     def from_plaintext(self, plaintext: str) -> Any:
         return json.loads(plaintext)
+
+    def formfield(self, **kwargs: Any) -> Any:
+        return models.Field.formfield(self, form_class=forms.JSONField, **kwargs)
+
+
+EncryptedFieldMixin = _EncryptedMixin  # the public name, for isinstance checks
+
+
+def encrypted_fields() -> list[tuple[type[models.Model], models.Field[Any, Any]]]:
+    """Every concrete (model, field) pair that stores encrypted values, across installed apps."""
+    found: list[tuple[type[models.Model], models.Field[Any, Any]]] = []
+    for model in apps.get_models():
+        if model._meta.proxy or not model._meta.managed:
+            continue
+        for field in model._meta.local_concrete_fields:
+            if isinstance(field, _EncryptedMixin):
+                found.append((model, field))
+    return found

@@ -1,1 +1,33 @@
 """Settings of the notifications app (environment-driven)."""
+
+from escrow_project.settings.env import env_bool, env_int, env_str
+
+# Delivery: 3 attempts 5 s apart; a worker's lease on a row in flight outlives the slowest send.
+NOTIFICATIONS_MAX_ATTEMPTS = env_int("NOTIFICATIONS_MAX_ATTEMPTS", 3)
+NOTIFICATIONS_RETRY_DELAY_SECONDS = env_int("NOTIFICATIONS_RETRY_DELAY_SECONDS", 5)
+NOTIFICATIONS_DELIVERY_LEASE_SECONDS = env_int("NOTIFICATIONS_DELIVERY_LEASE_SECONDS", 60)
+# The sweeper re-enqueues rows still pending this long after they were due (broker down at commit).
+NOTIFICATIONS_SWEEP_GRACE_SECONDS = env_int("NOTIFICATIONS_SWEEP_GRACE_SECONDS", 30)
+# Circuit breaker per channel: opens after N consecutive transient failures, half-open after M seconds.
+NOTIFICATIONS_CIRCUIT_FAILURE_THRESHOLD = env_int("NOTIFICATIONS_CIRCUIT_FAILURE_THRESHOLD", 3)
+NOTIFICATIONS_CIRCUIT_RESET_SECONDS = env_int("NOTIFICATIONS_CIRCUIT_RESET_SECONDS", 120)
+# Webhooks: timeouts, plain http (only for local receivers), grace period of an old secret.
+NOTIFICATIONS_WEBHOOK_CONNECT_TIMEOUT_SECONDS = float(env_str("NOTIFICATIONS_WEBHOOK_CONNECT_TIMEOUT_SECONDS", "5"))
+NOTIFICATIONS_WEBHOOK_READ_TIMEOUT_SECONDS = float(env_str("NOTIFICATIONS_WEBHOOK_READ_TIMEOUT_SECONDS", "10"))
+NOTIFICATIONS_WEBHOOK_ALLOW_INSECURE = env_bool("NOTIFICATIONS_WEBHOOK_ALLOW_INSECURE", False)
+NOTIFICATIONS_WEBHOOK_ROTATION_GRACE_HOURS = env_int("NOTIFICATIONS_WEBHOOK_ROTATION_GRACE_HOURS", 24)
+# E-mail sender; the backend is Django's EMAIL_BACKEND (console locally, SMTP or anymail in production).
+NOTIFICATIONS_FROM_EMAIL = env_str("NOTIFICATIONS_FROM_EMAIL", "Escrow Platform <no-reply@escrow.invalid>")
+# SMS: the logging backend unless Twilio is configured (and the twilio package installed).
+NOTIFICATIONS_SMS_BACKEND = env_str("NOTIFICATIONS_SMS_BACKEND", "notifications.channels.sms.LoggingSmsBackend")
+TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID", "")
+TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN", "")
+TWILIO_FROM_NUMBER = env_str("TWILIO_FROM_NUMBER", "")
+
+# Django Channels: Redis when REDIS_URL is set (several processes share groups), in-memory otherwise.
+_REDIS_URL = env_str("REDIS_URL", "")
+CHANNEL_LAYERS = (
+    {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [_REDIS_URL]}}}
+    if _REDIS_URL
+    else {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+)

@@ -1,0 +1,92 @@
+"""Rate limits per authenticated client and per IP, counted atomically in the shared cache.
+
+DRF's stock throttles read a history list, append and write it back: concurrent requests all read
+the same history and all pass. These count with `cache.add` + `cache.incr` (one atomic INCR in
+Redis), in a window that starts with the first request and lasts the rate's period. The IP comes
+from DRF's `get_ident`, which honours REST_FRAMEWORK["NUM_PROXIES"]: with 0 (the default) it is the
+socket address and X-Forwarded-For is ignored, so a caller cannot mint new identities by sending it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from typing import Any
+
+from django.core.cache import cache, caches
+from django.core.cache.backends.db import DatabaseCache
+from django.db import transaction
+from prometheus_client import Counter
+from rest_framework.settings import api_settings
+from rest_framework.throttling import SimpleRateThrottle
+
+THROTTLED = Counter("api_requests_throttled_total", "API requests refused with 429, by throttle scope.", ["scope"])
+
+
+class _AtomicWindowThrottle(SimpleRateThrottle):
+    scope = ""
+
+    def get_rate(self) -> str | None:
+        # Read at call time (DRF reads it at import), so override_settings and env changes apply.
+        rates: dict[str, Any] = api_settings.DEFAULT_THROTTLE_RATES
+        rate = rates.get(self.scope)
+        return str(rate) if rate else None
+
+    def allow_request(self, request: Any, view: Any) -> bool:
+        rate = self.get_rate()
+        if rate is None:
+            return True
+        limit, duration = self.parse_rate(rate)
+        if limit is None or duration is None:
+            return True
+        key = self.get_cache_key(request, view)
+        if key is None:
+            return True
+        now = time.time()
+        with _serialised():
+            cache.add(f"{key}:start", now, duration)
+            cache.add(key, 0, duration)
+            try:
+                count = cache.incr(key)
+            except ValueError:  # expired between add and incr: this request opens a new window
+                cache.set(f"{key}:start", now, duration)
+                cache.set(key, 1, duration)
+                count = 1
+            start = cache.get(f"{key}:start", now)
+        self._wait = max(0.0, float(start) + duration - now)
+        if count > limit:
+            THROTTLED.labels(scope=self.scope).inc()
+            return False
+        return True
+
+    def wait(self) -> float | None:
+        return getattr(self, "_wait", None)
+
+
+def _serialised() -> contextlib.AbstractContextManager[Any]:
+    # The database cache increments with a read and a write; on the embedded SQLite default a
+    # transaction (BEGIN IMMEDIATE) makes that pair atomic across processes. Redis needs nothing.
+    if isinstance(caches["default"], DatabaseCache):
+        return transaction.atomic()
+    return contextlib.nullcontext()
+
+
+class ClientRateThrottle(_AtomicWindowThrottle):
+    """Per authenticated client (the user behind the token), whatever address it calls from."""
+
+    scope = "client"
+
+    def get_cache_key(self, request: Any, view: Any) -> str | None:
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            return None
+        return f"throttle:{self.scope}:{user.pk}"
+
+
+class IPRateThrottle(_AtomicWindowThrottle):
+    """Per client IP, for every request (sign-in attempts included)."""
+
+    scope = "ip"
+
+    def get_cache_key(self, request: Any, view: Any) -> str | None:
+        return f"throttle:{self.scope}:{self.get_ident(request)}"

@@ -1,0 +1,38 @@
+"""E-mail through Django's configured backend (console locally; SMTP or django-anymail in production)."""
+
+from __future__ import annotations
+
+import smtplib
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+
+from notifications.channels import DeliveryResult, PermanentDeliveryError, TransientDeliveryError
+from notifications.models import Notification
+from notifications.rendering import render_message
+
+
+def message_id_for(notification: Notification) -> str:
+    # Stable across retries, so a mail system that sees a resend can recognise the duplicate.
+    return f"<notification-{notification.public_id}@escrow-platform>"
+
+
+class EmailBackend:
+    def send(self, notification: Notification) -> DeliveryResult:
+        rendered = render_message(notification.kind, notification.context)
+        message_id = message_id_for(notification)
+        email = EmailMultiAlternatives(
+            subject=rendered.subject,
+            body=rendered.text,
+            from_email=settings.NOTIFICATIONS_FROM_EMAIL,
+            to=[notification.address],
+            headers={"Message-ID": message_id, "X-Notification-Id": str(notification.public_id)},
+        )
+        email.attach_alternative(rendered.html, "text/html")
+        try:
+            email.send(fail_silently=False)
+        except smtplib.SMTPRecipientsRefused as exc:
+            raise PermanentDeliveryError(f"recipient refused by the mail server: {exc.recipients!r}") from exc
+        except (smtplib.SMTPException, OSError) as exc:
+            raise TransientDeliveryError(f"mail server error: {exc}") from exc
+        return DeliveryResult(provider_message_id=message_id)

@@ -1,0 +1,42 @@
+"""The public services of the notifications app (the only writers of its tables)."""
+
+from notifications.services.circuit import (
+    circuit_acquire,
+    circuit_record_failure,
+    circuit_record_success,
+    circuit_reset,
+)
+from notifications.services.delivery import notification_deliver, notification_retry, outbox_sweep
+from notifications.services.digest import digest_send_due
+from notifications.services.enqueue import live_event_publish, notification_enqueue, send_escalation_alert
+from notifications.services.preferences import preference_resolve, preference_set
+from notifications.services.webhooks import (
+    webhook_endpoint_disable,
+    webhook_endpoint_register,
+    webhook_endpoint_test,
+    webhook_endpoint_update,
+    webhook_secret_rotate,
+    webhook_url_validate,
+)
+
+__all__ = [
+    "circuit_acquire",
+    "circuit_record_failure",
+    "circuit_record_success",
+    "circuit_reset",
+    "digest_send_due",
+    "live_event_publish",
+    "notification_deliver",
+    "notification_enqueue",
+    "notification_retry",
+    "outbox_sweep",
+    "preference_resolve",
+    "preference_set",
+    "send_escalation_alert",
+    "webhook_endpoint_disable",
+    "webhook_endpoint_register",
+    "webhook_endpoint_test",
+    "webhook_endpoint_update",
+    "webhook_secret_rotate",
+    "webhook_url_validate",
+]

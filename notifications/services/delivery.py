@@ -1,0 +1,219 @@
+"""Delivering outbox rows: claim with a lease, send outside any transaction, record the outcome.
+
+"Exactly once" here means: at most one worker sends a row at a time (the lease), a row that is
+recorded as sent is never sent again (the claim re-checks the status under a row lock), and when a
+worker dies between sending and recording, the row is sent again after its lease expires with the
+SAME message id (webhook-id / Idempotency-Key / e-mail Message-ID), so the receiver can drop the
+repeat. An unknown outcome cannot be resolved without asking the receiver; see
+docs/decisions/0301-notifications-api.md.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import structlog
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from escrow_project.common.errors import ConflictError, DomainError, NotFoundError
+from notifications import metrics
+from notifications.channels import (
+    DeliveryResult,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+    backend_for,
+)
+from notifications.models import Notification, NotificationAttempt, NotificationStatus
+from notifications.services.circuit import circuit_acquire, circuit_record_failure, circuit_record_success
+from notifications.services.scheduling import delivery_schedule_on_commit
+
+logger = structlog.get_logger(__name__)
+
+_TERMINAL = {NotificationStatus.SENT, NotificationStatus.FAILED, NotificationStatus.SKIPPED}
+# A retry task may wake a little before next_attempt_at (clock skew between hosts).
+_EARLY_TOLERANCE = timedelta(seconds=1)
+
+
+@transaction.atomic
+def _claim(notification_id: int) -> tuple[Notification, NotificationAttempt] | str:
+    notification = (
+        Notification.objects.select_for_update(of=("self",))
+        .select_related("webhook_endpoint")
+        .filter(pk=notification_id)
+        .first()
+    )
+    if notification is None:
+        return "missing"
+    now = timezone.now()
+    if notification.status in _TERMINAL:
+        return f"already_{notification.status}"
+    if notification.digest:
+        return "held_for_digest"
+    if notification.status == NotificationStatus.SENDING:
+        if notification.claimed_until is not None and notification.claimed_until > now:
+            return "in_flight_elsewhere"
+        # The worker holding the lease died; the outcome of its send is unknown.
+        NotificationAttempt.objects.filter(notification=notification, finished_at__isnull=True).update(
+            finished_at=now, outcome="lost", error="the worker stopped before recording the outcome"
+        )
+        if notification.attempts >= notification.max_attempts:
+            notification.status = NotificationStatus.FAILED
+            notification.last_error = "the worker stopped during the last attempt; outcome unknown"
+            notification.claimed_until = None
+            notification.save()
+            metrics.FAILED.labels(notification.channel, "worker_lost").inc()
+            return "failed_worker_lost"
+    elif notification.next_attempt_at is not None and notification.next_attempt_at > now + _EARLY_TOLERANCE:
+        return "not_due"
+    decision = circuit_acquire(channel=notification.channel)
+    if not decision.allowed:
+        retry_at = decision.retry_at or now + timedelta(seconds=settings.NOTIFICATIONS_RETRY_DELAY_SECONDS)
+        notification.status = NotificationStatus.PENDING
+        notification.next_attempt_at = retry_at
+        notification.last_error = f"the {notification.channel} circuit breaker is open"
+        notification.claimed_until = None
+        notification.save()
+        delivery_schedule_on_commit(notification.pk, countdown=(retry_at - now).total_seconds())
+        return "circuit_open"
+    notification.status = NotificationStatus.SENDING
+    notification.attempts += 1
+    notification.claimed_until = now + timedelta(seconds=settings.NOTIFICATIONS_DELIVERY_LEASE_SECONDS)
+    notification.save()
+    attempt = NotificationAttempt.objects.create(notification=notification, number=notification.attempts)
+    return notification, attempt
+
+
+@transaction.atomic
+def _record(
+    *,
+    notification_id: int,
+    attempt_id: int,
+    result: DeliveryResult | None,
+    error: Exception | None,
+    seconds: float,
+) -> str:
+    notification = Notification.objects.select_for_update().get(pk=notification_id)
+    attempt = NotificationAttempt.objects.select_for_update().get(pk=attempt_id)
+    now = timezone.now()
+    status_code = result.status_code if result else getattr(error, "status_code", None)
+    permanent = isinstance(error, PermanentDeliveryError | DomainError)
+    attempt.finished_at = now
+    attempt.duration_ms = int(seconds * 1000)
+    attempt.status_code = status_code
+    attempt.outcome = "sent" if error is None else ("failed" if permanent else "transient")
+    attempt.error = "" if error is None else str(error)[:2000]
+    attempt.save()
+    channel = notification.channel
+    if notification.status != NotificationStatus.SENDING or notification.attempts != attempt.number:
+        # Our lease expired and another worker took the row over; its outcome is the one that counts.
+        return "superseded"
+    notification.claimed_until = None
+    if error is None:
+        assert result is not None
+        notification.status = NotificationStatus.SENT
+        notification.sent_at = now
+        notification.provider_message_id = result.provider_message_id
+        notification.last_error = ""
+        notification.save()
+        circuit_record_success(channel=channel)
+        metrics.SENT.labels(channel).inc()
+        metrics.END_TO_END.labels(channel).observe((now - notification.created_at).total_seconds())
+        return "sent"
+    notification.last_error = str(error)[:2000]
+    if permanent:
+        notification.status = NotificationStatus.FAILED
+        notification.save()
+        if isinstance(error, PermanentDeliveryError):
+            circuit_record_success(channel=channel)  # the provider answered: the channel itself works
+        metrics.FAILED.labels(channel, "permanent").inc()
+        return "failed"
+    circuit_record_failure(channel=channel, error=str(error))
+    if notification.attempts >= notification.max_attempts:
+        notification.status = NotificationStatus.FAILED
+        notification.save()
+        metrics.FAILED.labels(channel, "attempts_exhausted").inc()
+        return "failed"
+    delay = settings.NOTIFICATIONS_RETRY_DELAY_SECONDS
+    notification.status = NotificationStatus.PENDING
+    notification.next_attempt_at = now + timedelta(seconds=delay)
+    notification.save()
+    delivery_schedule_on_commit(notification.pk, countdown=delay)
+    metrics.RETRIED.labels(channel).inc()
+    return "retry_scheduled"
+
+
+def notification_deliver(*, notification_id: int) -> str:
+    """Make one delivery attempt of an outbox row (no-op if it is not due); returns what happened."""
+    claimed = _claim(notification_id)
+    if isinstance(claimed, str):
+        logger.info("notification_delivery_skipped", notification_id=notification_id, reason=claimed)
+        return claimed
+    notification, attempt = claimed
+    started = time.monotonic()
+    result: DeliveryResult | None = None
+    error: Exception | None = None
+    try:
+        result = backend_for(notification.channel).send(notification)
+    except (TransientDeliveryError, PermanentDeliveryError, DomainError) as exc:
+        error = exc
+    except Exception as exc:
+        logger.exception("notification_backend_crashed", notification_id=notification_id)
+        error = TransientDeliveryError(f"{exc.__class__.__name__}: {exc}")
+    seconds = time.monotonic() - started
+    metrics.LATENCY.labels(notification.channel).observe(seconds)
+    outcome = _record(
+        notification_id=notification.pk, attempt_id=attempt.pk, result=result, error=error, seconds=seconds
+    )
+    logger.info(
+        "notification_delivery",
+        notification_id=notification.pk,
+        channel=notification.channel,
+        kind=notification.kind,
+        attempt=attempt.number,
+        outcome=outcome,
+    )
+    return outcome
+
+
+@transaction.atomic
+def notification_retry(*, notification_id: int) -> Notification:
+    """Operator or partner action: send a failed (or already sent) row again, with the same message id."""
+    notification = Notification.objects.select_for_update().filter(pk=notification_id).first()
+    if notification is None:
+        raise NotFoundError("No such notification.")
+    if notification.status not in (NotificationStatus.FAILED, NotificationStatus.SENT):
+        raise ConflictError(
+            f"Only failed or sent notifications can be sent again; this one is {notification.status}.",
+            code="notification_not_retryable",
+        )
+    notification.status = NotificationStatus.PENDING
+    notification.attempts = 0
+    notification.next_attempt_at = timezone.now()
+    notification.claimed_until = None
+    notification.digest = False
+    notification.save()
+    delivery_schedule_on_commit(notification.pk)
+    return notification
+
+
+def outbox_sweep(*, limit: int = 500) -> int:
+    """Re-enqueue rows left pending past their due time and rows whose worker's lease expired."""
+    from notifications.tasks import deliver_notification
+
+    now = timezone.now()
+    grace = timedelta(seconds=settings.NOTIFICATIONS_SWEEP_GRACE_SECONDS)
+    overdue = Notification.objects.filter(
+        status=NotificationStatus.PENDING, digest=False, next_attempt_at__lte=now - grace
+    ).values_list("pk", flat=True)
+    stale = Notification.objects.filter(status=NotificationStatus.SENDING, claimed_until__lt=now).values_list(
+        "pk", flat=True
+    )
+    ids = sorted(set(overdue[:limit]) | set(stale[:limit]))
+    for notification_id in ids:
+        deliver_notification.delay(notification_id)
+    if ids:
+        logger.info("outbox_swept", count=len(ids))
+    return len(ids)

@@ -1,0 +1,76 @@
+"""Who wants what: per-user and per-organization preferences, most specific first."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import Q
+
+from escrow_project.common.errors import DomainError
+from identity.models import Membership
+from notifications.kinds import ALL_CHANNELS, EMAIL, KINDS
+from notifications.models import NotificationPreference
+
+
+@dataclass(frozen=True)
+class Choice:
+    enabled: bool = True
+    digest: bool = False
+
+
+def _pick(rows: list[NotificationPreference], kind: str) -> NotificationPreference | None:
+    specific = [r for r in rows if r.kind == kind]
+    if specific:
+        return specific[0]
+    general = [r for r in rows if r.kind == ""]
+    return general[0] if general else None
+
+
+def preference_resolve(*, kind: str, channel: str, user_id: int | None, organization_id: int | None) -> Choice:
+    """User over organization, a named kind over every kind; default on, immediate."""
+    kind_filter = Q(kind=kind) | Q(kind="")
+    if user_id is not None:
+        rows = list(NotificationPreference.objects.filter(kind_filter, user_id=user_id, channel=channel))
+        row = _pick(rows, kind)
+        if row is not None:
+            return Choice(enabled=row.enabled, digest=row.digest and channel == EMAIL)
+        org_ids = list(Membership.objects.filter(user_id=user_id).values_list("organization_id", flat=True))
+    else:
+        org_ids = [organization_id] if organization_id is not None else []
+    if org_ids:
+        rows = list(NotificationPreference.objects.filter(kind_filter, organization_id__in=org_ids, channel=channel))
+        # Any of the user's organizations opting out of a kind wins over the others' defaults.
+        row = _pick(sorted(rows, key=lambda r: r.enabled), kind)
+        if row is not None:
+            return Choice(enabled=row.enabled, digest=row.digest and channel == EMAIL)
+    return Choice()
+
+
+@transaction.atomic
+def preference_set(
+    *,
+    channel: str,
+    enabled: bool,
+    kind: str = "",
+    digest: bool = False,
+    user_id: int | None = None,
+    organization_id: int | None = None,
+) -> NotificationPreference:
+    """Create or change one preference of a user or an organization."""
+    if (user_id is None) == (organization_id is None):
+        raise DomainError("A preference belongs to exactly one user or one organization.", code="preference_owner")
+    if channel not in ALL_CHANNELS:
+        raise DomainError(f"Unknown channel {channel!r}.", code="notification_channel_unknown")
+    if kind and kind not in KINDS:
+        raise DomainError(f"Unknown notification kind {kind!r}.", code="notification_kind_unknown")
+    if digest and channel != EMAIL:
+        raise DomainError("Only e-mail can be collected into a digest.", code="preference_digest_channel")
+    owner = {"user_id": user_id} if user_id is not None else {"organization_id": organization_id}
+    row, _ = NotificationPreference.objects.update_or_create(
+        **owner,
+        kind=kind,
+        channel=channel,
+        defaults={"enabled": enabled, "digest": digest},
+    )
+    return row

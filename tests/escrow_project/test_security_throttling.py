@@ -1,0 +1,96 @@
+"""Rate limits hold under concurrent clients on a real server, per client and per IP, and a caller
+cannot escape them by changing X-Forwarded-For."""
+
+from __future__ import annotations
+
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+import requests
+from django.conf import settings as django_settings
+from django.core.cache import cache
+from rest_framework.test import APIRequestFactory
+
+from escrow_project.common.throttling import IPRateThrottle
+from tests.conftest import bearer_for
+from tests.factories import member
+
+requires_redis = pytest.mark.skipif(
+    not django_settings.REDIS_URL, reason="needs the real Redis server as the shared cache: set REDIS_URL"
+)
+
+
+def _rates(settings: Any, *, client: str, ip: str) -> None:
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"client": client, "ip": ip}}
+    cache.clear()
+
+
+def _hammer(threads: int, per_thread: int, send: Any) -> list[requests.Response]:
+    def worker(n: int) -> list[requests.Response]:
+        with requests.Session() as session:
+            return [send(session, n * per_thread + i) for i in range(per_thread)]
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        return [response for batch in pool.map(worker, range(threads)) for response in batch]
+
+
+def _assert_429_shape(response: requests.Response) -> None:
+    assert response.headers["Content-Type"].startswith("application/problem+json")
+    assert response.json()["code"] == "rate_limited"
+    assert response.json()["status"] == 429
+    assert int(response.headers["Retry-After"]) > 0
+
+
+@requires_redis
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_per_client_limit_holds_under_concurrent_requests_from_spoofed_addresses(live_server, settings):
+    _rates(settings, client="20/hour", ip="100000/hour")
+    greedy, patient = bearer_for(member()), bearer_for(member())
+    url = f"{live_server.url}/api/v1/me/"
+
+    def send(session: requests.Session, n: int) -> requests.Response:
+        # A new X-Forwarded-For on every request: the limit is on the client, not on any address.
+        headers = {"Authorization": greedy, "X-Forwarded-For": f"198.51.100.{n % 250}"}
+        return session.get(url, headers=headers, timeout=30)
+
+    responses = _hammer(4, 15, send)
+    assert Counter(r.status_code for r in responses) == {200: 20, 429: 40}
+    for response in responses:
+        if response.status_code == 429:
+            _assert_429_shape(response)
+
+    # Another client from the same address is not affected.
+    assert requests.get(url, headers={"Authorization": patient}, timeout=30).status_code == 200
+
+
+@requires_redis
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_per_ip_limit_cannot_be_bypassed_by_changing_x_forwarded_for(live_server, settings):
+    _rates(settings, client="100000/hour", ip="15/hour")
+    url = f"{live_server.url}/api/v1/auth/token/"
+
+    def send(session: requests.Session, n: int) -> requests.Response:
+        headers = {"X-Forwarded-For": f"203.0.113.{n % 250}, 192.0.2.{n % 250}", "X-Real-IP": f"192.0.2.{n}"}
+        return session.post(url, json={"username": f"guess{n}", "password": "wrong"}, headers=headers, timeout=30)
+
+    responses = _hammer(4, 10, send)
+    assert Counter(r.status_code for r in responses) == {401: 15, 429: 25}
+    for response in responses:
+        if response.status_code == 429:
+            _assert_429_shape(response)
+
+
+@pytest.mark.parametrize(
+    ("num_proxies", "expected"),
+    [(0, "10.0.0.7"), (1, "203.0.113.9")],
+    ids=["no-proxy-trusted", "one-trusted-proxy"],
+)
+def test_client_ip_comes_from_the_trusted_proxy_count(settings, num_proxies, expected):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": num_proxies}
+    # The caller forged the first entry; the trusted proxy (10.0.0.7) appended the address it saw.
+    request = APIRequestFactory().get("/", REMOTE_ADDR="10.0.0.7", HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.9")
+    assert IPRateThrottle().get_ident(request) == expected
