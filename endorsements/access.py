@@ -18,7 +18,9 @@ def can_see_employer_endorsements(user: Any, subject_id: str) -> bool:
 
 
 def register() -> None:
-    """Tell the audit trail who may read an employer's endorsement events."""
+    """Tell the audit trail and live notifications who may follow an employer's endorsements."""
     from audit.access import register_subject_access
+    from notifications.access import register_subject_access as register_live_access
 
     register_subject_access(SUBJECT_TYPE, can_see_employer_endorsements)
+    register_live_access(SUBJECT_TYPE, can_see_employer_endorsements)

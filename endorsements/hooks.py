@@ -9,6 +9,8 @@ import structlog
 from audit.services import event_record
 from endorsements import metrics
 from endorsements.models import EndorsementRequest
+from notifications.services import notification_enqueue
+from notifications.types import Recipient
 
 logger = structlog.get_logger(__name__)
 
@@ -40,8 +42,19 @@ def request_step(
     _audit(kind=kind, subject_id=str(request.employer_id), actor=actor, payload=body)
     notify_kind = NOTIFY_KINDS.get(kind)
     if notify_kind and notify:
+        context = {
+            "reference": request.tracking_id,
+            "employer_name": request.employer.name,
+            "policy_number": request.policy.policy_number,
+            "amount_required": str(request.amount),
+            "currency": request.currency,
+            "reason": request.rejection_reason or "no reason given",
+        }
         _notify(
-            kind=notify_kind, employer_id=request.employer_id, context=body, dedupe_key=f"{kind}:{request.tracking_id}"
+            kind=notify_kind,
+            employer_id=request.employer_id,
+            context=context,
+            dedupe_key=f"endorsements:{request.tracking_id}:{kind}",
         )
 
 
@@ -49,12 +62,23 @@ def employer_event(*, employer_id: int, kind: str, actor: str, payload: dict[str
     _audit(kind=kind, subject_id=str(employer_id), actor=actor, payload=payload)
 
 
-def low_balance(*, employer_id: int, currency: str, available: str, threshold: str, day: str) -> None:
+def low_balance(*, employer_id: int, employer_name: str, currency: str, available: str, threshold: str, day: str) -> None:
+    """Once a day at most per account, however many drains find it low."""
     _notify(
         kind="ea_low_balance",
         employer_id=employer_id,
-        context={"currency": currency, "available": available, "threshold": threshold},
-        dedupe_key=f"ea_low_balance:{employer_id}:{currency}:{day}",
+        context={"employer_name": employer_name, "currency": currency, "balance": available, "threshold": threshold},
+        dedupe_key=f"endorsements:ea_low_balance:{employer_id}:{currency}:{day}",
+    )
+
+
+def batch_received(*, employer_id: int, employer_name: str, batch_public_id: str, accepted: int) -> None:
+    """One notification per file rather than one per row."""
+    _notify(
+        kind="endorsement_received",
+        employer_id=employer_id,
+        context={"reference": f"batch {batch_public_id} ({accepted} accepted)", "employer_name": employer_name},
+        dedupe_key=f"endorsements:batch:{batch_public_id}:received",
     )
 
 
@@ -64,4 +88,12 @@ def _audit(*, kind: str, subject_id: str, actor: str, payload: dict[str, Any]) -
 
 
 def _notify(*, kind: str, employer_id: int, context: dict[str, Any], dedupe_key: str) -> None:
-    logger.info("endorsement_notify", kind=kind, employer_id=employer_id)
+    # The employer organization: its HR members, and its webhook endpoints if it has any.
+    notification_enqueue(
+        kind=kind,
+        recipient=Recipient.organization(employer_id),
+        context=context,
+        dedupe_key=dedupe_key,
+        subject_type=SUBJECT_TYPE,
+        subject_id=str(employer_id),
+    )

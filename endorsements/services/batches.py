@@ -16,7 +16,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
-from endorsements import metrics
+from endorsements import hooks, metrics
 from endorsements.files import FileFormatError, iter_csv, iter_json
 from endorsements.models import Batch, BatchRow
 from endorsements.services.intake import endorsements_intake
@@ -162,4 +162,11 @@ def _batch_finish(*, batch_id: int, error: str) -> None:
     batch.error = error
     batch.finished_at = timezone.now()
     batch.save(update_fields=["status", "error", "finished_at"])
+    if batch.rows_done:
+        hooks.batch_received(
+            employer_id=batch.employer_id,
+            employer_name=batch.employer.name,
+            batch_public_id=str(batch.public_id),
+            accepted=batch.rows_accepted,
+        )
     logger.info("endorsement_batch_finished", batch=str(batch.public_id), status=batch.status)

@@ -32,7 +32,7 @@ class DrainResult:
 def _lock_ea(*, employer_id: int, currency: str) -> EndorsementAccount:
     employer = Organization.objects.get(pk=employer_id)
     ea = funds.ea_get_or_open(employer=employer, currency=currency)
-    return EndorsementAccount.objects.select_for_update().get(pk=ea.pk)
+    return EndorsementAccount.objects.select_for_update(of=("self",)).select_related("employer").get(pk=ea.pk)
 
 
 @transaction.atomic
@@ -104,6 +104,7 @@ def ea_drain(*, employer_id: int, currency: str, actor: str = "system") -> Drain
     if ea.low_balance_threshold and available < ea.low_balance_threshold:
         hooks.low_balance(
             employer_id=employer_id,
+            employer_name=ea.employer.name,
             currency=currency,
             available=str(available),
             threshold=str(ea.low_balance_threshold),

@@ -178,3 +178,32 @@ def test_cancel_of_a_locked_request_voids_its_hold(live_world):
     assert request.state == RequestState.CANCELLED
     assert available(world) == Decimal("200.00")
     assert not EndorsementRequest.objects.filter(state=RequestState.FUND_LOCKED).exists()
+
+
+def test_every_step_is_audited_and_hr_hears_about_the_ones_that_matter(live_world):
+    from audit.models import AuditEvent
+    from notifications.models import Notification
+
+    world = live_world
+    funding.ea_topup(employer=world.employer, amount="100.00", currency="USD", idempotency_key="t1", actor="test")
+    parked = submit(world, addition("E-1", effective=day(5), plan="DAY"))
+    funding.ea_topup(employer=world.employer, amount="100.00", currency="USD", idempotency_key="t2", actor="test")
+    confirm_via_insurer(world, parked)
+    kinds = list(
+        AuditEvent.objects.filter(subject_type="employer_endorsements", subject_id=str(world.employer.pk))
+        .order_by("seq")
+        .values_list("kind", flat=True)
+    )
+    assert kinds == [
+        "endorsement_account.topped_up",
+        "endorsement.received",
+        "endorsement.on_hold_funds",
+        "endorsement_account.topped_up",
+        "endorsement.fund_locked",
+        "endorsement.sent",
+        "endorsement.confirmed",
+    ]
+    notified = set(
+        Notification.objects.filter(recipient_organization=world.employer).values_list("kind", flat=True)
+    )
+    assert {"endorsement_received", "endorsement_on_hold_funds", "endorsement_confirmed"} <= notified
