@@ -62,7 +62,9 @@ def employer_event(*, employer_id: int, kind: str, actor: str, payload: dict[str
     _audit(kind=kind, subject_id=str(employer_id), actor=actor, payload=payload)
 
 
-def low_balance(*, employer_id: int, employer_name: str, currency: str, available: str, threshold: str, day: str) -> None:
+def low_balance(
+    *, employer_id: int, employer_name: str, currency: str, available: str, threshold: str, day: str
+) -> None:
     """Once a day at most per account, however many drains find it low."""
     _notify(
         kind="ea_low_balance",

@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 
 from endorsements import metrics
 from endorsements.models import EndorsementRequest, InsurerCallbackSecret, InsurerEvent
+from endorsements.services.funding import ea_lock
 from endorsements.services.lifecycle import request_activate, request_confirm, request_reject
 from endorsements.states import RequestState
 from escrow_project.common.errors import DomainError, UnprocessableError
@@ -87,7 +88,15 @@ def insurer_event_apply(*, insurer: Organization, event: dict[str, Any]) -> str:
     except IntegrityError:
         metrics.CALLBACKS.labels(outcome="duplicate").inc()
         return "duplicate"
-    request = EndorsementRequest.objects.select_for_update().filter(tracking_id=tracking_id, insurer=insurer).first()
+    found = (
+        EndorsementRequest.objects.filter(tracking_id=tracking_id, insurer=insurer)
+        .values_list("pk", "employer_id", "currency")
+        .first()
+    )
+    request = None
+    if found is not None:
+        ea_lock(employer_id=found[1], currency=found[2])  # the lock order of every funding path
+        request = EndorsementRequest.objects.select_for_update().get(pk=found[0])
     actor = f"insurer:{insurer.slug}"
     outcome = _apply(request, event_type, event, actor) if request is not None else "unknown_request"
     record.request = request

@@ -29,6 +29,12 @@ class DrainResult:
     available: Decimal = Decimal(0)
 
 
+def ea_lock(*, employer_id: int, currency: str) -> EndorsementAccount:
+    """Lock the EA row. Every path takes it BEFORE any ledger call on the account and before any
+    request row, so top-ups, submissions, confirmations and cancellations never deadlock."""
+    return _lock_ea(employer_id=employer_id, currency=currency)
+
+
 def _lock_ea(*, employer_id: int, currency: str) -> EndorsementAccount:
     employer = Organization.objects.get(pk=employer_id)
     ea = funds.ea_get_or_open(employer=employer, currency=currency)
@@ -137,7 +143,7 @@ def ea_topup(*, employer: Organization, amount: object, currency: str, idempoten
             raise MoneyError("The amount must be positive with at most the currency's minor unit.")
     except MoneyError as exc:
         raise UnprocessableError(str(exc), code="invalid_amount") from None
-    ea = funds.ea_get_or_open(employer=employer, currency=currency)
+    ea = ea_lock(employer_id=employer.pk, currency=currency)
     funds.topup_record(key=f"ea-topup:{employer.pk}:{idempotency_key}", ea=ea, amount=value, currency=currency)
     hooks.employer_event(
         employer_id=employer.pk,

@@ -401,8 +401,16 @@ def _business_rules(
 @transaction.atomic
 def endorsement_submit(*, employer: Organization, data: Mapping[str, Any], actor: str) -> EndorsementRequest:
     """One endorsement through the same checks as a file row, then straight to fund locking."""
-    from endorsements.services.funding import ea_drain
+    from endorsements.services.funding import ea_drain, ea_lock
 
+    # Lock order of every funding path: the EA row first (then policy, requests, ledger, audit).
+    currencies = set(
+        GroupPolicy.objects.filter(
+            employer=employer, policy_number=str(data.get("policy_number", ""))[:64], is_active=True
+        ).values_list("currency", flat=True)
+    )
+    for currency in sorted(currencies):
+        ea_lock(employer_id=employer.pk, currency=currency)
     outcome = endorsements_intake(employer=employer, rows=[(1, data)], source="api")[0]
     if outcome.outcome == BatchRow.Outcome.DUPLICATE:
         raise ConflictError(

@@ -11,17 +11,23 @@ from django_fsm import TransitionNotAllowed
 
 from endorsements import funds, hooks, metrics
 from endorsements.models import Coverage, Direction, EndorsementKind, EndorsementRequest, Member
-from endorsements.services.funding import ea_drain
+from endorsements.services.funding import ea_drain, ea_lock
 from escrow_project.common.errors import InvalidTransitionError, NotFoundError
 
 logger = structlog.get_logger(__name__)
 
 
 def _locked(request_id: int) -> EndorsementRequest:
-    request = EndorsementRequest.objects.select_for_update().filter(pk=request_id).first()
-    if request is None:
+    # Lock order everywhere: the employer's EA row, then request rows, then (inside the ledger) accounts.
+    found = EndorsementRequest.objects.filter(pk=request_id).values_list("employer_id", "currency").first()
+    if found is None:
         raise NotFoundError("No such endorsement request.", code="endorsement_not_found")
-    return request
+    ea_lock(employer_id=found[0], currency=found[1])
+    return (
+        EndorsementRequest.objects.select_for_update(of=("self",))
+        .select_related("employer", "policy")
+        .get(pk=request_id)
+    )
 
 
 def _not_allowed(request: EndorsementRequest, step: str) -> InvalidTransitionError:
@@ -42,7 +48,7 @@ def request_confirm(
     except TransitionNotAllowed:
         raise _not_allowed(request, "confirmed") from None
     request.insurer_reference = reference or request.insurer_reference
-    ea = funds.ea_get_or_open(employer=request.employer, currency=request.currency)
+    ea = ea_lock(employer_id=request.employer_id, currency=request.currency)
     if request.direction == Direction.DEBIT and request.hold_id:
         funds.hold_post(key=f"endorsement:{request.tracking_id}:post", hold_id=request.hold_id)
         request.settled_amount = request.amount
