@@ -75,7 +75,14 @@ def _submits(employer_id: int, worker: int) -> int:
 def test_concurrent_topups_and_submissions_never_overdraw_or_double_lock():
     world = make_world(term=LIVE_TERM)
     employer_id = world.employer.pk
-    _fork([(_topups, (employer_id, 0)), (_topups, (employer_id, 1)), (_submits, (employer_id, 0)), (_submits, (employer_id, 1))])
+    _fork(
+        [
+            (_topups, (employer_id, 0)),
+            (_topups, (employer_id, 1)),
+            (_submits, (employer_id, 0)),
+            (_submits, (employer_id, 1)),
+        ]
+    )
     # A last wake in case the final top-up committed while the last submission was parking.
     funding.ea_drain(employer_id=employer_id, currency="USD")
 

@@ -203,7 +203,5 @@ def test_every_step_is_audited_and_hr_hears_about_the_ones_that_matter(live_worl
         "endorsement.sent",
         "endorsement.confirmed",
     ]
-    notified = set(
-        Notification.objects.filter(recipient_organization=world.employer).values_list("kind", flat=True)
-    )
+    notified = set(Notification.objects.filter(recipient_organization=world.employer).values_list("kind", flat=True))
     assert {"endorsement_received", "endorsement_on_hold_funds", "endorsement_confirmed"} <= notified
