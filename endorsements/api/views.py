@@ -13,10 +13,10 @@ from rest_framework.views import APIView
 
 from endorsements import selectors
 from endorsements.api.serializers import BatchRowSerializer, BatchSerializer, EndorsementRequestSerializer
-from endorsements.csv_export import stream_csv
 from endorsements.models import BatchRow, EndorsementRequest
 from endorsements.services.batches import batch_create
 from endorsements.services.intake import endorsement_submit
+from escrow_project.common.csv_safe import csv_response
 from escrow_project.common.errors import UnprocessableError
 from escrow_project.common.idempotency import idempotent
 
@@ -99,9 +99,8 @@ class BatchRowsCsvView(APIView):
                 reasons = "; ".join(f"{e.get('field') or '-'}: {e.get('message')}" for e in row.errors)
                 yield [row.row_number, row.outcome, row.tracking_id, row.original_tracking_id, reasons]
 
-        response = StreamingHttpResponse(
-            stream_csv(["row", "outcome", "tracking_id", "original_tracking_id", "errors"], lines()),
-            content_type="text/csv; charset=utf-8",
+        return csv_response(
+            f"batch-{batch.public_id}-results.csv",
+            ["row", "outcome", "tracking_id", "original_tracking_id", "errors"],
+            lines(),
         )
-        response["Content-Disposition"] = f'attachment; filename="batch-{batch.public_id}-results.csv"'
-        return response
