@@ -87,7 +87,7 @@ def main() -> None:
     from identity.models import Membership, Organization, OrganizationKind, Role, User
 
     run = uuid.uuid4().hex[:8]
-    today = datetime.date.today()
+    today = datetime.datetime.now(tz=datetime.UTC).date()
     web_port, sandbox_port = free_port(), free_port()
     employer = Organization.objects.create(
         name=f"Bench Employer {run}", slug=f"bench-emp-{run}", kind=OrganizationKind.EMPLOYER
@@ -275,23 +275,22 @@ def main() -> None:
                 proc.kill()
 
     n = args.rows
+    stages = [
+        ("upload (HTTP 202, file streamed to disk)", t_upload - t0, None),
+        ("intake: validation + dedupe + fund locks", t_intake - t_upload, n),
+        ("all funds locked (after upload)", t_locked - t_upload, None),
+        ("window close (scheduler tick)", t_tick - t_tick0, None),
+        ("dispatch to the sandbox insurer (SENT)", t_sent - t_tick0, locked),
+        ("insurer callbacks until ACTIVE", t_active - t_tick0, locked),
+        ("end to end (upload to all ACTIVE)", t_active - t0, n),
+    ]
     print(
         f"rows: {n} ({size_mb:.1f} MB CSV); accepted {batch.rows_accepted} (expected {expected_accepted}), "
         f"rejected {batch.rows_rejected}, duplicate {batch.rows_duplicate}; workers {args.workers} (solo)"
     )
-    print(f"upload (HTTP 202, file streamed to disk): {t_upload - t0:6.2f} s")
-    print(
-        f"intake (validation + dedupe + fund locks, chunked task): {t_intake - t_upload:6.2f} s  {n / (t_intake - t_upload):8.0f} rows/s"
-    )
-    print(f"all funds locked:                       {t_locked - t_upload:6.2f} s after upload")
-    print(f"window close (scheduler tick):          {t_tick - t_tick0:6.2f} s")
-    print(
-        f"dispatch to the sandbox insurer (SENT): {t_sent - t_tick0:6.2f} s  {locked / (t_sent - t_tick0):8.0f} requests/s"
-    )
-    print(
-        f"insurer callbacks until ACTIVE:         {t_active - t_tick0:6.2f} s  {locked / (t_active - t_tick0):8.0f} requests/s"
-    )
-    print(f"end to end (upload to all ACTIVE):      {t_active - t0:6.2f} s")
+    for name, seconds, count in stages:
+        rate = f"{count / seconds:9.0f} rows/s" if count else ""
+        print(f"{name:<45} {seconds:8.2f} s {rate}")
     print("peak RSS (VmHWM): " + ", ".join(f"{k} {v:.0f} MB" for k, v in memory.items()))
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
 from decimal import Decimal
+from typing import Any
 
 from endorsements.models import EndorsementAccount, InsurerAccount
 from identity.models import Organization
@@ -70,18 +72,36 @@ def balance_summary(ea: EndorsementAccount) -> dict[str, Decimal]:
     }
 
 
-def hold_place(*, key: str, ea: EndorsementAccount, insurer_id: int, amount: Decimal, currency: str) -> str:
+def holds_place(*, ea: EndorsementAccount, requests: list[Any]) -> list[str]:
+    """One hold per debit request, all in one ledger batch (all or nothing); returns hold ids in order."""
+    from ledger import services as ledger
+    from ledger.types import HoldOp
+
+    if not requests:
+        return []
+    accounts = {r.insurer_id: insurer_account(insurer_id=r.insurer_id, currency=ea.currency) for r in requests}
+    operations = [
+        HoldOp(
+            debit_account_id=int(ea.ledger_account_id),
+            credit_account_id=int(accounts[r.insurer_id].ledger_account_id),
+            amount=r.amount,
+            currency=ea.currency,
+            idempotency_key=f"endorsement:{r.tracking_id}:hold",
+        )
+        for r in requests
+    ]
+    result = ledger.batch_execute(idempotency_key=f"endorsement-holds:{uuid.uuid4()}", operations=operations)
+    return [str(hold.pk) for hold in result.results]
+
+
+def ledger_batch(operations: list[Any]) -> None:
+    """Post, void and refund in one all-or-nothing ledger batch (a callback delivery)."""
     from ledger import services as ledger
 
-    premiums = insurer_account(insurer_id=insurer_id, currency=currency)
-    hold = ledger.hold_create(
-        idempotency_key=key,
-        debit_account_id=int(ea.ledger_account_id),
-        credit_account_id=int(premiums.ledger_account_id),
-        amount=amount,
-        currency=currency,
-    )
-    return str(hold.pk)
+    for start in range(0, len(operations), 1000):
+        ledger.batch_execute(
+            idempotency_key=f"endorsement-batch:{uuid.uuid4()}", operations=operations[start : start + 1000]
+        )
 
 
 def hold_post(*, key: str, hold_id: str) -> None:

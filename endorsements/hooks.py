@@ -42,20 +42,24 @@ def request_step(
     _audit(kind=kind, subject_id=str(request.employer_id), actor=actor, payload=body)
     notify_kind = NOTIFY_KINDS.get(kind)
     if notify_kind and notify:
-        context = {
-            "reference": request.tracking_id,
-            "employer_name": request.employer.name,
-            "policy_number": request.policy.policy_number,
-            "amount_required": str(request.amount),
-            "currency": request.currency,
-            "reason": request.rejection_reason or "no reason given",
-        }
-        _notify(
-            kind=notify_kind,
-            employer_id=request.employer_id,
-            context=context,
-            dedupe_key=f"endorsements:{request.tracking_id}:{kind}",
-        )
+        _notify_one(request, kind, notify_kind)
+
+
+def _notify_one(request: EndorsementRequest, kind: str, notify_kind: str) -> None:
+    context = {
+        "reference": request.tracking_id,
+        "employer_name": request.employer.name,
+        "policy_number": request.policy.policy_number,
+        "amount_required": str(request.amount),
+        "currency": request.currency,
+        "reason": request.rejection_reason or "no reason given",
+    }
+    _notify(
+        kind=notify_kind,
+        employer_id=request.employer_id,
+        context=context,
+        dedupe_key=f"endorsements:{request.tracking_id}:{kind}",
+    )
 
 
 def employer_event(*, employer_id: int, kind: str, actor: str, payload: dict[str, Any]) -> None:
@@ -99,3 +103,63 @@ def _notify(*, kind: str, employer_id: int, context: dict[str, Any], dedupe_key:
         subject_type=SUBJECT_TYPE,
         subject_id=str(employer_id),
     )
+
+
+def requests_step(requests: list[EndorsementRequest], kind: str, *, actor: str, notify: bool = True) -> None:
+    """One step for many requests at once (a chunk, a window, a callback delivery).
+
+    One audit event per employer lists every request and its new state, so the trail is complete
+    without one hash-chain append per row. Requests from a file notify HR once per batch and step
+    (a digest); API requests notify one by one.
+    """
+    if not requests:
+        return
+    by_employer: dict[int, list[EndorsementRequest]] = {}
+    for request in requests:
+        metrics.TRANSITIONS.labels(state=request.state).inc()
+        by_employer.setdefault(request.employer_id, []).append(request)
+    for employer_id, group in by_employer.items():
+        _audit(
+            kind=kind,
+            subject_id=str(employer_id),
+            actor=actor,
+            payload={
+                "count": len(group),
+                "requests": [
+                    {
+                        "tracking_id": r.tracking_id,
+                        "state": r.state,
+                        "direction": r.direction,
+                        "amount": str(r.amount),
+                        "currency": r.currency,
+                    }
+                    for r in group
+                ],
+            },
+        )
+    notify_kind = NOTIFY_KINDS.get(kind)
+    if not (notify and notify_kind):
+        return
+    digests: dict[int, list[EndorsementRequest]] = {}
+    for request in requests:
+        if request.batch_id is None:
+            _notify_one(request, kind, notify_kind)
+        else:
+            digests.setdefault(request.batch_id, []).append(request)
+    for group in digests.values():
+        first = group[0]
+        assert first.batch is not None
+        reference = f"batch {first.batch.public_id}"
+        _notify(
+            kind=notify_kind,
+            employer_id=first.employer_id,
+            context={
+                "reference": reference,
+                "employer_name": first.employer.name,
+                "policy_number": first.policy.policy_number,
+                "amount_required": str(sum((r.amount for r in group), start=group[0].amount * 0)),
+                "currency": first.currency,
+                "reason": "see the batch results for each endorsement",
+            },
+            dedupe_key=f"endorsements:batch:{first.batch.public_id}:{kind}",
+        )

@@ -121,7 +121,8 @@ def dispatch_record_result(*, dispatch_id: int, result: GatewayResult) -> int | 
         return None
     dispatch.attempts += 1
     requests = list(
-        EndorsementRequest.objects.select_for_update()
+        EndorsementRequest.objects.select_for_update(of=("self",))
+        .select_related("employer", "policy", "batch")
         .filter(dispatch=dispatch, state=RequestState.FUND_LOCKED)
         .order_by("pk")
     )
@@ -129,11 +130,15 @@ def dispatch_record_result(*, dispatch_id: int, result: GatewayResult) -> int | 
         dispatch.status = Dispatch.Status.ACKNOWLEDGED
         dispatch.last_error = ""
         dispatch.save()
+        now = timezone.now()
         for request in requests:
             request.mark_sent()
             request.attempts = dispatch.attempts
-            request.save()
-            hooks.request_step(request, "endorsement.sent", actor="system", payload={"reference": result.reference})
+            request.updated_at = now
+        EndorsementRequest.objects.bulk_update(
+            requests, ["state", "sent_at", "last_error", "attempts", "updated_at"], batch_size=500
+        )
+        hooks.requests_step(requests, "endorsement.sent", actor="system:dispatch")
         return None
     max_attempts = InsurerProfile.objects.get(insurer_id=dispatch.insurer_id).max_attempts
     dispatch.last_error = result.error[:2000]
@@ -151,7 +156,7 @@ def dispatch_record_result(*, dispatch_id: int, result: GatewayResult) -> int | 
     for request in requests:
         request.attempts = dispatch.attempts
         request.dead_letter(result.error or "The insurer refused the delivery.")
-        request.save()
-        hooks.request_step(request, "endorsement.dead_letter", actor="system", payload={"error": request.last_error})
+    EndorsementRequest.objects.bulk_update(requests, ["state", "last_error", "attempts"], batch_size=500)
+    hooks.requests_step(requests, "endorsement.dead_letter", actor="system:dispatch")
     logger.error("endorsement_dispatch_dead_letter", dispatch=dispatch.pk, attempts=dispatch.attempts)
     return None

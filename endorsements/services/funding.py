@@ -50,61 +50,77 @@ def ea_drain(*, employer_id: int, currency: str, actor: str = "system") -> Drain
     """
     ea = _lock_ea(employer_id=employer_id, currency=currency)
     result = DrainResult()
-    base = EndorsementRequest.objects.filter(employer_id=employer_id, currency=currency)
+    base = EndorsementRequest.objects.filter(employer_id=employer_id, currency=currency).select_related(
+        "employer", "policy", "batch"
+    )
+    # of=("self",): lock the request rows only, never the joined employer/policy/batch rows.
+    locking = base.select_for_update(of=("self",))
 
     # Credits and zero debits need no funds: they go straight to the scheduler.
-    for request in (
-        base.select_for_update().filter(state=RequestState.VALIDATED).exclude(direction=Direction.DEBIT, amount__gt=0)
-    ):
-        request.lock_funds()
-        request.save()
-        hooks.request_step(request, "endorsement.fund_locked", actor=actor, payload={"hold": None})
-        result.credits += 1
+    while True:
+        credits = list(
+            locking.filter(state=RequestState.VALIDATED).exclude(direction=Direction.DEBIT, amount__gt=0)[:PAGE]
+        )
+        if not credits:
+            break
+        for request in credits:
+            request.lock_funds()
+        _save_states(credits, ["state", "parked_at"])
+        hooks.requests_step(credits, "endorsement.fund_locked", actor=actor)
+        result.credits += len(credits)
 
     available = funds.available(ea)
     blocked = False
     while not blocked:
         # Each locked row leaves these states, so the next query starts where this one stopped.
-        page = base.filter(
-            state__in=[RequestState.VALIDATED, RequestState.ON_HOLD_FUNDS], direction=Direction.DEBIT, amount__gt=0
-        ).order_by("effective_date", "created_at", "pk")
-        rows = list(page.select_for_update()[:PAGE])
-        if not rows:
+        page = list(
+            locking.filter(
+                state__in=[RequestState.VALIDATED, RequestState.ON_HOLD_FUNDS], direction=Direction.DEBIT, amount__gt=0
+            ).order_by("effective_date", "created_at", "pk")[:PAGE]
+        )
+        if not page:
             break
-        for request in rows:
+        fitting: list[EndorsementRequest] = []
+        for request in page:
             if request.amount > available:
                 blocked = True
                 break
-            try:
-                hold_id = funds.hold_place(
-                    key=f"endorsement:{request.tracking_id}:hold",
-                    ea=ea,
-                    insurer_id=request.insurer_id,
-                    amount=request.amount,
-                    currency=currency,
-                )
-            except DomainError as exc:
-                if exc.code != "insufficient_funds":
-                    raise
-                blocked = True
-                break
             available -= request.amount
+            fitting.append(request)
+        if not fitting:
+            break
+        try:
+            hold_ids = funds.holds_place(ea=ea, requests=fitting)
+        except DomainError as exc:
+            if exc.code != "insufficient_funds":
+                raise
+            # Someone else moved money on the ledger account outside our lock: take what fits one by one.
+            available = funds.available(ea)
+            hold_ids = []
+            for request in fitting:
+                if request.amount > available:
+                    blocked = True
+                    break
+                hold_ids.extend(funds.holds_place(ea=ea, requests=[request]))
+                available -= request.amount
+            fitting = fitting[: len(hold_ids)]
+        for request, hold_id in zip(fitting, hold_ids, strict=True):
             request.hold_id = hold_id
             request.lock_funds()
-            request.save()
-            hooks.request_step(request, "endorsement.fund_locked", actor=actor, payload={"hold": hold_id})
-            result.locked += 1
+        _save_states(fitting, ["state", "parked_at", "hold_id"])
+        hooks.requests_step(fitting, "endorsement.fund_locked", actor=actor)
+        result.locked += len(fitting)
     if blocked:
         # Park the newcomers behind the head of the queue; already parked ones stay as they are.
         while True:
-            rows = list(base.select_for_update().filter(state=RequestState.VALIDATED).order_by("pk")[:PAGE])
-            if not rows:
+            newcomers = list(locking.filter(state=RequestState.VALIDATED).order_by("pk")[:PAGE])
+            if not newcomers:
                 break
-            for request in rows:
+            for request in newcomers:
                 request.park()
-                request.save()
-                hooks.request_step(request, "endorsement.on_hold_funds", actor=actor)
-                result.parked += 1
+            _save_states(newcomers, ["state", "parked_at"])
+            hooks.requests_step(newcomers, "endorsement.on_hold_funds", actor=actor)
+            result.parked += len(newcomers)
     result.available = available
     _parked_gauge(ea)
     if ea.low_balance_threshold and available < ea.low_balance_threshold:
@@ -119,6 +135,13 @@ def ea_drain(*, employer_id: int, currency: str, actor: str = "system") -> Drain
     if result.locked or result.parked or result.credits:
         logger.info("endorsement_ea_drained", employer_id=employer_id, currency=currency, **_counts(result))
     return result
+
+
+def _save_states(requests: list[EndorsementRequest], fields: list[str]) -> None:
+    now = timezone.now()
+    for request in requests:
+        request.updated_at = now
+    EndorsementRequest.objects.bulk_update(requests, [*fields, "updated_at"], batch_size=PAGE)
 
 
 def _counts(result: DrainResult) -> dict[str, int]:

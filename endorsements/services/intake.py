@@ -231,17 +231,18 @@ def endorsements_intake(
             RowOutcome(row_number, BatchRow.Outcome.ACCEPTED, tracking_id=request.tracking_id, request=request)
         )
 
-    # Employees first so dependants added in the same chunk can point at them.
-    new_members.sort(key=lambda m: m.relationship != Relationship.EMPLOYEE)
-    for m in new_members:
-        if m.employee is not None and m.employee.pk is None:
-            m.employee.save()
-        if m.pk is None:
-            m.save()
-    EndorsementRequest.objects.bulk_create(to_create, batch_size=500)
+    # Employees first so dependants added in the same chunk can point at them (two bulk inserts).
+    employees = [m for m in new_members if m.relationship == Relationship.EMPLOYEE]
+    dependants = [m for m in new_members if m.relationship != Relationship.EMPLOYEE]
+    Member.objects.bulk_create(employees, batch_size=500)
+    for m in dependants:
+        m.employee = m.employee  # re-read the employee's new primary key into employee_id
+    Member.objects.bulk_create(dependants, batch_size=500)
     for request in to_create:
-        # HR hears about an API request at once; a file's rows are summed up per batch instead.
-        hooks.request_step(request, "endorsement.received", actor=f"{source}", notify=source == "api")
+        request.member = request.member
+    EndorsementRequest.objects.bulk_create(to_create, batch_size=500)
+    # HR hears about an API request at once; a file's rows are summed up once per batch.
+    hooks.requests_step(to_create, "endorsement.received", actor=f"intake:{source}", notify=source == "api")
     if batch is not None:
         BatchRow.objects.bulk_create(
             [

@@ -132,7 +132,10 @@ def test_rejection_voids_the_hold_and_wakes_the_next(live_world):
     assert second.state == RequestState.ON_HOLD_FUNDS
     [dispatch_id] = dispatch.scheduler_tick(force=True)
     dispatch.dispatch_record_result(dispatch_id=dispatch_id, result=GatewayResult(accepted=True))
-    lifecycle.request_reject(request_id=first.pk, reason="Not eligible", actor="test")
+    callbacks.insurer_event_apply(
+        insurer=world.insurer,
+        event={"event_id": "r1", "type": "endorsement.rejected", "tracking_id": first.tracking_id, "reason": "No"},
+    )
     first.refresh_from_db()
     second.refresh_from_db()
     assert first.state == RequestState.REJECTED
@@ -146,7 +149,10 @@ def test_confirmation_posts_the_hold_and_activation_covers_the_member(live_world
     funding.ea_topup(employer=world.employer, amount="200.00", currency="USD", idempotency_key="t1", actor="test")
     request = submit(world, addition("E-1", effective=day(5), plan="DAY"))
     confirm_via_insurer(world, request)
-    lifecycle.request_activate(request_id=request.pk, actor="test")
+    callbacks.insurer_event_apply(
+        insurer=world.insurer,
+        event={"event_id": "a1", "type": "endorsement.activated", "tracking_id": request.tracking_id},
+    )
     request.refresh_from_db()
     assert request.state == RequestState.ACTIVE
     assert request.settled_amount == Decimal("160.00")
