@@ -14,8 +14,7 @@ from rest_framework.views import APIView
 from endorsements.services.callbacks import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
-    event_fields_check,
-    insurer_event_apply,
+    insurer_events_apply,
     signature_verify,
 )
 from escrow_project.common.errors import NotFoundError, UnprocessableError
@@ -50,14 +49,11 @@ class _InsurerCallbackView(APIView):
                 raise UnprocessableError(f"Send `events`: a list of at most {MAX_EVENTS}.", code="malformed_callback")
         else:
             events = [body]
-        for event in events:
-            event_fields_check(event)  # all or nothing on malformed input: nothing applied yet
+        applied = insurer_events_apply(insurer=insurer, events=events)  # validates all before applying any
         outcomes: dict[str, int] = {}
-        results = []
-        for event in events:
-            outcome = insurer_event_apply(insurer=insurer, event=event)
+        for outcome in applied:
             outcomes[outcome] = outcomes.get(outcome, 0) + 1
-            results.append({"event_id": event.get("event_id"), "outcome": outcome})
+        results = [{"event_id": e.get("event_id"), "outcome": o} for e, o in zip(events, applied, strict=True)]
         return Response({"outcomes": outcomes, "results": results})
 
 
