@@ -233,10 +233,10 @@ def main() -> None:
         token = str(RefreshToken.for_user(hr).access_token)
 
         t0 = time.monotonic()
-        with path.open("rb") as handle:
+        with path.open("rb") as upload_file:
             response = requests.post(
                 f"http://127.0.0.1:{web_port}/api/v1/endorsements/batch",
-                files={"file": ("bench.csv", handle, "text/csv")},
+                files={"file": ("bench.csv", upload_file, "text/csv")},
                 headers={"Authorization": f"Bearer {token}"},
                 timeout=120,
             )

@@ -10,4 +10,8 @@ BEAT_SCHEDULE = {
         "task": "endorsements.tasks.scheduler_tick_task",
         "schedule": _TICK,
     },
+    "endorsements-metrics-refresh": {
+        "task": "endorsements.tasks.metrics_refresh_task",
+        "schedule": 60.0,
+    },
 }

@@ -44,3 +44,24 @@ def dispatch_send_task(dispatch_id: int) -> None:
     delay = dispatch.dispatch_send(dispatch_id=dispatch_id)
     if delay is not None:
         dispatch_send_task.apply_async((dispatch_id,), countdown=delay)
+
+
+@shared_task(acks_late=True)
+def metrics_refresh_task() -> None:
+    """Requests by state and parked amounts per employer, for Prometheus (gauges, not counters)."""
+    from django.db.models import Count, Sum
+
+    from endorsements import metrics
+    from endorsements.models import EndorsementRequest
+    from endorsements.states import RequestState
+
+    counts = dict(EndorsementRequest.objects.values_list("state").annotate(n=Count("pk")))
+    for state in RequestState.values:
+        metrics.REQUESTS_BY_STATE.labels(state=state).set(counts.get(state, 0))
+    parked = (
+        EndorsementRequest.objects.filter(state=RequestState.ON_HOLD_FUNDS)
+        .values_list("employer_id", "currency")
+        .annotate(total=Sum("amount"))
+    )
+    for employer_id, currency, total in parked:
+        metrics.PARKED_AMOUNT.labels(employer=str(employer_id), currency=currency).set(float(total))

@@ -211,3 +211,31 @@ def test_every_step_is_audited_and_hr_hears_about_the_ones_that_matter(live_worl
     ]
     notified = set(Notification.objects.filter(recipient_organization=world.employer).values_list("kind", flat=True))
     assert {"endorsement_received", "endorsement_on_hold_funds", "endorsement_confirmed"} <= notified
+
+
+def test_transient_failures_retry_then_dead_letter_and_an_operator_can_retry_or_cancel(live_world):
+    from endorsements.models import Dispatch
+
+    world = live_world
+    world.profile.max_attempts = 2
+    world.profile.save()
+    funding.ea_topup(employer=world.employer, amount="200.00", currency="USD", idempotency_key="t1", actor="test")
+    request = submit(world, addition("E-1", effective=day(5), plan="DAY"))
+    [dispatch_id] = dispatch.scheduler_tick(force=True)
+    failure = GatewayResult(accepted=False, transient=True, error="HTTP 503")
+    assert dispatch.dispatch_record_result(dispatch_id=dispatch_id, result=failure) == 5  # first backoff
+    assert dispatch.dispatch_record_result(dispatch_id=dispatch_id, result=failure) is None
+    request.refresh_from_db()
+    assert request.state == RequestState.DEAD_LETTER
+    assert Dispatch.objects.get(pk=dispatch_id).status == Dispatch.Status.DEAD_LETTER
+    assert available(world) == Decimal("40.00")  # still held: nothing was sent, nothing released
+
+    lifecycle.request_retry(request_id=request.pk, actor="operator")
+    request.refresh_from_db()
+    assert (request.state, request.dispatch_id) == (RequestState.FUND_LOCKED, None)
+    assert dispatch.scheduler_tick(force=True)  # picked up by the next window
+
+    lifecycle.request_cancel(request_id=request.pk, reason="Employer withdrew it", actor="operator")
+    request.refresh_from_db()
+    assert request.state == RequestState.CANCELLED
+    assert available(world) == Decimal("200.00")
