@@ -25,6 +25,7 @@ class ReadOnlyAdmin(admin.ModelAdmin[Any]):
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyAdmin):
     list_display = ["id", "kind", "subject_type", "subject_id", "seq", "actor", "occurred_at", "leaf_index"]
+    list_select_related = ["leaf"]
     list_filter = ["subject_type", "kind"]
     search_fields = ["subject_id", "event_hash", "request_id"]
     date_hierarchy = "occurred_at"

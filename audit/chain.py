@@ -73,7 +73,9 @@ def deploy_contract(w3: Any, account: Any) -> str:
     receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30)
     if receipt["status"] != 1:
         raise ChainRejectedError("deploying AuditAnchor reverted")
-    return str(receipt["contractAddress"])
+    from web3 import Web3
+
+    return str(Web3.to_checksum_address(receipt["contractAddress"]))
 
 
 def _in_process_client() -> ChainClient:
@@ -83,10 +85,12 @@ def _in_process_client() -> ChainClient:
     w3 = Web3(EthereumTesterProvider())
     account = Account.from_key(settings.AUDIT_CHAIN_PRIVATE_KEY)
     # eth-tester's first account holds the test ether; fund the anchoring key from it.
-    funding = w3.eth.send_transaction({"from": w3.eth.accounts[0], "to": account.address, "value": 10**21})
+    funding = w3.eth.send_transaction(
+        {"from": w3.eth.accounts[0], "to": account.address, "value": w3.to_wei(1000, "ether")}
+    )
     w3.eth.wait_for_transaction_receipt(funding)
     address = deploy_contract(w3, account)
-    contract = w3.eth.contract(address=address, abi=artifact()["abi"])
+    contract = w3.eth.contract(address=Web3.to_checksum_address(address), abi=artifact()["abi"])
     return ChainClient(w3=w3, account=account, contract=contract, chain_id=int(w3.eth.chain_id), confirmations=1)
 
 
@@ -98,7 +102,8 @@ def _rpc_client(url: str) -> ChainClient:
         raise ChainRejectedError("CHAIN_RPC_URL is set but AUDIT_ANCHOR_CONTRACT_ADDRESS is not")
     w3 = Web3(HTTPProvider(url, request_kwargs={"timeout": settings.AUDIT_CHAIN_TIMEOUT_SECONDS}))
     account = Account.from_key(settings.AUDIT_CHAIN_PRIVATE_KEY)
-    contract = w3.eth.contract(address=settings.AUDIT_ANCHOR_CONTRACT_ADDRESS, abi=artifact()["abi"])
+    address = Web3.to_checksum_address(settings.AUDIT_ANCHOR_CONTRACT_ADDRESS)
+    contract = w3.eth.contract(address=address, abi=artifact()["abi"])
     try:
         chain_id = int(w3.eth.chain_id)
     except transient_errors() as exc:

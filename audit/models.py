@@ -27,7 +27,7 @@ class SubjectHead(models.Model):
 
 
 class AuditEvent(models.Model):
-    """One recorded fact. The database refuses UPDATE and DELETE (except sealing a NULL leaf index)."""
+    """One recorded fact. The database refuses UPDATE and DELETE of these rows."""
 
     kind = models.CharField(max_length=100)
     subject_type = models.CharField(max_length=64)
@@ -41,22 +41,45 @@ class AuditEvent(models.Model):
     payload = models.JSONField(default=dict)
     salt = models.CharField(max_length=32)
     event_hash = models.CharField(max_length=HASH_LEN, unique=True)
-    leaf_index = models.BigIntegerField(null=True, blank=True, unique=True)
 
     class Meta:
         ordering = ["id"]
+        # Few indexes on purpose: every one is paid on each insert. Kind and time filters run
+        # within one subject, whose rows the (subject, seq) index finds.
         constraints = [
             models.UniqueConstraint(fields=["subject_type", "subject_id", "seq"], name="audit_event_subject_seq"),
-        ]
-        indexes = [
-            models.Index(fields=["subject_type", "subject_id", "occurred_at"], name="audit_event_subject_time"),
-            models.Index(fields=["kind"], name="audit_event_kind"),
-            # The sealer's work queue: small, because sealed rows leave it.
-            models.Index(fields=["id"], condition=models.Q(leaf_index__isnull=True), name="audit_event_unsealed"),
         ]
 
     def __str__(self) -> str:
         return f"{self.kind} on {self.subject_type}:{self.subject_id} #{self.seq}"
+
+    @property
+    def leaf_index(self) -> int | None:
+        leaf = getattr(self, "leaf", None)  # the reverse one-to-one raises when absent
+        return leaf.leaf_index if leaf is not None else None
+
+
+class PendingEvent(models.Model):
+    """The sealer's queue: one row per event not yet in the Merkle tree, deleted when sealed."""
+
+    event = models.OneToOneField(AuditEvent, primary_key=True, on_delete=models.CASCADE, related_name="+")
+
+    def __str__(self) -> str:
+        return f"pending {self.event_id}"
+
+
+class Leaf(models.Model):
+    """The event at each position of the Merkle tree. Insert-only, like the events.
+
+    A separate narrow table rather than a column on the event, so that the event rows are never
+    updated at all, and so that sealing 100,000 events is one cheap INSERT ... SELECT.
+    """
+
+    leaf_index = models.BigIntegerField(primary_key=True)
+    event = models.OneToOneField(AuditEvent, on_delete=models.PROTECT, related_name="leaf")
+
+    def __str__(self) -> str:
+        return f"leaf {self.leaf_index}"
 
 
 class TreeState(models.Model):

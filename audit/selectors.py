@@ -33,7 +33,11 @@ def events_for_subject(
 ) -> QuerySet[AuditEvent]:
     """The subject's events in chain order, filtered by kind and occurred_at range."""
     _require_access(user, subject_type, subject_id)
-    events = AuditEvent.objects.filter(subject_type=subject_type, subject_id=str(subject_id)).order_by("seq")
+    events = (
+        AuditEvent.objects.filter(subject_type=subject_type, subject_id=str(subject_id))
+        .select_related("leaf")
+        .order_by("seq")
+    )
     if kind:
         events = events.filter(kind=kind)
     if since:
@@ -109,9 +113,10 @@ def _proofs(events: list[AuditEvent]) -> tuple[list[dict[str, Any]], list[dict[s
     for event in events:
         record = event_as_record(event)
         record["proof"] = None
-        if event.leaf_index is not None and latest is not None and event.leaf_index < latest.tree_size:
-            head = anchored if anchored is not None and event.leaf_index < anchored.tree_size else latest
-            path = store.inclusion(event.leaf_index, head.tree_size)
+        index = event.leaf_index
+        if index is not None and latest is not None and index < latest.tree_size:
+            head = anchored if anchored is not None and index < anchored.tree_size else latest
+            path = store.inclusion(index, head.tree_size)
             record["proof"] = {"tree_size": head.tree_size, "path": [p.hex() for p in path]}
             used[head.tree_size] = head
         records.append(record)
@@ -119,9 +124,7 @@ def _proofs(events: list[AuditEvent]) -> tuple[list[dict[str, Any]], list[dict[s
     if anchored is not None and latest is not None and anchored.tree_size < latest.tree_size:
         used[anchored.tree_size], used[latest.tree_size] = anchored, latest
         path = store.consistency(anchored.tree_size, latest.tree_size)
-        consistency.append(
-            {"first": anchored.tree_size, "second": latest.tree_size, "path": [p.hex() for p in path]}
-        )
+        consistency.append({"first": anchored.tree_size, "second": latest.tree_size, "path": [p.hex() for p in path]})
     heads = [tree_head_as_dict(h) for _, h in sorted(used.items())]
     return records, heads, consistency
 
@@ -152,7 +155,7 @@ def bundle_for_subject(user: Any, subject_type: str, subject_id: str) -> dict[st
 
 def event_proof(user: Any, event_hash: str) -> dict[str, Any]:
     """One event's inclusion proof, tree head(s), anchor and the verifier's verdict on them."""
-    event = AuditEvent.objects.filter(event_hash=str(event_hash).lower()).first()
+    event = AuditEvent.objects.filter(event_hash=str(event_hash).lower()).select_related("leaf").first()
     if event is None or not user_may_see_subject(user, event.subject_type, event.subject_id):
         raise NotFoundError("No such audit event.", code="audit_event_not_found")
     records, heads, consistency = _proofs([event])

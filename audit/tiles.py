@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from django.db.models import Q
+
 from audit import merkle
 from audit.models import Tile
 
@@ -35,9 +37,12 @@ class TileStore:
         levels: dict[int, list[int]] = {}
         for level, index in missing:
             levels.setdefault(level, []).append(index)
+        condition = Q()
         for level, indexes in levels.items():
-            for idx, data in Tile.objects.filter(level=level, index__in=indexes).values_list("index", "hashes"):
-                self.cache[(level, idx)] = bytes(data)
+            condition |= Q(level=level, index__in=indexes)
+        # One round trip for every tile a proof needs.
+        for level, index, data in Tile.objects.filter(condition).values_list("level", "index", "hashes"):
+            self.cache[(level, index)] = bytes(data)
 
     def tile(self, level: int, index: int) -> bytes:
         key = (level, index)
@@ -94,7 +99,9 @@ class TileStore:
             index = count // TILE_WIDTH
             buf = bytearray(self.tile(level, index))
             if len(buf) != (count % TILE_WIDTH) * H:
-                raise MissingTileError(f"tile {level}/{index} holds {len(buf) // H} hashes, expected {count % TILE_WIDTH}")
+                raise MissingTileError(
+                    f"tile {level}/{index} holds {len(buf) // H} hashes, expected {count % TILE_WIDTH}"
+                )
             completed: list[bytes] = []
             for item in items:
                 buf += item

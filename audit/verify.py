@@ -152,7 +152,9 @@ def check_tree_heads(bundle: dict[str, Any], report: Report, pinned_key: str | N
         if first not in roots or second not in roots:
             report.fail(f"consistency {first}->{second}: a tree head is missing or unverified")
         elif None in path or not merkle.verify_consistency(first, second, roots[first], roots[second], path):  # type: ignore[arg-type]
-            report.fail(f"consistency {first}->{second}: the larger tree does not extend the smaller one (history rewritten)")
+            report.fail(
+                f"consistency {first}->{second}: the larger tree does not extend the smaller one (history rewritten)"
+            )
     return roots
 
 
@@ -242,6 +244,13 @@ def check_anchors(bundle: dict[str, Any], roots: dict[int, bytes], report: Repor
                 f"{label}: on-chain root {chain_root.hex()[:16]}… differs from the signed tree head's root "
                 f"{roots[size].hex()[:16]}… (the log was rewritten after anchoring, or a root was swapped)"
             )
+        try:
+            stored = rpc("eth_call", [{"to": contract, "data": ROOT_AT_SELECTOR + f"{size:064x}"}, "latest"])
+        except (OSError, RuntimeError) as exc:
+            report.fail(f"{label}: the contract could not be read ({exc})")
+            continue
+        if size in roots and _hex32(stored) != roots[size]:
+            report.fail(f"{label}: the contract's root for tree size {size} differs from the signed tree head's root")
         depth = latest - int(receipt["blockNumber"], 16) + 1
         wanted = int(anchor.get("confirmations_required") or 1)
         if depth < wanted:

@@ -1,8 +1,10 @@
 """Database-side guards installed by migration 0001 (kept here so the SQL is reviewed as code).
 
-PostgreSQL: a deferred constraint trigger re-checks at commit that every journal entry touched is
-balanced per currency (debits = credits, at least two lines); triggers reject UPDATE and DELETE of
-journal entries and lines (append-only; TRUNCATE, used only by test teardown, stays possible).
+PostgreSQL: CHECK constraints on the account counters (never negative; a guarded account never
+overdrawn, pending debits counted); a deferred constraint trigger re-checks at commit that every
+journal entry touched is balanced per currency (debits = credits, at least two lines); triggers
+reject UPDATE and DELETE of journal entries and lines (append-only; TRUNCATE, used only by test
+teardown, stays possible).
 SQLite (embedded default): UPDATE is rejected; the balance check stays in Python.
 """
 
@@ -11,6 +13,15 @@ from __future__ import annotations
 from typing import Any
 
 POSTGRES_FORWARD = """
+-- Backstop of the Python guard: the database refuses an overdraft even if a bug skipped the check.
+ALTER TABLE ledger_account
+  ADD CONSTRAINT ledger_account_counters_non_negative
+    CHECK (posted_debits >= 0 AND posted_credits >= 0 AND pending_debits >= 0 AND pending_credits >= 0),
+  ADD CONSTRAINT ledger_account_debits_within_credits
+    CHECK (NOT debits_must_not_exceed_credits OR posted_debits + pending_debits <= posted_credits),
+  ADD CONSTRAINT ledger_account_credits_within_debits
+    CHECK (NOT credits_must_not_exceed_debits OR posted_credits + pending_credits <= posted_debits);
+
 CREATE OR REPLACE FUNCTION ledger_entry_balanced() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
   bad record;
@@ -53,6 +64,10 @@ CREATE TRIGGER ledger_journalline_immutable BEFORE UPDATE OR DELETE ON ledger_jo
 """
 
 POSTGRES_BACKWARD = """
+ALTER TABLE ledger_account
+  DROP CONSTRAINT IF EXISTS ledger_account_counters_non_negative,
+  DROP CONSTRAINT IF EXISTS ledger_account_debits_within_credits,
+  DROP CONSTRAINT IF EXISTS ledger_account_credits_within_debits;
 DROP TRIGGER IF EXISTS ledger_journalline_immutable ON ledger_journalline;
 DROP TRIGGER IF EXISTS ledger_journalentry_immutable ON ledger_journalentry;
 DROP TRIGGER IF EXISTS ledger_journalline_balanced ON ledger_journalline;

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from django.db import connection
 from django.db.models import F, Q, QuerySet, Sum
 from django.utils import timezone
 
@@ -73,12 +74,23 @@ def balance_from_counters(
     )
 
 
-_BALANCE_FIELDS = ("currency", "normal_side", "posted_debits", "posted_credits", "pending_debits", "pending_credits")
+_STORAGE = Decimal("0.0001")
+
+
+def _dec(value: Any) -> Decimal:
+    # PostgreSQL returns Decimal; SQLite (the embedded default) may return int or float.
+    return value if isinstance(value, Decimal) else Decimal(str(value)).quantize(_STORAGE)
 
 
 def account_balance(*, account_id: int) -> Balance:
-    """The four counters and what follows from them: one primary-key row read."""
-    row = Account.objects.filter(pk=account_id).values_list(*_BALANCE_FIELDS).first()
+    """The four counters and what follows from them: one primary-key row read (raw SQL: it is the hot read)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT currency, normal_side, posted_debits, posted_credits, pending_debits, pending_credits "
+            "FROM ledger_account WHERE id = %s",
+            [account_id],
+        )
+        row = cursor.fetchone()
     if row is None:
         raise UnknownAccountError(f"No account with id {account_id}.")
     currency, normal_side, pd, pc, qd, qc = row
@@ -86,10 +98,10 @@ def account_balance(*, account_id: int) -> Balance:
         account_id=account_id,
         currency=currency,
         normal_side=normal_side,
-        posted_debits=pd,
-        posted_credits=pc,
-        pending_debits=qd,
-        pending_credits=qc,
+        posted_debits=_dec(pd),
+        posted_credits=_dec(pc),
+        pending_debits=_dec(qd),
+        pending_credits=_dec(qc),
     )
 
 

@@ -8,4 +8,6 @@ export DJANGO_SETTINGS_MODULE=escrow_project.settings.test
 
 bash scripts/lint.sh
 echo "== pytest"
-"$BIN/pytest" "$@"
+"$BIN/pytest" -m "not browser" "$@"
+echo "== pytest (browser: Chromium via Playwright, own invocation)"
+DJANGO_ALLOW_ASYNC_UNSAFE=true "$BIN/pytest" -m browser tests/browser "$@"

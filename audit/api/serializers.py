@@ -24,13 +24,14 @@ class AuditEventSerializer(serializers.ModelSerializer[AuditEvent]):
             "request_id",
             "payload",
             "salt",
-            "leaf_index",
         ]
         read_only_fields = fields
 
     def to_representation(self, instance: AuditEvent) -> dict[str, Any]:
         data = super().to_representation(instance)
-        data["occurred_at"] = event_as_record(instance)["occurred_at"]  # the exact text that was hashed
+        record = event_as_record(instance)
+        data["occurred_at"] = record["occurred_at"]  # the exact text that was hashed
+        data["leaf_index"] = record["leaf_index"]
         return dict(data)
 
 

@@ -61,7 +61,7 @@ def _anchor_sign(*, anchor_id: int, client: chain.ChainClient) -> Anchor:
         )
     except chain.transient_errors() as exc:
         raise chain.ChainUnavailableError(str(exc)) from exc
-    except Exception as exc:  # noqa: BLE001 (gas estimation runs the contract: a revert is final)
+    except Exception as exc:  # gas estimation runs the contract: a revert there is final
         raise chain.ChainRejectedError(f"the contract refuses this anchor: {exc}") from exc
     signed = client.account.sign_transaction(tx)
     anchor.chain_id = client.chain_id

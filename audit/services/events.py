@@ -9,12 +9,12 @@ from decimal import Decimal
 from typing import Any
 
 import structlog
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from prometheus_client import Counter
 
 from audit import canonical
-from audit.models import AuditEvent, SubjectHead
+from audit.models import AuditEvent, PendingEvent, SubjectHead
 from escrow_project.common.errors import UnprocessableError
 
 logger = structlog.get_logger(__name__)
@@ -84,7 +84,85 @@ def _lock_head(subject_type: str, subject_id: str) -> SubjectHead:
     return head
 
 
-@transaction.atomic
+# PostgreSQL fast path: two statements per event instead of six. The upsert takes the same row
+# lock as SELECT ... FOR UPDATE (and creates the head on a subject's first event), returning the
+# new length and the previous head hash; the second statement writes the event, queues it for
+# sealing and moves the head, all in one round trip.
+_PG_LOCK_HEAD = """
+INSERT INTO audit_subjecthead (subject_type, subject_id, length, head_hash, updated_at)
+VALUES (%s, %s, 1, '', now())
+ON CONFLICT (subject_type, subject_id) DO UPDATE SET length = audit_subjecthead.length + 1, updated_at = now()
+RETURNING id, length, head_hash
+"""
+_PG_APPEND = """
+WITH ev AS (
+    INSERT INTO audit_auditevent (kind, subject_type, subject_id, seq, prev_hash, actor, occurred_at, recorded_at,
+                                  request_id, payload, salt, event_hash)
+    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s)
+    RETURNING id
+), queued AS (
+    INSERT INTO audit_pendingevent (event_id) SELECT id FROM ev
+), moved AS (
+    UPDATE audit_subjecthead SET head_hash = %s WHERE id = %s
+)
+SELECT id FROM ev
+"""
+
+
+def _append_postgres(fields: dict[str, Any], payload_text: str) -> AuditEvent:
+    with connection.cursor() as cursor:
+        cursor.execute(_PG_LOCK_HEAD, [fields["subject_type"], fields["subject_id"]])
+        head_id, seq, head_hash = cursor.fetchone()
+        fields.update(seq=seq, prev_hash=head_hash or canonical.ZERO_HASH)
+        fields["event_hash"] = canonical.event_hash(_record(fields))
+        cursor.execute(
+            _PG_APPEND,
+            [
+                *(fields[name] for name in ("kind", "subject_type", "subject_id", "seq", "prev_hash", "actor")),
+                fields["occurred_at"],
+                fields["recorded_at"],
+                fields["request_id"],
+                payload_text,
+                fields["salt"],
+                fields["event_hash"],
+                fields["event_hash"],
+                head_id,
+            ],
+        )
+        (event_id,) = cursor.fetchone()
+    event = AuditEvent(id=event_id, **fields)
+    event._state.adding = False
+    event._state.db = connection.alias
+    return event
+
+
+def _append_orm(fields: dict[str, Any]) -> AuditEvent:
+    head = _lock_head(fields["subject_type"], fields["subject_id"])
+    fields.update(seq=head.length + 1, prev_hash=head.head_hash or canonical.ZERO_HASH)
+    fields["event_hash"] = canonical.event_hash(_record(fields))
+    event = AuditEvent.objects.create(**fields)
+    PendingEvent.objects.create(event=event)
+    SubjectHead.objects.filter(pk=head.pk).update(
+        length=fields["seq"], head_hash=fields["event_hash"], updated_at=timezone.now()
+    )
+    return event
+
+
+def _record(fields: dict[str, Any]) -> dict[str, Any]:
+    return canonical.event_record(
+        kind=fields["kind"],
+        subject_type=fields["subject_type"],
+        subject_id=fields["subject_id"],
+        seq=fields["seq"],
+        prev_hash=fields["prev_hash"],
+        actor=fields["actor"],
+        occurred_at=canonical_time(fields["occurred_at"]),
+        request_id=fields["request_id"],
+        payload=fields["payload"],
+        salt=fields["salt"],
+    )
+
+
 def event_record(
     *,
     kind: str,
@@ -97,10 +175,10 @@ def event_record(
 ) -> AuditEvent:
     """Append one event to its subject's hash chain, in the caller's transaction."""
     subject_id = str(subject_id)
-    fields = {"kind": kind, "subject_type": subject_type, "subject_id": subject_id, "actor": actor}
+    names = {"kind": kind, "subject_type": subject_type, "subject_id": subject_id, "actor": actor}
     errors = [
         {"field": name, "message": f"must be a non-empty string of at most {_LIMITS[name]} characters"}
-        for name, value in fields.items()
+        for name, value in names.items()
         if not isinstance(value, str) or not value.strip() or len(value) > _LIMITS[name]
     ]
     if errors:
@@ -112,36 +190,25 @@ def event_record(
     when_text = canonical_time(when)
     rid = (request_id if request_id is not None else _current_request_id())[:128]
 
-    head = _lock_head(subject_type, subject_id)
-    seq = head.length + 1
-    prev_hash = head.head_hash or canonical.ZERO_HASH
-    salt = secrets.token_hex(16)
-    record = canonical.event_record(
-        kind=kind,
-        subject_type=subject_type,
-        subject_id=subject_id,
-        seq=seq,
-        prev_hash=prev_hash,
-        actor=actor,
-        occurred_at=when_text,
-        request_id=rid,
-        payload=clean_payload,
-        salt=salt,
-    )
-    event_hash = canonical.event_hash(record)
-    event = AuditEvent.objects.create(
-        kind=kind,
-        subject_type=subject_type,
-        subject_id=subject_id,
-        seq=seq,
-        prev_hash=prev_hash,
-        actor=actor,
-        occurred_at=dt.datetime.fromisoformat(when_text),
-        request_id=rid,
-        payload=clean_payload,
-        salt=salt,
-        event_hash=event_hash,
-    )
-    SubjectHead.objects.filter(pk=head.pk).update(length=seq, head_hash=event_hash, updated_at=timezone.now())
+    fields: dict[str, Any] = {
+        "kind": kind,
+        "subject_type": subject_type,
+        "subject_id": subject_id,
+        "actor": actor,
+        # Stored exactly as hashed: UTC, microseconds.
+        "occurred_at": dt.datetime.fromisoformat(when_text),
+        "recorded_at": timezone.now(),
+        "request_id": rid,
+        "payload": clean_payload,
+        "salt": secrets.token_hex(16),
+    }
+    # Validation above raises before this block, so a refused event leaves the caller's transaction
+    # usable. No savepoint: a database failure here must roll the caller back anyway, and two
+    # SAVEPOINT round trips per event would be a third of its cost.
+    with transaction.atomic(savepoint=False):
+        if connection.vendor == "postgresql":
+            event = _append_postgres(fields, canonical.dumps(clean_payload).decode())
+        else:
+            event = _append_orm(fields)
     EVENTS_RECORDED.labels(subject_type=subject_type).inc()
     return event

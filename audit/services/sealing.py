@@ -7,10 +7,11 @@ import time
 import structlog
 from django.conf import settings
 from django.db import connection, transaction
+from django.utils import timezone
 from prometheus_client import Counter, Gauge, Histogram
 
 from audit import canonical, signing
-from audit.models import AuditEvent, TreeHead, TreeState
+from audit.models import AuditEvent, Leaf, PendingEvent, TreeHead, TreeState
 from audit.tiles import TileStore
 
 logger = structlog.get_logger(__name__)
@@ -19,18 +20,35 @@ SEALED_EVENTS = Counter("audit_sealed_events_total", "Events appended to the Mer
 SEAL_SECONDS = Histogram("audit_seal_seconds", "Time to seal one tree head.")
 TREE_SIZE = Gauge("audit_tree_size", "Leaves in the audit Merkle tree at the latest tree head.")
 
-# One statement numbers the oldest unsealed events and returns their hashes: the trigger lets an
-# UPDATE through only when it sets a NULL leaf_index and changes nothing else.
-_ASSIGN_SQL = """
-WITH batch AS (
-    SELECT id FROM audit_auditevent WHERE leaf_index IS NULL ORDER BY id LIMIT %s
+# PostgreSQL: one statement takes the oldest waiting events off the queue, numbers them as leaves
+# and returns their hashes. Event rows are only read.
+_PG_SEAL_SQL = """
+WITH taken AS (
+    DELETE FROM audit_pendingevent
+    WHERE event_id IN (SELECT event_id FROM audit_pendingevent ORDER BY event_id LIMIT %s)
+    RETURNING event_id
 ), numbered AS (
-    SELECT id AS event_id, %s + ROW_NUMBER() OVER (ORDER BY id) - 1 AS idx FROM batch
+    INSERT INTO audit_leaf (leaf_index, event_id)
+    SELECT %s + ROW_NUMBER() OVER (ORDER BY event_id) - 1, event_id FROM taken
+    RETURNING leaf_index, event_id
 )
-UPDATE audit_auditevent SET leaf_index = numbered.idx FROM numbered
-WHERE audit_auditevent.id = numbered.event_id
-RETURNING leaf_index, event_hash
+SELECT numbered.leaf_index, e.event_hash FROM numbered JOIN audit_auditevent e ON e.id = numbered.event_id
 """
+
+
+def _take_waiting(limit: int, base: int) -> list[tuple[int, str]]:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_PG_SEAL_SQL, [limit, base])
+            return sorted(cursor.fetchall())
+    # Other databases (SQLite, the embedded default): the same steps through the ORM.
+    ids = list(PendingEvent.objects.order_by("event_id").values_list("event_id", flat=True)[:limit])
+    if not ids:
+        return []
+    Leaf.objects.bulk_create([Leaf(leaf_index=base + i, event_id=eid) for i, eid in enumerate(ids)], batch_size=2000)
+    PendingEvent.objects.filter(event_id__in=ids).delete()
+    hashes = dict(AuditEvent.objects.filter(id__in=ids).values_list("id", "event_hash"))
+    return [(base + i, hashes[eid]) for i, eid in enumerate(ids)]
 
 
 def _lock_state() -> TreeState:
@@ -60,9 +78,7 @@ def tree_seal(*, max_events: int | None = None) -> TreeHead | None:
     started = time.perf_counter()
     state = _lock_state()  # serialises sealers; event writers never take this lock
     limit = max_events or settings.AUDIT_SEAL_MAX_BATCH
-    with connection.cursor() as cursor:
-        cursor.execute(_ASSIGN_SQL, [limit, state.size])
-        rows = sorted(cursor.fetchall())
+    rows = _take_waiting(limit, state.size)
     if not rows:
         return None
     if rows[0][0] != state.size or rows[-1][0] != state.size + len(rows) - 1:
@@ -83,12 +99,11 @@ def tree_seal(*, max_events: int | None = None) -> TreeHead | None:
 
 def seal_due() -> bool:
     """Whether enough events wait, or the oldest has waited long enough, to seal now."""
-    waiting = AuditEvent.objects.filter(leaf_index__isnull=True)
-    oldest = waiting.order_by("id").values_list("recorded_at", flat=True).first()
-    if oldest is None:
+    waiting = PendingEvent.objects.order_by("event_id")
+    first = waiting.values_list("event_id", flat=True).first()
+    if first is None:
         return False
-    from django.utils import timezone
-
+    oldest = AuditEvent.objects.filter(pk=first).values_list("recorded_at", flat=True).get()
     if (timezone.now() - oldest).total_seconds() >= settings.AUDIT_SEAL_EVERY_SECONDS:
         return True
     return waiting[: settings.AUDIT_SEAL_EVERY_EVENTS].count() >= settings.AUDIT_SEAL_EVERY_EVENTS

@@ -25,6 +25,8 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from prometheus_client import Counter
 
+from escrow_project.common.signals import personal_value_revealed
+
 logger = structlog.get_logger(__name__)
 
 MASKED_PREFIX = "masked_"
@@ -63,7 +65,8 @@ class MaskedFieldsAdminMixin:
         return bool(user.is_active and user.is_staff and has_change(request, obj))
 
     def on_reveal(self, request: HttpRequest, obj: Any, field_name: str) -> None:
-        """Record the reveal. Override (or wire the audit app here) to write the audit event."""
+        """Record the reveal: a log line, a counter, and `personal_value_revealed` for the audit app."""
+        personal_value_revealed.send(sender=type(obj), instance=obj, field_name=field_name, operator=request.user)
         REVEALS.inc()
         logger.info(
             "personal_value_revealed",

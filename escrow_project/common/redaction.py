@@ -7,6 +7,7 @@ strings anywhere in the event that look like e-mail addresses, phone numbers or 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -53,11 +54,30 @@ PHONE_RE = re.compile(r"(?<![\w+])\+\d[\d ().\-]{6,18}\d(?!\w)|(?<![\w\-])\(?\d{
 IBAN_RE = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b")
 
 
+@functools.cache
+def _encrypted_field_names() -> frozenset[str]:
+    """Names of every encrypted model field: whatever a model encrypts, a log must not show."""
+    from escrow_project.common.crypto.fields import encrypted_fields
+
+    return frozenset(field.name.lower() for _, field in encrypted_fields())
+
+
+def _encrypted_names_if_ready() -> frozenset[str]:
+    from django.apps import apps
+
+    # Before the app registry is ready (early start-up logging) there are no models to ask.
+    return _encrypted_field_names() if apps.ready else frozenset()
+
+
 def is_sensitive_key(key: object) -> bool:
     if not isinstance(key, str):
         return False
     lowered = key.lower().replace("-", "_")
-    return lowered in SENSITIVE_KEYS or any(part in lowered for part in SENSITIVE_KEY_PARTS)
+    return (
+        lowered in SENSITIVE_KEYS
+        or any(part in lowered for part in SENSITIVE_KEY_PARTS)
+        or lowered in _encrypted_names_if_ready()
+    )
 
 
 def mask_patterns(text: str) -> str:

@@ -90,3 +90,15 @@ class IPRateThrottle(_AtomicWindowThrottle):
 
     def get_cache_key(self, request: Any, view: Any) -> str | None:
         return f"throttle:{self.scope}:{self.get_ident(request)}"
+
+
+class SignInRateThrottle(_AtomicWindowThrottle):
+    """Per IP on the sign-in and token-refresh endpoints: password guessing gets a much lower ceiling."""
+
+    scope = "sign_in"
+
+    def get_cache_key(self, request: Any, view: Any) -> str | None:
+        return f"throttle:{self.scope}:{self.get_ident(request)}"
+
+
+SIGN_IN_THROTTLES = [IPRateThrottle, SignInRateThrottle]

@@ -1,11 +1,12 @@
 from django.urls import path
 from rest_framework_simplejwt.views import TokenBlacklistView, TokenObtainPairView, TokenRefreshView
 
+from escrow_project.common.throttling import SIGN_IN_THROTTLES
 from identity.api import views
 
 urlpatterns = [
-    path("auth/token/", TokenObtainPairView.as_view(), name="token-obtain"),
-    path("auth/token/refresh/", TokenRefreshView.as_view(), name="token-refresh"),
+    path("auth/token/", TokenObtainPairView.as_view(throttle_classes=SIGN_IN_THROTTLES), name="token-obtain"),
+    path("auth/token/refresh/", TokenRefreshView.as_view(throttle_classes=SIGN_IN_THROTTLES), name="token-refresh"),
     path("auth/token/revoke/", TokenBlacklistView.as_view(), name="token-revoke"),
     path("me/", views.MeView.as_view(), name="me"),
     path("organizations/", views.OrganizationListCreateView.as_view(), name="organization-list"),

@@ -279,21 +279,22 @@ def _counters_move(moving: dict[int, Delta], locked: dict[int, Locked]) -> None:
             )
             returned = cursor.fetchall()
         else:
+            # SQLite keeps decimals as floats, so SQL arithmetic would drift; it also serialises writers
+            # (IMMEDIATE transactions), so writing the exact Decimal result computed here is safe.
             for account_id, d in moving.items():
-                cursor.execute(
-                    "UPDATE ledger_account SET posted_debits = posted_debits + %s, "
-                    "posted_credits = posted_credits + %s, pending_debits = pending_debits + %s, "
-                    "pending_credits = pending_credits + %s WHERE id = %s "
-                    "RETURNING id, posted_debits, posted_credits, pending_debits, pending_credits",
-                    [
-                        str(d.posted_debits),
-                        str(d.posted_credits),
-                        str(d.pending_debits),
-                        str(d.pending_credits),
-                        account_id,
-                    ],
+                a = locked[account_id]
+                after = (
+                    a.posted_debits + d.posted_debits,
+                    a.posted_credits + d.posted_credits,
+                    a.pending_debits + d.pending_debits,
+                    a.pending_credits + d.pending_credits,
                 )
-                returned.extend(cursor.fetchall())
+                cursor.execute(
+                    "UPDATE ledger_account SET posted_debits = %s, posted_credits = %s, pending_debits = %s, "
+                    "pending_credits = %s WHERE id = %s",
+                    [*(str(v) for v in after), account_id],
+                )
+                returned.append((account_id, *after))
     for row in returned:
         account = locked[row[0]]
         account.posted_debits = _dec(row[1])

@@ -71,4 +71,12 @@ class TwilioSmsBackend:
 
 
 def sms_backend() -> Any:
-    return import_string(settings.NOTIFICATIONS_SMS_BACKEND)()
+    """The configured backend; by default Twilio when TWILIO_ACCOUNT_SID is set, else the log."""
+    path = settings.NOTIFICATIONS_SMS_BACKEND
+    if not path:
+        path = (
+            "notifications.channels.sms.TwilioSmsBackend"
+            if settings.TWILIO_ACCOUNT_SID
+            else "notifications.channels.sms.LoggingSmsBackend"
+        )
+    return import_string(path)()

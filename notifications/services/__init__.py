@@ -6,7 +6,13 @@ from notifications.services.circuit import (
     circuit_record_success,
     circuit_reset,
 )
-from notifications.services.delivery import notification_deliver, notification_retry, outbox_sweep
+from notifications.services.contacts import contact_point_set
+from notifications.services.delivery import (
+    notification_deliver,
+    notification_mark_read,
+    notification_retry,
+    outbox_sweep,
+)
 from notifications.services.digest import digest_send_due
 from notifications.services.enqueue import live_event_publish, notification_enqueue, send_escalation_alert
 from notifications.services.preferences import preference_resolve, preference_set
@@ -24,10 +30,12 @@ __all__ = [
     "circuit_record_failure",
     "circuit_record_success",
     "circuit_reset",
+    "contact_point_set",
     "digest_send_due",
     "live_event_publish",
     "notification_deliver",
     "notification_enqueue",
+    "notification_mark_read",
     "notification_retry",
     "outbox_sweep",
     "preference_resolve",

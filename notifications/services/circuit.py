@@ -30,6 +30,11 @@ def _locked(channel: str) -> ChannelCircuit:
 @transaction.atomic
 def circuit_acquire(*, channel: str) -> CircuitDecision:
     """May a delivery on `channel` go out now? Half-open lets exactly one trial through."""
+    # Fast path without a lock: the breaker is closed almost always. A send racing the opening is
+    # harmless; the breaker bounds the damage, it does not need to be exact.
+    state = ChannelCircuit.objects.filter(channel=channel).values_list("state", flat=True).first()
+    if state in (None, CircuitState.CLOSED):
+        return CircuitDecision(allowed=True)
     circuit = _locked(channel)
     now = timezone.now()
     if circuit.state == CircuitState.CLOSED:
@@ -41,7 +46,9 @@ def circuit_acquire(*, channel: str) -> CircuitDecision:
             return CircuitDecision(allowed=False, retry_at=reopen_at)
         circuit.state = CircuitState.HALF_OPEN
     elif circuit.probe_until is not None and circuit.probe_until > now:
-        return CircuitDecision(allowed=False, retry_at=circuit.probe_until)
+        # Check back soon rather than at the probe's lease end: a quick success closes the breaker.
+        retry_at = min(circuit.probe_until, now + timedelta(seconds=settings.NOTIFICATIONS_RETRY_DELAY_SECONDS))
+        return CircuitDecision(allowed=False, retry_at=retry_at)
     circuit.probe_until = now + lease
     circuit.save(update_fields=["state", "probe_until", "updated_at"])
     logger.info("circuit_half_open_probe", channel=channel)
@@ -51,6 +58,12 @@ def circuit_acquire(*, channel: str) -> CircuitDecision:
 @transaction.atomic
 def circuit_record_success(*, channel: str) -> None:
     """The channel answered: close the breaker and forget past failures."""
+    if (
+        not ChannelCircuit.objects.filter(channel=channel)
+        .exclude(state=CircuitState.CLOSED, consecutive_failures=0)
+        .exists()
+    ):
+        return  # nothing to forget (the usual case): no lock, no write
     circuit = _locked(channel)
     if circuit.state == CircuitState.CLOSED and circuit.consecutive_failures == 0:
         return

@@ -217,3 +217,13 @@ def outbox_sweep(*, limit: int = 500) -> int:
     if ids:
         logger.info("outbox_swept", count=len(ids))
     return len(ids)
+
+
+@transaction.atomic
+def notification_mark_read(*, notification_id: int) -> Notification:
+    """The party has seen it (idempotent: the first read time stays)."""
+    notification = Notification.objects.select_for_update().get(pk=notification_id)
+    if notification.read_at is None:
+        notification.read_at = timezone.now()
+        notification.save(update_fields=["read_at", "updated_at"])
+    return notification

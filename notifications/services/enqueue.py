@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
@@ -223,6 +224,7 @@ def _enqueue(
                     "digest": digest,
                     "last_error": reason,
                     "next_attempt_at": now,
+                    "max_attempts": settings.NOTIFICATIONS_MAX_ATTEMPTS,
                 },
                 dedupe_key=dedupe_key,
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import timedelta
 from typing import Any, cast
 from urllib.parse import urlsplit
@@ -23,6 +24,17 @@ def _bad(detail: str, code: str, field: str) -> DomainError:
     return DomainError(detail, code=code, errors=[{"field": field, "code": code, "message": detail}])
 
 
+def _internal_host(hostname: str) -> bool:
+    """Loopback, private, link-local (cloud metadata) or reserved literal addresses, and localhost."""
+    if hostname.lower() in {"localhost", "localhost.localdomain"} or hostname.lower().endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(hostname.strip("[]"))
+    except ValueError:
+        return False  # a name: resolved at send time (see docs/decisions/0302: known gap)
+    return not address.is_global
+
+
 def webhook_url_validate(url: str) -> str:
     """https only (plain http only where NOTIFICATIONS_WEBHOOK_ALLOW_INSECURE), no credentials in it."""
     parts = urlsplit(url.strip())
@@ -31,6 +43,8 @@ def webhook_url_validate(url: str) -> str:
         raise _bad("The webhook URL must use https.", "webhook_url_insecure", "url")
     if not parts.hostname:
         raise _bad("The webhook URL needs a host.", "webhook_url_invalid", "url")
+    if not settings.NOTIFICATIONS_WEBHOOK_ALLOW_INSECURE and _internal_host(parts.hostname):
+        raise _bad("The webhook URL must point to a public host.", "webhook_url_internal", "url")
     if parts.username or parts.password:
         raise _bad("Put no credentials in the webhook URL; verify our signature instead.", "webhook_url_invalid", "url")
     if len(url) > 500:
@@ -132,6 +146,7 @@ def _test_row_create(endpoint_id: int) -> Notification:
         # cast: the encrypted JSON field is typed as text by the stubs, but holds a dict.
         context=cast(Any, {"message": "This is a test event. Verify its signature and answer 2xx."}),
         next_attempt_at=timezone.now(),
+        max_attempts=settings.NOTIFICATIONS_MAX_ATTEMPTS,
     )
 
 

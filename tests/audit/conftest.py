@@ -57,6 +57,9 @@ def eth_tester_rpc(client: Any) -> Callable[[str, list[Any]], Any]:
                     for log in r["logs"]
                 ],
             }
+        if method == "eth_call":
+            request = dict(params[0], to=client.w3.to_checksum_address(params[0]["to"]))
+            return hex0x(client.w3.eth.call(request))
         raise AssertionError(f"the verifier should not need {method}")
 
     return call

@@ -100,20 +100,31 @@ def test_an_event_dropped_from_the_bundle_is_named(tmp_path: Path) -> None:
     assert "the log declares 5 events for this case, the bundle holds 4" in result.stdout
 
 
-def tamper_sql(sql: str, params: list[Any]) -> None:
-    """What a rogue operator with superuser SQL could do: switch the guard off, change rows."""
+def tamper_sql(*statements: str) -> None:
+    """What a rogue operator with superuser SQL could do: switch the guards off, change rows."""
     with connection.cursor() as cursor:
-        cursor.execute("ALTER TABLE audit_auditevent DISABLE TRIGGER audit_event_append_only")
-        cursor.execute(sql, params)
-        cursor.execute("ALTER TABLE audit_auditevent ENABLE TRIGGER audit_event_append_only")
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # flush deferred FK checks so ALTER TABLE may run
+        for table in ("audit_auditevent", "audit_leaf"):
+            cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
+        for statement in statements:
+            cursor.execute(statement)
+        for table in ("audit_auditevent", "audit_leaf"):
+            cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
+
+
+def delete_event(seq: int) -> None:
+    event_id = f"(SELECT id FROM audit_auditevent WHERE subject_id = 'c1' AND seq = {seq})"
+    tamper_sql(
+        f"DELETE FROM audit_leaf WHERE event_id = {event_id}", f"DELETE FROM audit_auditevent WHERE id = {event_id}"
+    )
 
 
 @requires_postgres
 def test_a_payload_edited_in_the_database_is_named(tmp_path: Path) -> None:
     sealed_anchored_case()
     tamper_sql(
-        "UPDATE audit_auditevent SET payload = %s WHERE subject_id = 'c1' AND seq = 2",
-        [json.dumps({"step": 1, "amount": "999999.0000"})],
+        """UPDATE audit_auditevent SET payload = '{"step": 1, "amount": "999999.0000"}'
+           WHERE subject_id = 'c1' AND seq = 2"""
     )
     result = run_verifier(tmp_path, bundle_for("c1"))
     assert result.returncode == 1
@@ -124,7 +135,7 @@ def test_a_payload_edited_in_the_database_is_named(tmp_path: Path) -> None:
 @requires_postgres
 def test_an_event_deleted_in_the_database_is_named(tmp_path: Path) -> None:
     sealed_anchored_case()
-    tamper_sql("DELETE FROM audit_auditevent WHERE subject_id = 'c1' AND seq = 3", [])
+    delete_event(3)
     result = run_verifier(tmp_path, bundle_for("c1"))
     assert result.returncode == 1
     assert "event seq 3 missing" in result.stdout
@@ -134,7 +145,7 @@ def test_an_event_deleted_in_the_database_is_named(tmp_path: Path) -> None:
 @requires_postgres
 def test_the_last_event_deleted_in_the_database_is_named(tmp_path: Path) -> None:
     sealed_anchored_case()
-    tamper_sql("DELETE FROM audit_auditevent WHERE subject_id = 'c1' AND seq = 5", [])
+    delete_event(5)
     result = run_verifier(tmp_path, bundle_for("c1"))
     assert result.returncode == 1
     assert "the log declares 5 events for this case, the bundle holds 4" in result.stdout
@@ -163,7 +174,10 @@ def forge(bundle: dict[str, Any], seq: int, payload: dict[str, Any]) -> dict[str
     )
     for i, event in enumerate(forged["events"]):
         event["leaf_index"] = i
-        event["proof"] = {"tree_size": len(leaves), "path": [p.hex() for p in merkle.inclusion_path(i, len(leaves), subtree)]}
+        event["proof"] = {
+            "tree_size": len(leaves),
+            "path": [p.hex() for p in merkle.inclusion_path(i, len(leaves), subtree)],
+        }
     return forged
 
 

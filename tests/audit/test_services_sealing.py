@@ -22,8 +22,10 @@ def test_sealing_numbers_events_in_order_and_signs_the_rfc_root() -> None:
     add(2, "c2")
     head = tree_seal()
     assert head is not None
-    leaves = [bytes.fromhex(h) for h in AuditEvent.objects.order_by("leaf_index").values_list("event_hash", flat=True)]
-    assert list(AuditEvent.objects.order_by("id").values_list("leaf_index", flat=True)) == [0, 1, 2, 3, 4]
+    leaves = [
+        bytes.fromhex(h) for h in AuditEvent.objects.order_by("leaf__leaf_index").values_list("event_hash", flat=True)
+    ]
+    assert list(AuditEvent.objects.order_by("id").values_list("leaf__leaf_index", flat=True)) == [0, 1, 2, 3, 4]
     assert head.tree_size == 5
     assert head.root_hash == merkle.root_of(leaves).hex()
     message = canonical.tree_head_message(
@@ -39,7 +41,9 @@ def test_tiles_give_the_same_roots_and_proofs_as_the_plain_tree_across_tile_boun
     for batch in (1, 254, 2, 300, 43):
         add(batch)
         tree_seal()
-    leaves = [bytes.fromhex(h) for h in AuditEvent.objects.order_by("leaf_index").values_list("event_hash", flat=True)]
+    leaves = [
+        bytes.fromhex(h) for h in AuditEvent.objects.order_by("leaf__leaf_index").values_list("event_hash", flat=True)
+    ]
     assert len(leaves) == 600
     store = TileStore()
     plain = merkle.list_subtree(leaves)
@@ -49,3 +53,15 @@ def test_tiles_give_the_same_roots_and_proofs_as_the_plain_tree_across_tile_boun
             assert store.inclusion(index, size) == merkle.inclusion_path(index, size, plain)
         assert store.consistency(size // 3 or 1, size) == merkle.consistency_path(size // 3 or 1, size, plain)
     assert [h.tree_size for h in TreeHead.objects.order_by("tree_size")] == [1, 255, 257, 557, 600]
+
+
+def test_the_database_refuses_to_renumber_a_leaf() -> None:
+    from django.db import DatabaseError, IntegrityError, transaction
+
+    from audit.models import Leaf
+
+    add(2)
+    tree_seal()
+    with pytest.raises((DatabaseError, IntegrityError)), transaction.atomic():
+        Leaf.objects.filter(leaf_index=0).update(leaf_index=7)
+    assert sorted(Leaf.objects.values_list("leaf_index", flat=True)) == [0, 1]

@@ -118,3 +118,32 @@ def test_canary_never_echoed_in_api_error_bodies(client_for, api_client, capture
         assert response.status_code >= 400
         assert TOKEN not in response.content.decode(), response.content
     assert TOKEN not in captured_logs.getvalue()
+    # Nor in metrics labels, which requests (and their paths) have just passed through.
+    metrics = api_client.get("/metrics")
+    assert metrics.status_code == 200
+    assert b"django_http_requests" in metrics.content
+    assert TOKEN.encode() not in metrics.content
+
+
+@pytest.mark.django_db
+def test_stored_idempotent_responses_do_not_hold_personal_data_in_clear(client_for):
+    staff = client_for(operator())
+    response = staff.post(
+        "/api/v1/organizations/",
+        {"name": f"{TOKEN} household", "kind": "individual"},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY=f"canary-{TOKEN}",
+    )
+    assert response.status_code == 201
+    replay = staff.post(
+        "/api/v1/organizations/",
+        {"name": f"{TOKEN} household", "kind": "individual"},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY=f"canary-{TOKEN}",
+    )
+    assert replay.content == response.content  # the replay is still byte-identical
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT response_body FROM common_idempotencyrecord")
+        bodies = [row[0] for row in cursor.fetchall()]
+    assert bodies
+    assert all(is_encrypted(body) and TOKEN not in body for body in bodies)

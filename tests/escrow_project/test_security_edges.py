@@ -22,6 +22,7 @@ from escrow_project.common.admin_masking import mask_value
 from escrow_project.common.csv_safe import SafeCsvWriter, csv_response, safe_cell
 from escrow_project.common.errors import UnprocessableError
 from escrow_project.common.redaction import REDACTED, redact_event
+from escrow_project.common.signals import personal_value_revealed
 from identity.models import User
 from identity.selectors import user_find_by_email
 from tests.factories import TEST_PASSWORD, UserFactory, member, operator
@@ -188,9 +189,19 @@ def test_operator_reveals_one_value_and_the_reveal_is_recorded(client, person):
     confirm = client.get(url)
     assert confirm.status_code == 200
     assert "margaret.h@example.test" not in confirm.content.decode()  # GET only asks
-    with structlog.testing.capture_logs() as logs:
-        revealed = client.post(url)
+    received = []
+
+    def receiver(sender, **kwargs):
+        received.append((sender, kwargs["instance"].pk, kwargs["field_name"], kwargs["operator"].pk))
+
+    personal_value_revealed.connect(receiver)
+    try:
+        with structlog.testing.capture_logs() as logs:
+            revealed = client.post(url)
+    finally:
+        personal_value_revealed.disconnect(receiver)
     assert revealed.status_code == 200
+    assert received == [(User, person.pk, "email", revealed.wsgi_request.user.pk)]
     assert "margaret.h@example.test" in revealed.content.decode()
     assert "Hamilton" not in revealed.content.decode()  # one value, not the record
     assert "no-store" in revealed["Cache-Control"]
@@ -256,3 +267,14 @@ def test_changing_the_email_keeps_its_index_current():
     user.save(update_fields=["email"])
     assert user_find_by_email(email="new@example.test") == user
     assert user_find_by_email(email="old@example.test") is None
+
+
+@pytest.mark.django_db
+def test_swagger_ui_runs_under_the_csp_without_inline_scripts(client):
+    page = client.get("/api/docs/")
+    html = page.content.decode()
+    assert "script-src 'self'" in page["Content-Security-Policy"]
+    assert "<script>" not in html  # every script is loaded from a URL the policy allows
+    script = client.get("/api/docs/?script=")
+    assert script.status_code == 200
+    assert script["Content-Type"].startswith("application/javascript")

@@ -22,8 +22,9 @@ requires_redis = pytest.mark.skipif(
 )
 
 
-def _rates(settings: Any, *, client: str, ip: str) -> None:
-    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"client": client, "ip": ip}}
+def _rates(settings: Any, *, client: str, ip: str, sign_in: str = "100000/hour") -> None:
+    rates = {"client": client, "ip": ip, "sign_in": sign_in}
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
     cache.clear()
 
 
@@ -82,6 +83,22 @@ def test_per_ip_limit_cannot_be_bypassed_by_changing_x_forwarded_for(live_server
     for response in responses:
         if response.status_code == 429:
             _assert_429_shape(response)
+
+
+@requires_redis
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_sign_in_has_its_own_lower_ceiling(live_server, settings):
+    _rates(settings, client="100000/hour", ip="100000/hour", sign_in="5/hour")
+    url = f"{live_server.url}/api/v1/auth/token/"
+    statuses = [
+        requests.post(url, json={"username": "admin", "password": f"guess{n}"}, timeout=30).status_code
+        for n in range(8)
+    ]
+    assert statuses == [401] * 5 + [429] * 3
+    # The rest of the API is not affected by the sign-in ceiling.
+    me = requests.get(f"{live_server.url}/api/v1/me/", headers={"Authorization": bearer_for(member())}, timeout=30)
+    assert me.status_code == 200
 
 
 @pytest.mark.parametrize(

@@ -87,6 +87,7 @@ def test_journal_rows_cannot_be_deleted(open_wallet):
     assert JournalLine.objects.filter(entry=entry).count() == 2
 
 
+@requires_postgres
 def test_guard_check_constraint_backs_up_the_python_check(open_wallet):
     wallet = open_wallet("10")
     with pytest.raises(IntegrityError), transaction.atomic():

@@ -27,3 +27,13 @@ def receiver():
     started = Receiver().start()
     yield started
     started.stop()
+
+
+@pytest.fixture(autouse=True)
+def _no_stray_broker_messages(request):
+    """Tests that commit for real queue delivery tasks on the broker with no worker to take them:
+    drop them afterwards, so no worker started later (a test's or `make run`'s) runs them."""
+    yield
+    marker = request.node.get_closest_marker("django_db")
+    if marker is not None and marker.kwargs.get("transaction") and not celery_app.conf.task_always_eager:
+        celery_app.control.purge()

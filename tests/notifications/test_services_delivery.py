@@ -201,3 +201,22 @@ def test_email_server_down_is_retried_then_failed(settings):
     assert notification_deliver(notification_id=row.pk) == "retry_scheduled"
     row.refresh_from_db()
     assert row.last_error.startswith("mail server error")
+
+
+@pytest.mark.django_db
+def test_twilio_configured_without_its_sdk_fails_the_sms_with_the_reason(settings):
+    import importlib.util
+
+    if importlib.util.find_spec("twilio") is not None:
+        pytest.skip("the twilio package is installed here; this checks the import guard")
+    settings.NOTIFICATIONS_SMS_BACKEND = ""
+    settings.TWILIO_ACCOUNT_SID = "AC-configured"
+    (row,) = notification_enqueue(
+        kind="settlement_completed",
+        recipient=Recipient.address(phone="+14155550100"),
+        context={"reference": "S-1"},
+        channels=["sms"],
+    )
+    assert notification_deliver(notification_id=row.pk) == "retry_scheduled"
+    row.refresh_from_db()
+    assert "twilio package is not installed" in row.last_error

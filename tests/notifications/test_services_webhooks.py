@@ -251,3 +251,23 @@ def test_the_secret_is_encrypted_at_rest():
         (raw,) = cursor.fetchone()
     assert secret not in raw
     assert WebhookSecret.objects.get(endpoint=endpoint).secret == secret
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://127.0.0.1/x",
+        "https://169.254.169.254/latest",
+        "https://10.0.0.5/x",
+        "https://localhost/x",
+        "https://[::1]/x",
+    ],
+)
+def test_internal_addresses_are_refused_in_production_mode(settings, url):
+    settings.NOTIFICATIONS_WEBHOOK_ALLOW_INSECURE = False
+    org = OrganizationFactory.create()
+    with pytest.raises(DomainError) as caught:
+        webhook_endpoint_register(organization_id=org.pk, url=url)
+    assert caught.value.code == "webhook_url_internal"
+    assert WebhookEndpoint.objects.count() == 0

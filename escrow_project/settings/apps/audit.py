@@ -23,7 +23,8 @@ AUDIT_ANCHOR_EVERY_SECONDS = env_int("AUDIT_ANCHOR_EVERY_SECONDS", 300)
 
 # Anchoring. Empty CHAIN_RPC_URL (base settings) = an in-process eth-tester chain (development).
 AUDIT_CHAIN_PRIVATE_KEY = env_str(
-    "AUDIT_CHAIN_PRIVATE_KEY", "0x" + hashlib.sha256(b"escrow-platform/audit/chain-key/v1|" + _secret.encode()).hexdigest()
+    "AUDIT_CHAIN_PRIVATE_KEY",
+    "0x" + hashlib.sha256(b"escrow-platform/audit/chain-key/v1|" + _secret.encode()).hexdigest(),
 )
 AUDIT_ANCHOR_CONTRACT_ADDRESS = env_str("AUDIT_ANCHOR_CONTRACT_ADDRESS", "")
 AUDIT_CHAIN_CONFIRMATIONS = env_int("AUDIT_CHAIN_CONFIRMATIONS", 6)

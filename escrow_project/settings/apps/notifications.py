@@ -18,8 +18,8 @@ NOTIFICATIONS_WEBHOOK_ALLOW_INSECURE = env_bool("NOTIFICATIONS_WEBHOOK_ALLOW_INS
 NOTIFICATIONS_WEBHOOK_ROTATION_GRACE_HOURS = env_int("NOTIFICATIONS_WEBHOOK_ROTATION_GRACE_HOURS", 24)
 # E-mail sender; the backend is Django's EMAIL_BACKEND (console locally, SMTP or anymail in production).
 NOTIFICATIONS_FROM_EMAIL = env_str("NOTIFICATIONS_FROM_EMAIL", "Escrow Platform <no-reply@escrow.invalid>")
-# SMS: the logging backend unless Twilio is configured (and the twilio package installed).
-NOTIFICATIONS_SMS_BACKEND = env_str("NOTIFICATIONS_SMS_BACKEND", "notifications.channels.sms.LoggingSmsBackend")
+# SMS: empty picks Twilio when TWILIO_ACCOUNT_SID is set (install the twilio package), else a logging backend.
+NOTIFICATIONS_SMS_BACKEND = env_str("NOTIFICATIONS_SMS_BACKEND", "")
 TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID", "")
 TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN", "")
 TWILIO_FROM_NUMBER = env_str("TWILIO_FROM_NUMBER", "")

@@ -24,7 +24,9 @@ from escrow_project.common.crypto.fields import EncryptedDateField, EncryptedJSO
 TOKEN = f"cnry{uuid.uuid4().hex[:16]}"
 CANARY_TEXT = f"{TOKEN}@leak-test.example"
 CANARY_DATE = datetime.date(1913, 7, 29)
-CANARY_JSON = {"holder": CANARY_TEXT, "number": TOKEN}
+# Every canary string is e-mail shaped, so a log line that carries one under an innocent key is still
+# caught by the value patterns; the raw-database check looks for the bare token inside it.
+CANARY_JSON = {"holder": CANARY_TEXT, "contact": [CANARY_TEXT]}
 NEEDLES = (TOKEN, CANARY_DATE.isoformat())
 
 

@@ -49,9 +49,7 @@ class Command(BaseCommand):
         if total_left and not options["dry_run"]:
             raise CommandError(f"{total_left} value(s) could not be re-encrypted; see above. Keep the old keys.")
 
-    def _rotate_column(
-        self, model: Any, field: Any, *, active: str, batch_size: int, dry_run: bool
-    ) -> tuple[int, int]:
+    def _rotate_column(self, model: Any, field: Any, *, active: str, batch_size: int, dry_run: bool) -> tuple[int, int]:
         alias = router.db_for_write(model)
         connection = connections[alias]
         quote = connection.ops.quote_name

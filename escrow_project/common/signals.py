@@ -1,0 +1,10 @@
+"""Signals the kernel sends upward (receivers live in the apps above, per HOUSE_STYLE section 1)."""
+
+from __future__ import annotations
+
+from django.dispatch import Signal
+
+# An operator revealed one masked personal value in the console (MaskedFieldsAdminMixin.on_reveal).
+# Sent with sender=<model class>, instance=<object>, field_name=<str>, operator=<user>; sent before
+# the value is shown, so a receiver that raises (the audit write failed) stops the reveal.
+personal_value_revealed = Signal()

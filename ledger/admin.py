@@ -1,0 +1,121 @@
+"""Operator console for the ledger: read-only views; actions call services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+
+from ledger import services
+from ledger.models import Account, Hold, InvariantRun, JournalEntry, JournalLine, PayoutIntent
+from ledger.states import PayoutStatus
+
+
+class ReadOnlyAdmin(admin.ModelAdmin[Any]):
+    """The ledger's tables are written only by ledger.services."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+def _invariant_status(request: HttpRequest) -> None:
+    last = InvariantRun.objects.first()
+    if last is None:
+        messages.warning(request, "The ledger invariant check has not run yet.")
+    elif last.ok:
+        messages.info(request, f"Ledger invariants held at the last check ({last.checked_at:%Y-%m-%d %H:%M:%S} UTC).")
+    else:
+        messages.error(
+            request, f"LEDGER INVARIANTS BREACHED at {last.checked_at:%Y-%m-%d %H:%M:%S}: {last.breaches[:3]}"
+        )
+
+
+@admin.register(Account)
+class AccountAdmin(ReadOnlyAdmin):
+    list_display = [
+        "id",
+        "owner_type",
+        "owner_id",
+        "purpose",
+        "currency",
+        "normal_side",
+        "posted_debits",
+        "posted_credits",
+        "pending_debits",
+        "pending_credits",
+        "closed_at",
+    ]
+    list_filter = ["currency", "normal_side", "owner_type", "purpose"]
+    search_fields = ["owner_id", "name", "=public_id"]
+    actions = ["check_invariants"]
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        if request.method == "GET":
+            _invariant_status(request)
+        return super().changelist_view(request, extra_context)
+
+    @admin.action(description="Run the ledger invariant check now (whole ledger)")
+    def check_invariants(self, request: HttpRequest, queryset: QuerySet[Account]) -> None:
+        report = services.invariants_run()
+        if report.ok:
+            self.message_user(request, f"Invariants hold ({report.accounts_checked} accounts).", messages.SUCCESS)
+        else:
+            self.message_user(request, f"{len(report.breaches)} breach(es): {report.breaches[:5]}", messages.ERROR)
+
+
+class JournalLineInline(admin.TabularInline[JournalLine, JournalEntry]):
+    model = JournalLine
+    fields = ["account", "side", "amount", "currency", "posted_debits_after", "posted_credits_after"]
+    readonly_fields = ["account", "side", "amount", "currency", "posted_debits_after", "posted_credits_after"]
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(JournalEntry)
+class JournalEntryAdmin(ReadOnlyAdmin):
+    list_display = ["id", "kind", "idempotency_key", "description", "reverses", "created_at"]
+    list_filter = ["kind"]
+    search_fields = ["idempotency_key", "=public_id"]
+    inlines = [JournalLineInline]
+    date_hierarchy = "created_at"
+
+
+@admin.register(Hold)
+class HoldAdmin(ReadOnlyAdmin):
+    list_display = ["id", "debit_account", "credit_account", "amount", "currency", "status", "expires_at", "created_at"]
+    list_filter = ["status", "currency"]
+    search_fields = ["idempotency_key", "=public_id"]
+
+
+@admin.register(PayoutIntent)
+class PayoutIntentAdmin(ReadOnlyAdmin):
+    list_display = ["id", "account", "amount", "currency", "rail", "status", "attempt", "created_at"]
+    list_filter = ["status", "rail", "currency"]
+    search_fields = ["idempotency_key", "provider_reference", "=public_id"]
+    exclude = ["beneficiary"]  # bank details stay out of list and detail pages
+    actions = ["redispatch"]
+
+    @admin.action(description="Re-dispatch requested or unknown payouts (same rail key: never pays twice)")
+    def redispatch(self, request: HttpRequest, queryset: QuerySet[PayoutIntent]) -> None:
+        count = 0
+        for payout in queryset.filter(status__in=[PayoutStatus.REQUESTED, PayoutStatus.UNKNOWN]):
+            services.payout_dispatch(payout_id=payout.pk)
+            count += 1
+        self.message_user(request, f"{count} payout(s) dispatched.", messages.SUCCESS)
+
+
+@admin.register(InvariantRun)
+class InvariantRunAdmin(ReadOnlyAdmin):
+    list_display = ["checked_at", "ok", "duration_ms"]
+    list_filter = ["ok"]

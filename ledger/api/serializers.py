@@ -1,0 +1,145 @@
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from rest_framework import serializers
+
+from escrow_project.common.money import MINOR_UNITS, quantize
+from ledger.models import Account, JournalLine
+from ledger.selectors import balance_from_counters, line_balance_after
+
+
+def money(amount: Decimal, currency: str) -> str:
+    return str(quantize(amount, currency))
+
+
+class BalanceSerializer(serializers.Serializer[Any]):
+    currency = serializers.CharField()
+    posted_debits = serializers.CharField()
+    posted_credits = serializers.CharField()
+    pending_debits = serializers.CharField()
+    pending_credits = serializers.CharField()
+    balance = serializers.CharField()
+    available = serializers.CharField()
+    projected = serializers.CharField()
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        currency = instance.currency
+        return {
+            "currency": currency,
+            **{
+                name: money(getattr(instance, name), currency)
+                for name in (
+                    "posted_debits",
+                    "posted_credits",
+                    "pending_debits",
+                    "pending_credits",
+                    "balance",
+                    "available",
+                    "projected",
+                )
+            },
+        }
+
+
+class AccountSerializer(serializers.ModelSerializer[Account]):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    no_overdraft = serializers.SerializerMethodField()
+    balance = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Account
+        fields = [
+            "id",
+            "owner_type",
+            "owner_id",
+            "purpose",
+            "currency",
+            "normal_side",
+            "name",
+            "no_overdraft",
+            "closed_at",
+            "created_at",
+            "balance",
+        ]
+
+    def get_no_overdraft(self, account: Account) -> bool:
+        return account.debits_must_not_exceed_credits or account.credits_must_not_exceed_debits
+
+    def get_balance(self, account: Account) -> dict[str, Any]:
+        balance = balance_from_counters(
+            account_id=account.pk,
+            currency=account.currency,
+            normal_side=account.normal_side,
+            posted_debits=account.posted_debits,
+            posted_credits=account.posted_credits,
+            pending_debits=account.pending_debits,
+            pending_credits=account.pending_credits,
+        )
+        return BalanceSerializer(balance).data
+
+
+class HistoryLineSerializer(serializers.ModelSerializer[JournalLine]):
+    entry_id = serializers.UUIDField(source="entry.public_id", read_only=True)
+    kind = serializers.CharField(source="entry.kind", read_only=True)
+    description = serializers.CharField(source="entry.description", read_only=True)
+    amount = serializers.SerializerMethodField()
+    balance_after = serializers.SerializerMethodField()
+
+    class Meta:
+        model = JournalLine
+        fields = ["entry_id", "kind", "description", "side", "amount", "currency", "balance_after", "created_at"]
+
+    def get_amount(self, line: JournalLine) -> str:
+        return money(line.amount, line.currency)
+
+    def get_balance_after(self, line: JournalLine) -> str:
+        return money(line_balance_after(line, self.context["normal_side"]), line.currency)
+
+
+class AmountField(serializers.CharField):
+    """A decimal amount as a string ("12.50"); floats in JSON are refused."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, float):
+            raise serializers.ValidationError('Send amounts as strings, e.g. "12.50".', code="invalid")
+        return super().to_internal_value(data)
+
+
+class TopUpSerializer(serializers.Serializer[Any]):
+    amount = AmountField()
+    currency = serializers.ChoiceField(choices=sorted(MINOR_UNITS))
+    rail = serializers.CharField(default="simulated", max_length=32)
+    provider_reference = serializers.CharField(default="", allow_blank=True, max_length=255)
+
+
+class AdjustmentSerializer(serializers.Serializer[Any]):
+    amount = AmountField()
+    currency = serializers.ChoiceField(choices=sorted(MINOR_UNITS))
+    direction = serializers.ChoiceField(choices=["credit", "debit"])
+    reason = serializers.CharField(max_length=500)
+
+
+class ReverseSerializer(serializers.Serializer[Any]):
+    reason = serializers.CharField(max_length=500)
+
+
+class EntrySerializer(serializers.Serializer[Any]):
+    def to_representation(self, entry: Any) -> dict[str, Any]:
+        return {
+            "id": str(entry.public_id),
+            "kind": entry.kind,
+            "description": entry.description,
+            "reverses": str(entry.reverses.public_id) if entry.reverses_id else None,
+            "created_at": entry.created_at.isoformat(),
+            "lines": [
+                {
+                    "account_id": str(line.account.public_id),
+                    "side": line.side,
+                    "amount": money(line.amount, line.currency),
+                    "currency": line.currency,
+                }
+                for line in entry.lines.select_related("account").order_by("id")
+            ],
+        }

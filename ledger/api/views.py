@@ -1,0 +1,149 @@
+"""Ledger API: accounts the caller may see, balance, history; operator top-up, adjustment, reversal.
+
+Money-moving POSTs require an `Idempotency-Key` header: it is both the HTTP replay key and (prefixed)
+the ledger's own idempotency key, so a retried request can never move money twice.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from escrow_project.common.errors import DomainError, NotFoundError
+from escrow_project.common.idempotency import HEADER, idempotent
+from identity.permissions import IsOperator
+from ledger import selectors, services
+from ledger.api.serializers import (
+    AccountSerializer,
+    AdjustmentSerializer,
+    BalanceSerializer,
+    EntrySerializer,
+    HistoryLineSerializer,
+    ReverseSerializer,
+    TopUpSerializer,
+)
+from ledger.models import Account, JournalEntry, JournalLine
+
+
+def _ledger_key(request: Request, action: str) -> str:
+    key = request.headers.get(HEADER)
+    if not key:
+        raise DomainError(f"This request moves money: send an {HEADER} header.", code="idempotency_key_required")
+    return f"api:{action}:{key}"
+
+
+class AccountListView(generics.ListAPIView[Account]):
+    serializer_class = AccountSerializer
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("owner_type", str),
+            OpenApiParameter("owner_id", str),
+            OpenApiParameter("purpose", str),
+            OpenApiParameter("currency", str),
+        ],
+        summary="Ledger accounts the caller may see",
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> QuerySet[Account]:
+        accounts = selectors.account_list_for_user(user=self.request.user)
+        for name in ("owner_type", "owner_id", "purpose", "currency"):
+            value = self.request.query_params.get(name)
+            if value:
+                accounts = accounts.filter(**{name: value})
+        return accounts
+
+
+class AccountDetailView(APIView):
+    @extend_schema(responses=AccountSerializer, summary="One account with its balance")
+    def get(self, request: Request, public_id: str) -> Response:
+        account = selectors.account_get_for_user(user=request.user, public_id=public_id)
+        return Response(AccountSerializer(account).data)
+
+
+class AccountBalanceView(APIView):
+    @extend_schema(responses=BalanceSerializer, summary="Balance of an account (posted, pending, available)")
+    def get(self, request: Request, public_id: str) -> Response:
+        account = selectors.account_get_for_user(user=request.user, public_id=public_id)
+        return Response(BalanceSerializer(selectors.account_balance(account_id=account.pk)).data)
+
+
+class AccountHistoryView(generics.ListAPIView[JournalLine]):
+    serializer_class = HistoryLineSerializer
+
+    @extend_schema(summary="Entries of an account, newest first, with the running balance")
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def _account(self) -> Account:
+        if not hasattr(self, "_cached_account"):
+            self._cached_account = selectors.account_get_for_user(
+                user=self.request.user, public_id=self.kwargs["public_id"]
+            )
+        return self._cached_account
+
+    def get_queryset(self) -> QuerySet[JournalLine]:
+        return selectors.account_history(account_id=self._account().pk)
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        return {**super().get_serializer_context(), "normal_side": self._account().normal_side}
+
+
+class AccountTopUpView(APIView):
+    permission_classes = [IsOperator]
+
+    @extend_schema(request=TopUpSerializer, responses={201: EntrySerializer}, summary="Operator: record money received")
+    @idempotent
+    def post(self, request: Request, public_id: str) -> Response:
+        account = selectors.account_get_for_user(user=request.user, public_id=public_id)
+        payload = TopUpSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        entry = services.deposit_record(
+            idempotency_key=_ledger_key(request, "topup"), account_id=account.pk, **payload.validated_data
+        )
+        return Response(EntrySerializer(entry).data, status=status.HTTP_201_CREATED)
+
+
+class AccountAdjustmentView(APIView):
+    permission_classes = [IsOperator]
+
+    @extend_schema(
+        request=AdjustmentSerializer, responses={201: EntrySerializer}, summary="Operator: reversible correction"
+    )
+    @idempotent
+    def post(self, request: Request, public_id: str) -> Response:
+        account = selectors.account_get_for_user(user=request.user, public_id=public_id)
+        payload = AdjustmentSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        entry = services.adjustment_record(
+            idempotency_key=_ledger_key(request, "adjustment"),
+            account_id=account.pk,
+            actor=f"user:{request.user.pk}",
+            **payload.validated_data,
+        )
+        return Response(EntrySerializer(entry).data, status=status.HTTP_201_CREATED)
+
+
+class EntryReverseView(APIView):
+    permission_classes = [IsOperator]
+
+    @extend_schema(request=ReverseSerializer, responses={201: EntrySerializer}, summary="Operator: reverse an entry")
+    @idempotent
+    def post(self, request: Request, public_id: str) -> Response:
+        entry = JournalEntry.objects.filter(public_id=public_id).first()
+        if entry is None:
+            raise NotFoundError("No such entry.")
+        payload = ReverseSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        reversal = services.entry_reverse(
+            entry_id=entry.pk, idempotency_key=_ledger_key(request, "reverse"), reason=payload.validated_data["reason"]
+        )
+        return Response(EntrySerializer(reversal).data, status=status.HTTP_201_CREATED)

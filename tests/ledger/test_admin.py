@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+
+from identity.models import User
+from ledger import services
+from ledger.models import Account, InvariantRun
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_client_(client):
+    client.force_login(User.objects.create_superuser("ledger-root", "root@example.test", "pw-not-used-elsewhere"))
+    return client
+
+
+def test_entry_detail_shows_lines_and_pages_are_read_only(admin_client_, open_wallet):
+    payer, payee = open_wallet("10"), open_wallet()
+    entry = services.transfer_create(
+        idempotency_key="adm",
+        debit_account_id=payer.pk,
+        credit_account_id=payee.pk,
+        amount=Decimal("3"),
+        currency="USD",
+    )
+    page = admin_client_.get(reverse("admin:ledger_journalentry_change", args=[entry.pk]))
+    assert page.status_code == 200
+    assert b"3.0000" in page.content
+    assert admin_client_.get(reverse("admin:ledger_account_add")).status_code == 403
+    response = admin_client_.post(reverse("admin:ledger_account_delete", args=[payer.pk]), {"post": "yes"})
+    assert response.status_code == 403
+    assert Account.objects.filter(pk=payer.pk).exists()
+
+
+def test_invariant_action_records_a_run_and_changelist_shows_it(admin_client_, open_wallet):
+    wallet = open_wallet("10")
+    url = reverse("admin:ledger_account_changelist")
+    assert b"has not run yet" in admin_client_.get(url).content
+    admin_client_.post(url, {"action": "check_invariants", "_selected_action": [wallet.pk]})
+    assert InvariantRun.objects.get().ok is True
+    assert b"Ledger invariants held" in admin_client_.get(url).content

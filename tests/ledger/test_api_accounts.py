@@ -1,0 +1,177 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from identity.models import Role
+from ledger import services
+from ledger.models import JournalEntry
+from ledger.selectors import account_balance
+from tests.factories import OrganizationFactory, member, operator
+
+pytestmark = pytest.mark.django_db
+
+
+def _org_wallet(org, funded="0"):
+    account = services.account_open(
+        owner_type="organization",
+        owner_id=str(org.pk),
+        purpose="wallet",
+        currency="USD",
+        normal_side="credit",
+        no_overdraft=True,
+    )
+    if Decimal(funded):
+        services.deposit_record(
+            idempotency_key=f"f{account.pk}", account_id=account.pk, amount=Decimal(funded), currency="USD"
+        )
+    return account
+
+
+def test_members_see_only_their_organizations_accounts(client_for):
+    mine, theirs = OrganizationFactory.create(), OrganizationFactory.create()
+    my_wallet, their_wallet = _org_wallet(mine, "25.50"), _org_wallet(theirs)
+    user = member(Role.EMPLOYER_HR, mine)
+
+    listing = client_for(user).get("/api/v1/ledger/accounts/")
+    assert listing.status_code == 200
+    assert [a["id"] for a in listing.json()["results"]] == [str(my_wallet.public_id)]
+    assert listing.json()["results"][0]["balance"]["available"] == "25.50"
+
+    hidden = client_for(user).get(f"/api/v1/ledger/accounts/{their_wallet.public_id}/balance/")
+    assert hidden.status_code == 404
+    assert hidden.json()["code"] == "not_found"
+
+
+def test_operator_sees_all_and_balance_shape(client_for):
+    wallet = _org_wallet(OrganizationFactory.create(), "10")
+    services.hold_create(
+        idempotency_key="h",
+        debit_account_id=wallet.pk,
+        credit_account_id=_org_wallet(OrganizationFactory.create()).pk,
+        amount=Decimal("4"),
+        currency="USD",
+    )
+    client = client_for(operator())
+    assert client.get("/api/v1/ledger/accounts/?purpose=wallet").json()["count"] == 2
+    balance = client.get(f"/api/v1/ledger/accounts/{wallet.public_id}/balance/").json()
+    assert balance == {
+        "currency": "USD",
+        "posted_debits": "0.00",
+        "posted_credits": "10.00",
+        "pending_debits": "4.00",
+        "pending_credits": "0.00",
+        "balance": "10.00",
+        "available": "6.00",
+        "projected": "6.00",
+    }
+
+
+def test_history_is_paginated_with_running_balance(client_for):
+    org = OrganizationFactory.create()
+    wallet, other = _org_wallet(org, "100"), _org_wallet(OrganizationFactory.create())
+    for n in range(3):
+        services.transfer_create(
+            idempotency_key=f"t{n}",
+            debit_account_id=wallet.pk,
+            credit_account_id=other.pk,
+            amount=Decimal("10"),
+            currency="USD",
+        )
+    client = client_for(member(Role.EMPLOYER_HR, org))
+
+    page = client.get(f"/api/v1/ledger/accounts/{wallet.public_id}/history/?page_size=2")
+
+    assert page.status_code == 200
+    body = page.json()
+    assert body["count"] == 4
+    assert [(r["kind"], r["side"], r["amount"], r["balance_after"]) for r in body["results"]] == [
+        ("transfer", "debit", "10.00", "70.00"),
+        ("transfer", "debit", "10.00", "80.00"),
+    ]
+    assert 'rel="next"' in page["Link"]
+    last = client.get(f"/api/v1/ledger/accounts/{wallet.public_id}/history/?page_size=2&page=2").json()
+    assert [r["balance_after"] for r in last["results"]] == ["90.00", "100.00"]
+
+
+def test_operator_topup_is_idempotent_and_needs_the_key(client_for):
+    wallet = _org_wallet(OrganizationFactory.create())
+    client = client_for(operator())
+    url = f"/api/v1/ledger/accounts/{wallet.public_id}/topup/"
+
+    missing = client.post(url, {"amount": "50.00", "currency": "USD"}, format="json")
+    assert missing.status_code == 400
+    assert missing.json()["code"] == "idempotency_key_required"
+
+    first = client.post(url, {"amount": "50.00", "currency": "USD"}, format="json", HTTP_IDEMPOTENCY_KEY="top-1")
+    again = client.post(url, {"amount": "50.00", "currency": "USD"}, format="json", HTTP_IDEMPOTENCY_KEY="top-1")
+
+    assert first.status_code == 201
+    assert again.json() == first.json()
+    assert account_balance(account_id=wallet.pk).balance == Decimal("50.00")
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        ({"amount": "0", "currency": "USD"}, 422, "invalid_amount"),
+        ({"amount": "-3", "currency": "USD"}, 422, "invalid_amount"),
+        ({"amount": "1.234", "currency": "USD"}, 422, "invalid_amount"),
+        ({"amount": 1.5, "currency": "USD"}, 400, "validation_error"),
+        ({"amount": "5", "currency": "EUR"}, 422, "currency_mismatch"),
+    ],
+)
+def test_bad_topups_are_refused_and_change_nothing(client_for, body, status, code):
+    wallet = _org_wallet(OrganizationFactory.create())
+    response = client_for(operator()).post(
+        f"/api/v1/ledger/accounts/{wallet.public_id}/topup/", body, format="json", HTTP_IDEMPOTENCY_KEY="bad"
+    )
+    assert (response.status_code, response.json()["code"]) == (status, code)
+    assert account_balance(account_id=wallet.pk).balance == 0
+    assert JournalEntry.objects.count() == 0
+
+
+def test_non_operators_cannot_move_money(client_for):
+    org = OrganizationFactory.create()
+    wallet = _org_wallet(org)
+    client = client_for(member(Role.EMPLOYER_HR, org))
+    response = client.post(
+        f"/api/v1/ledger/accounts/{wallet.public_id}/topup/",
+        {"amount": "5", "currency": "USD"},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="x",
+    )
+    assert response.status_code == 403
+    assert account_balance(account_id=wallet.pk).balance == 0
+
+
+def test_adjustment_then_reversal(client_for):
+    wallet = _org_wallet(OrganizationFactory.create(), "20")
+    client = client_for(operator())
+    adjusted = client.post(
+        f"/api/v1/ledger/accounts/{wallet.public_id}/adjustments/",
+        {"amount": "5.00", "currency": "USD", "direction": "debit", "reason": "duplicate fee refund"},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="adj-1",
+    )
+    assert adjusted.status_code == 201
+    assert account_balance(account_id=wallet.pk).balance == Decimal("15")
+
+    reversed_ = client.post(
+        f"/api/v1/ledger/entries/{adjusted.json()['id']}/reverse/",
+        {"reason": "wrong account"},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="rev-1",
+    )
+    assert reversed_.status_code == 201
+    assert reversed_.json()["reverses"] == adjusted.json()["id"]
+    assert account_balance(account_id=wallet.pk).balance == Decimal("20")
+
+    overdraw = client.post(
+        f"/api/v1/ledger/accounts/{wallet.public_id}/adjustments/",
+        {"amount": "20.01", "currency": "USD", "direction": "debit", "reason": "x"},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="adj-2",
+    )
+    assert (overdraw.status_code, overdraw.json()["code"]) == (409, "insufficient_funds")
