@@ -129,7 +129,8 @@ class Member(models.Model):
     policy = models.ForeignKey(GroupPolicy, on_delete=models.PROTECT, related_name="members")
     member_id = EncryptedTextField()
     member_index = models.CharField(max_length=64)
-    name = EncryptedTextField()
+    # Not called `name`: every encrypted field name is masked in all logs, and "name" is everywhere.
+    person_name = EncryptedTextField()
     date_of_birth = EncryptedDateField()
     relationship = models.CharField(max_length=16, choices=Relationship.choices)
     employee = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="dependants")
@@ -374,7 +375,7 @@ class InsurerEvent(models.Model):
         EndorsementRequest, on_delete=models.SET_NULL, null=True, blank=True, related_name="insurer_events"
     )
     outcome = models.CharField(max_length=40)
-    payload = EncryptedJSONField(default=dict)
+    event_document = EncryptedJSONField(default=dict)
     received_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -23,10 +24,36 @@ from escrow_project.common.money import MINOR_UNITS
 from escrow_project.common.pagination import LinkHeaderPagination
 
 
-class TopupSerializer(serializers.Serializer[Any]):
+class EndorsementAccountTopupSerializer(serializers.Serializer[Any]):
     amount = serializers.CharField(max_length=32)
     currency = serializers.ChoiceField(choices=sorted(MINOR_UNITS))
     employer = serializers.UUIDField(required=False)
+
+
+class EndorsementAccountRowSerializer(serializers.Serializer[Any]):
+    employer = serializers.UUIDField()
+    currency = serializers.CharField()
+    balance = serializers.DecimalField(max_digits=20, decimal_places=4)
+    locked = serializers.DecimalField(max_digits=20, decimal_places=4)
+    available = serializers.DecimalField(max_digits=20, decimal_places=4)
+
+
+class EndorsementAccountBalancesSerializer(serializers.Serializer[Any]):
+    accounts = EndorsementAccountRowSerializer(many=True)
+
+
+class EndorsementAccountTopupResultSerializer(serializers.Serializer[Any]):
+    account = EndorsementAccountRowSerializer()
+    woken = serializers.DictField(child=serializers.IntegerField())
+
+
+class EndorsementAccountHistoryLineSerializer(serializers.Serializer[Any]):
+    at = serializers.DateTimeField()
+    side = serializers.CharField()
+    amount = serializers.DecimalField(max_digits=20, decimal_places=4)
+    currency = serializers.CharField()
+    description = serializers.CharField()
+    balance_after = serializers.DecimalField(max_digits=20, decimal_places=4)
 
 
 def _account_rows(eas: list[EndorsementAccount]) -> list[dict[str, Any]]:
@@ -47,6 +74,7 @@ def _account_rows(eas: list[EndorsementAccount]) -> list[dict[str, Any]]:
 
 class LedgerBalanceView(APIView):
     permission_classes = [IsAuthenticated]
+    serializer_class = EndorsementAccountBalancesSerializer
 
     def get(self, request: Request) -> Response:
         employer = selectors.employer_for_user(
@@ -63,12 +91,14 @@ class LedgerBalanceView(APIView):
 
 class LedgerTopupView(APIView):
     permission_classes = [IsAuthenticated]
+    serializer_class = EndorsementAccountTopupSerializer
 
+    @extend_schema(request=EndorsementAccountTopupSerializer, responses={201: EndorsementAccountTopupResultSerializer})
     @idempotent
     def post(self, request: Request) -> Response:
         if not request.headers.get(HEADER):
             raise DomainError("A top-up needs an Idempotency-Key header.", code="idempotency_key_required")
-        body = TopupSerializer(data=request.data)
+        body = EndorsementAccountTopupSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         employer = selectors.employer_for_user(
             user=request.user, employer_public_id=body.validated_data.get("employer")
@@ -90,7 +120,9 @@ class LedgerTopupView(APIView):
 
 class LedgerHistoryView(APIView):
     permission_classes = [IsAuthenticated]
+    serializer_class = EndorsementAccountHistoryLineSerializer
 
+    @extend_schema(responses=EndorsementAccountHistoryLineSerializer(many=True))
     def get(self, request: Request) -> Response:
         from ledger import selectors as ledger_selectors
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.generics import ListAPIView
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -44,6 +46,7 @@ class EndorsementListCreateView(ListAPIView[EndorsementRequest]):
 
 class EndorsementDetailView(APIView):
     permission_classes = [IsAuthenticated]
+    serializer_class = EndorsementRequestSerializer
 
     def get(self, request: Request, tracking_id: str) -> Response:
         obj = selectors.request_get_for_user(user=request.user, tracking_id=tracking_id)
@@ -53,7 +56,14 @@ class EndorsementDetailView(APIView):
 class BatchUploadView(APIView):
     permission_classes = [IsAuthenticated]
     parser_classes = [MultiPartParser, FormParser]
+    serializer_class = BatchSerializer
 
+    @extend_schema(
+        request={
+            "multipart/form-data": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}
+        },
+        responses={202: BatchSerializer},
+    )
     @idempotent
     def post(self, request: Request) -> Response:
         employer = selectors.employer_for_user(
@@ -70,6 +80,7 @@ class BatchUploadView(APIView):
 
 class BatchDetailView(APIView):
     permission_classes = [IsAuthenticated]
+    serializer_class = BatchSerializer
 
     def get(self, request: Request, batch_id: str) -> Response:
         batch = selectors.batch_get_for_user(user=request.user, public_id=batch_id)
@@ -90,6 +101,7 @@ class BatchRowsCsvView(APIView):
 
     permission_classes = [IsAuthenticated]
 
+    @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR})
     def get(self, request: Request, batch_id: str) -> StreamingHttpResponse:
         batch = selectors.batch_get_for_user(user=request.user, public_id=batch_id)
         rows = selectors.batch_rows(batch=batch, outcome=request.query_params.get("outcome"))

@@ -6,6 +6,7 @@ import json
 from typing import Any
 from uuid import UUID
 
+from drf_spectacular.utils import extend_schema
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -28,6 +29,11 @@ class _InsurerCallbackView(APIView):
     permission_classes = [AllowAny]
     batch = False
 
+    @extend_schema(
+        request={"application/json": {"type": "object"}},
+        responses={200: {"type": "object"}},
+        description="Signed with HMAC-SHA256 over `<X-Insurer-Timestamp>.<raw body>` (X-Insurer-Signature: v1=<hex>).",
+    )
     def post(self, request: Request, insurer_id: UUID) -> Response:
         insurer = Organization.objects.filter(public_id=insurer_id, kind=OrganizationKind.INSURER).first()
         if insurer is None:

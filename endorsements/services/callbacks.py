@@ -158,7 +158,7 @@ def insurer_events_apply(*, insurer: Organization, events: list[dict[str, Any]])
                 event_type=event_type,
                 request=request,
                 outcome=outcome,
-                payload=cast(Any, event),
+                event_document=cast(Any, event),
             )
         )
     if effects.ledger_ops:

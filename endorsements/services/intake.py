@@ -196,7 +196,7 @@ def endorsements_intake(
                 policy=policy,
                 member_id=clean.member_id,
                 member_index=clean.member_index,
-                name=clean.name,
+                person_name=clean.name,
                 date_of_birth=cast(Any, clean.date_of_birth),
                 relationship=clean.relationship,
                 employee=employee,
@@ -341,7 +341,7 @@ def _business_rules(
             method=info.method,
         )
         if existing is not None:
-            existing.name = clean.name
+            existing.person_name = clean.name
             existing.date_of_birth = cast(Any, clean.date_of_birth)
             existing.plan = clean.plan
             existing.relationship = clean.relationship

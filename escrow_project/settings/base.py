@@ -177,7 +177,15 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     # One name per choice set that several serializers share (else drf-spectacular warns, W001).
-    "ENUM_NAME_OVERRIDES": {"LedgerSideEnum": "ledger.models.Side"},
+    "ENUM_NAME_OVERRIDES": {
+        "LedgerSideEnum": "ledger.models.Side",
+        "EndorsementKindEnum": "endorsements.models.EndorsementKind",
+        "EndorsementDirectionEnum": "endorsements.models.Direction",
+        "EndorsementBatchStatusEnum": "endorsements.models.Batch.Status",
+        # Named once more fields called kind/status exist across apps (issue #7 added some).
+        "OrganizationKindEnum": "identity.models.OrganizationKind",
+        "NotificationStatusEnum": "notifications.models.NotificationStatus",
+    },
 }
 
 JWT_SIGNING_KEY = env_str("JWT_SIGNING_KEY", SECRET_KEY)

@@ -74,7 +74,7 @@ def test_park_and_wake_sequence(live_world):
         policy=world.policy,
         member_id="E-X",
         member_index=member_index("E-X"),
-        name="Leaving Person",
+        person_name="Leaving Person",
         date_of_birth="1980-01-01",
         relationship="employee",
         plan="DAY",

@@ -25,7 +25,7 @@ def test_an_addition_is_accepted_priced_and_tracked(world):
     member = request.member
     assert member.status == Member.Status.PENDING
     assert member.member_id == "E-1"
-    assert member.name == "Person E-1"
+    assert member.person_name == "Person E-1"
     assert outcome.tracking_id.startswith("END-")
 
 
