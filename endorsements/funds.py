@@ -79,7 +79,7 @@ def holds_place(*, ea: EndorsementAccount, requests: list[Any]) -> list[str]:
 
     if not requests:
         return []
-    accounts = {r.insurer_id: insurer_account(insurer_id=r.insurer_id, currency=ea.currency) for r in requests}
+    accounts = {i: insurer_account(insurer_id=i, currency=ea.currency) for i in {r.insurer_id for r in requests}}
     operations = [
         HoldOp(
             debit_account_id=int(ea.ledger_account_id),

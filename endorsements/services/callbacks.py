@@ -102,6 +102,8 @@ class _Effects:
     released_members: list[int] = field(default_factory=list)
     wake: set[tuple[int, str]] = field(default_factory=set)
     changed: dict[int, EndorsementRequest] = field(default_factory=dict)
+    # One timestamp per delivery, so the rows of a delivery share it (and one UPDATE writes it).
+    now: datetime.datetime = field(default_factory=timezone.now)
 
     def step(self, kind: str, request: EndorsementRequest) -> None:
         self.steps.setdefault(kind, []).append(request)
@@ -165,24 +167,7 @@ def insurer_events_apply(*, insurer: Organization, events: list[dict[str, Any]])
         funds.ledger_batch(effects.ledger_ops)
     _apply_member_changes(effects)
     if effects.changed:
-        now = timezone.now()
-        for request in effects.changed.values():
-            request.updated_at = now
-        EndorsementRequest.objects.bulk_update(
-            list(effects.changed.values()),
-            [
-                "state",
-                "sent_at",
-                "confirmed_at",
-                "activated_at",
-                "rejection_reason",
-                "settled_amount",
-                "claim_reported",
-                "insurer_reference",
-                "updated_at",
-            ],
-            batch_size=500,
-        )
+        _persist(list(effects.changed.values()))
     # The unique constraint stays the last word: a concurrent delivery of the same ids fails here
     # and rolls back whole (the insurer retries and then sees "duplicate").
     InsurerEvent.objects.bulk_create(records, batch_size=500)
@@ -201,9 +186,43 @@ def insurer_events_apply(*, insurer: Organization, events: list[dict[str, Any]])
     return outcomes
 
 
+_PERSISTED = (
+    "state",
+    "sent_at",
+    "confirmed_at",
+    "activated_at",
+    "rejection_reason",
+    "settled_amount",
+    "claim_reported",
+    "insurer_reference",
+)
+
+
+def _persist(requests: list[EndorsementRequest]) -> None:
+    """Write the in-memory transitions: one UPDATE per new state for the values the group shares,
+    a CASE (bulk_update) only for the columns whose values differ row by row."""
+    now = timezone.now()
+    groups: dict[str, list[EndorsementRequest]] = {}
+    for request in requests:
+        groups.setdefault(request.state, []).append(request)
+    for group in groups.values():
+        shared: dict[str, Any] = {"updated_at": now}
+        varying: list[str] = []
+        for name in _PERSISTED:
+            values = {getattr(r, name) for r in group}
+            if len(values) == 1:
+                shared[name] = values.pop()
+            else:
+                varying.append(name)
+        EndorsementRequest.objects.filter(pk__in=[r.pk for r in group]).update(**shared)
+        if varying:
+            EndorsementRequest.objects.bulk_update(group, varying, batch_size=500)
+
+
 def _confirm(request: EndorsementRequest, event: dict[str, Any], effects: _Effects) -> None:
     claim = bool(event.get("claim_reported", False))
     request.confirm()
+    request.confirmed_at = effects.now
     request.insurer_reference = str(event.get("reference", ""))[:100] or request.insurer_reference
     if request.direction == Direction.DEBIT and request.hold_id:
         effects.ledger_ops.append(
@@ -238,6 +257,7 @@ def _apply(request: EndorsementRequest, event_type: str, event: dict[str, Any], 
     if request.state == RequestState.FUND_LOCKED and request.dispatch_id is not None:
         # The insurer answered before our delivery bookkeeping committed: it evidently has it.
         request.mark_sent()
+        request.sent_at = effects.now
         effects.step("endorsement.sent", request)
     state = request.state
     if event_type == "endorsement.rejected":
@@ -268,6 +288,7 @@ def _apply(request: EndorsementRequest, event_type: str, event: dict[str, Any], 
         state = RequestState.CONFIRMED
     if state == RequestState.CONFIRMED:
         request.activate()
+        request.activated_at = effects.now
         effects.activated.append(request)
         effects.step("endorsement.activated", request)
         return "applied"

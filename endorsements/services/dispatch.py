@@ -132,11 +132,11 @@ def dispatch_record_result(*, dispatch_id: int, result: GatewayResult) -> int | 
         dispatch.save()
         now = timezone.now()
         for request in requests:
-            request.mark_sent()
+            request.mark_sent()  # the FSM checks each one; the shared new values go in one UPDATE
             request.attempts = dispatch.attempts
-            request.updated_at = now
-        EndorsementRequest.objects.bulk_update(
-            requests, ["state", "sent_at", "last_error", "attempts", "updated_at"], batch_size=500
+            request.sent_at = now
+        EndorsementRequest.objects.filter(pk__in=[r.pk for r in requests]).update(
+            state=RequestState.SENT, sent_at=now, last_error="", attempts=dispatch.attempts, updated_at=now
         )
         hooks.requests_step(requests, "endorsement.sent", actor="system:dispatch")
         return None

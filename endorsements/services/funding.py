@@ -138,10 +138,22 @@ def ea_drain(*, employer_id: int, currency: str, actor: str = "system") -> Drain
 
 
 def _save_states(requests: list[EndorsementRequest], fields: list[str]) -> None:
+    """Persist transitions already made in memory (the FSM checked each one).
+
+    The rows of one call share their new state, so one UPDATE carries it; only the per-row hold
+    ids need a CASE (bulk_update), which is much cheaper with a single column.
+    """
+    if not requests:
+        return
     now = timezone.now()
+    first = requests[0]
+    shared = {"state": first.state, "parked_at": first.parked_at, "updated_at": now}
+    assert all(r.state == first.state for r in requests)
+    EndorsementRequest.objects.filter(pk__in=[r.pk for r in requests]).update(**shared)
     for request in requests:
         request.updated_at = now
-    EndorsementRequest.objects.bulk_update(requests, [*fields, "updated_at"], batch_size=PAGE)
+    if "hold_id" in fields:
+        EndorsementRequest.objects.bulk_update(requests, ["hold_id"], batch_size=PAGE)
 
 
 def _counts(result: DrainResult) -> dict[str, int]:
