@@ -104,30 +104,10 @@ def ledger_batch(operations: list[Any]) -> None:
         )
 
 
-def hold_post(*, key: str, hold_id: str) -> None:
-    from ledger import services as ledger
-
-    ledger.hold_post(hold_id=int(hold_id), idempotency_key=key)
-
-
 def hold_void(*, key: str, hold_id: str, reason: str) -> None:
     from ledger import services as ledger
 
     ledger.hold_void(hold_id=int(hold_id), idempotency_key=key, reason=reason)
-
-
-def refund_credit(*, key: str, ea: EndorsementAccount, insurer_id: int, amount: Decimal, currency: str) -> None:
-    from ledger import services as ledger
-
-    premiums = insurer_account(insurer_id=insurer_id, currency=currency)
-    ledger.transfer_create(
-        idempotency_key=key,
-        debit_account_id=int(premiums.ledger_account_id),
-        credit_account_id=int(ea.ledger_account_id),
-        amount=amount,
-        currency=currency,
-        description="Endorsement refund confirmed by the insurer",
-    )
 
 
 def topup_record(*, key: str, ea: EndorsementAccount, amount: Decimal, currency: str, reference: str = "") -> None:
