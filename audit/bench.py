@@ -32,9 +32,9 @@ def _setup() -> None:
     django.setup()
 
 
-def _writer(worker: int, seconds: float, start_at: float, out: Any) -> None:
+def _writer(worker: int, seconds: float, start_at: float, per_tx: int, out: Any) -> None:
     _setup()
-    from django.db import connection
+    from django.db import connection, transaction
 
     from audit.services import event_record
 
@@ -43,22 +43,24 @@ def _writer(worker: int, seconds: float, start_at: float, out: Any) -> None:
         time.sleep(0.001)
     n, deadline = 0, time.time() + seconds
     while time.time() < deadline:
-        event_record(
-            kind="bench.step",
-            subject_type="bench_case",
-            subject_id=f"w{worker}-c{n % 500}",
-            actor="system:bench",
-            payload={"n": n, "amount": "125.5000", "currency": "EUR"},
-        )
-        n += 1
+        with transaction.atomic():  # the caller's business transaction, recording per_tx events
+            for _ in range(per_tx):
+                event_record(
+                    kind="bench.step",
+                    subject_type="bench_case",
+                    subject_id=f"w{worker}-c{n % 500}",
+                    actor="system:bench",
+                    payload={"n": n, "amount": "125.5000", "currency": "EUR"},
+                )
+                n += 1
     out.put(n)
 
 
-def bench_append(processes: int, seconds: float) -> float:
+def bench_append(processes: int, seconds: float, per_tx: int = 1) -> float:
     ctx = mp.get_context("spawn")
     out = ctx.Queue()
     start_at = time.time() + 3.0  # let every process import Django and connect first
-    procs = [ctx.Process(target=_writer, args=(w, seconds, start_at, out)) for w in range(processes)]
+    procs = [ctx.Process(target=_writer, args=(w, seconds, start_at, per_tx, out)) for w in range(processes)]
     for p in procs:
         p.start()
     total = sum(out.get() for _ in procs)
@@ -111,6 +113,10 @@ def main() -> int:
     parser.add_argument("--seal", type=int, default=100_000)
     parser.add_argument("--proof-size", type=int, default=1_000_000)
     parser.add_argument("--bundle-events", type=int, default=1000)
+    parser.add_argument(
+        "--per-transaction", type=int, default=1, help="events per business transaction in step 1 (default 1)"
+    )
+    parser.add_argument("--only-append", action="store_true", help="run step 1 only")
     args = parser.parse_args()
 
     _setup()
@@ -134,10 +140,13 @@ def main() -> int:
     from audit.services import event_record, tree_seal
     from audit.tiles import TileStore
 
-    rate = bench_append(args.processes, args.seconds)
+    rate = bench_append(args.processes, args.seconds, args.per_transaction)
     print(
-        f"1. append: {rate:,.0f} events/s through event_record from {args.processes} processes ({args.seconds:.0f} s)"
+        f"1. append: {rate:,.0f} events/s through event_record from {args.processes} processes "
+        f"({args.seconds:.0f} s, {args.per_transaction} event(s) per transaction)"
     )
+    if args.only_append:
+        return 0
     tree_seal(max_events=10_000_000)  # seal what the writers left, so the next figure is only the 100k
 
     _bulk_events(args.seal, subjects=args.seal // 10)

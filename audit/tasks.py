@@ -9,6 +9,7 @@ import structlog
 from celery import shared_task
 
 from audit import breaker, chain
+from audit.models import AnchorStatus
 from audit.services import anchor_confirm, anchor_fail, anchor_prepare, anchor_send, seal_due, tree_seal
 
 logger = structlog.get_logger(__name__)
@@ -42,7 +43,8 @@ def anchor_tree_head(self: Any) -> str:
         if anchor is None:
             breaker.record_success()
             return "nothing_to_anchor"
-        anchor = anchor_send(anchor_id=anchor.pk)
+        if anchor.status == AnchorStatus.PENDING:
+            anchor = anchor_send(anchor_id=anchor.pk)
         anchor = anchor_confirm(anchor_id=anchor.pk)
     except chain.ChainUnavailableError as exc:
         breaker.record_failure()

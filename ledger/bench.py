@@ -207,7 +207,7 @@ def _bulk_history(entries: int) -> int:
             "CASE WHEN a.side = 'credit' THEN row_number() OVER (PARTITION BY a.account_id ORDER BY e.id) ELSE 0 END, "
             "e.created_at FROM ledger_journalentry e "
             "CROSS JOIN (VALUES (%s::bigint, 'debit'), (%s::bigint, 'credit')) AS a(account_id, side) "
-            "WHERE e.idempotency_key LIKE 'bench-big-%%'",
+            "WHERE e.idempotency_key LIKE 'bench-big-%%' ORDER BY e.id, a.side DESC",  # interleaved, as in life
             [other.pk, big.pk],
         )
         cursor.execute("UPDATE ledger_account SET posted_credits = %s WHERE id = %s", [entries, big.pk])
@@ -250,7 +250,7 @@ def _pgbench(url: str, clients: int, seconds: float) -> float:
             "-j",
             str(clients),
             "-T",
-            str(int(seconds)),
+            str(max(1, int(seconds))),
             "-b",
             "tpcb-like",
             parsed.path.lstrip("/"),

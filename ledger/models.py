@@ -118,7 +118,8 @@ class JournalEntry(models.Model):
 
 class JournalLine(models.Model):
     entry = models.ForeignKey(JournalEntry, on_delete=models.PROTECT, related_name="lines")
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="lines")
+    # No single-column index: the (account, -id) and (account, created_at, id) indexes below cover it.
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="lines", db_index=False)
     side = models.CharField(max_length=6, choices=Side.choices)
     amount = _money()
     currency = models.CharField(max_length=3)

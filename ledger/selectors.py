@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import F, Q, QuerySet, Sum
+from django.db.models import F, Max, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
 
 from escrow_project.common.errors import NotFoundError
@@ -131,23 +131,28 @@ def line_balance_after(line: JournalLine, normal_side: str) -> Decimal:
 
 
 def account_balance_as_of(*, account_id: int, at: datetime.datetime) -> Balance:
-    """Posted balance at `at` from the last line up to then (pending is not historised: zero)."""
-    account = Account.objects.filter(pk=account_id).only("currency", "normal_side").first()
-    if account is None:
+    """Posted balance at `at` from the last line up to then (pending is not historised: zero). One query."""
+    with connection.cursor() as cursor:
+        last = (
+            "SELECT {} FROM ledger_journalline WHERE account_id = a.id AND created_at <= %s "
+            "ORDER BY created_at DESC, id DESC LIMIT 1"
+        )
+        moment = connection.ops.adapt_datetimefield_value(at)
+        cursor.execute(
+            f"SELECT a.currency, a.normal_side, ({last.format('posted_debits_after')}), "  # noqa: S608 -- constant SQL
+            f"({last.format('posted_credits_after')}) FROM ledger_account a WHERE a.id = %s",
+            [moment, moment, account_id],
+        )
+        row = cursor.fetchone()
+    if row is None:
         raise UnknownAccountError(f"No account with id {account_id}.")
-    last = (
-        JournalLine.objects.filter(account_id=account_id, created_at__lte=at)
-        .order_by("-created_at", "-id")
-        .values_list("posted_debits_after", "posted_credits_after")
-        .first()
-    )
-    debits, credits = last if last is not None else (ZERO, ZERO)
+    currency, normal_side, debits, credits = row
     return balance_from_counters(
         account_id=account_id,
-        currency=account.currency,
-        normal_side=account.normal_side,
-        posted_debits=debits,
-        posted_credits=credits,
+        currency=currency,
+        normal_side=normal_side,
+        posted_debits=ZERO if debits is None else _dec(debits),
+        posted_credits=ZERO if credits is None else _dec(credits),
         pending_debits=ZERO,
         pending_credits=ZERO,
     )
@@ -174,7 +179,8 @@ def account_get_for_user(*, user: Any, public_id: Any) -> Account:
 
 
 def invariants_check() -> InvariantReport:
-    """Verify the books: balanced per currency and per entry, counters equal their history, guards hold."""
+    """Verify the books: balanced per currency and per entry, counters equal their history (sums and the
+    running balance on the newest line), pending counters equal the pending holds, guards hold."""
     breaches: list[str] = []
     totals: dict[tuple[str, str], Decimal] = {}
     for row in JournalLine.objects.values("currency", "side").annotate(total=Sum("amount")):
@@ -209,6 +215,15 @@ def invariants_check() -> InvariantReport:
     for owed in Hold.objects.filter(status=HoldStatus.PENDING).values("credit_account_id").annotate(t=Sum("amount")):
         pending_c[owed["credit_account_id"]] = owed["t"]
 
+    # The running balance stored on each account's newest line must equal the stored counters.
+    newest = JournalLine.objects.values("account_id").annotate(last=Max("id")).values("last")
+    last_line = {
+        aid: (d, c)
+        for aid, d, c in JournalLine.objects.filter(id__in=Subquery(newest)).values_list(
+            "account_id", "posted_debits_after", "posted_credits_after"
+        )
+    }
+
     accounts = 0
     for account in Account.objects.values_list(
         "id",
@@ -224,6 +239,8 @@ def invariants_check() -> InvariantReport:
         d, c = posted.get(aid, (ZERO, ZERO))
         if (pd, pc) != (d, c):
             breaches.append(f"account {aid}: stored posted {pd}/{pc} != journal {d}/{c}")
+        if last_line.get(aid, (ZERO, ZERO)) != (pd, pc):
+            breaches.append(f"account {aid}: running balance on its newest line {last_line.get(aid)} != {pd}/{pc}")
         if (qd, qc) != (pending_d.get(aid, ZERO), pending_c.get(aid, ZERO)):
             breaches.append(
                 f"account {aid}: stored pending {qd}/{qc} != pending holds "

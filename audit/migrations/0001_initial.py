@@ -168,7 +168,7 @@ def forward(apps, schema_editor):
             )
     elif vendor == "sqlite":
         # SQLite (the embedded development default) refuses UPDATE only: Django's test flush
-        # empties tables with DELETE. See docs/decisions/0202-audit-append-only.md.
+        # empties tables with DELETE. See docs/decisions/0202-audit-design.md.
         for table, trigger in APPEND_ONLY.items():
             schema_editor.execute(
                 f"CREATE TRIGGER {trigger} BEFORE UPDATE ON {table} "

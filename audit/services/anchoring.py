@@ -88,6 +88,13 @@ def _known_to_chain(client: chain.ChainClient, tx_hash: str) -> bool:
 def anchor_send(*, anchor_id: int) -> Anchor:
     """Sign (once) and broadcast the anchor transaction; idempotent across crashes and retries."""
     client = chain.client()
+    signed_for = Anchor.objects.filter(pk=anchor_id).values_list("contract_address", flat=True).get()
+    if signed_for and signed_for != client.contract_address:
+        # Another chain or contract than the one this transaction was signed for (the in-process
+        # development chain does not survive a restart): it can never be mined, so give it up.
+        raise chain.ChainRejectedError(
+            f"the anchor was signed for contract {signed_for}, the chain now has {client.contract_address}"
+        )
     anchor = _anchor_sign(anchor_id=anchor_id, client=client)  # committed before anything leaves
     if anchor.status != AnchorStatus.PENDING:
         return anchor
@@ -131,6 +138,12 @@ def anchor_confirm(*, anchor_id: int) -> Anchor:
         receipt: Any = client.w3.eth.get_transaction_receipt(anchor.tx_hash)
         latest = client.w3.eth.block_number
     except TransactionNotFound:
+        # Dropped from the node's pool (or never propagated): the same bytes again, same nonce.
+        if not _known_to_chain(client, anchor.tx_hash):
+            try:
+                client.w3.eth.send_raw_transaction(anchor.raw_tx)
+            except ValueError as exc:
+                _note_error(anchor_id, f"rebroadcast refused: {exc}")
         return anchor
     except chain.transient_errors() as exc:
         raise chain.ChainUnavailableError(str(exc)) from exc

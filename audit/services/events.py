@@ -26,6 +26,9 @@ _LIMITS = {"kind": 100, "subject_type": 64, "subject_id": 128, "actor": 200}
 
 def _jsonable(value: Any, path: str) -> Any:
     """A plain-JSON copy of the payload; refuses what has no single canonical text."""
+    if isinstance(value, str) and "\x00" in value:
+        # PostgreSQL's jsonb cannot store NUL, and a stored value must read back exactly as hashed.
+        raise UnprocessableError(f"Audit payload field {path} contains a NUL character.", code="audit_payload_invalid")
     if value is None or isinstance(value, bool | int | str):
         return value
     if isinstance(value, float):
@@ -179,7 +182,7 @@ def event_record(
     errors = [
         {"field": name, "message": f"must be a non-empty string of at most {_LIMITS[name]} characters"}
         for name, value in names.items()
-        if not isinstance(value, str) or not value.strip() or len(value) > _LIMITS[name]
+        if not isinstance(value, str) or not value.strip() or len(value) > _LIMITS[name] or "\x00" in value
     ]
     if errors:
         raise UnprocessableError("The audit event is incomplete.", code="audit_event_invalid", errors=errors)

@@ -35,7 +35,8 @@ def _ledger_key(request: Request, action: str) -> str:
     key = request.headers.get(HEADER)
     if not key:
         raise DomainError(f"This request moves money: send an {HEADER} header.", code="idempotency_key_required")
-    return f"api:{action}:{key}"
+    # Namespaced by user, as the HTTP replay record is: two operators' keys never collide.
+    return f"api:{action}:user:{request.user.pk}:{key}"
 
 
 class AccountListView(generics.ListAPIView[Account]):

@@ -13,15 +13,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, cast
 
-from django.db import connection
+from django.db import IntegrityError, connection
 from django.db.models import Model
 from django.utils import timezone
+from prometheus_client import Counter
 
 from escrow_project.common.errors import DomainError
 from escrow_project.common.money import MINOR_UNITS, MoneyError, quantize, to_decimal
@@ -37,6 +39,7 @@ from ledger.errors import (
 from ledger.models import JournalEntry, JournalLine
 
 ZERO = Decimal(0)
+POSTINGS = Counter("ledger_postings_total", "Journal entries and holds written (replays excluded)", ["kind"])
 _STORAGE = Decimal("0.0001")
 MAX_KEY_LENGTH = 255
 
@@ -316,6 +319,55 @@ def lines_balance_check(lines: Sequence[tuple[int, str, Decimal, str]]) -> None:
         raise UnbalancedEntryError(f"The entry is unbalanced: {detail}.")
 
 
+def _entry_values(
+    *,
+    key: str,
+    kind: str,
+    content: dict[str, Any],
+    description: str,
+    metadata: dict[str, Any] | None,
+    reverses_id: int | None,
+    batch_id: int | None,
+) -> dict[str, Any]:
+    key_clean(key)
+    return {
+        "public_id": uuid.uuid4(),
+        "idempotency_key": key,
+        "fingerprint": fingerprint({"kind": kind, **content}),
+        "kind": kind,
+        "description": description[:500],
+        "metadata": metadata or {},
+        "reverses": reverses_id,
+        "batch": batch_id,
+        "created_at": timezone.now(),
+    }
+
+
+def _entry_existing(values: dict[str, Any]) -> JournalEntry:
+    existing = JournalEntry.objects.get(idempotency_key=values["idempotency_key"])
+    if existing.fingerprint != values["fingerprint"]:
+        raise conflict(values["idempotency_key"], "entry")
+    return existing
+
+
+def _entry_instance(entry_id: int, values: dict[str, Any]) -> JournalEntry:
+    entry = JournalEntry(
+        id=entry_id,
+        public_id=values["public_id"],
+        idempotency_key=values["idempotency_key"],
+        fingerprint=values["fingerprint"],
+        kind=values["kind"],
+        description=values["description"],
+        metadata=values["metadata"],
+        reverses_id=values["reverses"],
+        batch_id=values["batch"],
+        created_at=values["created_at"],
+    )
+    entry._state.adding = False
+    entry._state.db = "default"
+    return entry
+
+
 def entry_claim(
     *,
     key: str,
@@ -327,40 +379,19 @@ def entry_claim(
     batch_id: int | None = None,
 ) -> tuple[JournalEntry, bool]:
     """Insert the entry header under its key, or return the existing one (raising on other content)."""
-    key_clean(key)
-    print_ = fingerprint({"kind": kind, **content})
-    values: dict[str, Any] = {
-        "public_id": uuid.uuid4(),
-        "idempotency_key": key,
-        "fingerprint": print_,
-        "kind": kind,
-        "description": description[:500],
-        "metadata": metadata or {},
-        "reverses": reverses_id,
-        "batch": batch_id,
-        "created_at": timezone.now(),
-    }
-    entry_id = insert_unless_exists(JournalEntry, values)
-    if entry_id is None:
-        existing = JournalEntry.objects.get(idempotency_key=key)
-        if existing.fingerprint != print_:
-            raise conflict(key, "entry")
-        return existing, False
-    entry = JournalEntry(
-        id=entry_id,
-        public_id=values["public_id"],
-        idempotency_key=key,
-        fingerprint=print_,
+    values = _entry_values(
+        key=key,
         kind=kind,
-        description=values["description"],
-        metadata=values["metadata"],
+        content=content,
+        description=description,
+        metadata=metadata,
         reverses_id=reverses_id,
         batch_id=batch_id,
-        created_at=values["created_at"],
     )
-    entry._state.adding = False
-    entry._state.db = "default"
-    return entry, True
+    entry_id = insert_unless_exists(JournalEntry, values)
+    if entry_id is None:
+        return _entry_existing(values), False
+    return _entry_instance(entry_id, values), True
 
 
 def entry_post(
@@ -376,9 +407,37 @@ def entry_post(
     locked: dict[int, Locked] | None = None,
     extra: Plan | None = None,
     allow_closed: bool = False,
+    then: tuple[str, list[Any]] | None = None,
 ) -> tuple[JournalEntry, bool]:
-    """Post a balanced entry (and optional extra pending moves); returns (entry, created)."""
+    """Post a balanced entry (and optional extra pending moves); returns (entry, created).
+
+    `then` (PostgreSQL fast path only, i.e. when `locked` is None) rides along in the same statement.
+    """
     lines_balance_check(lines)
+    plan = extra or Plan()
+    for account_id, side, amount, currency in lines:
+        plan.line(account_id, side, amount, currency)
+    if locked is None and connection.vendor == "postgresql":
+        values = _entry_values(
+            key=key,
+            kind=kind,
+            content=content,
+            description=description,
+            metadata=metadata,
+            reverses_id=reverses_id,
+            batch_id=batch_id,
+        )
+        entry_id = post_combined(
+            plan=plan,
+            currencies=_line_currencies(lines),
+            allow_closed=allow_closed,
+            entry_values=values,
+            then=then,
+        )
+        if entry_id is None:
+            return _entry_existing(values), False
+        POSTINGS.labels(kind=kind).inc()
+        return _entry_instance(entry_id, values), True
     entry, created = entry_claim(
         key=key,
         kind=kind,
@@ -390,14 +449,132 @@ def entry_post(
     )
     if not created:
         return entry, False
-    plan = extra or Plan()
-    for account_id, side, amount, currency in lines:
-        plan.line(account_id, side, amount, currency)
     locked = accounts_lock([line[0] for line in lines], locked)
     for account_id, _side, _amount, currency in lines:
         accounts_validate(locked, [account_id], currency, allow_closed=allow_closed)
     plan_apply(plan, locked, entry_id=entry.id)
+    POSTINGS.labels(kind=kind).inc()
     return entry, True
+
+
+def _line_currencies(lines: Sequence[tuple[int, str, Decimal, str]]) -> dict[int, str]:
+    currencies: dict[int, str] = {}
+    for account_id, _side, _amount, currency in lines:
+        if currencies.setdefault(account_id, currency) != currency:
+            raise CurrencyMismatchError(f"Account {account_id} appears in the entry with two currencies.")
+    return currencies
+
+
+def post_combined(
+    *,
+    plan: Plan,
+    currencies: dict[int, str],
+    allow_closed: bool,
+    entry_values: dict[str, Any] | None = None,
+    claim_model: type[Model] = JournalEntry,
+    then: tuple[str, list[Any]] | None = None,
+) -> int | None:
+    """PostgreSQL fast path: claim the key, lock, check, move and write lines in ONE statement.
+
+    Same order as the slow path (claim, then SELECT ... ORDER BY id FOR UPDATE, then `x = x + delta`),
+    in data-modifying CTEs, so a posting is one round trip instead of four. Returns the new entry id,
+    None when the key already exists (nothing was touched), or 0 for an entry-less move (holds).
+    Raises the specific error when an account is unknown, closed, in another currency or would overdraw.
+    `claim_model` is the table the key is claimed in (journal entries, or holds for hold_create); `then`
+    is one more data-modifying CTE `t AS (...)` run only when every account moved (the hold's own update).
+    """
+    ids = sorted(plan.deltas)
+    params: list[Any] = []
+    parts: list[str] = []
+    claim_guard = ""
+    if entry_values is not None:
+        fields = [claim_model._meta.get_field(name) for name in entry_values]
+        columns = ", ".join(cast(Any, f).column for f in fields)
+        params.extend(cast(Any, f).get_db_prep_save(entry_values[f.name], connection) for f in fields)
+        table = claim_model._meta.db_table
+        parts.append(
+            f"e AS (INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(fields))}) "  # noqa: S608
+            "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id)"
+        )
+        claim_guard = " AND EXISTS (SELECT 1 FROM e)"
+    deltas_sql = ", ".join(["(%s::bigint, %s::numeric, %s::numeric, %s::numeric, %s::numeric, %s::varchar)"] * len(ids))
+    for account_id in ids:
+        d = plan.deltas[account_id]
+        params.extend(
+            (account_id, d.posted_debits, d.posted_credits, d.pending_debits, d.pending_credits, currencies[account_id])
+        )
+    parts.append(f"v(id, pd, pc, qd, qc, cur) AS (VALUES {deltas_sql})")
+    parts.append(
+        "l AS MATERIALIZED (SELECT a.id FROM ledger_account a "  # noqa: S608
+        f"WHERE a.id IN (SELECT id FROM v){claim_guard} ORDER BY a.id FOR UPDATE)"
+    )
+    # The overdraft guard is the CHECK constraint, evaluated on the row actually written (the latest
+    # version, under our lock); a WHERE on values read earlier in the statement could be stale.
+    parts.append(
+        "u AS (UPDATE ledger_account a SET posted_debits = a.posted_debits + v.pd, "
+        "posted_credits = a.posted_credits + v.pc, pending_debits = a.pending_debits + v.qd, "
+        "pending_credits = a.pending_credits + v.qc FROM v "
+        "WHERE a.id = v.id AND a.id IN (SELECT id FROM l) AND a.currency = v.cur "
+        "AND (%s OR a.closed_at IS NULL) RETURNING a.id, a.posted_debits, a.posted_credits, v.pd, v.pc)"
+    )
+    params.append(allow_closed)
+    if entry_values is not None and plan.lines and claim_model is JournalEntry:
+        lines_sql = ", ".join(["(%s::int, %s::bigint, %s::varchar, %s::numeric, %s::varchar)"] * len(plan.lines))
+        parts.append(f"ln(ord, account_id, side, amount, currency) AS (VALUES {lines_sql})")
+        for ordinal, (account_id, side, amount, currency) in enumerate(plan.lines):
+            params.extend((ordinal, account_id, side, amount, currency))
+        # Running counters per line: the value before this entry plus its lines on the account so far.
+        parts.append(
+            "ins AS (INSERT INTO ledger_journalline (entry_id, account_id, side, amount, currency, "
+            "posted_debits_after, posted_credits_after, created_at) "
+            "SELECT e.id, ln.account_id, ln.side, ln.amount, ln.currency, "
+            "u.posted_debits - u.pd + SUM(CASE WHEN ln.side = 'debit' THEN ln.amount ELSE 0 END) OVER w, "
+            "u.posted_credits - u.pc + SUM(CASE WHEN ln.side = 'credit' THEN ln.amount ELSE 0 END) OVER w, "
+            "clock_timestamp() FROM ln JOIN u ON u.id = ln.account_id CROSS JOIN e "
+            "WHERE (SELECT count(*) FROM u) = %s "
+            "WINDOW w AS (PARTITION BY ln.account_id ORDER BY ln.ord ROWS UNBOUNDED PRECEDING))"
+        )
+        params.append(len(ids))
+    if then is not None:
+        parts.append(then[0])
+        params.extend(then[1])
+        params.append(len(ids))
+    entry_column = "(SELECT id FROM e)" if entry_values is not None else "0"
+    sql = "WITH " + ", ".join(parts) + f" SELECT {entry_column}, (SELECT count(*) FROM u)"  # noqa: S608
+    with connection.cursor() as cursor:
+        try:
+            cursor.execute(sql, params)
+        except IntegrityError as exc:
+            failing = _failing_account(exc)
+            if failing is None:
+                raise
+            # The transaction is aborted: the atomic block this service runs in rolls it back.
+            raise InsufficientFundsError(
+                f"Account {failing} has too little available for this operation (pending holds count)."
+            ) from None
+        entry_id, moved = cursor.fetchone()
+    if entry_values is not None and entry_id is None:
+        return None  # the key exists; nothing was locked or moved
+    if moved == len(ids):
+        return int(entry_id)
+    # An account is unknown, closed or in another currency: read the rows again and name the problem.
+    locked = accounts_lock(ids)
+    for account_id in ids:
+        accounts_validate(locked, [account_id], currencies[account_id], allow_closed=allow_closed)
+    raise AssertionError("ledger: an account refused the move for no known reason")  # pragma: no cover
+
+
+# A negative counter (ledger_account_counters_non_negative) would be a bug, not a refusal: it stays an error.
+_GUARD_CONSTRAINTS = ("ledger_account_debits_within_credits", "ledger_account_credits_within_debits")
+
+
+def _failing_account(exc: IntegrityError) -> int | None:
+    """The account id of a guard CHECK violation (its failing row starts with the id), else None."""
+    diag = getattr(exc.__cause__, "diag", None)
+    if diag is None or getattr(diag, "constraint_name", None) not in _GUARD_CONSTRAINTS:
+        return None
+    match = re.search(r"Failing row contains \((\d+),", getattr(diag, "message_detail", "") or "")
+    return int(match.group(1)) if match else 0
 
 
 def lines_of(entry: JournalEntry) -> list[JournalLine]:

@@ -8,13 +8,14 @@ from decimal import Decimal
 from typing import Any
 
 import structlog
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from escrow_project.common.errors import NotFoundError, UnprocessableError
 from ledger.errors import HoldAlreadyResolvedError, HoldExpiredError, InvalidAmountError
 from ledger.models import EntryKind, Hold, JournalEntry, Side
 from ledger.services._core import (
+    POSTINGS,
     Locked,
     Plan,
     accounts_lock,
@@ -26,6 +27,7 @@ from ledger.services._core import (
     insert_unless_exists,
     key_clean,
     plan_apply,
+    post_combined,
 )
 from ledger.states import HoldStatus
 
@@ -77,18 +79,28 @@ def _hold_create(
         "created_at": now,
         "void_reason": "",
     }
-    hold_id = insert_unless_exists(Hold, values)
+    plan = Plan()
+    plan.delta(debit_account_id).pending_debits += amount
+    plan.delta(credit_account_id).pending_credits += amount
+    fast = locked is None and connection.vendor == "postgresql"
+    if fast:
+        # One statement: claim the key with the hold row itself, lock, reserve.
+        currencies = {debit_account_id: currency, credit_account_id: currency}
+        hold_id = post_combined(
+            plan=plan, currencies=currencies, allow_closed=False, entry_values=values, claim_model=Hold
+        )
+    else:
+        hold_id = insert_unless_exists(Hold, values)
     if hold_id is None:
         existing = Hold.objects.get(idempotency_key=idempotency_key)
         if existing.fingerprint != print_:
             raise conflict(idempotency_key, "hold")
         return existing
-    locked = accounts_lock([debit_account_id, credit_account_id], locked)
-    accounts_validate(locked, [debit_account_id, credit_account_id], currency)
-    plan = Plan()
-    plan.delta(debit_account_id).pending_debits += amount
-    plan.delta(credit_account_id).pending_credits += amount
-    plan_apply(plan, locked, entry_id=None)
+    if not fast:
+        locked = accounts_lock([debit_account_id, credit_account_id], locked)
+        accounts_validate(locked, [debit_account_id, credit_account_id], currency)
+        plan_apply(plan, locked, entry_id=None)
+    POSTINGS.labels(kind="hold").inc()
     hold = Hold(
         id=hold_id,
         **{k: v for k, v in values.items() if k not in ("debit_account", "credit_account", "batch")},
@@ -167,6 +179,18 @@ def _hold_post(
     release = Plan()
     release.delta(hold.debit_account_id).pending_debits -= hold.amount
     release.delta(hold.credit_account_id).pending_credits -= hold.amount
+    fast = locked is None and connection.vendor == "postgresql"
+    # On PostgreSQL the hold's own update rides in the posting statement (one round trip fewer).
+    then = (
+        (
+            "t AS (UPDATE ledger_hold SET status = 'posted', resolution_key = %s, resolved_at = %s, "
+            "posted_amount = %s, post_entry_id = (SELECT id FROM e) WHERE id = %s "
+            "AND (SELECT count(*) FROM u) = %s RETURNING id)",
+            [idempotency_key, now, post_amount, hold.pk],
+        )
+        if fast
+        else None
+    )
     entry, created = entry_post(
         key=idempotency_key,
         kind=EntryKind.HOLD_POST,
@@ -180,17 +204,19 @@ def _hold_post(
         batch_id=batch_id,
         locked=locked,
         extra=release,
+        then=then,
     )
     if not created:
         # The key already names another entry with identical content: only possible for this very post.
         raise conflict(idempotency_key, "entry")
-    Hold.objects.filter(pk=hold.pk).update(
-        status=HoldStatus.POSTED,
-        resolution_key=idempotency_key,
-        resolved_at=now,
-        posted_amount=post_amount,
-        post_entry=entry,
-    )
+    if not fast:
+        Hold.objects.filter(pk=hold.pk).update(
+            status=HoldStatus.POSTED,
+            resolution_key=idempotency_key,
+            resolved_at=now,
+            posted_amount=post_amount,
+            post_entry=entry,
+        )
     return entry
 
 
@@ -211,11 +237,16 @@ def _hold_release(
         or JournalEntry.objects.filter(idempotency_key=idempotency_key).exists()
     ):
         raise conflict(idempotency_key, "operation")
-    locked = accounts_lock([hold.debit_account_id, hold.credit_account_id], locked)
     plan = Plan()
     plan.delta(hold.debit_account_id).pending_debits -= hold.amount
     plan.delta(hold.credit_account_id).pending_credits -= hold.amount
-    plan_apply(plan, locked, entry_id=None)  # voids pass on closed accounts: they only give money back
+    # voids pass on closed accounts: they only give money back
+    if locked is None and connection.vendor == "postgresql":
+        currencies = {hold.debit_account_id: hold.currency, hold.credit_account_id: hold.currency}
+        post_combined(plan=plan, currencies=currencies, allow_closed=True)
+    else:
+        locked = accounts_lock([hold.debit_account_id, hold.credit_account_id], locked)
+        plan_apply(plan, locked, entry_id=None)
     now = timezone.now()
     Hold.objects.filter(pk=hold.pk).update(
         status=status, resolution_key=idempotency_key, resolved_at=now, void_reason=reason[:500]

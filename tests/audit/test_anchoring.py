@@ -151,3 +151,21 @@ def test_backoff_grows_exponentially() -> None:
 
     assert [int(backoff_seconds(n)) for n in range(5)] == [5, 10, 20, 40, 80]
     assert int(backoff_seconds(10)) == 300
+
+
+def test_an_anchor_signed_for_a_chain_that_is_gone_is_given_up(in_process_chain: Any) -> None:
+    record_events("c1", 2)
+    tree_seal()
+    assert anchor_tree_head() == AnchorStatus.CONFIRMED
+    record_events("c1", 1)
+    tree_seal()
+    anchor = anchoring.anchor_prepare()
+    assert anchor is not None
+    Anchor.objects.filter(pk=anchor.pk).update(contract_address="0x" + "ab" * 20, tx_hash="0x" + "cd" * 32)
+
+    assert anchor_tree_head() == "failed"
+    assert "was signed for contract" in Anchor.objects.get(pk=anchor.pk).last_error
+    # The next run is not blocked by it: the following tree head gets anchored.
+    record_events("c1", 1)
+    tree_seal()
+    assert anchor_tree_head() == AnchorStatus.CONFIRMED

@@ -103,7 +103,9 @@ def test_a_rolled_back_business_change_leaves_no_event() -> None:
         ({"payload": {"amount": 1.5}}, "audit_payload_float"),
         ({"payload": {"x": object()}}, "audit_payload_invalid"),
         ({"payload": ["not", "a", "dict"]}, "audit_payload_invalid"),
+        ({"payload": {"note": "a\x00b"}}, "audit_payload_invalid"),
         ({"kind": ""}, "audit_event_invalid"),
+        ({"subject_id": "c\x001"}, "audit_event_invalid"),
         ({"subject_type": "x" * 65}, "audit_event_invalid"),
         ({"occurred_at": dt.datetime(2026, 1, 1)}, "audit_naive_datetime"),
     ],
@@ -126,7 +128,7 @@ def test_the_database_refuses_to_update_an_event() -> None:
 
 def test_the_database_refuses_to_delete_an_event_on_postgresql() -> None:
     if connection.vendor != "postgresql":
-        pytest.skip("SQLite keeps DELETE for the test flush; see docs/decisions/0202-audit-append-only.md")
+        pytest.skip("SQLite keeps DELETE for the test flush; see docs/decisions/0202-audit-design.md")
     event = record()
     with pytest.raises(DatabaseError), transaction.atomic():
         AuditEvent.objects.filter(pk=event.pk).delete()

@@ -65,3 +65,29 @@ def test_the_database_refuses_to_renumber_a_leaf() -> None:
     with pytest.raises((DatabaseError, IntegrityError)), transaction.atomic():
         Leaf.objects.filter(leaf_index=0).update(leaf_index=7)
     assert sorted(Leaf.objects.values_list("leaf_index", flat=True)) == [0, 1]
+
+
+def test_sealing_is_due_after_n_events_or_t_seconds(settings) -> None:
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from audit.services import seal_due
+    from audit.tasks import seal_tree_head
+
+    settings.AUDIT_SEAL_EVERY_EVENTS = 3
+    settings.AUDIT_SEAL_EVERY_SECONDS = 60
+    assert not seal_due()
+    add(2)
+    assert not seal_due()
+    assert seal_tree_head() == 0
+    add(1)
+    assert seal_due()
+    assert seal_tree_head() == 3
+
+    add(1)
+    assert not seal_due()
+    with pytest.MonkeyPatch.context() as patch:
+        later = timezone.now() + dt.timedelta(seconds=61)
+        patch.setattr("audit.services.sealing.timezone.now", lambda: later)
+        assert seal_due()

@@ -175,3 +175,27 @@ def test_adjustment_then_reversal(client_for):
         HTTP_IDEMPOTENCY_KEY="adj-2",
     )
     assert (overdraw.status_code, overdraw.json()["code"]) == (409, "insufficient_funds")
+
+
+def test_upper_apps_can_make_more_accounts_visible(client_for):
+    from django.db.models import Q
+
+    from ledger.selectors import _VISIBILITY_RULES, account_visibility_register
+
+    escrow_account = services.account_open(
+        owner_type="escrow", owner_id="E-77", purpose="earnest_money", currency="USD", normal_side="credit"
+    )
+    buyer = member(Role.BUYER, OrganizationFactory.create())
+    client = client_for(buyer)
+    assert client.get(f"/api/v1/ledger/accounts/{escrow_account.public_id}/").status_code == 404
+
+    def rule(user):
+        return Q(owner_type="escrow", owner_id="E-77") if user.pk == buyer.pk else None
+
+    account_visibility_register(rule)
+    try:
+        response = client.get(f"/api/v1/ledger/accounts/{escrow_account.public_id}/")
+    finally:
+        _VISIBILITY_RULES.remove(rule)
+    assert response.status_code == 200
+    assert response.json()["purpose"] == "earnest_money"

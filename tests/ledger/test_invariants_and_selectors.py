@@ -86,3 +86,17 @@ def test_history_and_balance_as_of(open_wallet):
     assert [line_balance_after(line, "credit") for line in lines] == [Decimal("50"), Decimal("70"), Decimal("100")]
     assert account_balance_as_of(account_id=wallet.pk, at=middle).balance == Decimal("70")
     assert account_balance_as_of(account_id=wallet.pk, at=middle - timedelta(days=1)).balance == 0
+
+
+def test_postings_are_counted_once_per_effect(open_wallet):
+    payer, payee = open_wallet("10"), open_wallet()
+    before = REGISTRY.get_sample_value("ledger_postings_total", {"kind": "transfer"}) or 0
+    for _ in range(2):  # the replay is not a second posting
+        services.transfer_create(
+            idempotency_key="m",
+            debit_account_id=payer.pk,
+            credit_account_id=payee.pk,
+            amount=Decimal("1"),
+            currency="USD",
+        )
+    assert REGISTRY.get_sample_value("ledger_postings_total", {"kind": "transfer"}) == before + 1

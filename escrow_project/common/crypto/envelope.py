@@ -28,7 +28,7 @@ from django.utils.module_loading import import_string
 from escrow_project.common.crypto.keys import (
     KEY_BYTES,
     MIN_INDEX_KEY_BYTES,
-    UnknownKeyError,
+    KeyringProvider,
     decode_key,
     encode_key,
     validate_key_id,
@@ -93,7 +93,7 @@ def wrap_new_key(wrapper: KeyWrapper, *, key_id: str, size: int = KEY_BYTES) -> 
     return f"{validate_key_id(key_id)}:{encode_key(wrapper.wrap(os.urandom(size), key_id=key_id))}"
 
 
-class EnvelopeKeyProvider:
+class EnvelopeKeyProvider(KeyringProvider):
     """Data keys unwrapped by a KEK (local or KMS) at start-up; same interface as the environment provider."""
 
     def __init__(self, wrapper: KeyWrapper | None = None) -> None:
@@ -118,18 +118,3 @@ class EnvelopeKeyProvider:
         self._index_key = wrapper.unwrap(decode_key(index_encoded, name="WRAPPED_BLIND_INDEX_KEY"), key_id=index_id)
         if len(self._index_key) < MIN_INDEX_KEY_BYTES:
             raise ImproperlyConfigured(f"The blind index key must be at least {MIN_INDEX_KEY_BYTES} bytes.")
-
-    def active_key_id(self) -> str:
-        return next(iter(self._keys))
-
-    def data_key(self, key_id: str) -> bytes:
-        try:
-            return self._keys[key_id]
-        except KeyError:
-            raise UnknownKeyError(f"No encryption key with id {key_id!r} is configured.") from None
-
-    def key_ids(self) -> list[str]:
-        return list(self._keys)
-
-    def blind_index_key(self) -> bytes:
-        return self._index_key

@@ -112,19 +112,11 @@ def dev_keys_allowed() -> bool:
     return not getattr(settings, "IS_PRODUCTION", False)
 
 
-class EnvironmentKeyProvider:
-    """Keys from settings (themselves from the environment)."""
+class KeyringProvider:
+    """A provider over an ordered in-memory keyring (first key active); subclasses fill it."""
 
-    def __init__(self) -> None:
-        raw = getattr(settings, "FIELD_ENCRYPTION_KEYS", "")
-        index_raw = getattr(settings, "BLIND_INDEX_KEY", "")
-        if not dev_keys_allowed() and (not raw.strip() or not index_raw.strip()):
-            raise ImproperlyConfigured(
-                "Production needs FIELD_ENCRYPTION_KEYS and BLIND_INDEX_KEY "
-                "(generate them with `manage.py generate_encryption_keys`)."
-            )
-        self._keys = parse_keyring(raw) if raw.strip() else {"dev1": _derived("field-encryption-dev1")}
-        self._index_key = parse_index_key(index_raw) if index_raw.strip() else _derived("blind-index-dev")
+    _keys: dict[str, bytes]
+    _index_key: bytes
 
     def active_key_id(self) -> str:
         return next(iter(self._keys))
@@ -140,6 +132,21 @@ class EnvironmentKeyProvider:
 
     def blind_index_key(self) -> bytes:
         return self._index_key
+
+
+class EnvironmentKeyProvider(KeyringProvider):
+    """Keys from settings (themselves from the environment)."""
+
+    def __init__(self) -> None:
+        raw = getattr(settings, "FIELD_ENCRYPTION_KEYS", "")
+        index_raw = getattr(settings, "BLIND_INDEX_KEY", "")
+        if not dev_keys_allowed() and (not raw.strip() or not index_raw.strip()):
+            raise ImproperlyConfigured(
+                "Production needs FIELD_ENCRYPTION_KEYS and BLIND_INDEX_KEY "
+                "(generate them with `manage.py generate_encryption_keys`)."
+            )
+        self._keys = parse_keyring(raw) if raw.strip() else {"dev1": _derived("field-encryption-dev1")}
+        self._index_key = parse_index_key(index_raw) if index_raw.strip() else _derived("blind-index-dev")
 
 
 @functools.cache

@@ -131,3 +131,25 @@ def test_a_tampered_stored_value_fails_loudly_and_rotation_reports_it():
 
 def _raw_value(model: Any, field_name: str, pk: Any) -> str:
     return next(token for row_pk, token in _raw(model, model._meta.get_field(field_name)) if row_pk == pk)
+
+
+@pytest.mark.django_db
+def test_rotation_never_overwrites_a_value_the_application_wrote_meanwhile(monkeypatch):
+    with override_settings(FIELD_ENCRYPTION_KEYS=OLD):
+        user = UserFactory.create(email="before@example.test")
+    from escrow_project.common.management.commands import rotate_encryption_keys as command
+
+    real_reencrypt = command.reencrypt
+
+    def reencrypt_while_the_app_writes(token: str, *, context: str) -> str:
+        rotated = real_reencrypt(token, context=context)
+        if context == "identity.user.email":
+            # Between the command's read and its write, a request changes the address.
+            User.objects.filter(pk=user.pk).update(email="after@example.test")
+        return rotated
+
+    monkeypatch.setattr(command, "reencrypt", reencrypt_while_the_app_writes)
+    with override_settings(FIELD_ENCRYPTION_KEYS=f"{NEW},{OLD}"):
+        call_command("rotate_encryption_keys", "--model", "identity.user", stdout=io.StringIO())
+        assert User.objects.get(pk=user.pk).email == "after@example.test"
+        assert key_id_of(_raw_value(User, "email", user.pk)) == "new"
