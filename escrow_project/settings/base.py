@@ -179,10 +179,20 @@ SPECTACULAR_SETTINGS = {
     # One name per choice set that several serializers share (else drf-spectacular warns, W001).
     "ENUM_NAME_OVERRIDES": {
         "LedgerSideEnum": "ledger.models.Side",
+        "EscrowStatusEnum": "transactions.states.EscrowStatus",
+        "EscrowPaymentStatusEnum": "transactions.models.PaymentStatus",
+        "EscrowPaymentKindEnum": "transactions.models.PaymentKind",
+        "EscrowDepositKindEnum": "transactions.models.DepositKind",
+        "EscrowSettlementStatusEnum": "transactions.models.SettlementStatus",
+        "EscrowDisputeStatusEnum": "transactions.models.DisputeStatus",
+        "EscrowDisputeDecisionEnum": "transactions.api.serializers.DisputeDecision",
+        "VerificationTaskStatusEnum": "verifications.states.TaskStatus",
+        "VerificationTypeEnum": "verifications.states.VerificationType",
+        "VerificationAgentStatusEnum": "verifications.api.serializers.AgentStatus",
         "EndorsementKindEnum": "endorsements.models.EndorsementKind",
         "EndorsementDirectionEnum": "endorsements.models.Direction",
         "EndorsementBatchStatusEnum": "endorsements.models.Batch.Status",
-        # Named once more fields called kind/status exist across apps (issue #7 added some).
+        # Named too, or the escrow enums above collide with them on the field names kind/status.
         "OrganizationKindEnum": "identity.models.OrganizationKind",
         "NotificationStatusEnum": "notifications.models.NotificationStatus",
     },

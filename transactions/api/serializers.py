@@ -1,0 +1,282 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from identity.models import Organization, User
+from transactions.models import (
+    DepositKind,
+    Dispute,
+    DisputeResolution,
+    EscrowTransaction,
+    Milestone,
+    Payment,
+    SettlementStatement,
+)
+from verifications.models import VerificationTask
+from verifications.states import VerificationType
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class AmountField(serializers.Field):
+    """Amounts travel as strings ("1200.00"); the service parses and refuses floats, negatives, absurd values."""
+
+    default_error_messages = {"invalid": 'Give amounts as strings such as "1200.00", never as floating-point numbers.'}
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, bool) or not isinstance(data, (str, int)):
+            self.fail("invalid")
+        return str(data)
+
+    def to_representation(self, value: Any) -> str:
+        return str(value)
+
+
+def _org(org: Organization | None) -> dict[str, str] | None:
+    return {"id": str(org.public_id), "name": org.name} if org else None
+
+
+class OrganizationRef(serializers.SlugRelatedField):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(slug_field="public_id", queryset=Organization.objects.filter(is_active=True), **kwargs)
+
+
+class MilestoneSerializer(serializers.ModelSerializer[Milestone]):
+    payee = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Milestone
+        fields = ["verification_type", "amount", "status", "payee", "earned_at", "released_at"]
+
+    def get_payee(self, m: Milestone) -> dict[str, str] | None:
+        return _org(m.payee)
+
+
+class TransactionSerializer(serializers.ModelSerializer[EscrowTransaction]):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    parties = serializers.SerializerMethodField()
+    milestones = MilestoneSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = EscrowTransaction
+        fields = [
+            "id",
+            "reference",
+            "status",
+            "property_address",
+            "currency",
+            "purchase_price",
+            "earnest_money",
+            "loan_amount",
+            "closing_date",
+            "buyer_agent_commission_pct",
+            "seller_agent_commission_pct",
+            "annual_property_tax",
+            "paused",
+            "pause_reason",
+            "parties",
+            "milestones",
+            "created_at",
+            "funded_at",
+            "cleared_at",
+            "settled_at",
+            "cancelled_at",
+        ]
+
+    def get_parties(self, t: EscrowTransaction) -> dict[str, Any]:
+        return {
+            "buyer": _org(t.buyer),
+            "seller": _org(t.seller),
+            "buyer_agent": _org(t.buyer_agent),
+            "seller_agent": _org(t.seller_agent),
+            "lender": _org(t.lender),
+            "escrow_company": _org(t.escrow_company),
+            "escrow_officer": {"id": str(t.escrow_officer.public_id), "name": str(t.escrow_officer)},
+        }
+
+
+class ClosingCostIn(serializers.Serializer):
+    description = serializers.CharField(max_length=200)
+    paid_by = serializers.ChoiceField(choices=["buyer", "seller"])
+    payee = OrganizationRef()
+    amount = AmountField()
+
+
+class TransactionCreateSerializer(serializers.Serializer):
+    property_address = serializers.CharField(max_length=300)
+    currency = serializers.CharField(max_length=3, default="USD")
+    purchase_price = AmountField()
+    earnest_money = AmountField()
+    loan_amount = AmountField(required=False, default="0")
+    closing_date = serializers.DateField()
+    buyer = OrganizationRef()
+    seller = OrganizationRef()
+    escrow_company = OrganizationRef()
+    escrow_officer = serializers.SlugRelatedField(slug_field="public_id", queryset=User.objects.filter(is_active=True))
+    buyer_agent = OrganizationRef(required=False, allow_null=True, default=None)
+    seller_agent = OrganizationRef(required=False, allow_null=True, default=None)
+    lender = OrganizationRef(required=False, allow_null=True, default=None)
+    buyer_agent_commission_pct = AmountField(required=False, default="0")
+    seller_agent_commission_pct = AmountField(required=False, default="0")
+    annual_property_tax = AmountField(required=False, default="0")
+    milestone_amounts = serializers.DictField(child=AmountField(), required=False)
+    agents = serializers.DictField(child=OrganizationRef(), required=False)
+    closing_costs = ClosingCostIn(many=True, required=False)
+
+
+class TransactionUpdateSerializer(serializers.Serializer):
+    property_address = serializers.CharField(max_length=300, required=False)
+    purchase_price = AmountField(required=False)
+    earnest_money = AmountField(required=False)
+    loan_amount = AmountField(required=False)
+    closing_date = serializers.DateField(required=False)
+    buyer_agent_commission_pct = AmountField(required=False)
+    seller_agent_commission_pct = AmountField(required=False)
+    annual_property_tax = AmountField(required=False)
+
+
+class CancelSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+
+
+class DepositSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=DepositKind.choices)
+    amount = AmountField()
+    provider_reference = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+
+class Decision(models.TextChoices):
+    WAIVE = "waive", "Waive the rejected verification"
+    RENEGOTIATE = "renegotiate", "Renegotiate the price and redo it"
+    REASSIGN = "reassign", "Reassign it to another agent"
+
+
+class DisputeDecision(models.TextChoices):
+    RESOLVED = "resolved", "Resolved"
+    DISMISSED = "dismissed", "Dismissed"
+
+
+class DecisionSerializer(serializers.Serializer):
+    decision = serializers.ChoiceField(choices=Decision.choices)
+    verification_type = serializers.ChoiceField(choices=VerificationType.choices)
+    purchase_price = AmountField(required=False)
+    agent = OrganizationRef(required=False, allow_null=True, default=None)
+
+
+class PauseSerializer(serializers.Serializer):
+    paused = serializers.BooleanField()
+    reason = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+
+
+class VerificationSummarySerializer(serializers.ModelSerializer[VerificationTask]):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    agent = serializers.SerializerMethodField()
+    depends_on = serializers.SerializerMethodField()
+
+    class Meta:
+        model = VerificationTask
+        fields = [
+            "id",
+            "verification_type",
+            "status",
+            "agent",
+            "depends_on",
+            "deadline",
+            "attempt",
+            "waived",
+            "decided_at",
+        ]
+
+    def get_agent(self, t: VerificationTask) -> dict[str, str] | None:
+        return _org(t.agent)
+
+    def get_depends_on(self, t: VerificationTask) -> list[str]:
+        return [d.verification_type for d in t.depends_on.all()]
+
+
+class PaymentSerializer(serializers.ModelSerializer[Payment]):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    transaction = serializers.UUIDField(source="transaction.public_id", read_only=True)
+    payee = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Payment
+        fields = [
+            "id",
+            "transaction",
+            "kind",
+            "label",
+            "payee",
+            "amount",
+            "currency",
+            "status",
+            "blocked_reason",
+            "attempts",
+            "failure_reason",
+            "created_at",
+            "updated_at",
+        ]
+
+    def get_payee(self, p: Payment) -> dict[str, str] | None:
+        return _org(p.payee)
+
+
+class SettlementSerializer(serializers.ModelSerializer[SettlementStatement]):
+    approvals = serializers.SerializerMethodField()
+
+    class Meta:
+        model = SettlementStatement
+        fields = [
+            "status",
+            "statement",
+            "total_disbursed",
+            "approvals_required",
+            "approvals",
+            "approved_at",
+            "unlock_at",
+            "computed_at",
+            "executed_at",
+        ]
+
+    def get_approvals(self, s: SettlementStatement) -> int:
+        return s.approvals.count()
+
+
+class DisputeSerializer(serializers.ModelSerializer[Dispute]):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    transaction = serializers.UUIDField(source="transaction.public_id", read_only=True)
+
+    class Meta:
+        model = Dispute
+        fields = [
+            "id",
+            "transaction",
+            "reason",
+            "evidence",
+            "status",
+            "resolution",
+            "seller_share_pct",
+            "resolution_note",
+            "resolved_at",
+            "created_at",
+        ]
+
+
+class DisputeCreateSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=4000)
+    evidence = serializers.ListField(child=serializers.JSONField(), required=False, default=list, max_length=50)
+
+
+class DisputeUpdateSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=DisputeDecision.choices)
+    resolution = serializers.ChoiceField(choices=DisputeResolution.choices, required=False)
+    seller_share_pct = AmountField(required=False, allow_null=True, default=None)
+    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class BankDetailsSerializer(serializers.Serializer):
+    bank_details = serializers.DictField()

@@ -1,0 +1,354 @@
+"""The escrow API: parse, call one service or selector, render. Parties see only their transactions."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any
+
+from django.db.models import QuerySet
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from audit import selectors as audit_selectors
+from escrow_project.common.errors import NotFoundError, PermissionDeniedError, UnprocessableError
+from escrow_project.common.idempotency import idempotent
+from escrow_project.common.pagination import LinkHeaderPagination
+from identity.models import Organization
+from identity.permissions import IsOperator
+from identity.selectors import organization_ids_for_user, user_has_role, user_is_operator
+from transactions import selectors, services
+from transactions.api import serializers as s
+from transactions.models import Dispute, EscrowTransaction, Payment, SettlementStatement
+from transactions.services._common import SUBJECT_TYPE
+from verifications import selectors as verification_selectors
+
+
+def _txn(request: Request, transaction_id: Any) -> EscrowTransaction:
+    return selectors.escrow_get_for_party(user=request.user, public_id=transaction_id)
+
+
+def _fresh(txn: EscrowTransaction) -> EscrowTransaction:
+    return EscrowTransaction.objects.get(pk=txn.pk)
+
+
+class TransactionListCreate(generics.ListAPIView[EscrowTransaction]):
+    """List (filters: status, reference, closing_after, closing_before) and create."""
+
+    serializer_class = s.TransactionSerializer
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("status", str, description="one or more states, comma-separated"),
+            OpenApiParameter("reference", str),
+            OpenApiParameter("closing_after", str, description="YYYY-MM-DD"),
+            OpenApiParameter("closing_before", str, description="YYYY-MM-DD"),
+        ]
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> QuerySet[EscrowTransaction]:
+        qs = selectors.escrow_list_for_user(user=self.request.user).prefetch_related("milestones__payee")
+        params = self.request.query_params
+        try:
+            if params.get("status"):
+                qs = qs.filter(status__in=params["status"].split(","))
+            if params.get("reference"):
+                qs = qs.filter(reference=params["reference"])
+            if params.get("closing_after"):
+                qs = qs.filter(closing_date__gte=date.fromisoformat(params["closing_after"]))
+            if params.get("closing_before"):
+                qs = qs.filter(closing_date__lte=date.fromisoformat(params["closing_before"]))
+        except ValueError:
+            raise UnprocessableError("Dates are YYYY-MM-DD.", code="invalid_filter") from None
+        return qs.order_by("-created_at", "-id")
+
+    @extend_schema(request=s.TransactionCreateSerializer, responses={201: s.TransactionSerializer})
+    @idempotent
+    def post(self, request: Request) -> Response:
+        if not (user_is_operator(request.user) or user_has_role(request.user, "escrow_officer")):
+            raise PermissionDeniedError("Only escrow officers and operators open escrow transactions.")
+        data = s.TransactionCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = dict(data.validated_data)
+        costs = [dict(c) for c in v.pop("closing_costs", [])]
+        txn = services.escrow_create(created_by=request.user, closing_costs=costs, **v)
+        return Response(
+            s.TransactionSerializer(_fresh(txn)).data,
+            status=status.HTTP_201_CREATED,
+            headers={"Location": f"/api/v1/escrow/transactions/{txn.public_id}/"},
+        )
+
+
+class TransactionDetail(APIView):
+    @extend_schema(responses=s.TransactionSerializer)
+    def get(self, request: Request, transaction_id: str) -> Response:
+        return Response(s.TransactionSerializer(_txn(request, transaction_id)).data)
+
+    @extend_schema(request=s.TransactionUpdateSerializer, responses=s.TransactionSerializer)
+    def patch(self, request: Request, transaction_id: str) -> Response:
+        txn = _txn(request, transaction_id)
+        data = s.TransactionUpdateSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        services.escrow_update(transaction_id=txn.pk, actor=request.user, changes=dict(data.validated_data))
+        return Response(s.TransactionSerializer(_fresh(txn)).data)
+
+
+class TransactionOpen(APIView):
+    @extend_schema(request=None, responses=s.TransactionSerializer)
+    @idempotent
+    def post(self, request: Request, transaction_id: str) -> Response:
+        txn = _txn(request, transaction_id)
+        services.escrow_open(transaction_id=txn.pk, actor=request.user)
+        return Response(s.TransactionSerializer(_fresh(txn)).data)
+
+
+class TransactionCancel(APIView):
+    @extend_schema(request=s.CancelSerializer, responses=s.TransactionSerializer)
+    @idempotent
+    def post(self, request: Request, transaction_id: str) -> Response:
+        txn = _txn(request, transaction_id)
+        data = s.CancelSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.escrow_cancel(transaction_id=txn.pk, actor=request.user, reason=data.validated_data["reason"])
+        return Response(s.TransactionSerializer(_fresh(txn)).data)
+
+
+class TransactionDeposit(APIView):
+    """Record money that arrived through the rail: the buyer's earnest money or cash to close, the loan."""
+
+    @extend_schema(request=s.DepositSerializer, responses={201: s.TransactionSerializer})
+    @idempotent
+    def post(self, request: Request, transaction_id: str) -> Response:
+        txn = _txn(request, transaction_id)
+        data = s.DepositSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        kind = data.validated_data["kind"]
+        orgs = organization_ids_for_user(request.user)
+        payer = txn.lender_id if kind == "loan" else txn.buyer_id
+        if not (user_is_operator(request.user) or txn.escrow_officer_id == request.user.pk or payer in orgs):
+            raise PermissionDeniedError(
+                "Only the paying party, the escrow officer or an operator records this deposit."
+            )
+        services.deposit_receive(
+            transaction_id=txn.pk,
+            kind=kind,
+            amount=data.validated_data["amount"],
+            actor=request.user,
+            provider_reference=data.validated_data["provider_reference"],
+        )
+        return Response(s.TransactionSerializer(_fresh(txn)).data, status=status.HTTP_201_CREATED)
+
+
+class TransactionDecision(APIView):
+    """The parties' decision after a rejected or failed verification: waive, renegotiate or reassign."""
+
+    @extend_schema(request=s.DecisionSerializer, responses=s.TransactionSerializer)
+    @idempotent
+    def post(self, request: Request, transaction_id: str) -> Response:
+        txn = _txn(request, transaction_id)
+        data = s.DecisionSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        if v["decision"] == "waive":
+            services.escrow_waive(transaction_id=txn.pk, verification_type=v["verification_type"], actor=request.user)
+        elif v["decision"] == "renegotiate":
+            if "purchase_price" not in v:
+                raise UnprocessableError("A renegotiation needs the new purchase_price.", code="price_required")
+            services.escrow_renegotiate(
+                transaction_id=txn.pk,
+                actor=request.user,
+                purchase_price=v["purchase_price"],
+                redo=v["verification_type"],
+            )
+        else:
+            services.escrow_task_reassign(
+                transaction_id=txn.pk, verification_type=v["verification_type"], actor=request.user, agent=v["agent"]
+            )
+        return Response(s.TransactionSerializer(_fresh(txn)).data)
+
+
+class TransactionPause(APIView):
+    permission_classes = [IsOperator]
+
+    @extend_schema(request=s.PauseSerializer, responses=s.TransactionSerializer)
+    @idempotent
+    def post(self, request: Request, transaction_id: str) -> Response:
+        txn = _txn(request, transaction_id)
+        data = s.PauseSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.escrow_pause(transaction_id=txn.pk, actor=request.user, **data.validated_data)
+        return Response(s.TransactionSerializer(_fresh(txn)).data)
+
+
+class GlobalPause(APIView):
+    permission_classes = [IsOperator]
+
+    @extend_schema(request=s.PauseSerializer, responses=s.PauseSerializer)
+    @idempotent
+    def post(self, request: Request) -> Response:
+        data = s.PauseSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        row = services.payouts_pause_all(actor=request.user, **data.validated_data)
+        return Response({"paused": row.payouts_paused, "reason": row.reason})
+
+
+class TransactionVerifications(APIView):
+    @extend_schema(responses=s.VerificationSummarySerializer(many=True))
+    def get(self, request: Request, transaction_id: str) -> Response:
+        txn = _txn(request, transaction_id)
+        tasks = list(verification_selectors.workflow_tasks(workflow_id=txn.workflow_id)) if txn.workflow_id else []
+        return Response(s.VerificationSummarySerializer(tasks, many=True).data)
+
+
+class TransactionPayments(APIView):
+    @extend_schema(responses=s.PaymentSerializer(many=True))
+    def get(self, request: Request, transaction_id: str) -> Response:
+        txn = _txn(request, transaction_id)
+        payments = Payment.objects.filter(transaction=txn).select_related("payee", "transaction")
+        return Response(s.PaymentSerializer(payments, many=True).data)
+
+
+class PaymentDetail(APIView):
+    @extend_schema(responses=s.PaymentSerializer)
+    def get(self, request: Request, payment_id: str) -> Response:
+        return Response(
+            s.PaymentSerializer(selectors.payment_get_for_party(user=request.user, public_id=payment_id)).data
+        )
+
+
+class PaymentRetry(APIView):
+    @extend_schema(request=None, responses=s.PaymentSerializer)
+    @idempotent
+    def post(self, request: Request, payment_id: str) -> Response:
+        payment = selectors.payment_get_for_party(user=request.user, public_id=payment_id)
+        if not (user_is_operator(request.user) or payment.transaction.escrow_officer_id == request.user.pk):
+            raise PermissionDeniedError("Only the escrow officer or an operator retries a payment.")
+        services.payment_retry(payment_id=payment.pk, actor=request.user)
+        return Response(s.PaymentSerializer(Payment.objects.get(pk=payment.pk)).data)
+
+
+class Settlement(APIView):
+    @extend_schema(responses=s.SettlementSerializer)
+    def get(self, request: Request, transaction_id: str) -> Response:
+        txn = _txn(request, transaction_id)
+        row = SettlementStatement.objects.filter(transaction=txn).first()
+        if row is None:
+            raise NotFoundError("The settlement statement exists from clear to close on.")
+        return Response(s.SettlementSerializer(row).data)
+
+
+class SettlementExecute(APIView):
+    @extend_schema(request=None, responses=s.SettlementSerializer)
+    @idempotent
+    def post(self, request: Request, transaction_id: str) -> Response:
+        txn = _txn(request, transaction_id)
+        row = services.settlement_execute(transaction_id=txn.pk, actor=request.user)
+        return Response(s.SettlementSerializer(row).data)
+
+
+class SettlementApprove(APIView):
+    permission_classes = [IsOperator]
+
+    @extend_schema(request=None, responses=s.SettlementSerializer)
+    @idempotent
+    def post(self, request: Request, transaction_id: str) -> Response:
+        txn = _txn(request, transaction_id)
+        row = services.settlement_approve(transaction_id=txn.pk, operator=request.user)
+        return Response(s.SettlementSerializer(row).data)
+
+
+class TransactionDisputes(APIView):
+    @extend_schema(responses=s.DisputeSerializer(many=True))
+    def get(self, request: Request, transaction_id: str) -> Response:
+        txn = _txn(request, transaction_id)
+        return Response(s.DisputeSerializer(Dispute.objects.filter(transaction=txn), many=True).data)
+
+    @extend_schema(request=s.DisputeCreateSerializer, responses={201: s.DisputeSerializer})
+    @idempotent
+    def post(self, request: Request, transaction_id: str) -> Response:
+        txn = _txn(request, transaction_id)
+        data = s.DisputeCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        dispute = services.dispute_raise(transaction_id=txn.pk, raised_by=request.user, **data.validated_data)
+        return Response(s.DisputeSerializer(dispute).data, status=status.HTTP_201_CREATED)
+
+
+class DisputeDetail(APIView):
+    @extend_schema(responses=s.DisputeSerializer)
+    def get(self, request: Request, dispute_id: str) -> Response:
+        return Response(
+            s.DisputeSerializer(selectors.dispute_get_for_party(user=request.user, public_id=dispute_id)).data
+        )
+
+    @extend_schema(request=s.DisputeUpdateSerializer, responses=s.DisputeSerializer)
+    @idempotent
+    def post(self, request: Request, dispute_id: str) -> Response:
+        dispute = selectors.dispute_get_for_party(user=request.user, public_id=dispute_id)
+        data = s.DisputeUpdateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        if v["status"] == "dismissed":
+            services.dispute_dismiss(dispute_id=dispute.pk, actor=request.user, note=v["note"])
+        else:
+            if "resolution" not in v:
+                raise UnprocessableError(
+                    "Resolving needs a resolution: release, refund or split.", code="invalid_resolution"
+                )
+            services.dispute_resolve(
+                dispute_id=dispute.pk,
+                actor=request.user,
+                resolution=v["resolution"],
+                seller_share_pct=v["seller_share_pct"],
+                note=v["note"],
+            )
+        return Response(s.DisputeSerializer(Dispute.objects.get(pk=dispute.pk)).data)
+
+
+class PayeeBankDetails(APIView):
+    """Set where an organization is paid; a change holds its payouts for the cooling-off period."""
+
+    @extend_schema(request=s.BankDetailsSerializer, responses={204: None})
+    @idempotent
+    def post(self, request: Request, organization_id: str) -> Response:
+        organization = Organization.objects.filter(public_id=organization_id).first()
+        if organization is None or not (
+            user_is_operator(request.user) or organization.pk in organization_ids_for_user(request.user)
+        ):
+            raise NotFoundError("No such organization.")
+        data = s.BankDetailsSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.payee_bank_details_set(
+            organization=organization, bank_details=data.validated_data["bank_details"], actor=request.user
+        )
+        return Response({"status": "saved"}, status=status.HTTP_200_OK)
+
+
+class AuditTrail(APIView):
+    """The transaction's audit events in chain order (parties, operators and auditors)."""
+
+    @extend_schema(parameters=[OpenApiParameter("kind", str)], responses=OpenApiTypes.OBJECT)
+    def get(self, request: Request, transaction_id: str) -> Response:
+        events = audit_selectors.events_for_subject(
+            request.user, SUBJECT_TYPE, str(transaction_id), kind=request.query_params.get("kind") or None
+        )
+        paginator = LinkHeaderPagination()
+        page = paginator.paginate_queryset(events, request, view=self)
+        return paginator.get_paginated_response([audit_selectors.event_as_record(e) for e in page or []])
+
+
+class AuditBundle(APIView):
+    """Download the proof bundle of the transaction's audit trail (verifiable offline)."""
+
+    @extend_schema(responses={(200, "application/json"): OpenApiTypes.OBJECT})
+    def get(self, request: Request, transaction_id: str) -> HttpResponse:
+        bundle = audit_selectors.bundle_for_subject(request.user, SUBJECT_TYPE, str(transaction_id))
+        response = HttpResponse(json.dumps(bundle, indent=1, sort_keys=True), content_type="application/json")
+        response["Content-Disposition"] = f'attachment; filename="audit-escrow-{transaction_id}.json"'
+        return response

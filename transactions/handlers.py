@@ -1,0 +1,44 @@
+"""Receivers of lower apps' signals: one line each, calling a transactions service."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.dispatch import receiver
+
+from ledger import signals as ledger_signals
+from transactions import services
+from verifications import signals as verification_signals
+
+
+@receiver(verification_signals.verification_decided, dispatch_uid="escrow_verification_decided")
+def _verification_decided(sender: Any, **kw: Any) -> None:
+    services.escrow_verification_decided(
+        subject_type=kw["subject_type"], subject_id=kw["subject_id"], verification_type=kw["verification_type"],
+        outcome=kw["outcome"], task_id=kw["task_id"],
+    )  # fmt: skip
+
+
+@receiver(verification_signals.workflow_passed, dispatch_uid="escrow_workflow_passed")
+def _workflow_passed(sender: Any, **kw: Any) -> None:
+    services.escrow_verifications_passed(subject_type=kw["subject_type"], subject_id=kw["subject_id"])
+
+
+@receiver(verification_signals.verification_overdue, dispatch_uid="escrow_verification_overdue")
+def _verification_overdue(sender: Any, **kw: Any) -> None:
+    services.escrow_verification_overdue(
+        subject_type=kw["subject_type"], subject_id=kw["subject_id"], verification_type=kw["verification_type"],
+        level=kw["level"], task_id=kw["task_id"],
+    )  # fmt: skip
+
+
+@receiver(ledger_signals.payout_succeeded, dispatch_uid="escrow_payout_succeeded")
+def _payout_succeeded(sender: Any, **kw: Any) -> None:
+    services.payment_record_outcome(payout_id=kw["payout_id"], metadata=kw.get("metadata"), succeeded=True)
+
+
+@receiver(ledger_signals.payout_failed, dispatch_uid="escrow_payout_failed")
+def _payout_failed(sender: Any, **kw: Any) -> None:
+    services.payment_record_outcome(
+        payout_id=kw["payout_id"], metadata=kw.get("metadata"), succeeded=False, reason=kw.get("failure_reason", "")
+    )

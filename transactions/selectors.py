@@ -1,0 +1,64 @@
+"""Reads of the escrow lifecycle, scoped by who asks: what you may not see is a 404."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from escrow_project.common.errors import NotFoundError
+from identity.selectors import organization_ids_for_user, user_is_operator
+from transactions.models import Dispute, EscrowTransaction, Payment
+
+
+def escrow_list_for_user(*, user: Any) -> QuerySet[EscrowTransaction]:
+    """Operators see all; parties see the transactions they are party to; nobody else sees any."""
+    qs = EscrowTransaction.objects.select_related(
+        "buyer", "seller", "buyer_agent", "seller_agent", "lender", "escrow_company", "escrow_officer"
+    )
+    if user_is_operator(user):
+        return qs
+    orgs = organization_ids_for_user(user)
+    return qs.filter(
+        Q(escrow_officer_id=getattr(user, "pk", None))
+        | Q(buyer_id__in=orgs)
+        | Q(seller_id__in=orgs)
+        | Q(buyer_agent_id__in=orgs)
+        | Q(seller_agent_id__in=orgs)
+        | Q(lender_id__in=orgs)
+        | Q(escrow_company_id__in=orgs)
+    )
+
+
+def escrow_get_for_party(*, user: Any, public_id: Any) -> EscrowTransaction:
+    txn = escrow_list_for_user(user=user).filter(public_id=public_id).first()
+    if txn is None:
+        raise NotFoundError("No such escrow transaction.")
+    return txn
+
+
+def escrow_user_is_party(*, user: Any, subject_id: str) -> bool:
+    """For the audit trail and live pages: may this user see this transaction?"""
+    return escrow_list_for_user(user=user).filter(public_id=subject_id).exists()
+
+
+def payment_get_for_party(*, user: Any, public_id: Any) -> Payment:
+    payment = (
+        Payment.objects.select_related("transaction", "payee")
+        .filter(public_id=public_id, transaction__in=escrow_list_for_user(user=user))
+        .first()
+    )
+    if payment is None:
+        raise NotFoundError("No such payment.")
+    return payment
+
+
+def dispute_get_for_party(*, user: Any, public_id: Any) -> Dispute:
+    dispute = (
+        Dispute.objects.select_related("transaction")
+        .filter(public_id=public_id, transaction__in=escrow_list_for_user(user=user))
+        .first()
+    )
+    if dispute is None:
+        raise NotFoundError("No such dispute.")
+    return dispute

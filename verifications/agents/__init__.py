@@ -1,0 +1,1 @@
+"""Verification providers: one interface, one implementation per type (title, inspection, appraisal, lending)."""
