@@ -7,6 +7,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("ledger/topup", ledger_views.LedgerTopupView.as_view(), name="endorsement-ledger-topup"),
     path("ledger/history", ledger_views.LedgerHistoryView.as_view(), name="endorsement-ledger-history"),
     path("endorsements/", views.EndorsementListCreateView.as_view(), name="endorsement-list"),
+    path("endorsements/audit-trail", views.EndorsementAuditTrailView.as_view(), name="endorsement-audit-trail"),
     path("endorsements/batch", views.BatchUploadView.as_view(), name="endorsement-batch-upload"),
     path("endorsements/batches/<uuid:batch_id>", views.BatchDetailView.as_view(), name="endorsement-batch"),
     path("endorsements/batches/<uuid:batch_id>/rows", views.BatchRowsView.as_view(), name="endorsement-batch-rows"),

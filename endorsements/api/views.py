@@ -5,7 +5,7 @@ from typing import Any, cast
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 
 from endorsements import selectors
 from endorsements.api.serializers import BatchRowSerializer, BatchSerializer, EndorsementRequestSerializer
+from endorsements.hooks import SUBJECT_TYPE
 from endorsements.models import BatchRow, EndorsementRequest
 from endorsements.services.batches import batch_create
 from endorsements.services.intake import endorsement_submit
@@ -115,4 +116,30 @@ class BatchRowsCsvView(APIView):
             f"batch-{batch.public_id}-results.csv",
             ["row", "outcome", "tracking_id", "original_tracking_id", "errors"],
             lines(),
+        )
+
+
+class AuditTrailEventSerializer(serializers.Serializer[Any]):
+    seq = serializers.IntegerField()
+    kind = serializers.CharField()
+    actor = serializers.CharField()
+    occurred_at = serializers.DateTimeField()
+    event_hash = serializers.CharField()
+    payload = serializers.JSONField()
+
+
+class EndorsementAuditTrailView(ListAPIView[Any]):
+    """The employer's endorsement events from the tamper-evident audit chain (newest last)."""
+
+    permission_classes = [IsAuthenticated]
+    serializer_class = AuditTrailEventSerializer
+
+    def get_queryset(self) -> Any:
+        from audit.selectors import events_for_subject
+
+        employer = selectors.employer_for_user(
+            user=self.request.user, employer_public_id=self.request.query_params.get("employer")
+        )
+        return events_for_subject(
+            self.request.user, SUBJECT_TYPE, str(employer.pk), kind=self.request.query_params.get("kind") or None
         )

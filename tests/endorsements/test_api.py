@@ -227,3 +227,18 @@ def test_ledger_balance_topup_and_history(live_world, client_for):
     )
     assert bad.status_code == 422
     assert bad.json()["code"] == "invalid_amount"
+
+
+def test_hr_reads_its_own_audit_trail_and_nobody_else_does(live_world, client_for):
+    world = live_world
+    other = make_world(policy_number="GP-2002", term=LIVE_TERM)
+    funding.ea_topup(employer=world.employer, amount="500.00", currency="USD", idempotency_key="t1", actor="test")
+    client_for(world.hr).post("/api/v1/endorsements/", addition("E-1", effective=day(5), plan="DAY"), format="json")
+    trail = client_for(world.hr).get("/api/v1/endorsements/audit-trail").json()["results"]
+    assert [e["kind"] for e in trail] == [
+        "endorsement_account.topped_up",
+        "endorsement.received",
+        "endorsement.fund_locked",
+    ]
+    assert trail[1]["payload"]["requests"][0]["state"] == "validated"
+    assert client_for(other.hr).get("/api/v1/endorsements/audit-trail").json()["count"] == 0
