@@ -9,6 +9,7 @@ from typing import Any, cast
 import structlog
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from endorsements import hooks
@@ -20,6 +21,7 @@ from escrow_project.common.errors import NotFoundError
 logger = structlog.get_logger(__name__)
 
 DISPATCH_MAX_ITEMS = 1000
+STALE_DISPATCH_SECONDS = 300
 
 
 def callback_url(insurer_public_id: uuid.UUID) -> str:
@@ -54,8 +56,19 @@ def scheduler_tick(*, now: datetime.datetime | None = None, force: bool = False)
                 pk__in=ids[start : start + DISPATCH_MAX_ITEMS], state=RequestState.FUND_LOCKED, dispatch__isnull=True
             ).update(dispatch=dispatch)
             created.append(dispatch.pk)
-    if created:
+    # Sweeper: a delivery whose task was lost (worker killed between commit and enqueue, or a
+    # retry countdown dropped) is enqueued again; the insurer's idempotency key makes that safe.
+    stale_before = now - datetime.timedelta(seconds=STALE_DISPATCH_SECONDS)
+    stale = list(
+        Dispatch.objects.filter(status=Dispatch.Status.PENDING, created_at__lt=stale_before)
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lt=stale_before))
+        .values_list("pk", flat=True)[:100]
+    )
+    if stale or created:
         from endorsements.tasks import dispatch_send_task
+
+        for dispatch_id in stale:
+            cast(Any, dispatch_send_task).delay_on_commit(dispatch_id)
 
         for dispatch_id in created:
             cast(Any, dispatch_send_task).delay_on_commit(dispatch_id)  # celery-types lacks DjangoTask

@@ -9,7 +9,8 @@ from django_fsm import TransitionNotAllowed
 from endorsements import funds, hooks
 from endorsements.models import EndorsementKind, EndorsementRequest, Member
 from endorsements.services.funding import ea_drain, ea_lock
-from escrow_project.common.errors import InvalidTransitionError, NotFoundError
+from endorsements.states import RequestState
+from escrow_project.common.errors import ConflictError, InvalidTransitionError, NotFoundError
 
 logger = structlog.get_logger(__name__)
 
@@ -47,6 +48,12 @@ def _release(request: EndorsementRequest, *, reason: str) -> None:
 def request_cancel(*, request_id: int, reason: str, actor: str) -> EndorsementRequest:
     """An operator withdraws a request the insurer has not seen; any hold is voided."""
     request = _locked(request_id)
+    if request.dispatch_id is not None and request.state == RequestState.FUND_LOCKED:
+        # The insurer may be receiving it right now: wait for the delivery's outcome (or dead letter).
+        raise ConflictError(
+            f"Endorsement {request.tracking_id} is being delivered to the insurer; it cannot be cancelled now.",
+            code="endorsement_in_delivery",
+        )
     try:
         request.cancel(reason or "Cancelled by an operator.")
     except TransitionNotAllowed:

@@ -233,9 +233,40 @@ def test_transient_failures_retry_then_dead_letter_and_an_operator_can_retry_or_
     lifecycle.request_retry(request_id=request.pk, actor="operator")
     request.refresh_from_db()
     assert (request.state, request.dispatch_id) == (RequestState.FUND_LOCKED, None)
-    assert dispatch.scheduler_tick(force=True)  # picked up by the next window
+    [second] = dispatch.scheduler_tick(force=True)  # picked up by the next window
+    dispatch.dispatch_record_result(dispatch_id=second, result=failure)
+    dispatch.dispatch_record_result(dispatch_id=second, result=failure)
+    request.refresh_from_db()
+    assert request.state == RequestState.DEAD_LETTER
 
     lifecycle.request_cancel(request_id=request.pk, reason="Employer withdrew it", actor="operator")
     request.refresh_from_db()
     assert request.state == RequestState.CANCELLED
     assert available(world) == Decimal("200.00")
+
+
+def test_a_request_in_delivery_cannot_be_cancelled_and_lost_deliveries_are_swept(
+    live_world, django_capture_on_commit_callbacks
+):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from endorsements.models import Dispatch
+    from escrow_project.common.errors import ConflictError
+
+    world = live_world
+    funding.ea_topup(employer=world.employer, amount="200.00", currency="USD", idempotency_key="t1", actor="test")
+    request = submit(world, addition("E-1", effective=day(5), plan="DAY"))
+    [dispatch_id] = dispatch.scheduler_tick(force=True)
+    with pytest.raises(ConflictError) as err:
+        lifecycle.request_cancel(request_id=request.pk, reason="oops", actor="operator")
+    assert err.value.code == "endorsement_in_delivery"
+    request.refresh_from_db()
+    assert request.state == RequestState.FUND_LOCKED
+
+    # Ten minutes later the delivery is still pending (its task was lost): the next tick re-enqueues it.
+    Dispatch.objects.filter(pk=dispatch_id).update(created_at=timezone.now() - dt.timedelta(minutes=10))
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        assert dispatch.scheduler_tick(force=True) == []
+    assert len(callbacks) == 1
