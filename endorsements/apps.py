@@ -3,3 +3,9 @@ from django.apps import AppConfig
 
 class EndorsementsConfig(AppConfig):
     name = "endorsements"
+    verbose_name = "Endorsements (group insurance)"
+
+    def ready(self) -> None:
+        from endorsements import access
+
+        access.register()

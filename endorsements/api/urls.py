@@ -1,3 +1,30 @@
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from endorsements.api import ledger_views, views, webhooks
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("ledger/balance", ledger_views.LedgerBalanceView.as_view(), name="endorsement-ledger-balance"),
+    path("ledger/topup", ledger_views.LedgerTopupView.as_view(), name="endorsement-ledger-topup"),
+    path("ledger/history", ledger_views.LedgerHistoryView.as_view(), name="endorsement-ledger-history"),
+    path("endorsements/", views.EndorsementListCreateView.as_view(), name="endorsement-list"),
+    path("endorsements/audit-trail", views.EndorsementAuditTrailView.as_view(), name="endorsement-audit-trail"),
+    path("endorsements/batch", views.BatchUploadView.as_view(), name="endorsement-batch-upload"),
+    path("endorsements/batches/<uuid:batch_id>", views.BatchDetailView.as_view(), name="endorsement-batch"),
+    path("endorsements/batches/<uuid:batch_id>/rows", views.BatchRowsView.as_view(), name="endorsement-batch-rows"),
+    path(
+        "endorsements/batches/<uuid:batch_id>/rows.csv",
+        views.BatchRowsCsvView.as_view(),
+        name="endorsement-batch-rows-csv",
+    ),
+    path("endorsements/<str:tracking_id>", views.EndorsementDetailView.as_view(), name="endorsement-detail"),
+    path(
+        "webhooks/insurers/<uuid:insurer_id>/notify",
+        webhooks.InsurerNotifyView.as_view(),
+        name="endorsement-insurer-notify",
+    ),
+    path(
+        "webhooks/insurers/<uuid:insurer_id>/batch-notify",
+        webhooks.InsurerBatchNotifyView.as_view(),
+        name="endorsement-insurer-batch-notify",
+    ),
+]

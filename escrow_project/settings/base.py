@@ -189,6 +189,9 @@ SPECTACULAR_SETTINGS = {
         "VerificationTaskStatusEnum": "verifications.states.TaskStatus",
         "VerificationTypeEnum": "verifications.states.VerificationType",
         "VerificationAgentStatusEnum": "verifications.api.serializers.AgentStatus",
+        "EndorsementKindEnum": "endorsements.models.EndorsementKind",
+        "EndorsementDirectionEnum": "endorsements.models.Direction",
+        "EndorsementBatchStatusEnum": "endorsements.models.Batch.Status",
         # Named too, or the escrow enums above collide with them on the field names kind/status.
         "OrganizationKindEnum": "identity.models.OrganizationKind",
         "NotificationStatusEnum": "notifications.models.NotificationStatus",

@@ -1,0 +1,26 @@
+"""Who may see an employer's endorsements in the audit trail and live pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from endorsements.hooks import SUBJECT_TYPE
+
+
+def can_see_employer_endorsements(user: Any, subject_id: str) -> bool:
+    """Operators, auditors and the employer's own HR staff."""
+    from endorsements.selectors import employer_ids_for_user
+    from identity.selectors import user_has_role, user_is_operator
+
+    if user_is_operator(user) or user_has_role(user, "auditor"):
+        return True
+    return subject_id.isdigit() and int(subject_id) in employer_ids_for_user(user)
+
+
+def register() -> None:
+    """Tell the audit trail and live notifications who may follow an employer's endorsements."""
+    from audit.access import register_subject_access
+    from notifications.access import register_subject_access as register_live_access
+
+    register_subject_access(SUBJECT_TYPE, can_see_employer_endorsements)
+    register_live_access(SUBJECT_TYPE, can_see_employer_endorsements)

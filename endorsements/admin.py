@@ -1,0 +1,213 @@
+"""Operator console for endorsements. Status is read-only; actions call services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from endorsements.models import (
+    Batch,
+    BatchRow,
+    Coverage,
+    DeadLetterRequest,
+    Dispatch,
+    EndorsementAccount,
+    EndorsementRequest,
+    GatewayExchange,
+    GroupPolicy,
+    InsurerCallbackSecret,
+    InsurerEvent,
+    InsurerProfile,
+    Member,
+    ParkedRequest,
+    RateCard,
+)
+from endorsements.services import funding, lifecycle
+from endorsements.states import RequestState
+from escrow_project.common.errors import DomainError
+
+
+class ReadOnlyAdmin(admin.ModelAdmin[Any]):
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class RateCardInline(admin.TabularInline[Any, Any]):
+    model = RateCard
+    extra = 0
+
+
+@admin.register(GroupPolicy)
+class GroupPolicyAdmin(admin.ModelAdmin[Any]):
+    list_display = ["policy_number", "employer", "insurer", "term_start", "term_end", "currency", "is_active"]
+    list_filter = ["currency", "is_active", "insurer"]
+    search_fields = ["policy_number", "employer__name"]
+    inlines = [RateCardInline]
+
+
+@admin.register(InsurerProfile)
+class InsurerProfileAdmin(admin.ModelAdmin[Any]):
+    list_display = ["insurer", "protocol", "proration_method", "base_url", "window_seconds", "max_attempts"]
+    exclude = ["api_key"]  # a secret: set through the environment/demo seed, never shown
+
+
+@admin.register(InsurerCallbackSecret)
+class InsurerCallbackSecretAdmin(admin.ModelAdmin[Any]):
+    list_display = ["insurer", "key_id", "is_active", "created_at"]
+    list_filter = ["is_active"]
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        # The secret can be entered once, never read back.
+        return ["insurer", "key_id", "is_active"] if obj is not None else ["insurer", "key_id", "secret", "is_active"]
+
+
+@admin.register(Member)
+class MemberAdmin(ReadOnlyAdmin):
+    # Names, member ids and dates of birth stay off the lists: open a member only when needed.
+    list_display = ["public_id", "policy", "relationship", "plan", "status", "claim_in_term", "created_at"]
+    list_filter = ["status", "relationship"]
+    exclude = ["member_index"]
+
+
+@admin.register(Coverage)
+class CoverageAdmin(ReadOnlyAdmin):
+    list_display = ["member", "policy", "plan", "start_date", "end_date"]
+
+
+@admin.register(EndorsementAccount)
+class EndorsementAccountAdmin(admin.ModelAdmin[Any]):
+    list_display = ["employer", "currency", "ledger_account_id", "low_balance_threshold", "created_at"]
+    readonly_fields = ["employer", "currency", "ledger_account_id", "created_at"]
+    actions = ["wake_now"]
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.action(description="Wake parked requests now (lock what the balance allows)")
+    def wake_now(self, request: HttpRequest, queryset: QuerySet[EndorsementAccount]) -> None:
+        for ea in queryset:
+            result = funding.ea_drain(employer_id=ea.employer_id, currency=ea.currency, actor=f"user:{request.user.pk}")
+            self.message_user(request, f"{ea}: {result.locked} locked, {result.parked} parked.")
+
+
+class _RequestAdmin(ReadOnlyAdmin):
+    list_display = [
+        "tracking_id",
+        "employer",
+        "kind",
+        "direction",
+        "amount",
+        "currency",
+        "effective_date",
+        "state",
+        "attempts",
+        "created_at",
+    ]
+    list_filter = ["state", "kind", "direction", "source", "insurer"]
+    search_fields = ["tracking_id", "insurer_reference"]
+    exclude = ["content_hash"]
+    actions = ["retry", "cancel", "wake_now"]
+
+    def _run(self, request: HttpRequest, queryset: QuerySet[EndorsementRequest], call: Any, verb: str) -> None:
+        done, refused = 0, []
+        for obj in queryset:
+            try:
+                call(obj)
+                done += 1
+            except DomainError as exc:
+                refused.append(f"{obj.tracking_id}: {exc.detail}")
+        self.message_user(request, f"{done} {verb}.")
+        for line in refused[:20]:
+            self.message_user(request, line, level=messages.WARNING)
+
+    @admin.action(description="Retry (dead letters go back to the next window)")
+    def retry(self, request: HttpRequest, queryset: QuerySet[EndorsementRequest]) -> None:
+        actor = f"user:{request.user.pk}"
+        self._run(request, queryset, lambda o: lifecycle.request_retry(request_id=o.pk, actor=actor), "requeued")
+
+    @admin.action(description="Cancel (void any hold)")
+    def cancel(self, request: HttpRequest, queryset: QuerySet[EndorsementRequest]) -> None:
+        actor = f"user:{request.user.pk}"
+        self._run(
+            request,
+            queryset,
+            lambda o: lifecycle.request_cancel(request_id=o.pk, reason="Cancelled by an operator.", actor=actor),
+            "cancelled",
+        )
+
+    @admin.action(description="Wake now (try to lock funds for these employers)")
+    def wake_now(self, request: HttpRequest, queryset: QuerySet[EndorsementRequest]) -> None:
+        actor = f"user:{request.user.pk}"
+        for employer_id, currency in set(queryset.values_list("employer_id", "currency")):
+            result = funding.ea_drain(employer_id=employer_id, currency=currency, actor=actor)
+            self.message_user(
+                request, f"Employer {employer_id} {currency}: {result.locked} locked, {result.parked} parked."
+            )
+
+
+@admin.register(EndorsementRequest)
+class EndorsementRequestAdmin(_RequestAdmin):
+    pass
+
+
+@admin.register(ParkedRequest)
+class ParkedRequestAdmin(_RequestAdmin):
+    def get_queryset(self, request: HttpRequest) -> QuerySet[EndorsementRequest]:
+        return super().get_queryset(request).filter(state=RequestState.ON_HOLD_FUNDS).order_by("effective_date", "pk")
+
+
+@admin.register(DeadLetterRequest)
+class DeadLetterRequestAdmin(_RequestAdmin):
+    def get_queryset(self, request: HttpRequest) -> QuerySet[EndorsementRequest]:
+        return super().get_queryset(request).filter(state=RequestState.DEAD_LETTER)
+
+
+@admin.register(Batch)
+class BatchAdmin(ReadOnlyAdmin):
+    list_display = [
+        "public_id",
+        "employer",
+        "status",
+        "rows_done",
+        "rows_accepted",
+        "rows_rejected",
+        "rows_duplicate",
+        "created_at",
+        "finished_at",
+    ]
+    list_filter = ["status", "file_format"]
+
+
+@admin.register(BatchRow)
+class BatchRowAdmin(ReadOnlyAdmin):
+    list_display = ["batch", "row_number", "outcome", "tracking_id", "original_tracking_id", "errors"]
+    list_filter = ["outcome"]
+    search_fields = ["batch__public_id", "tracking_id"]
+    list_select_related = ["batch"]
+
+
+@admin.register(Dispatch)
+class DispatchAdmin(ReadOnlyAdmin):
+    list_display = ["public_id", "insurer", "status", "attempts", "next_attempt_at", "created_at"]
+    list_filter = ["status"]
+
+
+@admin.register(GatewayExchange)
+class GatewayExchangeAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "insurer", "operation", "idempotency_key", "response_status", "duration_ms", "error"]
+    list_filter = ["operation", "response_status"]
+
+
+@admin.register(InsurerEvent)
+class InsurerEventAdmin(ReadOnlyAdmin):
+    list_display = ["received_at", "insurer", "event_id", "event_type", "outcome", "request"]
+    list_filter = ["event_type", "outcome"]

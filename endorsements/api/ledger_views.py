@@ -1,0 +1,151 @@
+"""Employer-facing views of their Endorsement Accounts: balance, top-up, history.
+
+They live here (not in the ledger app) because what an employer may see and how a top-up wakes
+parked endorsements are endorsement rules; the ledger stays the only writer of money.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from endorsements import funds, selectors
+from endorsements.models import EndorsementAccount
+from endorsements.services.funding import ea_topup
+from escrow_project.common.errors import DomainError, NotFoundError
+from escrow_project.common.idempotency import HEADER, idempotent
+from escrow_project.common.money import MINOR_UNITS
+from escrow_project.common.pagination import LinkHeaderPagination
+
+
+class EndorsementAccountTopupSerializer(serializers.Serializer[Any]):
+    amount = serializers.CharField(max_length=32)
+    currency = serializers.ChoiceField(choices=sorted(MINOR_UNITS))
+    employer = serializers.UUIDField(required=False)
+
+
+class EndorsementAccountRowSerializer(serializers.Serializer[Any]):
+    employer = serializers.UUIDField()
+    currency = serializers.CharField()
+    balance = serializers.DecimalField(max_digits=20, decimal_places=4)
+    locked = serializers.DecimalField(max_digits=20, decimal_places=4)
+    available = serializers.DecimalField(max_digits=20, decimal_places=4)
+
+
+class EndorsementAccountBalancesSerializer(serializers.Serializer[Any]):
+    accounts = EndorsementAccountRowSerializer(many=True)
+
+
+class EndorsementAccountTopupResultSerializer(serializers.Serializer[Any]):
+    account = EndorsementAccountRowSerializer()
+    woken = serializers.DictField(child=serializers.IntegerField())
+
+
+class EndorsementAccountHistoryLineSerializer(serializers.Serializer[Any]):
+    at = serializers.DateTimeField()
+    side = serializers.CharField()
+    amount = serializers.DecimalField(max_digits=20, decimal_places=4)
+    currency = serializers.CharField()
+    description = serializers.CharField()
+    balance_after = serializers.DecimalField(max_digits=20, decimal_places=4)
+
+
+def _account_rows(eas: list[EndorsementAccount]) -> list[dict[str, Any]]:
+    rows = []
+    for ea in eas:
+        summary = funds.balance_summary(ea)
+        rows.append(
+            {
+                "employer": str(ea.employer.public_id),
+                "currency": ea.currency,
+                "balance": str(summary["balance"]),
+                "locked": str(summary["locked"]),
+                "available": str(summary["available"]),
+            }
+        )
+    return rows
+
+
+class LedgerBalanceView(APIView):
+    permission_classes = [IsAuthenticated]
+    serializer_class = EndorsementAccountBalancesSerializer
+
+    def get(self, request: Request) -> Response:
+        employer = selectors.employer_for_user(
+            user=request.user, employer_public_id=request.query_params.get("employer")
+        )
+        eas = list(
+            EndorsementAccount.objects.filter(employer=employer)
+            .exclude(ledger_account_id="")
+            .select_related("employer")
+            .order_by("currency")
+        )
+        return Response({"accounts": _account_rows(eas)})
+
+
+class LedgerTopupView(APIView):
+    permission_classes = [IsAuthenticated]
+    serializer_class = EndorsementAccountTopupSerializer
+
+    @extend_schema(request=EndorsementAccountTopupSerializer, responses={201: EndorsementAccountTopupResultSerializer})
+    @idempotent
+    def post(self, request: Request) -> Response:
+        if not request.headers.get(HEADER):
+            raise DomainError("A top-up needs an Idempotency-Key header.", code="idempotency_key_required")
+        body = EndorsementAccountTopupSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        employer = selectors.employer_for_user(
+            user=request.user, employer_public_id=body.validated_data.get("employer")
+        )
+        currency = body.validated_data["currency"]
+        result = ea_topup(
+            employer=employer,
+            amount=body.validated_data["amount"],
+            currency=currency,
+            idempotency_key=request.headers[HEADER],
+            actor=f"user:{request.user.pk}",
+        )
+        ea = EndorsementAccount.objects.select_related("employer").get(employer=employer, currency=currency)
+        return Response(
+            {"account": _account_rows([ea])[0], "woken": {"locked": result.locked, "still_parked": result.parked}},
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class LedgerHistoryView(APIView):
+    permission_classes = [IsAuthenticated]
+    serializer_class = EndorsementAccountHistoryLineSerializer
+
+    @extend_schema(responses=EndorsementAccountHistoryLineSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        from ledger import selectors as ledger_selectors
+
+        employer = selectors.employer_for_user(
+            user=request.user, employer_public_id=request.query_params.get("employer")
+        )
+        currency = request.query_params.get("currency")
+        eas = EndorsementAccount.objects.filter(employer=employer).exclude(ledger_account_id="")
+        ea = eas.filter(currency=currency).first() if currency else (eas.first() if eas.count() == 1 else None)
+        if ea is None:
+            raise NotFoundError("No Endorsement Account in that currency; pass ?currency=.", code="account_not_found")
+        lines = ledger_selectors.account_history(account_id=int(ea.ledger_account_id)).select_related("entry")
+        paginator = LinkHeaderPagination()
+        page = paginator.paginate_queryset(lines, request, view=self) or []
+        data = [
+            {
+                "at": line.created_at.isoformat(),
+                "side": line.side,
+                "amount": str(line.amount),
+                "currency": ea.currency,
+                "description": getattr(line.entry, "description", ""),
+                "balance_after": str(ledger_selectors.line_balance_after(line, "credit")),
+            }
+            for line in page
+        ]
+        return paginator.get_paginated_response(data)

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from endorsements.models import Batch, BatchRow, EndorsementRequest
+
+
+class EndorsementRequestSerializer(serializers.ModelSerializer[EndorsementRequest]):
+    policy_number = serializers.CharField(source="policy.policy_number")
+    member = serializers.UUIDField(source="member.public_id")
+    batch = serializers.SerializerMethodField()
+
+    class Meta:
+        model = EndorsementRequest
+        fields = [
+            "tracking_id",
+            "state",
+            "kind",
+            "policy_number",
+            "member",
+            "plan",
+            "new_plan",
+            "effective_date",
+            "direction",
+            "amount",
+            "currency",
+            "settled_amount",
+            "source",
+            "batch",
+            "batch_row",
+            "insurer_reference",
+            "rejection_reason",
+            "created_at",
+            "sent_at",
+            "confirmed_at",
+            "activated_at",
+        ]
+
+    def get_batch(self, obj: EndorsementRequest) -> str | None:
+        return str(obj.batch.public_id) if obj.batch is not None else None
+
+
+class BatchSerializer(serializers.ModelSerializer[Batch]):
+    id = serializers.UUIDField(source="public_id")
+    progress = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Batch
+        fields = [
+            "id",
+            "status",
+            "file_name",
+            "file_format",
+            "file_size",
+            "rows_done",
+            "rows_accepted",
+            "rows_rejected",
+            "rows_duplicate",
+            "progress",
+            "error",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+
+    def get_progress(self, obj: Batch) -> dict[str, Any]:
+        return {
+            "rows_done": obj.rows_done,
+            "accepted": obj.rows_accepted,
+            "rejected": obj.rows_rejected,
+            "duplicate": obj.rows_duplicate,
+        }
+
+
+class BatchRowSerializer(serializers.ModelSerializer[BatchRow]):
+    row = serializers.IntegerField(source="row_number")
+
+    class Meta:
+        model = BatchRow
+        fields = ["row", "outcome", "tracking_id", "original_tracking_id", "errors"]

@@ -1,0 +1,145 @@
+from __future__ import annotations
+
+from typing import Any, cast
+
+from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.generics import ListAPIView
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from endorsements import selectors
+from endorsements.api.serializers import BatchRowSerializer, BatchSerializer, EndorsementRequestSerializer
+from endorsements.hooks import SUBJECT_TYPE
+from endorsements.models import BatchRow, EndorsementRequest
+from endorsements.services.batches import batch_create
+from endorsements.services.intake import endorsement_submit
+from escrow_project.common.csv_safe import csv_response
+from escrow_project.common.errors import UnprocessableError
+from escrow_project.common.idempotency import idempotent
+
+
+class EndorsementListCreateView(ListAPIView[EndorsementRequest]):
+    permission_classes = [IsAuthenticated]
+    serializer_class = EndorsementRequestSerializer
+
+    def get_queryset(self) -> Any:
+        qs = selectors.request_list_for_user(user=self.request.user)
+        state = self.request.query_params.get("state")
+        if state:
+            qs = qs.filter(state=state)
+        return qs.order_by("-created_at", "-pk")
+
+    @idempotent
+    def post(self, request: Request) -> Response:
+        if not isinstance(request.data, dict):
+            raise UnprocessableError("Send one endorsement as a JSON object.", code="invalid_body")
+        data = dict(request.data)
+        employer = selectors.employer_for_user(user=request.user, employer_public_id=data.pop("employer", None))
+        created = endorsement_submit(employer=employer, data=data, actor=f"user:{request.user.pk}")
+        return Response(EndorsementRequestSerializer(created).data, status=status.HTTP_201_CREATED)
+
+
+class EndorsementDetailView(APIView):
+    permission_classes = [IsAuthenticated]
+    serializer_class = EndorsementRequestSerializer
+
+    def get(self, request: Request, tracking_id: str) -> Response:
+        obj = selectors.request_get_for_user(user=request.user, tracking_id=tracking_id)
+        return Response(EndorsementRequestSerializer(obj).data)
+
+
+class BatchUploadView(APIView):
+    permission_classes = [IsAuthenticated]
+    parser_classes = [MultiPartParser, FormParser]
+    serializer_class = BatchSerializer
+
+    @extend_schema(
+        request={
+            "multipart/form-data": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}
+        },
+        responses={202: BatchSerializer},
+    )
+    @idempotent
+    def post(self, request: Request) -> Response:
+        employer = selectors.employer_for_user(
+            user=request.user, employer_public_id=cast(Any, request.data).get("employer")
+        )
+        upload = request.FILES.get("file")
+        if upload is None:
+            raise UnprocessableError("Attach the file as the multipart field `file`.", code="file_required")
+        batch = batch_create(employer=employer, user=request.user, upload=upload)  # type: ignore[arg-type]
+        body = BatchSerializer(batch).data
+        location = f"/api/v1/endorsements/batches/{batch.public_id}"
+        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": location})
+
+
+class BatchDetailView(APIView):
+    permission_classes = [IsAuthenticated]
+    serializer_class = BatchSerializer
+
+    def get(self, request: Request, batch_id: str) -> Response:
+        batch = selectors.batch_get_for_user(user=request.user, public_id=batch_id)
+        return Response(BatchSerializer(batch).data)
+
+
+class BatchRowsView(ListAPIView[BatchRow]):
+    permission_classes = [IsAuthenticated]
+    serializer_class = BatchRowSerializer
+
+    def get_queryset(self) -> Any:
+        batch = selectors.batch_get_for_user(user=self.request.user, public_id=self.kwargs["batch_id"])
+        return selectors.batch_rows(batch=batch, outcome=self.request.query_params.get("outcome"))
+
+
+class BatchRowsCsvView(APIView):
+    """Row results as CSV; every cell is defused against spreadsheet formula injection."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR})
+    def get(self, request: Request, batch_id: str) -> StreamingHttpResponse:
+        batch = selectors.batch_get_for_user(user=request.user, public_id=batch_id)
+        rows = selectors.batch_rows(batch=batch, outcome=request.query_params.get("outcome"))
+
+        def lines() -> Any:
+            for row in rows.iterator(chunk_size=2000):
+                reasons = "; ".join(f"{e.get('field') or '-'}: {e.get('message')}" for e in row.errors)
+                yield [row.row_number, row.outcome, row.tracking_id, row.original_tracking_id, reasons]
+
+        return csv_response(
+            f"batch-{batch.public_id}-results.csv",
+            ["row", "outcome", "tracking_id", "original_tracking_id", "errors"],
+            lines(),
+        )
+
+
+class AuditTrailEventSerializer(serializers.Serializer[Any]):
+    seq = serializers.IntegerField()
+    kind = serializers.CharField()
+    actor = serializers.CharField()
+    occurred_at = serializers.DateTimeField()
+    event_hash = serializers.CharField()
+    payload = serializers.JSONField()
+
+
+class EndorsementAuditTrailView(ListAPIView[Any]):
+    """The employer's endorsement events from the tamper-evident audit chain (newest last)."""
+
+    permission_classes = [IsAuthenticated]
+    serializer_class = AuditTrailEventSerializer
+
+    def get_queryset(self) -> Any:
+        from audit.selectors import events_for_subject
+
+        employer = selectors.employer_for_user(
+            user=self.request.user, employer_public_id=self.request.query_params.get("employer")
+        )
+        return events_for_subject(
+            self.request.user, SUBJECT_TYPE, str(employer.pk), kind=self.request.query_params.get("kind") or None
+        )

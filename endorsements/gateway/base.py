@@ -1,0 +1,46 @@
+"""The insurer gateway interface.
+
+A gateway delivers one dispatch (a window's worth of endorsements for one insurer) and reports
+whether the insurer took it. Answers arrive later through callbacks (REST webhooks), a polled
+response file (SFTP) or a reply message (SOAP): every adapter turns them into the same insurer
+events, which `services/callbacks.py` applies. Every exchange is recorded (GatewayExchange).
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class GatewayItem:
+    tracking_id: str
+    kind: str
+    direction: str
+    amount: str
+    currency: str
+    policy_number: str
+    member_id: str
+    relationship: str
+    plan: str
+    new_plan: str
+    effective_date: str
+
+
+@dataclass(frozen=True)
+class GatewayResult:
+    accepted: bool
+    # A transient failure (timeout, 5xx, 429) is retried with backoff; a permanent one is not.
+    transient: bool = False
+    reference: str = ""
+    error: str = ""
+
+
+class InsurerGateway(abc.ABC):
+    protocol: str = ""
+
+    @abc.abstractmethod
+    def submit(
+        self, *, idempotency_key: str, items: list[GatewayItem], callback_url: str, dispatch_id: int | None
+    ) -> GatewayResult:
+        """Deliver the items; the same idempotency key must never create a second submission."""

@@ -1,0 +1,165 @@
+"""Audit events and HR notifications for every step, called inside the service's transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+
+from audit.services import event_record
+from endorsements import metrics
+from endorsements.models import EndorsementRequest
+from notifications.services import notification_enqueue
+from notifications.types import Recipient
+
+logger = structlog.get_logger(__name__)
+
+SUBJECT_TYPE = "employer_endorsements"
+
+# Steps that notify the employer's HR, and the notification kind each one uses.
+NOTIFY_KINDS = {
+    "endorsement.received": "endorsement_received",
+    "endorsement.on_hold_funds": "endorsement_on_hold_funds",
+    "endorsement.confirmed": "endorsement_confirmed",
+    "endorsement.rejected": "endorsement_rejected",
+}
+
+
+def request_step(
+    request: EndorsementRequest, kind: str, *, actor: str, payload: dict[str, Any] | None = None, notify: bool = True
+) -> None:
+    """One step of one request: metric, audit event, and (for the kinds HR cares about) a notification."""
+    metrics.TRANSITIONS.labels(state=request.state).inc()
+    body = {
+        "tracking_id": request.tracking_id,
+        "state": request.state,
+        "kind": request.kind,
+        "direction": request.direction,
+        "amount": str(request.amount),
+        "currency": request.currency,
+        **(payload or {}),
+    }
+    _audit(kind=kind, subject_id=str(request.employer_id), actor=actor, payload=body)
+    notify_kind = NOTIFY_KINDS.get(kind)
+    if notify_kind and notify:
+        _notify_one(request, kind, notify_kind)
+
+
+def _notify_one(request: EndorsementRequest, kind: str, notify_kind: str) -> None:
+    context = {
+        "reference": request.tracking_id,
+        "employer_name": request.employer.name,
+        "policy_number": request.policy.policy_number,
+        "amount_required": str(request.amount),
+        "currency": request.currency,
+        "reason": request.rejection_reason or "no reason given",
+    }
+    _notify(
+        kind=notify_kind,
+        employer_id=request.employer_id,
+        context=context,
+        dedupe_key=f"endorsements:{request.tracking_id}:{kind}",
+    )
+
+
+def employer_event(*, employer_id: int, kind: str, actor: str, payload: dict[str, Any]) -> None:
+    _audit(kind=kind, subject_id=str(employer_id), actor=actor, payload=payload)
+
+
+def low_balance(
+    *, employer_id: int, employer_name: str, currency: str, available: str, threshold: str, day: str
+) -> None:
+    """Once a day at most per account, however many drains find it low."""
+    _notify(
+        kind="ea_low_balance",
+        employer_id=employer_id,
+        context={"employer_name": employer_name, "currency": currency, "balance": available, "threshold": threshold},
+        dedupe_key=f"endorsements:ea_low_balance:{employer_id}:{currency}:{day}",
+    )
+
+
+def batch_received(*, employer_id: int, employer_name: str, batch_public_id: str, accepted: int) -> None:
+    """One notification per file rather than one per row."""
+    _notify(
+        kind="endorsement_received",
+        employer_id=employer_id,
+        context={"reference": f"batch {batch_public_id} ({accepted} accepted)", "employer_name": employer_name},
+        dedupe_key=f"endorsements:batch:{batch_public_id}:received",
+    )
+
+
+def _audit(*, kind: str, subject_id: str, actor: str, payload: dict[str, Any]) -> None:
+    # One hash chain per employer: the subject HR and auditors follow is "this employer's endorsements".
+    event_record(kind=kind, subject_type=SUBJECT_TYPE, subject_id=subject_id, actor=actor, payload=payload)
+
+
+def _notify(*, kind: str, employer_id: int, context: dict[str, Any], dedupe_key: str) -> None:
+    # The employer organization: its HR members, and its webhook endpoints if it has any.
+    notification_enqueue(
+        kind=kind,
+        recipient=Recipient.organization(employer_id),
+        context=context,
+        dedupe_key=dedupe_key,
+        subject_type=SUBJECT_TYPE,
+        subject_id=str(employer_id),
+    )
+
+
+def requests_step(requests: list[EndorsementRequest], kind: str, *, actor: str, notify: bool = True) -> None:
+    """One step for many requests at once (a chunk, a window, a callback delivery).
+
+    One audit event per employer lists every request and its new state, so the trail is complete
+    without one hash-chain append per row. Requests from a file notify HR once per batch and step
+    (a digest); API requests notify one by one.
+    """
+    if not requests:
+        return
+    by_employer: dict[int, list[EndorsementRequest]] = {}
+    for request in requests:
+        metrics.TRANSITIONS.labels(state=request.state).inc()
+        by_employer.setdefault(request.employer_id, []).append(request)
+    for employer_id, group in by_employer.items():
+        _audit(
+            kind=kind,
+            subject_id=str(employer_id),
+            actor=actor,
+            payload={
+                "count": len(group),
+                "requests": [
+                    {
+                        "tracking_id": r.tracking_id,
+                        "state": r.state,
+                        "direction": r.direction,
+                        "amount": str(r.amount),
+                        "currency": r.currency,
+                    }
+                    for r in group
+                ],
+            },
+        )
+    notify_kind = NOTIFY_KINDS.get(kind)
+    if not (notify and notify_kind):
+        return
+    digests: dict[int, list[EndorsementRequest]] = {}
+    for request in requests:
+        if request.batch_id is None:
+            _notify_one(request, kind, notify_kind)
+        else:
+            digests.setdefault(request.batch_id, []).append(request)
+    for group in digests.values():
+        first = group[0]
+        assert first.batch is not None
+        reference = f"batch {first.batch.public_id}"
+        _notify(
+            kind=notify_kind,
+            employer_id=first.employer_id,
+            context={
+                "reference": reference,
+                "employer_name": first.employer.name,
+                "policy_number": first.policy.policy_number,
+                "amount_required": str(sum((r.amount for r in group), start=group[0].amount * 0)),
+                "currency": first.currency,
+                "reason": "see the batch results for each endorsement",
+            },
+            dedupe_key=f"endorsements:batch:{first.batch.public_id}:{kind}",
+        )

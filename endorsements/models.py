@@ -1,0 +1,403 @@
+"""Group policies, their members and coverages, endorsement requests, batches, insurer traffic."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.db.models import Q
+
+from endorsements.premium import ProrationMethod
+from endorsements.states import LIVE_STATES, RequestStateMachine
+from escrow_project.common.crypto.fields import EncryptedDateField, EncryptedJSONField, EncryptedTextField
+from escrow_project.common.money import DECIMAL_PLACES, MAX_DIGITS
+from identity.models import Organization
+
+
+class Relationship(models.TextChoices):
+    EMPLOYEE = "employee", "Employee"
+    SPOUSE = "spouse", "Spouse or partner"
+    CHILD = "child", "Child"
+    PARENT = "parent", "Parent"
+
+
+class EndorsementKind(models.TextChoices):
+    ADDITION = "addition", "Addition"
+    DELETION = "deletion", "Deletion"
+    MODIFICATION = "modification", "Modification"
+
+
+class Direction(models.TextChoices):
+    DEBIT = "debit", "Debit (employer pays)"
+    CREDIT = "credit", "Credit (refund to employer)"
+
+
+class InsurerProfile(models.Model):
+    """How we talk to one insurer and how it prices: one row per insurer organization."""
+
+    class Protocol(models.TextChoices):
+        REST = "rest", "REST"
+        SOAP = "soap", "SOAP"
+        SFTP = "sftp", "SFTP"
+
+    insurer = models.OneToOneField(Organization, on_delete=models.PROTECT, related_name="insurer_profile")
+    proration_method = models.CharField(
+        max_length=8, choices=[(m.value, m.value) for m in ProrationMethod], default=ProrationMethod.DAYS.value
+    )
+    protocol = models.CharField(max_length=8, choices=Protocol.choices, default=Protocol.REST)
+    base_url = models.URLField(blank=True, default="")
+    # Outbound credential and inbound callback secrets are secrets: stored encrypted.
+    api_key = EncryptedTextField(blank=True, default="")
+    backdate_window_days = models.PositiveIntegerField(default=60)
+    future_limit_days = models.PositiveIntegerField(default=90)
+    window_seconds = models.PositiveIntegerField(default=60)
+    max_attempts = models.PositiveIntegerField(default=5)
+    last_window_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Insurer profile of {self.insurer}"
+
+
+class InsurerCallbackSecret(models.Model):
+    """A secret the insurer signs callbacks with; several may be active during a rotation."""
+
+    insurer = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="callback_secrets")
+    key_id = models.CharField(max_length=40)
+    secret = EncryptedTextField()
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["insurer", "key_id"], name="endorsement_secret_unique_key")]
+
+    def __str__(self) -> str:
+        return f"{self.insurer} secret {self.key_id}"
+
+
+class GroupPolicy(models.Model):
+    """An employer's group policy with one insurer for one term, priced in one currency."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    employer = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="group_policies")
+    insurer = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="insured_policies")
+    policy_number = models.CharField(max_length=64)
+    term_start = models.DateField()
+    term_end = models.DateField()
+    currency = models.CharField(max_length=3)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "group policies"
+        constraints = [
+            models.UniqueConstraint(fields=["insurer", "policy_number"], name="endorsement_policy_unique_number"),
+            models.CheckConstraint(condition=Q(term_end__gte=models.F("term_start")), name="endorsement_policy_term"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.policy_number} ({self.employer})"
+
+
+class RateCard(models.Model):
+    """Annual premium for one plan and relationship on one policy."""
+
+    policy = models.ForeignKey(GroupPolicy, on_delete=models.CASCADE, related_name="rates")
+    plan = models.CharField(max_length=40)
+    relationship = models.CharField(max_length=16, choices=Relationship.choices)
+    annual_premium = models.DecimalField(max_digits=MAX_DIGITS, decimal_places=DECIMAL_PLACES)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["policy", "plan", "relationship"], name="endorsement_rate_unique"),
+            models.CheckConstraint(condition=Q(annual_premium__gte=0), name="endorsement_rate_non_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.policy.policy_number} {self.plan}/{self.relationship}: {self.annual_premium}"
+
+
+class Member(models.Model):
+    """An employee or dependant on a policy. Identity data is encrypted; lookups use blind indexes."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Addition pending"
+        COVERED = "covered", "Covered"
+        REMOVED = "removed", "Removed"
+        NOT_COVERED = "not_covered", "Addition rejected or cancelled"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    policy = models.ForeignKey(GroupPolicy, on_delete=models.PROTECT, related_name="members")
+    member_id = EncryptedTextField()
+    member_index = models.CharField(max_length=64)
+    # Not called `name`: every encrypted field name is masked in all logs, and "name" is everywhere.
+    person_name = EncryptedTextField()
+    date_of_birth = EncryptedDateField()
+    relationship = models.CharField(max_length=16, choices=Relationship.choices)
+    employee = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="dependants")
+    plan = models.CharField(max_length=40)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    claim_in_term = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["policy", "member_index"], name="endorsement_member_unique_id"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Member {self.public_id} ({self.relationship}, {self.status})"
+
+
+class Coverage(models.Model):
+    """Who is covered under which plan from when to when (one row per continuous plan period)."""
+
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="coverages")
+    policy = models.ForeignKey(GroupPolicy, on_delete=models.PROTECT, related_name="coverages")
+    plan = models.CharField(max_length=40)
+    start_date = models.DateField()
+    end_date = models.DateField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["member"], condition=Q(end_date__isnull=True), name="endorsement_one_open_coverage"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} {self.plan} {self.start_date}..{self.end_date or ''}"
+
+
+class EndorsementAccount(models.Model):
+    """The employer's Endorsement Account for one currency; a ledger account does the bookkeeping.
+
+    This row is also the lock that serialises every lock/park/wake decision for the account.
+    """
+
+    employer = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="endorsement_accounts")
+    currency = models.CharField(max_length=3)
+    ledger_account_id = models.CharField(max_length=64, blank=True, default="")
+    low_balance_threshold = models.DecimalField(max_digits=MAX_DIGITS, decimal_places=DECIMAL_PLACES, default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["employer", "currency"], name="endorsement_account_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"EA {self.employer} {self.currency}"
+
+
+class InsurerAccount(models.Model):
+    """The insurer's premium account per currency: debits are posted to it, refunds come from it."""
+
+    insurer = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="endorsement_insurer_accounts")
+    currency = models.CharField(max_length=3)
+    ledger_account_id = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["insurer", "currency"], name="endorsement_insurer_account_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Premium account {self.insurer} {self.currency}"
+
+
+class Batch(models.Model):
+    """An uploaded file of endorsements, processed in the background in chunks."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        PROCESSING = "processing", "Processing"
+        COMPLETED = "completed", "Completed"
+        FAILED = "failed", "Failed (file unreadable)"
+
+    class Format(models.TextChoices):
+        CSV = "csv", "CSV"
+        JSON = "json", "JSON"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    employer = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="endorsement_batches")
+    submitted_by = models.ForeignKey("identity.User", on_delete=models.SET_NULL, null=True, blank=True)
+    file_format = models.CharField(max_length=8, choices=Format.choices)
+    file_name = models.CharField(max_length=255, blank=True, default="")
+    file_path = models.CharField(max_length=500)
+    file_sha256 = models.CharField(max_length=64)
+    file_size = models.PositiveBigIntegerField(default=0)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    rows_done = models.PositiveIntegerField(default=0)
+    rows_accepted = models.PositiveIntegerField(default=0)
+    rows_rejected = models.PositiveIntegerField(default=0)
+    rows_duplicate = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "batches"
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Batch {self.public_id} ({self.status})"
+
+
+class EndorsementRequest(RequestStateMachine):
+    """One addition, deletion or modification, from intake to the insurer's answer."""
+
+    tracking_id = models.CharField(max_length=32, unique=True)
+    policy = models.ForeignKey(GroupPolicy, on_delete=models.PROTECT, related_name="requests")
+    employer = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="endorsement_requests")
+    insurer = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="received_endorsements")
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="requests")
+    kind = models.CharField(max_length=16, choices=EndorsementKind.choices)
+    plan = models.CharField(max_length=40, blank=True, default="")
+    new_plan = models.CharField(max_length=40, blank=True, default="")
+    effective_date = models.DateField()
+    direction = models.CharField(max_length=8, choices=Direction.choices)
+    amount = models.DecimalField(max_digits=MAX_DIGITS, decimal_places=DECIMAL_PLACES)
+    currency = models.CharField(max_length=3)
+    content_hash = models.CharField(max_length=64)
+    source = models.CharField(max_length=8, default="api")
+    batch = models.ForeignKey(Batch, on_delete=models.SET_NULL, null=True, blank=True, related_name="requests")
+    batch_row = models.PositiveIntegerField(null=True, blank=True)
+    hold_id = models.CharField(max_length=64, blank=True, default="")
+    dispatch = models.ForeignKey("Dispatch", on_delete=models.SET_NULL, null=True, blank=True, related_name="requests")
+    insurer_reference = models.CharField(max_length=100, blank=True, default="")
+    claim_reported = models.BooleanField(default=False)
+    settled_amount = models.DecimalField(max_digits=MAX_DIGITS, decimal_places=DECIMAL_PLACES, null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            # The same content may be live only once: the database, not a check-then-insert, decides.
+            models.UniqueConstraint(
+                fields=["content_hash"],
+                condition=Q(state__in=[s.value for s in LIVE_STATES]),
+                name="endorsement_request_unique_live_content",
+            ),
+            models.CheckConstraint(condition=Q(amount__gte=0), name="endorsement_request_amount_non_negative"),
+        ]
+        indexes = [
+            models.Index(fields=["employer", "currency", "state", "effective_date"], name="endorsement_req_queue"),
+            models.Index(fields=["insurer", "state"], name="endorsement_req_dispatch"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tracking_id} {self.kind} ({self.state})"
+
+    @property
+    def is_debit(self) -> bool:
+        return self.direction == Direction.DEBIT and self.amount > 0
+
+
+class BatchRow(models.Model):
+    """The outcome of one row of a batch: accepted (with its tracking id), rejected or duplicate."""
+
+    class Outcome(models.TextChoices):
+        ACCEPTED = "accepted", "Accepted"
+        REJECTED = "rejected", "Rejected"
+        DUPLICATE = "duplicate", "Duplicate"
+
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="rows")
+    row_number = models.PositiveIntegerField()
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    tracking_id = models.CharField(max_length=32, blank=True, default="")
+    original_tracking_id = models.CharField(max_length=32, blank=True, default="")
+    errors = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["row_number"]
+        constraints = [models.UniqueConstraint(fields=["batch", "row_number"], name="endorsement_batch_row_unique")]
+
+    def __str__(self) -> str:
+        return f"Row {self.row_number}: {self.outcome}"
+
+
+class Dispatch(models.Model):
+    """One window's send of ready requests to one insurer: recorded before the HTTP call is made."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        ACKNOWLEDGED = "acknowledged", "Acknowledged"
+        DEAD_LETTER = "dead_letter", "Dead letter"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    insurer = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="endorsement_dispatches")
+    idempotency_key = models.CharField(max_length=80, unique=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "dispatches"
+
+    def __str__(self) -> str:
+        return f"Dispatch {self.public_id} ({self.status})"
+
+
+class GatewayExchange(models.Model):
+    """Every request to and response from an insurer, kept for audit and support."""
+
+    insurer = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="gateway_exchanges")
+    dispatch = models.ForeignKey(Dispatch, on_delete=models.SET_NULL, null=True, blank=True, related_name="exchanges")
+    direction = models.CharField(max_length=8, default="outbound")
+    operation = models.CharField(max_length=40)
+    idempotency_key = models.CharField(max_length=80, blank=True, default="")
+    url = models.CharField(max_length=500, blank=True, default="")
+    # Bodies carry member identities: encrypted at rest like the members themselves.
+    request_body = EncryptedTextField(blank=True, default="")
+    response_status = models.IntegerField(null=True, blank=True)
+    response_body = EncryptedTextField(blank=True, default="")
+    error = models.TextField(blank=True, default="")
+    duration_ms = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.direction} {self.operation} {self.response_status}"
+
+
+class InsurerEvent(models.Model):
+    """A callback event from an insurer; the unique event id makes replays harmless."""
+
+    insurer = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="endorsement_events")
+    event_id = models.CharField(max_length=100)
+    event_type = models.CharField(max_length=40)
+    request = models.ForeignKey(
+        EndorsementRequest, on_delete=models.SET_NULL, null=True, blank=True, related_name="insurer_events"
+    )
+    outcome = models.CharField(max_length=40)
+    event_document = EncryptedJSONField(default=dict)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["insurer", "event_id"], name="endorsement_event_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.event_id}: {self.outcome}"
+
+
+class ParkedRequest(EndorsementRequest):
+    """Requests waiting for funds, for the operator console."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "parked request (insufficient funds)"
+
+
+class DeadLetterRequest(EndorsementRequest):
+    """Requests whose delivery failed for good, for the operator console."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "dead-letter request"

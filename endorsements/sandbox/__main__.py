@@ -1,0 +1,3 @@
+from endorsements.sandbox.server import main
+
+main()

@@ -1,0 +1,17 @@
+"""Periodic tasks of the endorsements app (merged into Celery beat)."""
+
+import os
+
+# The tick only checks which insurer windows are due; each insurer's window length is its own.
+_TICK = float(os.environ.get("ENDORSEMENTS_SCHEDULER_TICK_SECONDS", "10"))
+
+BEAT_SCHEDULE = {
+    "endorsements-scheduler-tick": {
+        "task": "endorsements.tasks.scheduler_tick_task",
+        "schedule": _TICK,
+    },
+    "endorsements-metrics-refresh": {
+        "task": "endorsements.tasks.metrics_refresh_task",
+        "schedule": 60.0,
+    },
+}

@@ -1,0 +1,172 @@
+"""Batch files: stored on arrival, processed later in chunks, resumable after a crash."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, Any, cast
+
+import structlog
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.utils import timezone
+
+from endorsements import hooks, metrics
+from endorsements.files import FileFormatError, iter_csv, iter_json
+from endorsements.models import Batch, BatchRow
+from endorsements.services.intake import endorsements_intake
+from escrow_project.common.errors import NotFoundError, UnprocessableError
+from identity.models import Organization, User
+
+logger = structlog.get_logger(__name__)
+
+CHUNK_ROWS = 500
+# A task hands over to a fresh task after this many rows so no single task nears its time limit.
+ROWS_PER_TASK = 20_000
+
+
+def _batch_dir() -> Path:
+    path = Path(settings.MEDIA_ROOT) / "endorsements" / "batches"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def file_format_of(upload: UploadedFile) -> str:
+    name = (upload.name or "").lower()
+    content_type = (upload.content_type or "").split(";")[0].strip().lower()
+    if name.endswith(".csv") or content_type in ("text/csv", "application/csv"):
+        return Batch.Format.CSV
+    if name.endswith((".json", ".jsonl", ".ndjson")) or content_type in (
+        "application/json",
+        "application/x-ndjson",
+        "application/jsonl",
+    ):
+        return Batch.Format.JSON
+    raise UnprocessableError(
+        "Upload a CSV (.csv, text/csv) or JSON (.json, application/json) file.", code="unsupported_file_type"
+    )
+
+
+@transaction.atomic
+def batch_create(*, employer: Organization, user: User | None, upload: UploadedFile) -> Batch:
+    """Store the uploaded file (streamed to disk) and queue it for background processing."""
+    file_format = file_format_of(upload)
+    max_bytes = settings.ENDORSEMENTS_BATCH_MAX_BYTES
+    if upload.size is not None and upload.size > max_bytes:
+        raise UnprocessableError(f"The file is larger than {max_bytes} bytes.", code="file_too_large")
+    if not upload.size:
+        raise UnprocessableError("The file is empty.", code="empty_file")
+    public_id = uuid.uuid4()
+    path = _batch_dir() / f"{public_id}.{file_format}"
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("wb") as out:
+        for chunk in upload.chunks():
+            digest.update(chunk)
+            size += len(chunk)
+            out.write(chunk)
+    batch = Batch.objects.create(
+        public_id=public_id,
+        employer=employer,
+        submitted_by=user,
+        file_format=file_format,
+        file_name=(upload.name or "")[:255],
+        file_path=str(path),
+        file_sha256=digest.hexdigest(),
+        file_size=size,
+    )
+    from endorsements.tasks import batch_process_task
+
+    cast(Any, batch_process_task).delay_on_commit(batch.pk)  # celery-types lacks DjangoTask
+    logger.info("endorsement_batch_created", batch=str(batch.public_id), size=size)
+    return batch
+
+
+def _rows(batch: Batch, handle: IO[bytes]) -> Iterator[tuple[int, Any]]:
+    if batch.file_format == Batch.Format.CSV:
+        return iter_csv(handle)
+    return iter_json(handle)
+
+
+def batch_process(
+    *, batch_id: int, max_rows: int | None = ROWS_PER_TASK, after_chunk: Callable[[Batch], None] | None = None
+) -> bool:
+    """Process the next rows of a batch; returns True when the whole file is done.
+
+    Each chunk commits its requests, row results and counters together, so a crash loses no
+    accepted row and a rerun resumes after the last committed row.
+    """
+    batch = Batch.objects.filter(pk=batch_id).first()
+    if batch is None:
+        raise NotFoundError("No such batch.", code="batch_not_found")
+    if batch.status in (Batch.Status.COMPLETED, Batch.Status.FAILED):
+        return True
+    if batch.started_at is None:
+        Batch.objects.filter(pk=batch.pk, started_at__isnull=True).update(
+            started_at=timezone.now(), status=Batch.Status.PROCESSING
+        )
+    processed = 0
+    try:
+        with open(batch.file_path, "rb") as handle:
+            rows = (r for r in _rows(batch, handle) if r[0] > batch.rows_done)
+            while True:
+                chunk = list(itertools.islice(rows, CHUNK_ROWS))
+                if not chunk:
+                    break
+                started = time.perf_counter()
+                if not _chunk_commit(batch_id=batch.pk, chunk=chunk):
+                    return False  # another worker is on it
+                metrics.BATCH_ROWS_SECONDS.observe(time.perf_counter() - started)
+                batch.refresh_from_db()
+                if after_chunk is not None:
+                    after_chunk(batch)
+                processed += len(chunk)
+                if max_rows is not None and processed >= max_rows:
+                    return False
+    except FileFormatError as exc:
+        _batch_finish(batch_id=batch.pk, error=str(exc))
+        return True
+    _batch_finish(batch_id=batch.pk, error="")
+    return True
+
+
+@transaction.atomic
+def _chunk_commit(*, batch_id: int, chunk: list[tuple[int, Any]]) -> bool:
+    batch = Batch.objects.select_for_update().get(pk=batch_id)
+    fresh = [(n, row) for n, row in chunk if n > batch.rows_done]
+    if not fresh:
+        return True
+    if fresh[0][0] != chunk[0][0]:
+        return False  # a concurrent run already committed part of this chunk: let it finish
+    outcomes = endorsements_intake(employer=batch.employer, rows=fresh, source="file", batch=batch)
+    batch.rows_done = fresh[-1][0]
+    batch.rows_accepted += sum(o.outcome == BatchRow.Outcome.ACCEPTED for o in outcomes)
+    batch.rows_rejected += sum(o.outcome == BatchRow.Outcome.REJECTED for o in outcomes)
+    batch.rows_duplicate += sum(o.outcome == BatchRow.Outcome.DUPLICATE for o in outcomes)
+    batch.save(update_fields=["rows_done", "rows_accepted", "rows_rejected", "rows_duplicate"])
+    return True
+
+
+@transaction.atomic
+def _batch_finish(*, batch_id: int, error: str) -> None:
+    batch = Batch.objects.select_for_update().get(pk=batch_id)
+    if batch.status in (Batch.Status.COMPLETED, Batch.Status.FAILED):
+        return
+    # A file that breaks half-way keeps the rows committed before the break (never lost).
+    batch.status = Batch.Status.FAILED if error else Batch.Status.COMPLETED
+    batch.error = error
+    batch.finished_at = timezone.now()
+    batch.save(update_fields=["status", "error", "finished_at"])
+    if batch.rows_done:
+        hooks.batch_received(
+            employer_id=batch.employer_id,
+            employer_name=batch.employer.name,
+            batch_public_id=str(batch.public_id),
+            accepted=batch.rows_accepted,
+        )
+    logger.info("endorsement_batch_finished", batch=str(batch.public_id), status=batch.status)

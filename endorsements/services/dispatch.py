@@ -1,0 +1,175 @@
+"""Credits-first tumbling windows per insurer, delivery through the gateway, retries, dead letters."""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from typing import Any, cast
+
+import structlog
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from endorsements import hooks
+from endorsements.gateway import GatewayItem, GatewayResult, gateway_for
+from endorsements.models import Dispatch, EndorsementRequest, InsurerProfile
+from endorsements.states import RequestState
+from escrow_project.common.errors import NotFoundError
+
+logger = structlog.get_logger(__name__)
+
+DISPATCH_MAX_ITEMS = 1000
+STALE_DISPATCH_SECONDS = 300
+
+
+def callback_url(insurer_public_id: uuid.UUID) -> str:
+    base = (settings.ENDORSEMENTS_CALLBACK_BASE_URL or settings.PUBLIC_BASE_URL).rstrip("/")
+    return f"{base}/api/v1/webhooks/insurers/{insurer_public_id}/batch-notify"
+
+
+@transaction.atomic
+def scheduler_tick(*, now: datetime.datetime | None = None, force: bool = False) -> list[int]:
+    """Close every insurer window that is due: its ready requests become dispatches, credits first."""
+    now = now or timezone.now()
+    created: list[int] = []
+    # skip_locked: two beat ticks never build the same window twice.
+    for profile in InsurerProfile.objects.select_for_update(skip_locked=True).order_by("pk"):
+        due = profile.last_window_at is None or now >= profile.last_window_at + datetime.timedelta(
+            seconds=profile.window_seconds
+        )
+        if not (due or force):
+            continue
+        ready = EndorsementRequest.objects.filter(
+            insurer_id=profile.insurer_id, state=RequestState.FUND_LOCKED, dispatch__isnull=True
+        )
+        # "credit" sorts before "debit": refunds reach the insurer first and free funds first.
+        ids = list(ready.order_by("direction", "effective_date", "pk").values_list("pk", flat=True))
+        profile.last_window_at = now
+        profile.save(update_fields=["last_window_at"])
+        for start in range(0, len(ids), DISPATCH_MAX_ITEMS):
+            dispatch = Dispatch.objects.create(
+                insurer_id=profile.insurer_id, idempotency_key=f"dispatch:{uuid.uuid4()}"
+            )
+            EndorsementRequest.objects.filter(
+                pk__in=ids[start : start + DISPATCH_MAX_ITEMS], state=RequestState.FUND_LOCKED, dispatch__isnull=True
+            ).update(dispatch=dispatch)
+            created.append(dispatch.pk)
+    # Sweeper: a delivery whose task was lost (worker killed between commit and enqueue, or a
+    # retry countdown dropped) is enqueued again; the insurer's idempotency key makes that safe.
+    stale_before = now - datetime.timedelta(seconds=STALE_DISPATCH_SECONDS)
+    stale = list(
+        Dispatch.objects.filter(status=Dispatch.Status.PENDING, created_at__lt=stale_before)
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lt=stale_before))
+        .values_list("pk", flat=True)[:100]
+    )
+    if stale or created:
+        from endorsements.tasks import dispatch_send_task
+
+        for dispatch_id in stale:
+            cast(Any, dispatch_send_task).delay_on_commit(dispatch_id)
+
+        for dispatch_id in created:
+            cast(Any, dispatch_send_task).delay_on_commit(dispatch_id)  # celery-types lacks DjangoTask
+        logger.info("endorsement_windows_closed", dispatches=len(created))
+    return created
+
+
+def _items(dispatch: Dispatch) -> list[GatewayItem]:
+    requests = (
+        EndorsementRequest.objects.filter(dispatch=dispatch, state=RequestState.FUND_LOCKED)
+        .select_related("policy", "member")
+        .order_by("direction", "effective_date", "pk")
+    )
+    return [
+        GatewayItem(
+            tracking_id=r.tracking_id,
+            kind=r.kind,
+            direction=r.direction,
+            amount=str(r.amount),
+            currency=r.currency,
+            policy_number=r.policy.policy_number,
+            member_id=r.member.member_id,
+            relationship=r.member.relationship,
+            plan=r.plan,
+            new_plan=r.new_plan,
+            effective_date=r.effective_date.isoformat(),
+        )
+        for r in requests
+    ]
+
+
+def dispatch_send(*, dispatch_id: int) -> int | None:
+    """Deliver one dispatch (no locks held during the HTTP call); returns a retry delay if transient."""
+    dispatch = Dispatch.objects.select_related("insurer").filter(pk=dispatch_id).first()
+    if dispatch is None:
+        raise NotFoundError("No such dispatch.", code="dispatch_not_found")
+    if dispatch.status != Dispatch.Status.PENDING:
+        return None
+    items = _items(dispatch)
+    if not items:
+        dispatch_record_result(dispatch_id=dispatch_id, result=GatewayResult(accepted=True))
+        return None
+    profile = InsurerProfile.objects.get(insurer_id=dispatch.insurer_id)
+    result = gateway_for(profile).submit(
+        idempotency_key=dispatch.idempotency_key,
+        items=items,
+        callback_url=callback_url(dispatch.insurer.public_id),
+        dispatch_id=dispatch.pk,
+    )
+    return dispatch_record_result(dispatch_id=dispatch_id, result=result)
+
+
+def backoff_seconds(attempt: int) -> int:
+    base: int = settings.ENDORSEMENTS_RETRY_BASE_SECONDS
+    return int(min(base * (2 ** max(attempt - 1, 0)), 3600))
+
+
+@transaction.atomic
+def dispatch_record_result(*, dispatch_id: int, result: GatewayResult) -> int | None:
+    """Apply the insurer's answer to a delivery: sent, retry later, or dead letter."""
+    dispatch = Dispatch.objects.select_for_update().get(pk=dispatch_id)
+    if dispatch.status != Dispatch.Status.PENDING:
+        return None
+    dispatch.attempts += 1
+    requests = list(
+        EndorsementRequest.objects.select_for_update(of=("self",))
+        .select_related("employer", "policy", "batch")
+        .filter(dispatch=dispatch, state=RequestState.FUND_LOCKED)
+        .order_by("pk")
+    )
+    if result.accepted:
+        dispatch.status = Dispatch.Status.ACKNOWLEDGED
+        dispatch.last_error = ""
+        dispatch.save()
+        now = timezone.now()
+        for request in requests:
+            request.mark_sent()  # the FSM checks each one; the shared new values go in one UPDATE
+            request.attempts = dispatch.attempts
+            request.sent_at = now
+        EndorsementRequest.objects.filter(pk__in=[r.pk for r in requests]).update(
+            state=RequestState.SENT, sent_at=now, last_error="", attempts=dispatch.attempts, updated_at=now
+        )
+        hooks.requests_step(requests, "endorsement.sent", actor="system:dispatch")
+        return None
+    max_attempts = InsurerProfile.objects.get(insurer_id=dispatch.insurer_id).max_attempts
+    dispatch.last_error = result.error[:2000]
+    if result.transient and dispatch.attempts < max_attempts:
+        delay = backoff_seconds(dispatch.attempts)
+        dispatch.next_attempt_at = timezone.now() + datetime.timedelta(seconds=delay)
+        dispatch.save()
+        EndorsementRequest.objects.filter(pk__in=[r.pk for r in requests]).update(
+            attempts=dispatch.attempts, last_error=dispatch.last_error
+        )
+        logger.warning("endorsement_dispatch_retry", dispatch=dispatch.pk, attempt=dispatch.attempts, delay=delay)
+        return delay
+    dispatch.status = Dispatch.Status.DEAD_LETTER
+    dispatch.save()
+    for request in requests:
+        request.attempts = dispatch.attempts
+        request.dead_letter(result.error or "The insurer refused the delivery.")
+    EndorsementRequest.objects.bulk_update(requests, ["state", "last_error", "attempts"], batch_size=500)
+    hooks.requests_step(requests, "endorsement.dead_letter", actor="system:dispatch")
+    logger.error("endorsement_dispatch_dead_letter", dispatch=dispatch.pk, attempts=dispatch.attempts)
+    return None

@@ -1,0 +1,189 @@
+"""Fund locks that park and wake. Every decision for one EA runs under that EA's row lock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+import structlog
+from django.db import transaction
+from django.utils import timezone
+
+from endorsements import funds, hooks, metrics
+from endorsements.models import Direction, EndorsementAccount, EndorsementRequest
+from endorsements.states import RequestState
+from escrow_project.common.errors import DomainError, UnprocessableError
+from escrow_project.common.money import MoneyError, quantize, to_decimal
+from identity.models import Organization
+
+logger = structlog.get_logger(__name__)
+
+PAGE = 500
+
+
+@dataclass
+class DrainResult:
+    locked: int = 0
+    parked: int = 0
+    credits: int = 0
+    available: Decimal = Decimal(0)
+
+
+def ea_lock(*, employer_id: int, currency: str) -> EndorsementAccount:
+    """Lock the EA row. Every path takes it BEFORE any ledger call on the account and before any
+    request row, so top-ups, submissions, confirmations and cancellations never deadlock."""
+    return _lock_ea(employer_id=employer_id, currency=currency)
+
+
+def _lock_ea(*, employer_id: int, currency: str) -> EndorsementAccount:
+    employer = Organization.objects.get(pk=employer_id)
+    ea = funds.ea_get_or_open(employer=employer, currency=currency)
+    return EndorsementAccount.objects.select_for_update(of=("self",)).select_related("employer").get(pk=ea.pk)
+
+
+@transaction.atomic
+def ea_drain(*, employer_id: int, currency: str, actor: str = "system") -> DrainResult:
+    """Lock funds for waiting requests, oldest effective date first; park what does not fit.
+
+    Order is strict: once a debit does not fit, every later one waits behind it, so a stream of
+    small debits can never starve an older large one.
+    """
+    ea = _lock_ea(employer_id=employer_id, currency=currency)
+    result = DrainResult()
+    base = EndorsementRequest.objects.filter(employer_id=employer_id, currency=currency).select_related(
+        "employer", "policy", "batch"
+    )
+    # of=("self",): lock the request rows only, never the joined employer/policy/batch rows.
+    locking = base.select_for_update(of=("self",))
+
+    # Credits and zero debits need no funds: they go straight to the scheduler.
+    while True:
+        credits = list(
+            locking.filter(state=RequestState.VALIDATED).exclude(direction=Direction.DEBIT, amount__gt=0)[:PAGE]
+        )
+        if not credits:
+            break
+        for request in credits:
+            request.lock_funds()
+        _save_states(credits, ["state", "parked_at"])
+        hooks.requests_step(credits, "endorsement.fund_locked", actor=actor)
+        result.credits += len(credits)
+
+    available = funds.available(ea)
+    blocked = False
+    while not blocked:
+        # Each locked row leaves these states, so the next query starts where this one stopped.
+        page = list(
+            locking.filter(
+                state__in=[RequestState.VALIDATED, RequestState.ON_HOLD_FUNDS], direction=Direction.DEBIT, amount__gt=0
+            ).order_by("effective_date", "created_at", "pk")[:PAGE]
+        )
+        if not page:
+            break
+        fitting: list[EndorsementRequest] = []
+        for request in page:
+            if request.amount > available:
+                blocked = True
+                break
+            available -= request.amount
+            fitting.append(request)
+        if not fitting:
+            break
+        try:
+            hold_ids = funds.holds_place(ea=ea, requests=fitting)
+        except DomainError as exc:
+            if exc.code != "insufficient_funds":
+                raise
+            # Someone else moved money on the ledger account outside our lock: take what fits one by one.
+            available = funds.available(ea)
+            hold_ids = []
+            for request in fitting:
+                if request.amount > available:
+                    blocked = True
+                    break
+                hold_ids.extend(funds.holds_place(ea=ea, requests=[request]))
+                available -= request.amount
+            fitting = fitting[: len(hold_ids)]
+        for request, hold_id in zip(fitting, hold_ids, strict=True):
+            request.hold_id = hold_id
+            request.lock_funds()
+        _save_states(fitting, ["state", "parked_at", "hold_id"])
+        hooks.requests_step(fitting, "endorsement.fund_locked", actor=actor)
+        result.locked += len(fitting)
+    if blocked:
+        # Park the newcomers behind the head of the queue; already parked ones stay as they are.
+        while True:
+            newcomers = list(locking.filter(state=RequestState.VALIDATED).order_by("pk")[:PAGE])
+            if not newcomers:
+                break
+            for request in newcomers:
+                request.park()
+            _save_states(newcomers, ["state", "parked_at"])
+            hooks.requests_step(newcomers, "endorsement.on_hold_funds", actor=actor)
+            result.parked += len(newcomers)
+    result.available = available
+    _parked_gauge(ea)
+    if ea.low_balance_threshold and available < ea.low_balance_threshold:
+        hooks.low_balance(
+            employer_id=employer_id,
+            employer_name=ea.employer.name,
+            currency=currency,
+            available=str(available),
+            threshold=str(ea.low_balance_threshold),
+            day=timezone.localdate().isoformat(),
+        )
+    if result.locked or result.parked or result.credits:
+        logger.info("endorsement_ea_drained", employer_id=employer_id, currency=currency, **_counts(result))
+    return result
+
+
+def _save_states(requests: list[EndorsementRequest], fields: list[str]) -> None:
+    """Persist transitions already made in memory (the FSM checked each one).
+
+    The rows of one call share their new state, so one UPDATE carries it; only the per-row hold
+    ids need a CASE (bulk_update), which is much cheaper with a single column.
+    """
+    if not requests:
+        return
+    now = timezone.now()
+    first = requests[0]
+    shared = {"state": first.state, "parked_at": first.parked_at, "updated_at": now}
+    assert all(r.state == first.state for r in requests)
+    EndorsementRequest.objects.filter(pk__in=[r.pk for r in requests]).update(**shared)
+    for request in requests:
+        request.updated_at = now
+    if "hold_id" in fields:
+        EndorsementRequest.objects.bulk_update(requests, ["hold_id"], batch_size=PAGE)
+
+
+def _counts(result: DrainResult) -> dict[str, int]:
+    return {"locked": result.locked, "parked": result.parked, "credits": result.credits}
+
+
+def _parked_gauge(ea: EndorsementAccount) -> None:
+    from django.db.models import Sum
+
+    total = EndorsementRequest.objects.filter(
+        employer_id=ea.employer_id, currency=ea.currency, state=RequestState.ON_HOLD_FUNDS
+    ).aggregate(s=Sum("amount"))["s"] or Decimal(0)
+    metrics.PARKED_AMOUNT.labels(employer=str(ea.employer_id), currency=ea.currency).set(float(total))
+
+
+@transaction.atomic
+def ea_topup(*, employer: Organization, amount: object, currency: str, idempotency_key: str, actor: str) -> DrainResult:
+    """Record a top-up through the simulated rail, then wake parked requests."""
+    try:
+        value = to_decimal(amount)
+        if value <= 0 or quantize(value, currency) != value:
+            raise MoneyError("The amount must be positive with at most the currency's minor unit.")
+    except MoneyError as exc:
+        raise UnprocessableError(str(exc), code="invalid_amount") from None
+    ea = ea_lock(employer_id=employer.pk, currency=currency)
+    funds.topup_record(key=f"ea-topup:{employer.pk}:{idempotency_key}", ea=ea, amount=value, currency=currency)
+    hooks.employer_event(
+        employer_id=employer.pk,
+        kind="endorsement_account.topped_up",
+        actor=actor,
+        payload={"amount": str(value), "currency": currency},
+    )
+    return ea_drain(employer_id=employer.pk, currency=currency, actor=actor)

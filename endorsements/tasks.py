@@ -1,0 +1,67 @@
+"""Celery tasks: take ids, call one service. Each is idempotent (re-checks state first)."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from endorsements.models import Batch
+from endorsements.services import batches, dispatch, funding
+
+
+@shared_task(acks_late=True, time_limit=900, soft_time_limit=840)
+def batch_process_task(batch_id: int) -> None:
+    done = batches.batch_process(batch_id=batch_id, after_chunk=_drain_after_chunk)
+    if not done:
+        batch_process_task.delay(batch_id)  # hand over: a fresh task continues after the last committed row
+
+
+def _drain_after_chunk(batch: Batch) -> None:
+    # Lock funds for what this chunk accepted; one EA per currency of the employer's policies.
+    from endorsements.models import EndorsementRequest
+    from endorsements.states import RequestState
+
+    currencies = set(
+        EndorsementRequest.objects.filter(batch=batch, state=RequestState.VALIDATED)
+        .values_list("currency", flat=True)
+        .distinct()
+    )
+    for currency in currencies:
+        funding.ea_drain(employer_id=batch.employer_id, currency=currency)
+
+
+@shared_task(acks_late=True)
+def ea_drain_task(employer_id: int, currency: str) -> None:
+    funding.ea_drain(employer_id=employer_id, currency=currency)
+
+
+@shared_task(acks_late=True)
+def scheduler_tick_task() -> None:
+    dispatch.scheduler_tick()
+
+
+@shared_task(acks_late=True, time_limit=120, soft_time_limit=100)
+def dispatch_send_task(dispatch_id: int) -> None:
+    delay = dispatch.dispatch_send(dispatch_id=dispatch_id)
+    if delay is not None:
+        dispatch_send_task.apply_async((dispatch_id,), countdown=delay)
+
+
+@shared_task(acks_late=True)
+def metrics_refresh_task() -> None:
+    """Requests by state and parked amounts per employer, for Prometheus (gauges, not counters)."""
+    from django.db.models import Count, Sum
+
+    from endorsements import metrics
+    from endorsements.models import EndorsementRequest
+    from endorsements.states import RequestState
+
+    counts = dict(EndorsementRequest.objects.values_list("state").annotate(n=Count("pk")))
+    for state in RequestState.values:
+        metrics.REQUESTS_BY_STATE.labels(state=state).set(counts.get(state, 0))
+    parked = (
+        EndorsementRequest.objects.filter(state=RequestState.ON_HOLD_FUNDS)
+        .values_list("employer_id", "currency")
+        .annotate(total=Sum("amount"))
+    )
+    for employer_id, currency, total in parked:
+        metrics.PARKED_AMOUNT.labels(employer=str(employer_id), currency=currency).set(float(total))
