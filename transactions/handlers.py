@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from ledger import signals as ledger_signals
-from transactions import services
+from transactions import selectors, services
+from transactions.models import EscrowTransaction, Milestone
 from verifications import signals as verification_signals
 
 
@@ -42,3 +44,13 @@ def _payout_failed(sender: Any, **kw: Any) -> None:
     services.payment_record_outcome(
         payout_id=kw["payout_id"], metadata=kw.get("metadata"), succeeded=False, reason=kw.get("failure_reason", "")
     )
+
+
+@receiver([post_save, post_delete], sender=EscrowTransaction, dispatch_uid="escrow_state_cache_txn")
+def _txn_written(sender: Any, instance: EscrowTransaction, **kw: Any) -> None:
+    selectors.escrow_state_invalidate(transaction_id=instance.pk)
+
+
+@receiver([post_save, post_delete], sender=Milestone, dispatch_uid="escrow_state_cache_milestone")
+def _milestone_written(sender: Any, instance: Milestone, **kw: Any) -> None:
+    selectors.escrow_state_invalidate(transaction_id=instance.transaction_id)

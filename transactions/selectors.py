@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.db.models import Q, QuerySet
 
+from escrow_project.common import readcache
 from escrow_project.common.errors import NotFoundError
 from identity.selectors import organization_ids_for_user, user_is_operator
 from transactions.models import Dispute, EscrowTransaction, Payment
@@ -35,6 +37,29 @@ def escrow_get_for_party(*, user: Any, public_id: Any) -> EscrowTransaction:
     if txn is None:
         raise NotFoundError("No such escrow transaction.")
     return txn
+
+
+def escrow_pk_for_party(*, user: Any, public_id: Any) -> int:
+    """The primary key of a transaction the user may see (one small query), else 404."""
+    pk = escrow_list_for_user(user=user).filter(public_id=public_id).values_list("pk", flat=True).first()
+    if pk is None:
+        raise NotFoundError("No such escrow transaction.")
+    return int(pk)
+
+
+# Transaction state as the API renders it: 5 minutes, retired on commit of any write to the
+# transaction or its milestones (transactions.handlers).
+STATE_CACHE_SPACE = "escrow_state"
+STATE_CACHE_TTL = 300
+
+
+def escrow_state_cached(*, transaction_id: int, render: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """The rendered state of one transaction, from the cache when it is warm."""
+    return readcache.cached(space=STATE_CACHE_SPACE, key=str(transaction_id), ttl=STATE_CACHE_TTL, load=render)
+
+
+def escrow_state_invalidate(*, transaction_id: int) -> None:
+    readcache.invalidate_on_commit(space=STATE_CACHE_SPACE, key=str(transaction_id), ttl=STATE_CACHE_TTL)
 
 
 def escrow_user_is_party(*, user: Any, subject_id: str) -> bool:

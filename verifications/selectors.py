@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 
+from escrow_project.common import readcache
 from escrow_project.common.errors import NotFoundError
+from identity.models import Organization
 from identity.selectors import organization_ids_for_user, user_is_operator
 from verifications.models import AgentProfile, VerificationReport, VerificationTask, VerificationWorkflow
-from verifications.states import TaskStatus
+from verifications.states import OPEN_TASK_STATUSES, TaskStatus
 
 
 def workflow_get(*, workflow_id: int) -> VerificationWorkflow:
@@ -45,21 +47,73 @@ def task_get_for_agent(*, user: Any, public_id: Any) -> VerificationTask:
     return task
 
 
+# Read-through caches (escrow_project.common.readcache); verifications.apps connects the invalidation.
+REPORT_CACHE_SPACE, REPORT_CACHE_TTL = "verification_report", 24 * 3600
+AGENT_CACHE_SPACE, AGENT_CACHE_TTL = "agent_profile", 3600
+
+
 def task_latest_report(*, task: VerificationTask) -> VerificationReport | None:
-    return task.reports.order_by("-attempt").first()
+    """The latest report of a task (cached 24 h; a new report retires it on commit)."""
+    return readcache.cached(
+        space=REPORT_CACHE_SPACE,
+        key=str(task.pk),
+        ttl=REPORT_CACHE_TTL,
+        load=lambda: task.reports.order_by("-attempt").first(),
+    )
+
+
+def report_cache_invalidate(*, task_id: int) -> None:
+    readcache.invalidate_on_commit(space=REPORT_CACHE_SPACE, key=str(task_id), ttl=REPORT_CACHE_TTL)
 
 
 def agent_profile_for(*, organization_id: int, verification_type: str) -> AgentProfile | None:
-    return AgentProfile.objects.filter(
-        organization_id=organization_id, verification_type=verification_type, is_active=True
-    ).first()
+    """The active profile of an agent for a type (cached 1 h; a profile write retires it on commit)."""
+    return readcache.cached(
+        space=AGENT_CACHE_SPACE,
+        key=f"{organization_id}:{verification_type}",
+        ttl=AGENT_CACHE_TTL,
+        load=lambda: AgentProfile.objects.filter(
+            organization_id=organization_id, verification_type=verification_type, is_active=True
+        ).first(),
+    )
 
 
 def agent_default_for(*, verification_type: str) -> AgentProfile | None:
     """The first active agent of a type: used when a transaction does not name one."""
-    return (
-        AgentProfile.objects.filter(verification_type=verification_type, is_active=True)
-        .select_related("organization")
-        .order_by("id")
-        .first()
+    return readcache.cached(
+        space=AGENT_CACHE_SPACE,
+        key=f"default:{verification_type}",
+        ttl=AGENT_CACHE_TTL,
+        load=lambda: (
+            AgentProfile.objects.filter(verification_type=verification_type, is_active=True)
+            .select_related("organization")
+            .order_by("id")
+            .first()
+        ),
     )
+
+
+def agent_alternative_for(*, verification_type: str, exclude: int | None) -> Organization | None:
+    """Another active agent organization of a type: the one with the fewest open tasks (then oldest)."""
+    candidates = AgentProfile.objects.filter(
+        verification_type=verification_type, is_active=True, organization__is_active=True
+    )
+    if exclude is not None:
+        candidates = candidates.exclude(organization_id=exclude)
+    profiles = list(candidates.select_related("organization").order_by("id"))
+    if not profiles:
+        return None
+    load = dict(
+        VerificationTask.objects.filter(
+            agent_id__in=[p.organization_id for p in profiles], status__in=OPEN_TASK_STATUSES
+        )
+        .values("agent_id")
+        .annotate(n=Count("pk"))
+        .values_list("agent_id", "n")
+    )
+    return min(profiles, key=lambda p: load.get(p.organization_id, 0)).organization
+
+
+def agent_cache_invalidate(*, organization_id: int, verification_type: str) -> None:
+    for key in (f"{organization_id}:{verification_type}", f"default:{verification_type}"):
+        readcache.invalidate_on_commit(space=AGENT_CACHE_SPACE, key=key, ttl=AGENT_CACHE_TTL)

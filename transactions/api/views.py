@@ -33,8 +33,14 @@ def _txn(request: Request, transaction_id: Any) -> EscrowTransaction:
     return selectors.escrow_get_for_party(user=request.user, public_id=transaction_id)
 
 
+def _detail_queryset() -> QuerySet[EscrowTransaction]:
+    return EscrowTransaction.objects.select_related(
+        "buyer", "seller", "buyer_agent", "seller_agent", "lender", "escrow_company", "escrow_officer"
+    ).prefetch_related("milestones__payee")
+
+
 def _fresh(txn: EscrowTransaction) -> EscrowTransaction:
-    return EscrowTransaction.objects.get(pk=txn.pk)
+    return _detail_queryset().get(pk=txn.pk)
 
 
 class TransactionListCreate(generics.ListAPIView[EscrowTransaction]):
@@ -89,7 +95,13 @@ class TransactionListCreate(generics.ListAPIView[EscrowTransaction]):
 class TransactionDetail(APIView):
     @extend_schema(responses=s.TransactionSerializer)
     def get(self, request: Request, transaction_id: str) -> Response:
-        return Response(s.TransactionSerializer(_txn(request, transaction_id)).data)
+        pk = selectors.escrow_pk_for_party(user=request.user, public_id=transaction_id)
+
+        def render() -> dict[str, Any]:
+            txn = _detail_queryset().get(pk=pk)
+            return dict(s.TransactionSerializer(txn).data)
+
+        return Response(selectors.escrow_state_cached(transaction_id=pk, render=render))
 
     @extend_schema(request=s.TransactionUpdateSerializer, responses=s.TransactionSerializer)
     def patch(self, request: Request, transaction_id: str) -> Response:

@@ -4,6 +4,7 @@ from django.db import models
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from verifications import selectors
 from verifications.models import VerificationReport, VerificationTask
 
 
@@ -56,7 +57,7 @@ class TaskSerializer(serializers.ModelSerializer[VerificationTask]):
 
     @extend_schema_field(ReportSerializer(allow_null=True))
     def get_latest_report(self, task: VerificationTask) -> dict[str, object] | None:
-        report = task.reports.order_by("-attempt").first()
+        report = selectors.task_latest_report(task=task)
         return dict(ReportSerializer(report).data) if report else None
 
 
