@@ -20,7 +20,7 @@ from escrow_project.common.fsm import transition_run
 from identity.models import Organization
 from notifications.services import notification_enqueue
 from notifications.types import Recipient
-from verifications import signals
+from verifications import selectors, signals
 from verifications.agents.base import TransientAgentError
 from verifications.agents.registry import provider_for
 from verifications.models import (
@@ -38,6 +38,9 @@ logger = structlog.get_logger(__name__)
 
 TASKS_DECIDED = Counter(
     "verification_tasks_decided_total", "Verification tasks decided, by type and outcome", ["type", "outcome"]
+)
+TASKS_AUTO_REASSIGNED = Counter(
+    "verification_tasks_auto_reassigned_total", "Overdue tasks given to another agent automatically", ["type"]
 )
 TASK_DURATION = Histogram(
     "verification_task_duration_seconds",
@@ -393,7 +396,7 @@ def workflow_context_update(*, workflow_id: int, changes: dict[str, Any]) -> Ver
 
 
 def tasks_escalate_overdue(*, now: Any = None) -> int:
-    """Mark open tasks past their deadline overdue (tell the officer), later tell the operator."""
+    """Overdue tasks: tell the officer, later the operator, later still reassign to another agent."""
     now = now or timezone.now()
     count = 0
     due = VerificationTask.objects.filter(
@@ -407,7 +410,45 @@ def tasks_escalate_overdue(*, now: Any = None) -> int:
     ).values_list("pk", flat=True)
     for task_id in list(stale):
         count += _escalate_one(task_id=task_id, now=now, level=2)
+    after = settings.VERIFICATION_AUTO_REASSIGN_AFTER_HOURS
+    if after > 0:
+        abandoned = VerificationTask.objects.filter(
+            status=TaskStatus.OVERDUE, escalation_level=2, escalated_at__lt=now - timedelta(hours=after)
+        ).values_list("pk", flat=True)
+        for task_id in list(abandoned):
+            count += _reassign_overdue(task_id=task_id, now=now)
     return count
+
+
+@transaction.atomic
+def _reassign_overdue(*, task_id: int, now: Any) -> int:
+    """The operator was told and nothing happened: give the task to another agent of its type."""
+    task = _lock_task(task_id)
+    if task.status != TaskStatus.OVERDUE or task.escalation_level != 2:
+        return 0
+    previous = task.agent
+    replacement = selectors.agent_alternative_for(verification_type=task.verification_type, exclude=task.agent_id)
+    if replacement is None:
+        # Nobody else does this work: it stays with the operator, who was already alerted; level 3
+        # records that the policy ran, so the sweep does not retry it every few minutes.
+        task.escalation_level = 3
+        task.escalated_at = now
+        task.save(update_fields=["escalation_level", "escalated_at"])
+        _audit("verification.reassign_unavailable", task, agent=str(previous.public_id) if previous else None)
+        logger.warning("verification_reassign_unavailable", task=str(task.public_id), type=task.verification_type)
+        return 0
+    task = task_reassign(task_id=task.pk, agent=replacement)
+    _audit(
+        "verification.auto_reassigned",
+        task,
+        previous_agent=str(previous.public_id) if previous else None,
+        agent=str(replacement.public_id),
+        attempt=task.attempt,
+    )
+    TASKS_AUTO_REASSIGNED.labels(type=task.verification_type).inc()
+    logger.info("verification_auto_reassigned", task=str(task.public_id), type=task.verification_type)
+    signals.verification_overdue.send(sender=VerificationTask, level=3, **_signal_kwargs(task))
+    return 1
 
 
 @transaction.atomic

@@ -9,5 +9,5 @@ from django.dispatch import Signal
 verification_decided = Signal()
 # all tasks of the workflow are verified
 workflow_passed = Signal()
-# level: 1 (tell the escrow officer) or 2 (tell the operator)
+# level: 1 (tell the escrow officer), 2 (tell the operator) or 3 (it was reassigned to another agent)
 verification_overdue = Signal()

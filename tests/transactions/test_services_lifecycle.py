@@ -244,3 +244,28 @@ def test_earnest_money_must_be_the_agreed_amount(world):
     assert caught.value.code == "amount_mismatch"
     assert _wallet(txn).balance == 0
     assert _reload(txn).status == "awaiting_earnest_money"
+
+
+def test_an_overdue_verification_is_reassigned_and_the_officer_is_told(world):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tests.factories import OrganizationFactory, member
+    from verifications.models import AgentProfile
+    from verifications.services import tasks_escalate_overdue
+
+    other = OrganizationFactory.create(kind=world.title_company.kind)
+    AgentProfile.objects.create(organization=other, verification_type="title", sandbox_delay_seconds=0)
+    examiner = member("verifier", other)
+    txn = fund(world, make_escrow(world))
+    later = timezone.now() + timedelta(hours=73)
+    tasks_escalate_overdue(now=later)
+    tasks_escalate_overdue(now=later + timedelta(days=2))
+
+    tasks_escalate_overdue(now=later + timedelta(days=4))
+
+    assert task_of(txn, "title").agent_id == other.pk
+    told = Notification.objects.filter(kind="verification_assigned", subject_id=str(txn.public_id))
+    assert told.filter(recipient_user_id=world.officer.pk).exists()
+    assert told.filter(recipient_user_id=examiner.pk).exists()

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from escrow_project.common.errors import ConflictError, InvalidTransitionError, NotFoundError
 from identity.models import OrganizationKind
-from tests.factories import OrganizationFactory
+from tests.factories import OrganizationFactory, member
 from verifications import services, signals
 from verifications.agents.base import TransientAgentError
 from verifications.agents.registry import provider_for
@@ -231,3 +231,77 @@ def test_a_sandbox_agent_configured_to_fail_fails_the_task(agents, received):
     task = VerificationTask.objects.get(pk=task.pk)
     assert task.status == "failed"
     assert received[-1][1]["outcome"] == "failed"
+
+
+def _overdue_past_operator(settings, agents):
+    """A workflow whose title task went overdue and reached the operator; returns (workflow, time then)."""
+    workflow = _workflow(agents)
+    later = timezone.now() + timedelta(hours=73)
+    services.tasks_escalate_overdue(now=later)
+    later += timedelta(hours=settings.VERIFICATION_ESCALATION_GRACE_HOURS + 1)
+    services.tasks_escalate_overdue(now=later)
+    return workflow, later
+
+
+def test_an_overdue_task_goes_to_the_least_busy_other_agent_after_the_operator_grace(agents, received, settings):
+    from audit.models import AuditEvent
+    from notifications.models import Notification
+
+    busy = OrganizationFactory.create(kind=OrganizationKind.TITLE_COMPANY)
+    idle = OrganizationFactory.create(kind=OrganizationKind.TITLE_COMPANY)
+    AgentProfile.objects.create(organization=busy, verification_type="title")
+    AgentProfile.objects.create(organization=idle, verification_type="title")
+    member("verifier", idle)  # someone to tell
+    workflow, later = _overdue_past_operator(settings, agents)
+    task = VerificationTask.objects.get(workflow=workflow, verification_type="title")
+    assert task.escalation_level == 2
+
+    # Not yet: the grace after the operator alert has not passed.
+    assert services.tasks_escalate_overdue(now=later + timedelta(hours=1)) == 0
+    assert VerificationTask.objects.get(pk=task.pk).agent_id == agents["title"].pk
+    other = services.workflow_create(
+        subject_type="test_subject", subject_id="43", context=CONTEXT, agents={**agents, "title": busy}
+    )
+    services.workflow_advance(workflow_id=other.pk)  # busy now holds one open task, idle none
+
+    settings.VERIFICATION_AUTO_REASSIGN_AFTER_HOURS = 24
+    reassigned = services.tasks_escalate_overdue(now=later + timedelta(hours=25))
+
+    task = VerificationTask.objects.get(pk=task.pk)
+    assert reassigned >= 1
+    assert (task.status, task.agent_id, task.attempt, task.escalation_level) == ("assigned", idle.pk, 2, 0)
+    assert task.deadline is not None
+    assert task.deadline > timezone.now() + timedelta(hours=71)  # a fresh deadline
+    assert ("overdue", 3) in {(name, kw["level"]) for name, kw in received if kw.get("task_id") == task.pk}
+    event = AuditEvent.objects.get(kind="verification.auto_reassigned", subject_id="42")
+    assert event.payload["previous_agent"] == str(agents["title"].public_id)
+    assert event.payload["agent"] == str(idle.public_id)
+    assert Notification.objects.filter(kind="verification_assigned", recipient_organization=idle).exists()
+
+
+def test_with_no_other_agent_an_overdue_task_stays_with_the_operator(agents, received, settings):
+    from audit.models import AuditEvent
+
+    workflow, later = _overdue_past_operator(settings, agents)
+    task = VerificationTask.objects.get(workflow=workflow, verification_type="title")
+
+    assert services.tasks_escalate_overdue(now=later + timedelta(hours=25)) == 0
+
+    task = VerificationTask.objects.get(pk=task.pk)
+    assert (task.status, task.agent_id, task.attempt, task.escalation_level) == ("overdue", agents["title"].pk, 1, 3)
+    assert AuditEvent.objects.filter(kind="verification.reassign_unavailable", subject_id="42").count() == 2
+    assert 3 not in {kw["level"] for name, kw in received if name == "overdue"}
+    services.tasks_escalate_overdue(now=later + timedelta(hours=50))  # the policy ran once; no repeat
+    assert AuditEvent.objects.filter(kind="verification.reassign_unavailable", subject_id="42").count() == 2
+
+
+def test_automatic_reassignment_can_be_turned_off(agents, settings):
+    other = OrganizationFactory.create(kind=OrganizationKind.TITLE_COMPANY)
+    AgentProfile.objects.create(organization=other, verification_type="title")
+    settings.VERIFICATION_AUTO_REASSIGN_AFTER_HOURS = 0
+    workflow, later = _overdue_past_operator(settings, agents)
+
+    services.tasks_escalate_overdue(now=later + timedelta(days=30))
+
+    task = VerificationTask.objects.get(workflow=workflow, verification_type="title")
+    assert (task.status, task.agent_id, task.escalation_level) == ("overdue", agents["title"].pk, 2)

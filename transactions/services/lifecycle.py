@@ -302,14 +302,25 @@ def escrow_verifications_passed(*, subject_type: str, subject_id: str) -> None:
 def escrow_verification_overdue(
     *, subject_type: str, subject_id: str, verification_type: str, level: int, task_id: int
 ) -> None:
-    """Escalate an overdue verification: the escrow officer first, then the operators."""
+    """Escalate an overdue verification: the escrow officer, then the operators; then news of a reassignment."""
     txn = _txn_for_subject(subject_type, subject_id)
     if txn is None:
         return
     audit("escrow.verification_overdue", txn, None, verification=verification_type, level=level)
     task = verification_selectors.workflow_tasks(workflow_id=txn.workflow_id).get(pk=task_id)  # type: ignore[arg-type]
     context = {"reference": txn.reference, "verification_type": verification_type, "due_date": task.deadline}
-    if level == 1:
+    if level == 3:
+        # Reassigned automatically: the new agent was told by verifications; the officer learns who.
+        notify(
+            "verification_assigned",
+            txn,
+            to=[Recipient.user(txn.escrow_officer_id)],
+            dedupe=f"{task_id}:{task.attempt}:reassigned",
+            reference=txn.reference,
+            verification_type=verification_type,
+            due_date=task.deadline,
+        )
+    elif level == 1:
         notify(
             "verification_overdue",
             txn,

@@ -10,3 +10,6 @@ VERIFICATION_ESCALATION_GRACE_HOURS = env_int("VERIFICATION_ESCALATION_GRACE_HOU
 VERIFICATION_MAX_EXECUTION_ATTEMPTS = env_int("VERIFICATION_MAX_EXECUTION_ATTEMPTS", 5)
 # Multiplier applied to sandbox delays (0 in tests makes sandbox agents answer at once).
 VERIFICATION_SANDBOX_DELAY_SCALE = env_int("VERIFICATION_SANDBOX_DELAY_SCALE", 1)
+# After the operator was told, how long until an overdue task goes to another agent of its type
+# (the one with the fewest open tasks); 0 turns automatic reassignment off.
+VERIFICATION_AUTO_REASSIGN_AFTER_HOURS = env_int("VERIFICATION_AUTO_REASSIGN_AFTER_HOURS", 24)
