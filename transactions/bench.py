@@ -125,6 +125,7 @@ def main() -> None:
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}/api/v1/escrow"
     latencies: list[float] = []
+    by_route: dict[str, list[float]] = {}
     lock = threading.Lock()
     failures: list[str] = []
 
@@ -139,8 +140,11 @@ def main() -> None:
             else {"Authorization": token},
             timeout=60,
         )
+        elapsed = time.perf_counter() - started
+        route = method + " " + "/".join("<id>" if len(part) == 36 else part for part in path.split("/"))
         with lock:
-            latencies.append(time.perf_counter() - started)
+            latencies.append(elapsed)
+            by_route.setdefault(route, []).append(elapsed)
         if response.status_code >= 400:
             raise RuntimeError(f"{method} {path}: {response.status_code} {response.text[:300]}")
         return response.json()
@@ -223,6 +227,10 @@ def main() -> None:
     print(f"API calls              : {len(latencies)}")
     print(f"API latency p50/p95/p99: {cuts[49] * 1000:.0f} / {cuts[94] * 1000:.0f} / {cuts[98] * 1000:.0f} ms")
     print(f"ledger invariants      : {'ok' if invariants_check().ok else 'BROKEN'}")
+    print("per route (calls, p50 / p99 ms):")
+    for route, values in sorted(by_route.items(), key=lambda item: -max(item[1])):
+        route_cuts = statistics.quantiles(values, n=100) if len(values) >= 2 else [values[0]] * 99
+        print(f"  {route:<48} {len(values):>6}  {route_cuts[49] * 1000:>6.0f} / {route_cuts[98] * 1000:>6.0f}")
     for failure in failures[:5]:
         print("  failure:", failure)
 
