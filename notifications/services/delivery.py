@@ -170,7 +170,9 @@ def notification_deliver(*, notification_id: int) -> str:
         error = exc
     except Exception as exc:
         logger.exception("notification_backend_crashed", notification_id=notification_id)
-        error = TransientDeliveryError(f"{exc.__class__.__name__}: {exc}")
+        # Webhook rows are read by the partner (deliveries API): the class only, the text for operators.
+        text = exc.__class__.__name__ if notification.channel == "webhook" else f"{exc.__class__.__name__}: {exc}"
+        error = TransientDeliveryError(text, detail=str(exc))
     seconds = time.monotonic() - started
     metrics.LATENCY.labels(notification.channel).observe(seconds)
     outcome = _record(

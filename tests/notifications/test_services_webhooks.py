@@ -445,3 +445,74 @@ def test_a_connection_failure_does_not_tell_the_partner_why(settings):
     assert row.last_error == "connection failed: ConnectionError"
     (attempt,) = row.attempt_log.all()
     assert "refused" in attempt.operator_detail.lower()
+
+
+def _self_signed(tmp_path, name):
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_path, key_path
+
+
+def test_https_through_the_pinned_address_still_verifies_the_certificate_for_the_name(tmp_path):
+    """Pinning changes where the socket goes, not whom TLS checks: SNI and the certificate name are
+    the endpoint's host name, so a pinned connection to a server with another name's certificate fails."""
+    import ssl
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    import requests
+
+    from notifications import egress
+
+    cert, key = _self_signed(tmp_path, "partner-tls.test")
+    seen_sni = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("content-length", "0")))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    context.sni_callback = lambda sock, name, ctx: seen_sni.append(name)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    try:
+        with egress.pinned_session(pinned_address="127.0.0.1", allow_private=True) as session:
+            ok = session.post(f"https://partner-tls.test:{port}/hooks", data=b"{}", verify=str(cert), timeout=20)
+            assert ok.status_code == 204
+            assert seen_sni == ["partner-tls.test"]
+            with pytest.raises(requests.exceptions.SSLError):
+                session.post(f"https://other-name.test:{port}/hooks", data=b"{}", verify=str(cert), timeout=20)
+    finally:
+        server.shutdown()
+        server.server_close()
