@@ -7,11 +7,25 @@ from django.http import HttpRequest
 
 from escrow_project.common.admin_masking import MaskedFieldsAdminMixin
 from escrow_project.common.crypto.blind_index import blind_index
+from identity import services
 from identity.models import EMAIL_INDEX_PURPOSE, Membership, Organization, User
 from identity.selectors import user_is_operator
 
 
-class MembershipInline(admin.TabularInline[Membership, User]):
+class SuperuserOnlyRolesMixin:
+    """Roles are privileges: only superusers change them, and only through the identity services."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.is_superuser)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.is_superuser)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.is_superuser)
+
+
+class MembershipInline(SuperuserOnlyRolesMixin, admin.TabularInline[Membership, User]):
     model = Membership
     extra = 0
     autocomplete_fields = ["organization"]
@@ -44,8 +58,26 @@ class OrganizationAdmin(admin.ModelAdmin[Organization]):
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin[Membership]):
+class MembershipAdmin(SuperuserOnlyRolesMixin, admin.ModelAdmin[Membership]):
     list_display = ["user", "organization", "role", "created_at"]
     list_filter = ["role"]
     search_fields = ["user__username", "organization__name"]
     autocomplete_fields = ["user", "organization"]
+
+    def save_model(self, request: HttpRequest, obj: Membership, form: Any, change: bool) -> None:
+        if change:  # a role is granted or revoked, never edited in place
+            services.membership_revoke(membership=Membership.objects.get(pk=obj.pk), revoked_by=_user(request))
+        obj.pk = services.membership_grant(
+            user=obj.user, organization=obj.organization, role=obj.role, granted_by=_user(request)
+        ).pk
+
+    def delete_model(self, request: HttpRequest, obj: Membership) -> None:
+        services.membership_revoke(membership=obj, revoked_by=_user(request))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Membership]) -> None:
+        for membership in queryset:
+            services.membership_revoke(membership=membership, revoked_by=_user(request))
+
+
+def _user(request: HttpRequest) -> User | None:
+    return request.user if isinstance(request.user, User) else None

@@ -8,19 +8,29 @@ from django.db.models import QuerySet
 
 from escrow_project.common.crypto.blind_index import blind_index
 from escrow_project.common.errors import NotFoundError
-from identity.models import EMAIL_INDEX_PURPOSE, Membership, Organization, Role, User
+from identity.models import EMAIL_INDEX_PURPOSE, Membership, Organization, OrganizationKind, Role, User
+
+# Roles with platform-wide reach count only when held in the platform operator's own organization:
+# an "operator" membership in a partner's organization grants nothing.
+PLATFORM_ROLES = frozenset({Role.OPERATOR, Role.AUDITOR})
 
 
 def user_roles(user: Any) -> set[str]:
     if not getattr(user, "is_authenticated", False):
         return set()
-    return set(Membership.objects.filter(user=user).values_list("role", flat=True))
+    rows = Membership.objects.filter(user=user).values_list("role", "organization__kind")
+    return {role for role, kind in rows if role not in PLATFORM_ROLES or kind == OrganizationKind.PLATFORM_OPERATOR}
 
 
 def user_is_operator(user: Any) -> bool:
     if not getattr(user, "is_authenticated", False):
         return False
-    return bool(user.is_superuser) or Membership.objects.filter(user=user, role=Role.OPERATOR).exists()
+    return (
+        bool(user.is_superuser)
+        or Membership.objects.filter(
+            user=user, role=Role.OPERATOR, organization__kind=OrganizationKind.PLATFORM_OPERATOR
+        ).exists()
+    )
 
 
 def user_has_role(user: Any, *roles: str) -> bool:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from django.db import IntegrityError, transaction
 from django.utils.text import slugify
 
-from escrow_project.common.errors import ConflictError
-from identity.models import Membership, Organization, User
+from escrow_project.common.errors import ConflictError, UnprocessableError
+from identity.models import Membership, Organization, OrganizationKind, User
+from identity.selectors import PLATFORM_ROLES
+from identity.signals import membership_granted, membership_revoked
 
 
 @transaction.atomic
@@ -21,7 +23,23 @@ def organization_create(*, name: str, kind: str, slug: str | None = None) -> Org
 
 
 @transaction.atomic
-def membership_grant(*, user: User, organization: Organization, role: str) -> Membership:
-    """Give a user a role in an organization (idempotent)."""
-    membership, _ = Membership.objects.get_or_create(user=user, organization=organization, role=role)
+def membership_grant(
+    *, user: User, organization: Organization, role: str, granted_by: User | None = None
+) -> Membership:
+    """Give a user a role in an organization (idempotent); platform roles only in the platform's own."""
+    if role in PLATFORM_ROLES and organization.kind != OrganizationKind.PLATFORM_OPERATOR:
+        raise UnprocessableError(
+            f"The {role} role has platform-wide reach and can only be held in the platform operator's organization.",
+            code="platform_role_outside_platform",
+        )
+    membership, created = Membership.objects.get_or_create(user=user, organization=organization, role=role)
+    if created:
+        membership_granted.send(sender=Membership, membership=membership, granted_by=granted_by)
     return membership
+
+
+@transaction.atomic
+def membership_revoke(*, membership: Membership, revoked_by: User | None = None) -> None:
+    """Take a role away; the news goes out in the same transaction (for the audit trail)."""
+    membership_revoked.send(sender=Membership, membership=membership, revoked_by=revoked_by)
+    membership.delete()

@@ -50,3 +50,7 @@ def member(role: str = Role.AGENT, organization: Organization | None = None, **u
 
 def operator() -> User:
     return member(Role.OPERATOR, OrganizationFactory.create(kind=OrganizationKind.PLATFORM_OPERATOR), is_staff=True)
+
+
+def auditor() -> User:
+    return member(Role.AUDITOR, OrganizationFactory.create(kind=OrganizationKind.PLATFORM_OPERATOR))

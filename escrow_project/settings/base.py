@@ -265,6 +265,11 @@ LOGGING = configure_logging(level=LOG_LEVEL, fmt=LOG_FORMAT)
 IDEMPOTENCY_KEY_TTL_HOURS = env_int("IDEMPOTENCY_KEY_TTL_HOURS", 24)
 HEALTH_CHECK_TIMEOUT_SECONDS = float(env_str("HEALTH_CHECK_TIMEOUT_SECONDS", "2"))
 IS_PRODUCTION = False
+# Prometheus scrapes /metrics with this bearer token, or from these client addresses. Loopback
+# only by default; production clears the address list (behind a local proxy every client would
+# look like loopback) unless METRICS_ALLOWED_IPS is set explicitly.
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", "127.0.0.1,::1")
 
 # Each app keeps its own settings in its own module, so parallel work never collides here.
 from escrow_project.settings.apps.audit import *  # noqa: E402, F403

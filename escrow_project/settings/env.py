@@ -11,7 +11,9 @@ _FALSE = {"0", "false", "no", "off", ""}
 
 
 def env_str(name: str, default: str | None = None) -> str:
-    value = os.environ.get(name, default)
+    # An empty value counts as unset, so an exported copy of .env.example (every key present, most
+    # empty) behaves like no configuration at all instead of crashing on `DATABASE_URL=`.
+    value = os.environ.get(name) or default
     if value is None:
         raise ImproperlyConfigured(f"The environment variable {name} is required.")
     return value

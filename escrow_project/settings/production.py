@@ -5,13 +5,15 @@ from django.core.exceptions import ImproperlyConfigured
 from escrow_project.settings.base import *  # noqa: F403
 from escrow_project.settings.base import (
     BLIND_INDEX_KEY,
+    DATABASES,
     DEBUG,
     FIELD_ENCRYPTION_KEYS,
     JWT_SIGNING_KEY,
     KEY_PROVIDER,
+    REDIS_URL,
     SECRET_KEY,
 )
-from escrow_project.settings.env import env_bool, env_int
+from escrow_project.settings.env import env_bool, env_int, env_list
 
 _KNOWN_INSECURE_PREFIXES = ("insecure", "django-insecure", "change-me", "changeme", "secret")
 
@@ -32,6 +34,13 @@ _refuse_insecure_key("JWT_SIGNING_KEY", JWT_SIGNING_KEY)
 if JWT_SIGNING_KEY == SECRET_KEY:
     raise ImproperlyConfigured("JWT_SIGNING_KEY must differ from SECRET_KEY in production.")
 
+# The embedded defaults (SQLite, filesystem broker, per-process channel layer) are for one laptop:
+# they lose locking guarantees and cross-process delivery that money movement relies on.
+if not DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    raise ImproperlyConfigured("Production needs DATABASE_URL pointing at PostgreSQL (postgres://...).")
+if not REDIS_URL:
+    raise ImproperlyConfigured("Production needs REDIS_URL (Celery broker, cache, rate limits, live events).")
+
 # Personal data is encrypted with keys from the environment (or a KMS provider); never derived ones.
 if KEY_PROVIDER.endswith(".EnvironmentKeyProvider") and (
     not FIELD_ENCRYPTION_KEYS.strip() or not BLIND_INDEX_KEY.strip()
@@ -40,6 +49,8 @@ if KEY_PROVIDER.endswith(".EnvironmentKeyProvider") and (
         "Production needs FIELD_ENCRYPTION_KEYS and BLIND_INDEX_KEY "
         "(generate them with `manage.py generate_encryption_keys`), or another KEY_PROVIDER."
     )
+
+METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", "")
 
 # TLS is terminated by the proxy in front, which must set X-Forwarded-Proto to the scheme the
 # client used and strip any X-Forwarded-Proto the client sent; otherwise a client could claim https.

@@ -6,7 +6,7 @@ from django.contrib.auth.models import AnonymousUser
 from audit.access import user_may_see_subject
 from identity.models import Role
 from tests.audit.conftest import SUBJECT
-from tests.factories import member, operator
+from tests.factories import auditor, member, operator
 
 pytestmark = pytest.mark.django_db
 
@@ -22,6 +22,6 @@ def test_parties_see_their_own_subject_only(case_access: dict[str, set[int]]) ->
 
 
 def test_auditors_and_operators_see_everything_even_unregistered_types(case_access: dict[str, set[int]]) -> None:
-    assert user_may_see_subject(member(Role.AUDITOR), SUBJECT, "c1")
+    assert user_may_see_subject(auditor(), SUBJECT, "c1")
     assert user_may_see_subject(operator(), "nobody_registered_this", "x")
     assert not user_may_see_subject(member(Role.BUYER), "nobody_registered_this", "x")

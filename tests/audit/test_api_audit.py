@@ -11,7 +11,7 @@ from audit.models import AuditEvent
 from audit.services import tree_seal
 from identity.models import Role, User
 from tests.audit.conftest import SUBJECT, record_events
-from tests.factories import member
+from tests.factories import auditor, member
 
 pytestmark = pytest.mark.django_db
 
@@ -80,7 +80,7 @@ def test_a_party_cannot_fetch_another_case(client_for: Client, buyer: User) -> N
 
 def test_an_auditor_sees_any_case_and_anonymous_nobody(client_for: Client, api_client: APIClient) -> None:
     record_events("c9", 1)
-    assert client_for(member(Role.AUDITOR)).get(f"/api/v1/audit/{SUBJECT}/c9/events").status_code == 200
+    assert client_for(auditor()).get(f"/api/v1/audit/{SUBJECT}/c9/events").status_code == 200
     assert api_client.get(f"/api/v1/audit/{SUBJECT}/c9/events").status_code == 401
 
 

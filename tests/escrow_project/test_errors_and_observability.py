@@ -51,3 +51,20 @@ def test_openapi_schema_and_offline_swagger_ui(client):
     docs = client.get("/api/docs/")
     assert docs.status_code == 200
     assert b"/static/drf_spectacular_sidecar/swagger-ui-dist/" in docs.content
+
+
+@pytest.mark.django_db
+def test_metrics_are_hidden_from_other_addresses(client):
+    response = client.get("/metrics", REMOTE_ADDR="203.0.113.9", HTTP_X_FORWARDED_FOR="127.0.0.1")
+    assert response.status_code == 404
+    assert b"django_http" not in response.content
+
+
+@pytest.mark.django_db
+def test_metrics_open_to_the_scrape_token_from_anywhere(client, settings):
+    settings.METRICS_TOKEN = "scrape-token-0123456789"
+    allowed = client.get("/metrics", REMOTE_ADDR="203.0.113.9", HTTP_AUTHORIZATION="Bearer scrape-token-0123456789")
+    refused = client.get("/metrics", REMOTE_ADDR="203.0.113.9", HTTP_AUTHORIZATION="Bearer guessed")
+    assert allowed.status_code == 200
+    assert b"django_http_requests_total_by_method_total" in allowed.content
+    assert refused.status_code == 404

@@ -58,7 +58,15 @@ def test_make_run_serves_health_and_keeps_worker_and_beat_running(tmp_path):
         assert "operator" in output
         assert "-demo-2026" in output
         assert f"http://127.0.0.1:{port}/admin/" in output
-        time.sleep(3)
+        # The worker and the scheduler announce themselves once connected to the embedded broker.
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and not ("ready." in output and "beat: Starting" in output):
+            assert process.poll() is None, output[-3000:]
+            time.sleep(0.5)
+            log.seek(0)
+            output = log.read()
+        assert "ready." in output, output[-3000:]
+        assert "beat: Starting" in output, output[-3000:]
         assert process.poll() is None, "a platform process died after start-up"
     finally:
         os.killpg(process.pid, signal.SIGTERM)

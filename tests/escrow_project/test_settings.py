@@ -38,6 +38,9 @@ def _check_deploy(tmp_path: Path, **overrides: str) -> subprocess.CompletedProce
             "JWT_SIGNING_KEY": secrets.token_urlsafe(64),
             "ALLOWED_HOSTS": "escrow.example.com",
             "VAR_DIR": str(tmp_path),
+            # Never contacted by `check --deploy`; production only insists they are real servers.
+            "DATABASE_URL": "postgres://escrow@db.invalid:5432/escrow",
+            "REDIS_URL": "redis://cache.invalid:6379/0",
             "FIELD_ENCRYPTION_KEYS": f"k2026:{_random_key()}",
             "BLIND_INDEX_KEY": _random_key(),
             **overrides,
@@ -71,6 +74,8 @@ def test_secure_production_configuration_passes_check_deploy(tmp_path):
         ({"BLIND_INDEX_KEY": ""}, "BLIND_INDEX_KEY"),
         ({"FIELD_ENCRYPTION_KEYS": "k1:dG9vLXNob3J0"}, "32 bytes"),
         ({"KEY_PROVIDER": "escrow_project.common.crypto.envelope.EnvelopeKeyProvider"}, "KEY_ENCRYPTION_KEY"),
+        ({"DATABASE_URL": "sqlite:///prod.sqlite3"}, "PostgreSQL"),
+        ({"REDIS_URL": ""}, "REDIS_URL"),
     ],
     ids=[
         "default-key",
@@ -81,6 +86,8 @@ def test_secure_production_configuration_passes_check_deploy(tmp_path):
         "no-blind-index-key",
         "short-encryption-key",
         "envelope-without-kek",
+        "sqlite-database",
+        "no-redis",
     ],
 )
 def test_insecure_production_configuration_refuses_to_start(tmp_path, overrides, complaint):
