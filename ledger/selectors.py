@@ -25,11 +25,14 @@ from django.utils import timezone
 from escrow_project.common.errors import NotFoundError
 from identity.selectors import organization_ids_for_user, user_is_operator
 from ledger.errors import UnknownAccountError
-from ledger.models import Account, Hold, JournalLine, Side
-from ledger.states import HoldStatus
+from ledger.models import Account, Hold, JournalLine, PayoutIntent, Side
+from ledger.states import PAYOUT_OPEN, HoldStatus
 from ledger.types import Balance, InvariantReport
 
 ORGANIZATION = "organization"
+# Mirrors ledger.services.accounts (selectors must not import services).
+SYSTEM_OWNER = "system"
+NEVER_NEGATIVE_PURPOSES = ("payouts_in_flight", "rail_clearing")
 ZERO = Decimal(0)
 
 VisibilityRule = Callable[[Any], Q | None]
@@ -224,6 +227,11 @@ def invariants_check() -> InvariantReport:
         )
     }
 
+    open_payouts: dict[str, Decimal] = {
+        row["currency"]: row["t"]
+        for row in PayoutIntent.objects.filter(status__in=PAYOUT_OPEN).values("currency").annotate(t=Sum("amount"))
+    }
+
     accounts = 0
     for account in Account.objects.values_list(
         "id",
@@ -233,9 +241,24 @@ def invariants_check() -> InvariantReport:
         "pending_credits",
         "debits_must_not_exceed_credits",
         "credits_must_not_exceed_debits",
+        "owner_type",
+        "purpose",
+        "normal_side",
+        "currency",
     ).iterator(chunk_size=2000):
         accounts += 1
-        aid, pd, pc, qd, qc, dguard, cguard = account
+        aid, pd, pc, qd, qc, dguard, cguard, owner_type, purpose, normal_side, currency = account
+        if owner_type == SYSTEM_OWNER and purpose in NEVER_NEGATIVE_PURPOSES:
+            # Unguarded system accounts (no overdraft CHECK, so payouts never fail on them) still must
+            # never go below zero: money promised or cash at a rail cannot be negative.
+            balance = _signed(normal_side, pd, pc)
+            if balance < 0:
+                breaches.append(f"account {aid}: system {purpose} balance {balance} {currency} is negative")
+            if purpose == "payouts_in_flight" and balance != open_payouts.get(currency, ZERO):
+                breaches.append(
+                    f"account {aid}: payouts in flight {balance} {currency} != open payouts "
+                    f"{open_payouts.get(currency, ZERO)}"
+                )
         d, c = posted.get(aid, (ZERO, ZERO))
         if (pd, pc) != (d, c):
             breaches.append(f"account {aid}: stored posted {pd}/{pc} != journal {d}/{c}")

@@ -9,8 +9,8 @@ from typing import Any
 from django.db import transaction
 
 from escrow_project.common.errors import UnprocessableError
-from ledger.errors import EntryAlreadyReversedError, UnknownAccountError
-from ledger.models import EntryKind, JournalEntry, Side
+from ledger.errors import EntryAlreadyReversedError, EntryNotReversibleError, UnknownAccountError
+from ledger.models import EntryKind, Hold, JournalEntry, PayoutIntent, Side
 from ledger.rails import RailError, rail_get
 from ledger.services._core import Locked, amount_clean, currency_clean, entry_post, key_clean
 from ledger.services.accounts import adjustments_account, rail_clearing_account
@@ -121,9 +121,34 @@ def _reverse(
     return entry
 
 
+# What an operator may undo: moves that nothing else in the ledger tracks. A payout request, its
+# settlement or failure, and a posted hold each belong to a lifecycle (payout intent, hold) that
+# moves money again later; mirroring them by hand would pay twice or drive a system account negative.
+REVERSIBLE_KINDS = frozenset({EntryKind.TRANSFER, EntryKind.ENTRY, EntryKind.ADJUSTMENT, EntryKind.DEPOSIT})
+
+
+def _reversible_check(entry_id: int) -> None:
+    entry = JournalEntry.objects.filter(pk=entry_id).only("kind").first()
+    if entry is None:
+        return  # _reverse names the missing entry
+    linked = (
+        PayoutIntent.objects.filter(request_entry_id=entry_id).exists()
+        or PayoutIntent.objects.filter(outcome_entry_id=entry_id).exists()
+        or Hold.objects.filter(post_entry_id=entry_id).exists()
+    )
+    if entry.kind not in REVERSIBLE_KINDS or linked:
+        raise EntryNotReversibleError(
+            f"Entry {entry_id} is a {entry.kind} entry"
+            + (" linked to a payout or hold" if linked else "")
+            + "; only transfers, multi-line entries, deposits and adjustments can be reversed by hand. "
+            "Record the payout's outcome or post a new adjustment instead."
+        )
+
+
 @transaction.atomic
 def entry_reverse(*, entry_id: int, idempotency_key: str, reason: str) -> JournalEntry:
-    """Post the mirror of an entry, referencing it; an entry is reversed at most once."""
+    """Post the mirror of a transfer, entry, deposit or adjustment, referencing it; at most once."""
+    _reversible_check(entry_id)
     return _reverse(entry_id=entry_id, idempotency_key=idempotency_key, reason=reason)
 
 
