@@ -96,7 +96,10 @@ def _reverse(
     *, entry_id: int, idempotency_key: str, reason: str, allow_closed: bool = False, kind: str = EntryKind.REVERSAL
 ) -> JournalEntry:
     key_clean(idempotency_key)
-    original = JournalEntry.objects.filter(pk=entry_id).first()
+    # Lock the original so two reversals (an operator's and a payout failure's, say) queue here and
+    # the loser sees the winner's reversal below instead of hitting the unique index on reverses_id.
+    # NO KEY UPDATE: rows merely referencing the entry (foreign keys take KEY SHARE) are not blocked.
+    original = JournalEntry.objects.select_for_update(no_key=True).filter(pk=entry_id).first()
     if original is None:
         raise UnknownAccountError(f"No journal entry with id {entry_id}.", code="unknown_entry")
     earlier = JournalEntry.objects.filter(reverses_id=entry_id).only("idempotency_key").first()
