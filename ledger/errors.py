@@ -13,7 +13,7 @@
 | hold_expired | 409 | posting a hold past its expiry |
 | idempotency_conflict | 422 | an idempotency key reused with different content (the key is named) |
 | entry_already_reversed | 409 | reversing an entry twice (also the loser of two concurrent reversals) |
-| entry_not_reversible | 409 | reversing a payout, payout settlement, hold post or reversal, or an entry linked to a payout or hold |
+| entry_not_reversible | 409 | reversing a payout, settlement, hold post or reversal, or one tied to a payout/hold |
 | invalid_transition | 409 | a payout outcome that its current status does not allow |
 | payout_outcome_unknown | 409 | retrying a payout whose outcome is not known to be failed |
 | account_conflict | 409 | account_open with attributes differing from the existing account |

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import threading
 from decimal import Decimal
@@ -54,17 +55,19 @@ def _reverse_and_linger(entry_id: int, key: str, start: Any, linger: Any) -> tup
     with transaction.atomic():
         entry = services.entry_reverse(entry_id=entry_id, idempotency_key=key, reason="race")
         # Keep the reversal uncommitted for a moment so the other process runs into it.
-        try:
+        with contextlib.suppress(threading.BrokenBarrierError):
             linger.wait(timeout=1.5)
-        except threading.BrokenBarrierError:
-            pass
     return ("ok", entry.pk)
 
 
 def test_two_concurrent_reversals_of_one_entry_one_wins_the_other_gets_entry_already_reversed(open_wallet):
     wallet, other = open_wallet("50"), open_wallet()
     entry = services.transfer_create(
-        idempotency_key="t", debit_account_id=wallet.pk, credit_account_id=other.pk, amount=Decimal("20"), currency="USD"
+        idempotency_key="t",
+        debit_account_id=wallet.pk,
+        credit_account_id=other.pk,
+        amount=Decimal("20"),
+        currency="USD",
     )
     start, linger = CTX.Barrier(2), CTX.Barrier(2)
 

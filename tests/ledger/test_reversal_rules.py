@@ -64,11 +64,16 @@ def test_settlement_failure_reversal_and_hold_post_cannot_be_reversed(open_walle
     failed = services.payout_dispatch(payout_id=_payout(wallet, "po-fail", {"simulate": "fail"}).pk)
     assert failed.status == PayoutStatus.FAILED
     hold = services.hold_create(
-        idempotency_key="h", debit_account_id=wallet.pk, credit_account_id=seller.pk, amount=Decimal("5"), currency="USD"
+        idempotency_key="h",
+        debit_account_id=wallet.pk,
+        credit_account_id=seller.pk,
+        amount=Decimal("5"),
+        currency="USD",
     )
     post = services.hold_post(hold_id=hold.pk, idempotency_key="h-post")
     # Reversing the failure's reversal would take the refunded money out of the wallet a second time.
-    assert settled.outcome_entry is not None and failed.outcome_entry is not None
+    assert settled.outcome_entry is not None
+    assert failed.outcome_entry is not None
     assert settled.outcome_entry.kind == EntryKind.PAYOUT_SETTLEMENT
     assert failed.outcome_entry.kind == EntryKind.REVERSAL
     balances = [counters(wallet), counters(seller)]
@@ -85,7 +90,11 @@ def test_settlement_failure_reversal_and_hold_post_cannot_be_reversed(open_walle
 def test_plain_transfers_adjustments_and_deposits_stay_reversible(open_wallet):
     wallet, other = open_wallet("50"), open_wallet()
     transfer = services.transfer_create(
-        idempotency_key="t", debit_account_id=wallet.pk, credit_account_id=other.pk, amount=Decimal("10"), currency="USD"
+        idempotency_key="t",
+        debit_account_id=wallet.pk,
+        credit_account_id=other.pk,
+        amount=Decimal("10"),
+        currency="USD",
     )
     adjustment = services.adjustment_record(
         idempotency_key="a", account_id=wallet.pk, amount=Decimal("1"), currency="USD", direction="credit", reason="fee"
