@@ -18,7 +18,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import F, Max, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
 
@@ -184,6 +184,19 @@ def account_get_for_user(*, user: Any, public_id: Any) -> Account:
 def invariants_check() -> InvariantReport:
     """Verify the books: balanced per currency and per entry, counters equal their history (sums and the
     running balance on the newest line), pending counters equal the pending holds, guards hold."""
+    # SET TRANSACTION must open the transaction; inside a caller's transaction (a test, a service that
+    # already read) the check runs in a savepoint under the caller's isolation instead.
+    outermost = not connection.in_atomic_block
+    with transaction.atomic():
+        if connection.vendor == "postgresql" and outermost:
+            # One snapshot for every query below: under READ COMMITTED a posting committed between the
+            # journal sums and the account rows would look like a breach (a false CRITICAL alert).
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        return _invariants_check()
+
+
+def _invariants_check() -> InvariantReport:
     breaches: list[str] = []
     totals: dict[tuple[str, str], Decimal] = {}
     for row in JournalLine.objects.values("currency", "side").annotate(total=Sum("amount")):

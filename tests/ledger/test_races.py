@@ -79,3 +79,55 @@ def test_two_concurrent_reversals_of_one_entry_one_wins_the_other_gets_entry_alr
     assert account_balance(account_id=wallet.pk).balance == Decimal("50")
     assert account_balance(account_id=other.pk).balance == 0
     assert invariants_check().ok
+
+
+def _poster(writer: int, account_ids: list[int], n: int) -> int:
+    """Transfers and holds round a ring of accounts; returns how many succeeded."""
+    done = 0
+    for i in range(n):
+        a = account_ids[(writer + i) % len(account_ids)]
+        b = account_ids[(writer + i + 1) % len(account_ids)]
+        try:
+            if i % 3 == 2:
+                hold = services.hold_create(
+                    idempotency_key=f"h{writer}-{i}",
+                    debit_account_id=a,
+                    credit_account_id=b,
+                    amount=Decimal("0.10"),
+                    currency="USD",
+                )
+                services.hold_void(hold_id=hold.pk, idempotency_key=f"v{writer}-{i}")
+            else:
+                services.transfer_create(
+                    idempotency_key=f"t{writer}-{i}",
+                    debit_account_id=a,
+                    credit_account_id=b,
+                    amount=Decimal("0.25"),
+                    currency="USD",
+                )
+            done += 1
+        except DomainError:
+            pass
+    return done
+
+
+def test_invariant_check_sees_one_snapshot_while_postings_commit(open_wallet):
+    accounts = [open_wallet("100").pk for _ in range(6)]
+    connections.close_all()
+    queue = CTX.Queue()
+    procs = [CTX.Process(target=_child, args=(_poster, queue, w, (w, accounts, 250))) for w in range(3)]
+    for proc in procs:
+        proc.start()
+    checks, false_alarms = 0, []
+    while any(proc.is_alive() for proc in procs) or checks < 5:
+        report = invariants_check()
+        checks += 1
+        if not report.ok:
+            false_alarms.append(report.breaches[:3])
+    results = [queue.get(timeout=60)[1] for _ in procs]
+    for proc in procs:
+        proc.join(timeout=30)
+
+    assert all(isinstance(r, int) and r > 0 for r in results), results
+    assert false_alarms == [], f"{len(false_alarms)} of {checks} checks saw a breach: {false_alarms[:3]}"
+    assert invariants_check().ok
