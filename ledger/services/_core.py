@@ -158,6 +158,27 @@ class Plan:
             self.delta(account_id).posted_credits += amount
 
 
+class Claimed(Exception):
+    """Raised in a batch's claim pass once an operation's key is claimed, before any account is locked."""
+
+
+@dataclass(slots=True)
+class Claims:
+    """A batch's keys, claimed for every operation before it locks accounts (the engine's order: key, then
+    accounts). `claiming` is the first pass; the second pass reads each operation's claim by its index."""
+
+    claiming: bool = True
+    index: int = 0
+    slots: dict[int, Any] = field(default_factory=dict)
+
+    def take(self) -> Any:
+        return self.slots.get(self.index)
+
+    def record(self, value: Any) -> None:
+        self.slots[self.index] = value
+        raise Claimed
+
+
 _ACCOUNT_COLUMNS = (
     "id, currency, normal_side, closed_at, debits_must_not_exceed_credits, credits_must_not_exceed_debits, "
     "posted_debits, posted_credits, pending_debits, pending_credits"
@@ -408,10 +429,12 @@ def entry_post(
     extra: Plan | None = None,
     allow_closed: bool = False,
     then: tuple[str, list[Any]] | None = None,
+    claims: Claims | None = None,
 ) -> tuple[JournalEntry, bool]:
     """Post a balanced entry (and optional extra pending moves); returns (entry, created).
 
     `then` (PostgreSQL fast path only, i.e. when `locked` is None) rides along in the same statement.
+    `claims` (batches, with `locked`): the first pass only claims the key, the second posts under it.
     """
     lines_balance_check(lines)
     plan = extra or Plan()
@@ -438,15 +461,20 @@ def entry_post(
             return _entry_existing(values), False
         POSTINGS.labels(kind=kind).inc()
         return _entry_instance(entry_id, values), True
-    entry, created = entry_claim(
-        key=key,
-        kind=kind,
-        content=content,
-        description=description,
-        metadata=metadata,
-        reverses_id=reverses_id,
-        batch_id=batch_id,
-    )
+    claimed = None if claims is None or claims.claiming else claims.take()
+    if claimed is None:
+        claimed = entry_claim(
+            key=key,
+            kind=kind,
+            content=content,
+            description=description,
+            metadata=metadata,
+            reverses_id=reverses_id,
+            batch_id=batch_id,
+        )
+    if claims is not None and claims.claiming:
+        claims.record(claimed)
+    entry, created = claimed
     if not created:
         return entry, False
     locked = accounts_lock([line[0] for line in lines], locked)

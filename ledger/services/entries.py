@@ -12,7 +12,7 @@ from escrow_project.common.errors import UnprocessableError
 from ledger.errors import EntryAlreadyReversedError, EntryNotReversibleError, UnknownAccountError
 from ledger.models import EntryKind, Hold, JournalEntry, PayoutIntent, Side
 from ledger.rails import RailError, rail_get
-from ledger.services._core import Locked, amount_clean, currency_clean, entry_post, key_clean
+from ledger.services._core import Claims, Locked, amount_clean, currency_clean, entry_post, key_clean
 from ledger.services.accounts import adjustments_account, rail_clearing_account
 from ledger.types import LineSpec
 
@@ -28,6 +28,7 @@ def _transfer(
     metadata: dict[str, Any] | None = None,
     batch_id: int | None = None,
     locked: dict[int, Locked] | None = None,
+    claims: Claims | None = None,
 ) -> JournalEntry:
     amount = amount_clean(amount, currency)
     if debit_account_id == credit_account_id:
@@ -41,6 +42,7 @@ def _transfer(
         metadata=metadata,
         batch_id=batch_id,
         locked=locked,
+        claims=claims,
     )
     return entry
 

@@ -5,16 +5,18 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import threading
+import time
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.db import connections, transaction
+from django.db import connection, connections, transaction
 
 from escrow_project.common.errors import DomainError
 from ledger import services
 from ledger.models import JournalEntry
 from ledger.selectors import account_balance, invariants_check
+from ledger.types import TransferOp
 from tests.conftest import requires_postgres
 
 pytestmark = [requires_postgres, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -130,4 +132,81 @@ def test_invariant_check_sees_one_snapshot_while_postings_commit(open_wallet):
 
     assert all(isinstance(r, int) and r > 0 for r in results), results
     assert false_alarms == [], f"{len(false_alarms)} of {checks} checks saw a breach: {false_alarms[:3]}"
+    assert invariants_check().ok
+
+
+def _claim_and_wait(key: str, debit: int, credit: int, claimed: Any, release: Any) -> str:
+    with transaction.atomic():
+        services.transfer_create(
+            idempotency_key=key, debit_account_id=debit, credit_account_id=credit, amount=Decimal("1"), currency="USD"
+        )
+        claimed.set()
+        release.wait(timeout=30)
+    return "ok"
+
+
+def _batch(key: str, ops: list[tuple[int, int, str, str]]) -> str:
+    services.batch_execute(
+        idempotency_key=key,
+        operations=[TransferOp(a, b, Decimal(amount), "USD", idempotency_key=k) for a, b, amount, k in ops],
+    )
+    return "ok"
+
+
+def _single(key: str, debit: int, credit: int) -> str:
+    services.transfer_create(
+        idempotency_key=key, debit_account_id=debit, credit_account_id=credit, amount=Decimal("2"), currency="USD"
+    )
+    return "ok"
+
+
+def _lock_waiters() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return int(cursor.fetchone()[0])
+
+
+def _until(condition: Any, seconds: float = 20) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_a_batch_and_a_single_posting_sharing_an_operation_key_do_not_deadlock(open_wallet):
+    """The batch waits on its first key while a single call claims the second key and needs the same account.
+
+    Locking the batch's accounts before claiming its keys (the old order) deadlocks here: the single call
+    holds key K and waits for account A, the batch holds A and waits for K.
+    """
+    # a and c get the lower ids, so the old batch locked them before it queued behind the blocker on p.
+    a, c, p, q = (open_wallet("50").pk for _ in range(4))
+    connections.close_all()
+    queue = CTX.Queue()
+    claimed, release = CTX.Event(), CTX.Event()
+    blocker = CTX.Process(target=_child, args=(_claim_and_wait, queue, 0, ("k0", p, q, claimed, release)))
+    batch = CTX.Process(target=_child, args=(_batch, queue, 1, ("batch-1", [(p, q, "1", "k0"), (a, c, "2", "k1")])))
+    single = CTX.Process(target=_child, args=(_single, queue, 2, ("k1", a, c)))
+    blocker.start()
+    assert claimed.wait(timeout=30)
+    batch.start()
+    assert _until(lambda: _lock_waiters() >= 1)  # the batch waits (for key k0, or for account p)
+    connections.close_all()  # a forked child must not inherit (and later close) the parent's connection
+    single.start()
+    # The single call either finishes (keys first) or waits for account a, held by the batch (accounts first).
+    _until(lambda: not single.is_alive() or _lock_waiters() >= 2)
+    release.set()
+    results = dict(queue.get(timeout=60) for _ in range(3))
+    for proc in (blocker, batch, single):
+        proc.join(timeout=30)
+    connection.close()
+
+    assert results == {0: "ok", 1: "ok", 2: "ok"}, results
+    assert JournalEntry.objects.filter(idempotency_key__in=["k0", "k1"]).count() == 2
+    assert account_balance(account_id=a).balance == Decimal("48")
+    assert account_balance(account_id=c).balance == Decimal("52")
     assert invariants_check().ok
