@@ -1,9 +1,11 @@
 """The posting engine shared by every ledger service (private to `ledger.services`).
 
 Order of work in every posting, so that concurrent callers never deadlock and never double-post:
+0. lock the hold rows it resolves (by id; hold_post, hold_void, batches);
 1. claim the idempotency key: INSERT ... ON CONFLICT DO NOTHING. A concurrent duplicate blocks on
-   the unique index while holding nothing else, then sees the committed row and replays it;
-2. lock hold rows (by id), then account rows (by id) with SELECT ... FOR UPDATE;
+   the unique index while holding no account, then sees the committed row and replays it (a batch
+   claims the keys of all its operations here, see `Claims`);
+2. lock the account rows (by id) with SELECT ... FOR UPDATE;
 3. validate against the locked rows (existence, closed, currency, guards);
 4. move the four counters in SQL (`x = x + delta`, one statement), never read-modify-write in Python;
 5. insert the journal lines with the account's posted counters after each line.
