@@ -1,11 +1,19 @@
 from django.apps import AppConfig
+from django.conf import settings
 
 
 class AuditConfig(AppConfig):
     name = "audit"
 
     def ready(self) -> None:
-        from audit.handlers import on_personal_value_revealed
+        from audit.handlers import on_membership_granted, on_membership_revoked, on_personal_value_revealed
+        from audit.keys import refuse_unsafe_production_keys
         from escrow_project.common.signals import personal_value_revealed
+        from identity.signals import membership_granted, membership_revoked
 
+        # Here rather than in the settings module: IS_PRODUCTION is only known once the production
+        # settings have finished loading, and every process (web, ASGI, Celery) runs ready().
+        refuse_unsafe_production_keys(settings)
         personal_value_revealed.connect(on_personal_value_revealed, dispatch_uid="audit.personal_value_revealed")
+        membership_granted.connect(on_membership_granted, dispatch_uid="audit.membership_granted")
+        membership_revoked.connect(on_membership_revoked, dispatch_uid="audit.membership_revoked")

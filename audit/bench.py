@@ -8,6 +8,9 @@ docs/benchmarks/audit.md records a run.
 2. sealing 100,000 waiting events into one signed tree head;
 3. inclusion proof for a random leaf of a 1,000,000-leaf tree (cold tile cache each time);
 4. the standalone verifier on a 1,000-event bundle.
+
+`--ceiling` runs step 1's harness with one trivial INSERT per event instead: what this machine
+allows any Django process committing that often, to read step 1 against.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ def _setup() -> None:
     django.setup()
 
 
-def _writer(worker: int, seconds: float, start_at: float, per_tx: int, out: Any) -> None:
+def _writer(worker: int, seconds: float, start_at: float, per_tx: int, out: Any, ceiling: bool = False) -> None:
     _setup()
     from django.db import connection, transaction
 
@@ -45,22 +48,30 @@ def _writer(worker: int, seconds: float, start_at: float, per_tx: int, out: Any)
     while time.time() < deadline:
         with transaction.atomic():  # the caller's business transaction, recording per_tx events
             for _ in range(per_tx):
-                event_record(
-                    kind="bench.step",
-                    subject_type="bench_case",
-                    subject_id=f"w{worker}-c{n % 500}",
-                    actor="system:bench",
-                    payload={"n": n, "amount": "125.5000", "currency": "EUR"},
-                )
+                if ceiling:  # the same harness with one trivial INSERT instead of an event
+                    with connection.cursor() as cursor:
+                        cursor.execute(f"INSERT INTO {_CEILING_TABLE} (worker, n) VALUES (%s, %s)", [worker, n])
+                else:
+                    event_record(
+                        kind="bench.step",
+                        subject_type="bench_case",
+                        subject_id=f"w{worker}-c{n % 500}",
+                        actor="system:bench",
+                        payload={"n": n, "amount": "125.5000", "currency": "EUR"},
+                    )
                 n += 1
     out.put(n)
 
 
-def bench_append(processes: int, seconds: float, per_tx: int = 1) -> float:
+# A plain logged table (so each commit pays the same WAL flush), dropped after the ceiling run.
+_CEILING_TABLE = "bench_ceiling_insert"
+
+
+def bench_append(processes: int, seconds: float, per_tx: int = 1, ceiling: bool = False) -> float:
     ctx = mp.get_context("spawn")
     out = ctx.Queue()
     start_at = time.time() + 3.0  # let every process import Django and connect first
-    procs = [ctx.Process(target=_writer, args=(w, seconds, start_at, per_tx, out)) for w in range(processes)]
+    procs = [ctx.Process(target=_writer, args=(w, seconds, start_at, per_tx, out, ceiling)) for w in range(processes)]
     for p in procs:
         p.start()
     total = sum(out.get() for _ in procs)
@@ -117,6 +128,11 @@ def main() -> int:
         "--per-transaction", type=int, default=1, help="events per business transaction in step 1 (default 1)"
     )
     parser.add_argument("--only-append", action="store_true", help="run step 1 only")
+    parser.add_argument(
+        "--ceiling",
+        action="store_true",
+        help="run step 1 only, with one trivial INSERT instead of each event (this machine's ceiling)",
+    )
     args = parser.parse_args()
 
     _setup()
@@ -140,6 +156,19 @@ def main() -> int:
     from audit.services import event_record, tree_seal
     from audit.tiles import TileStore
 
+    if args.ceiling:
+        with connection.cursor() as cursor:
+            cursor.execute(f"CREATE TABLE IF NOT EXISTS {_CEILING_TABLE} (id bigserial PRIMARY KEY, worker int, n int)")
+        try:
+            rate = bench_append(args.processes, args.seconds, args.per_transaction, ceiling=True)
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute(f"DROP TABLE {_CEILING_TABLE}")
+        print(
+            f"1c. ceiling: {rate:,.0f} trivial INSERTs/s from {args.processes} processes, same harness "
+            f"({args.seconds:.0f} s, {args.per_transaction} per transaction)"
+        )
+        return 0
     rate = bench_append(args.processes, args.seconds, args.per_transaction)
     print(
         f"1. append: {rate:,.0f} events/s through event_record from {args.processes} processes "

@@ -20,3 +20,27 @@ def on_personal_value_revealed(sender: Any, instance: Any, field_name: str, oper
         actor=f"user:{getattr(operator, 'public_id', None) or getattr(operator, 'pk', 'unknown')}",
         payload={"model": instance._meta.label_lower, "field": field_name},
     )
+
+
+def _actor(user: Any) -> str:
+    return f"user:{getattr(user, 'public_id', None) or getattr(user, 'pk', None) or 'system'}" if user else "system"
+
+
+def _membership_event(kind: str, membership: Any, by: Any) -> None:
+    event_record(
+        kind=kind,
+        subject_type="identity_organization",
+        subject_id=str(membership.organization.public_id),
+        actor=_actor(by),
+        payload={"user": str(membership.user.public_id), "role": membership.role},
+    )
+
+
+def on_membership_granted(sender: Any, membership: Any, granted_by: Any = None, **_: Any) -> None:
+    """A role was granted: who got which role where, and who granted it."""
+    _membership_event("identity.role_granted", membership, granted_by)
+
+
+def on_membership_revoked(sender: Any, membership: Any, revoked_by: Any = None, **_: Any) -> None:
+    """A role was taken away."""
+    _membership_event("identity.role_revoked", membership, revoked_by)

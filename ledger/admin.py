@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponse
 
 from ledger import services
 from ledger.models import Account, Hold, InvariantRun, JournalEntry, JournalLine, PayoutIntent
-from ledger.states import PayoutStatus
+from ledger.states import PAYOUT_OPEN
 
 
 class ReadOnlyAdmin(admin.ModelAdmin[Any]):
@@ -106,12 +106,13 @@ class PayoutIntentAdmin(ReadOnlyAdmin):
     exclude = ["beneficiary"]  # bank details stay out of list and detail pages
     actions = ["redispatch"]
 
-    @admin.action(description="Re-dispatch requested or unknown payouts (same rail key: never pays twice)")
+    @admin.action(description="Re-dispatch requested, unknown or stale sent payouts (same rail key: never pays twice)")
     def redispatch(self, request: HttpRequest, queryset: QuerySet[PayoutIntent]) -> None:
         count = 0
-        for payout in queryset.filter(status__in=[PayoutStatus.REQUESTED, PayoutStatus.UNKNOWN]):
-            services.payout_dispatch(payout_id=payout.pk)
-            count += 1
+        for payout in queryset.filter(status__in=PAYOUT_OPEN):
+            # payout_dispatch itself skips a `sent` payout that is not stale yet (a send in progress).
+            if services.payout_dispatch(payout_id=payout.pk).dispatch_count > payout.dispatch_count:
+                count += 1
         self.message_user(request, f"{count} payout(s) dispatched.", messages.SUCCESS)
 
 

@@ -12,7 +12,8 @@
 | hold_already_resolved | 409 | posting/voiding a hold already posted, voided or expired |
 | hold_expired | 409 | posting a hold past its expiry |
 | idempotency_conflict | 422 | an idempotency key reused with different content (the key is named) |
-| entry_already_reversed | 409 | reversing an entry twice |
+| entry_already_reversed | 409 | reversing an entry twice (also the loser of two concurrent reversals) |
+| entry_not_reversible | 409 | reversing a payout, settlement, hold post or reversal, or one tied to a payout/hold |
 | invalid_transition | 409 | a payout outcome that its current status does not allow |
 | payout_outcome_unknown | 409 | retrying a payout whose outcome is not known to be failed |
 | account_conflict | 409 | account_open with attributes differing from the existing account |
@@ -35,6 +36,7 @@ __all__ = [
     "CurrencyMismatchError",
     "DomainError",
     "EntryAlreadyReversedError",
+    "EntryNotReversibleError",
     "HoldAlreadyResolvedError",
     "HoldExpiredError",
     "IdempotencyConflictError",
@@ -110,6 +112,11 @@ class IdempotencyConflictError(UnprocessableError, LedgerError):
 class EntryAlreadyReversedError(ConflictError, LedgerError):
     code = "entry_already_reversed"
     title = "The entry was already reversed"
+
+
+class EntryNotReversibleError(ConflictError, LedgerError):
+    code = "entry_not_reversible"
+    title = "The entry cannot be reversed"
 
 
 class PayoutOutcomeUnknownError(ConflictError, LedgerError):

@@ -18,18 +18,21 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import F, Max, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
 
 from escrow_project.common.errors import NotFoundError
 from identity.selectors import organization_ids_for_user, user_is_operator
 from ledger.errors import UnknownAccountError
-from ledger.models import Account, Hold, JournalLine, Side
-from ledger.states import HoldStatus
+from ledger.models import Account, Hold, JournalLine, PayoutIntent, Side
+from ledger.states import PAYOUT_OPEN, HoldStatus
 from ledger.types import Balance, InvariantReport
 
 ORGANIZATION = "organization"
+# Mirrors ledger.services.accounts (selectors must not import services).
+SYSTEM_OWNER = "system"
+NEVER_NEGATIVE_PURPOSES = ("payouts_in_flight", "rail_clearing")
 ZERO = Decimal(0)
 
 VisibilityRule = Callable[[Any], Q | None]
@@ -181,6 +184,19 @@ def account_get_for_user(*, user: Any, public_id: Any) -> Account:
 def invariants_check() -> InvariantReport:
     """Verify the books: balanced per currency and per entry, counters equal their history (sums and the
     running balance on the newest line), pending counters equal the pending holds, guards hold."""
+    # SET TRANSACTION must open the transaction; inside a caller's transaction (a test, a service that
+    # already read) the check runs in a savepoint under the caller's isolation instead.
+    outermost = not connection.in_atomic_block
+    with transaction.atomic():
+        if connection.vendor == "postgresql" and outermost:
+            # One snapshot for every query below: under READ COMMITTED a posting committed between the
+            # journal sums and the account rows would look like a breach (a false CRITICAL alert).
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        return _invariants_check()
+
+
+def _invariants_check() -> InvariantReport:
     breaches: list[str] = []
     totals: dict[tuple[str, str], Decimal] = {}
     for row in JournalLine.objects.values("currency", "side").annotate(total=Sum("amount")):
@@ -224,6 +240,11 @@ def invariants_check() -> InvariantReport:
         )
     }
 
+    open_payouts: dict[str, Decimal] = {
+        row["currency"]: row["t"]
+        for row in PayoutIntent.objects.filter(status__in=PAYOUT_OPEN).values("currency").annotate(t=Sum("amount"))
+    }
+
     accounts = 0
     for account in Account.objects.values_list(
         "id",
@@ -233,9 +254,24 @@ def invariants_check() -> InvariantReport:
         "pending_credits",
         "debits_must_not_exceed_credits",
         "credits_must_not_exceed_debits",
+        "owner_type",
+        "purpose",
+        "normal_side",
+        "currency",
     ).iterator(chunk_size=2000):
         accounts += 1
-        aid, pd, pc, qd, qc, dguard, cguard = account
+        aid, pd, pc, qd, qc, dguard, cguard, owner_type, purpose, normal_side, currency = account
+        if owner_type == SYSTEM_OWNER and purpose in NEVER_NEGATIVE_PURPOSES:
+            # Unguarded system accounts (no overdraft CHECK, so payouts never fail on them) still must
+            # never go below zero: money promised or cash at a rail cannot be negative.
+            balance = _signed(normal_side, pd, pc)
+            if balance < 0:
+                breaches.append(f"account {aid}: system {purpose} balance {balance} {currency} is negative")
+            if purpose == "payouts_in_flight" and balance != open_payouts.get(currency, ZERO):
+                breaches.append(
+                    f"account {aid}: payouts in flight {balance} {currency} != open payouts "
+                    f"{open_payouts.get(currency, ZERO)}"
+                )
         d, c = posted.get(aid, (ZERO, ZERO))
         if (pd, pc) != (d, c):
             breaches.append(f"account {aid}: stored posted {pd}/{pc} != journal {d}/{c}")

@@ -4,6 +4,8 @@ Hold:    pending -> posted | voided | expired        (exactly one resolution, ne
 Payout:  requested -> sent -> succeeded | failed | unknown
          requested -> succeeded | failed | unknown   (a rail that answers synchronously)
          unknown   -> sent (re-dispatch with the same rail key) | succeeded | failed
+         sent      -> sent (a stale `sent`, left by a dead worker or a `pending` answer, is re-sent
+                            by the sweeper with the same rail key)
 
 Transitions only change their own row; the services in `ledger.services` post the entries.
 """

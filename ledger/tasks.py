@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from celery import shared_task
-from django.utils import timezone
 
-from ledger.models import PayoutIntent
-from ledger.services import holds_expire, invariants_run, payout_dispatch
-from ledger.states import PayoutStatus
+from ledger.services import holds_expire, invariants_run, payout_dispatch, payouts_sweep
 
 
 @shared_task(acks_late=True, soft_time_limit=50, time_limit=60)
@@ -29,13 +24,5 @@ def invariants_check_task() -> bool:
 
 @shared_task(acks_late=True, soft_time_limit=50, time_limit=60)
 def payouts_sweep_task() -> int:
-    """Re-enqueue payouts whose dispatch was lost (crash between commit and enqueue) or is unknown."""
-    stale = timezone.now() - timedelta(minutes=5)
-    ids = list(
-        PayoutIntent.objects.filter(
-            status__in=[PayoutStatus.REQUESTED, PayoutStatus.UNKNOWN], updated_at__lt=stale
-        ).values_list("id", flat=True)[:500]
-    )
-    for payout_id in ids:
-        payout_dispatch_task.delay(payout_id)
-    return len(ids)
+    """Re-enqueue payouts whose dispatch was lost, is unknown, or was left `sent` (worker died, rail pending)."""
+    return len(payouts_sweep())

@@ -35,12 +35,24 @@ class ReadOnlyAdmin(admin.ModelAdmin[Any]):
         return False
 
 
+_ATTEMPT_FIELDS: list[str] = [
+    "number",
+    "started_at",
+    "finished_at",
+    "outcome",
+    "status_code",
+    "duration_ms",
+    "error",
+    "operator_detail",
+]
+
+
 class AttemptInline(admin.TabularInline[NotificationAttempt, Notification]):
     model = NotificationAttempt
     extra = 0
     can_delete = False
-    fields = ["number", "started_at", "finished_at", "outcome", "status_code", "duration_ms", "error"]
-    readonly_fields = ["number", "started_at", "finished_at", "outcome", "status_code", "duration_ms", "error"]
+    fields = tuple(_ATTEMPT_FIELDS)
+    readonly_fields = _ATTEMPT_FIELDS
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

@@ -101,7 +101,12 @@ class NotificationAttempt(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     outcome = models.CharField(max_length=16, blank=True, default="")
     status_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    error = models.TextField(blank=True, default="")
+    error = models.TextField(blank=True, default="", help_text="Shown to the partner: no answer bodies.")
+    operator_detail = models.TextField(
+        blank=True,
+        default="",
+        help_text="For operators only (admin), redacted: what the peer answered, why a connection failed.",
+    )
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:

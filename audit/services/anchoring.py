@@ -1,7 +1,8 @@
 """Anchoring signed tree heads on chain, safe against a crash at any point.
 
-The order is: record the intent (the Anchor row), sign the transaction and store its bytes and
-hash, commit; only then broadcast; then record that it was sent; later record the confirmation.
+The order is: record the intent (the Anchor row); ask the node for the nonce and gas and sign, with
+no row locked; lock the row only to store the signed bytes and hash (the first stored wins), commit;
+only then broadcast; then record that it was sent; later record the confirmation.
 A retry after a crash anywhere finds the stored transaction and looks it up on chain by hash,
 rebroadcasting the same bytes if the node never saw them. The same nonce can be mined once, and
 the contract refuses a tree size that does not grow, so a tree head is never anchored twice.
@@ -48,9 +49,14 @@ def anchor_prepare() -> Anchor | None:
     return Anchor.objects.create(tree_head=latest, status=AnchorStatus.PENDING)
 
 
-@transaction.atomic
 def _anchor_sign(*, anchor_id: int, client: chain.ChainClient) -> Anchor:
-    anchor = Anchor.objects.select_for_update().select_related("tree_head").get(pk=anchor_id)
+    """Sign the anchor transaction once; the first signed transaction stored is the only one ever sent.
+
+    The node is asked for the nonce and the gas outside any transaction (a slow node must not pin
+    the row or a connection); the row is then locked only to store the signed bytes, unless another
+    worker stored its own meanwhile, which then wins. Nothing is broadcast before that commit.
+    """
+    anchor = Anchor.objects.select_related("tree_head").get(pk=anchor_id)
     if anchor.raw_tx:
         return anchor
     head = anchor.tree_head
@@ -61,17 +67,24 @@ def _anchor_sign(*, anchor_id: int, client: chain.ChainClient) -> Anchor:
         )
     except chain.transient_errors() as exc:
         raise chain.ChainUnavailableError(str(exc)) from exc
-    except Exception as exc:  # gas estimation runs the contract: a revert there is final
+    except Exception as exc:  # gas estimation runs the contract: a revert there is final...
+        stored = Anchor.objects.select_related("tree_head").get(pk=anchor_id)
+        if stored.raw_tx:
+            return stored  # ...unless another worker signed (and sent) this anchor while we asked
         raise chain.ChainRejectedError(f"the contract refuses this anchor: {exc}") from exc
     signed = client.account.sign_transaction(tx)
-    anchor.chain_id = client.chain_id
-    anchor.contract_address = client.contract_address
-    anchor.sender = client.account.address
-    anchor.nonce = nonce
-    anchor.tx_hash = chain.hex0x(signed.hash)
-    anchor.raw_tx = chain.hex0x(signed.raw_transaction)
-    anchor.confirmations_required = client.confirmations
-    anchor.save()
+    with transaction.atomic():
+        anchor = Anchor.objects.select_for_update().select_related("tree_head").get(pk=anchor_id)
+        if anchor.raw_tx:
+            return anchor  # another worker stored its transaction first; ours is dropped unsent
+        anchor.chain_id = client.chain_id
+        anchor.contract_address = client.contract_address
+        anchor.sender = client.account.address
+        anchor.nonce = nonce
+        anchor.tx_hash = chain.hex0x(signed.hash)
+        anchor.raw_tx = chain.hex0x(signed.raw_transaction)
+        anchor.confirmations_required = client.confirmations
+        anchor.save()
     return anchor
 
 

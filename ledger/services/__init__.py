@@ -5,7 +5,8 @@ Accounts:  account_open, account_close (system accounts: rail_clearing_account, 
 Postings:  transfer_create, entry_create (multi-line), entry_reverse, deposit_record, adjustment_record
 Holds:     hold_create, hold_post (all or part; the rest is released), hold_void, holds_expire
 Batches:   batch_execute (TransferOp | HoldOp | HoldPostOp | HoldVoidOp from ledger.types; all or nothing)
-Payouts:   payout_request, payout_dispatch (the task's body), payout_record_outcome, payout_retry
+Payouts:   payout_request, payout_dispatch (the task's body), payout_record_outcome, payout_retry,
+           payouts_sweep (re-enqueues requested, unknown and stale sent payouts with the same rail key)
 Checks:    invariants_run (records an InvariantRun, sets the Prometheus gauge, logs breaches)
 
 Every posting takes a caller-supplied `idempotency_key`: the same key with the same content returns
@@ -25,7 +26,13 @@ from ledger.services.batches import batch_execute
 from ledger.services.entries import adjustment_record, deposit_record, entry_create, entry_reverse, transfer_create
 from ledger.services.holds import hold_create, hold_post, hold_void, holds_expire
 from ledger.services.invariants import invariants_run
-from ledger.services.payouts import payout_dispatch, payout_record_outcome, payout_request, payout_retry
+from ledger.services.payouts import (
+    payout_dispatch,
+    payout_record_outcome,
+    payout_request,
+    payout_retry,
+    payouts_sweep,
+)
 
 __all__ = [
     "account_close",
@@ -46,6 +53,7 @@ __all__ = [
     "payout_request",
     "payout_retry",
     "payouts_in_flight_account",
+    "payouts_sweep",
     "rail_clearing_account",
     "system_account",
     "transfer_create",

@@ -1,9 +1,11 @@
 """The posting engine shared by every ledger service (private to `ledger.services`).
 
 Order of work in every posting, so that concurrent callers never deadlock and never double-post:
+0. lock the hold rows it resolves (by id; hold_post, hold_void, batches);
 1. claim the idempotency key: INSERT ... ON CONFLICT DO NOTHING. A concurrent duplicate blocks on
-   the unique index while holding nothing else, then sees the committed row and replays it;
-2. lock hold rows (by id), then account rows (by id) with SELECT ... FOR UPDATE;
+   the unique index while holding no account, then sees the committed row and replays it (a batch
+   claims the keys of all its operations here, see `Claims`);
+2. lock the account rows (by id) with SELECT ... FOR UPDATE;
 3. validate against the locked rows (existence, closed, currency, guards);
 4. move the four counters in SQL (`x = x + delta`, one statement), never read-modify-write in Python;
 5. insert the journal lines with the account's posted counters after each line.
@@ -156,6 +158,27 @@ class Plan:
             self.delta(account_id).posted_debits += amount
         else:
             self.delta(account_id).posted_credits += amount
+
+
+class Claimed(Exception):
+    """Raised in a batch's claim pass once an operation's key is claimed, before any account is locked."""
+
+
+@dataclass(slots=True)
+class Claims:
+    """A batch's keys, claimed for every operation before it locks accounts (the engine's order: key, then
+    accounts). `claiming` is the first pass; the second pass reads each operation's claim by its index."""
+
+    claiming: bool = True
+    index: int = 0
+    slots: dict[int, Any] = field(default_factory=dict)
+
+    def take(self) -> Any:
+        return self.slots.get(self.index)
+
+    def record(self, value: Any) -> None:
+        self.slots[self.index] = value
+        raise Claimed
 
 
 _ACCOUNT_COLUMNS = (
@@ -408,10 +431,12 @@ def entry_post(
     extra: Plan | None = None,
     allow_closed: bool = False,
     then: tuple[str, list[Any]] | None = None,
+    claims: Claims | None = None,
 ) -> tuple[JournalEntry, bool]:
     """Post a balanced entry (and optional extra pending moves); returns (entry, created).
 
     `then` (PostgreSQL fast path only, i.e. when `locked` is None) rides along in the same statement.
+    `claims` (batches, with `locked`): the first pass only claims the key, the second posts under it.
     """
     lines_balance_check(lines)
     plan = extra or Plan()
@@ -438,15 +463,20 @@ def entry_post(
             return _entry_existing(values), False
         POSTINGS.labels(kind=kind).inc()
         return _entry_instance(entry_id, values), True
-    entry, created = entry_claim(
-        key=key,
-        kind=kind,
-        content=content,
-        description=description,
-        metadata=metadata,
-        reverses_id=reverses_id,
-        batch_id=batch_id,
-    )
+    claimed = None if claims is None or claims.claiming else claims.take()
+    if claimed is None:
+        claimed = entry_claim(
+            key=key,
+            kind=kind,
+            content=content,
+            description=description,
+            metadata=metadata,
+            reverses_id=reverses_id,
+            batch_id=batch_id,
+        )
+    if claims is not None and claims.claiming:
+        claims.record(claimed)
+    entry, created = claimed
     if not created:
         return entry, False
     locked = accounts_lock([line[0] for line in lines], locked)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import uuid
 from collections.abc import Sequence
@@ -11,7 +12,16 @@ from django.utils import timezone
 
 from escrow_project.common.errors import DomainError, UnprocessableError
 from ledger.models import Batch, Hold, JournalEntry
-from ledger.services._core import Locked, accounts_lock, conflict, fingerprint, insert_unless_exists, key_clean
+from ledger.services._core import (
+    Claimed,
+    Claims,
+    Locked,
+    accounts_lock,
+    conflict,
+    fingerprint,
+    insert_unless_exists,
+    key_clean,
+)
 from ledger.services.entries import _transfer
 from ledger.services.holds import _hold_create, _hold_post, _hold_release
 from ledger.states import HoldStatus
@@ -61,8 +71,11 @@ def batch_execute(*, idempotency_key: str, operations: Sequence[Operation]) -> B
             raise conflict(idempotency_key, "batch")
         return _replay(existing)
 
-    # Lock every hold, then every account, each in id order, before the first move: two batches
-    # touching the same rows in different orders then queue instead of deadlocking.
+    # Order of locks, the same as single postings (see _core): holds (as hold_post/hold_void lock their
+    # hold first), then every operation's idempotency key, then every account, each in id order. Keys
+    # before accounts: a concurrent single call that claimed one of our keys and now waits for an account
+    # must not find that account locked by us while we wait for its key (a deadlock). Accounts all at
+    # once: two batches touching the same accounts in different orders then queue instead of deadlocking.
     hold_ids = sorted({op.hold_id for op in operations if isinstance(op, HoldPostOp | HoldVoidOp)})
     holds = {h.pk: h for h in Hold.objects.select_for_update().filter(pk__in=hold_ids).order_by("pk")}
     account_ids: set[int] = set()
@@ -72,60 +85,80 @@ def batch_execute(*, idempotency_key: str, operations: Sequence[Operation]) -> B
     for hold in holds.values():
         account_ids.update((hold.debit_account_id, hold.credit_account_id))
     locked: dict[int, Locked] = {}
+    claims = Claims()
+
+    for index, op in enumerate(operations):  # pass 1: claim the keys; nothing is locked or moved yet
+        claims.index = index
+        with contextlib.suppress(Claimed):
+            _run(op, index, idempotency_key, batch_id, holds, locked, claims)
+    claims.claiming = False
+    accounts_lock(account_ids, locked)
 
     results: list[JournalEntry | Hold] = []
     refs: list[tuple[str, int]] = []
-    for index, op in enumerate(operations):
-        key = op.idempotency_key or f"{idempotency_key}#{index}"
-        try:
-            if index == 0:
-                accounts_lock(account_ids, locked)
-            result: JournalEntry | Hold
-            if isinstance(op, TransferOp):
-                result = _transfer(
-                    idempotency_key=key,
-                    debit_account_id=op.debit_account_id,
-                    credit_account_id=op.credit_account_id,
-                    amount=op.amount,
-                    currency=op.currency,
-                    description=op.description,
-                    metadata=op.metadata,
-                    batch_id=batch_id,
-                    locked=locked,
-                )
-            elif isinstance(op, HoldOp):
-                result = _hold_create(
-                    idempotency_key=key,
-                    debit_account_id=op.debit_account_id,
-                    credit_account_id=op.credit_account_id,
-                    amount=op.amount,
-                    currency=op.currency,
-                    expires_at=op.expires_at,
-                    description=op.description,
-                    metadata=op.metadata,
-                    batch_id=batch_id,
-                    locked=locked,
-                )
-            else:
-                hold = _batch_hold(holds, op.hold_id)
-                if isinstance(op, HoldPostOp):
-                    result = _hold_post(
-                        hold=hold, idempotency_key=key, amount=op.amount, batch_id=batch_id, locked=locked
-                    )
-                    hold.status = HoldStatus.POSTED  # a second op on the same hold in this batch sees it resolved
-                    hold.resolution_key = key
-                else:
-                    result = _hold_release(
-                        hold=hold, idempotency_key=key, status=HoldStatus.VOIDED, reason=op.reason, locked=locked
-                    )
-        except DomainError as exc:
-            exc.detail = f"Operation {index} ({type(op).__name__}): {exc.detail}"
-            exc.args = (exc.detail,)
-            raise
+    for index, op in enumerate(operations):  # pass 2: move the money under the claimed keys
+        claims.index = index
+        result = _run(op, index, idempotency_key, batch_id, holds, locked, claims)
+        if isinstance(op, HoldPostOp):
+            hold = holds[op.hold_id]
+            hold.status = HoldStatus.POSTED  # a second op on the same hold in this batch sees it resolved
+            hold.resolution_key = op.idempotency_key or f"{idempotency_key}#{index}"
         results.append(result)
         refs.append(("entry" if isinstance(result, JournalEntry) else "hold", result.pk))
     Batch.objects.filter(pk=batch_id).update(results=refs)
     return BatchResult(batch_id=batch_id, idempotency_key=idempotency_key, results=results)
+
+
+def _run(
+    op: Operation,
+    index: int,
+    batch_key: str,
+    batch_id: int,
+    holds: dict[int, Hold],
+    locked: dict[int, Locked],
+    claims: Claims,
+) -> JournalEntry | Hold:
+    key = op.idempotency_key or f"{batch_key}#{index}"
+    try:
+        if isinstance(op, TransferOp):
+            return _transfer(
+                idempotency_key=key,
+                debit_account_id=op.debit_account_id,
+                credit_account_id=op.credit_account_id,
+                amount=op.amount,
+                currency=op.currency,
+                description=op.description,
+                metadata=op.metadata,
+                batch_id=batch_id,
+                locked=locked,
+                claims=claims,
+            )
+        if isinstance(op, HoldOp):
+            return _hold_create(
+                idempotency_key=key,
+                debit_account_id=op.debit_account_id,
+                credit_account_id=op.credit_account_id,
+                amount=op.amount,
+                currency=op.currency,
+                expires_at=op.expires_at,
+                description=op.description,
+                metadata=op.metadata,
+                batch_id=batch_id,
+                locked=locked,
+                claims=claims,
+            )
+        hold = _batch_hold(holds, op.hold_id)
+        if isinstance(op, HoldPostOp):
+            return _hold_post(
+                hold=hold, idempotency_key=key, amount=op.amount, batch_id=batch_id, locked=locked, claims=claims
+            )
+        if claims.claiming:
+            return hold  # a void claims no key of its own: it writes the hold's resolution key after the accounts
+        return _hold_release(hold=hold, idempotency_key=key, status=HoldStatus.VOIDED, reason=op.reason, locked=locked)
+    except DomainError as exc:
+        exc.detail = f"Operation {index} ({type(op).__name__}): {exc.detail}"
+        exc.args = (exc.detail,)
+        raise
 
 
 def _batch_hold(holds: dict[int, Hold], hold_id: int) -> Hold:

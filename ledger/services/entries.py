@@ -9,10 +9,10 @@ from typing import Any
 from django.db import transaction
 
 from escrow_project.common.errors import UnprocessableError
-from ledger.errors import EntryAlreadyReversedError, UnknownAccountError
-from ledger.models import EntryKind, JournalEntry, Side
+from ledger.errors import EntryAlreadyReversedError, EntryNotReversibleError, UnknownAccountError
+from ledger.models import EntryKind, Hold, JournalEntry, PayoutIntent, Side
 from ledger.rails import RailError, rail_get
-from ledger.services._core import Locked, amount_clean, currency_clean, entry_post, key_clean
+from ledger.services._core import Claims, Locked, amount_clean, currency_clean, entry_post, key_clean
 from ledger.services.accounts import adjustments_account, rail_clearing_account
 from ledger.types import LineSpec
 
@@ -28,6 +28,7 @@ def _transfer(
     metadata: dict[str, Any] | None = None,
     batch_id: int | None = None,
     locked: dict[int, Locked] | None = None,
+    claims: Claims | None = None,
 ) -> JournalEntry:
     amount = amount_clean(amount, currency)
     if debit_account_id == credit_account_id:
@@ -41,6 +42,7 @@ def _transfer(
         metadata=metadata,
         batch_id=batch_id,
         locked=locked,
+        claims=claims,
     )
     return entry
 
@@ -96,7 +98,10 @@ def _reverse(
     *, entry_id: int, idempotency_key: str, reason: str, allow_closed: bool = False, kind: str = EntryKind.REVERSAL
 ) -> JournalEntry:
     key_clean(idempotency_key)
-    original = JournalEntry.objects.filter(pk=entry_id).first()
+    # Lock the original so two reversals (an operator's and a payout failure's, say) queue here and
+    # the loser sees the winner's reversal below instead of hitting the unique index on reverses_id.
+    # NO KEY UPDATE: rows merely referencing the entry (foreign keys take KEY SHARE) are not blocked.
+    original = JournalEntry.objects.select_for_update(no_key=True).filter(pk=entry_id).first()
     if original is None:
         raise UnknownAccountError(f"No journal entry with id {entry_id}.", code="unknown_entry")
     earlier = JournalEntry.objects.filter(reverses_id=entry_id).only("idempotency_key").first()
@@ -121,9 +126,34 @@ def _reverse(
     return entry
 
 
+# What an operator may undo: moves that nothing else in the ledger tracks. A payout request, its
+# settlement or failure, and a posted hold each belong to a lifecycle (payout intent, hold) that
+# moves money again later; mirroring them by hand would pay twice or drive a system account negative.
+REVERSIBLE_KINDS = frozenset({EntryKind.TRANSFER, EntryKind.ENTRY, EntryKind.ADJUSTMENT, EntryKind.DEPOSIT})
+
+
+def _reversible_check(entry_id: int) -> None:
+    entry = JournalEntry.objects.filter(pk=entry_id).only("kind").first()
+    if entry is None:
+        return  # _reverse names the missing entry
+    linked = (
+        PayoutIntent.objects.filter(request_entry_id=entry_id).exists()
+        or PayoutIntent.objects.filter(outcome_entry_id=entry_id).exists()
+        or Hold.objects.filter(post_entry_id=entry_id).exists()
+    )
+    if entry.kind not in REVERSIBLE_KINDS or linked:
+        raise EntryNotReversibleError(
+            f"Entry {entry_id} is a {entry.kind} entry"
+            + (" linked to a payout or hold" if linked else "")
+            + "; only transfers, multi-line entries, deposits and adjustments can be reversed by hand. "
+            "Record the payout's outcome or post a new adjustment instead."
+        )
+
+
 @transaction.atomic
 def entry_reverse(*, entry_id: int, idempotency_key: str, reason: str) -> JournalEntry:
-    """Post the mirror of an entry, referencing it; an entry is reversed at most once."""
+    """Post the mirror of a transfer, entry, deposit or adjustment, referencing it; at most once."""
+    _reversible_check(entry_id)
     return _reverse(entry_id=entry_id, idempotency_key=idempotency_key, reason=reason)
 
 

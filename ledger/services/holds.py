@@ -16,6 +16,7 @@ from ledger.errors import HoldAlreadyResolvedError, HoldExpiredError, InvalidAmo
 from ledger.models import EntryKind, Hold, JournalEntry, Side
 from ledger.services._core import (
     POSTINGS,
+    Claims,
     Locked,
     Plan,
     accounts_lock,
@@ -46,6 +47,7 @@ def _hold_create(
     metadata: dict[str, Any] | None = None,
     batch_id: int | None = None,
     locked: dict[int, Locked] | None = None,
+    claims: Claims | None = None,
 ) -> Hold:
     key_clean(idempotency_key)
     amount = amount_clean(amount, currency)
@@ -89,8 +91,12 @@ def _hold_create(
         hold_id = post_combined(
             plan=plan, currencies=currencies, allow_closed=False, entry_values=values, claim_model=Hold
         )
+    elif claims is not None and not claims.claiming:
+        hold_id, values = claims.take()  # the row the claim pass inserted (its public id and time)
     else:
         hold_id = insert_unless_exists(Hold, values)
+        if claims is not None:
+            claims.record((hold_id, values))
     if hold_id is None:
         existing = Hold.objects.get(idempotency_key=idempotency_key)
         if existing.fingerprint != print_:
@@ -163,6 +169,7 @@ def _hold_post(
     amount: Any = None,
     batch_id: int | None = None,
     locked: dict[int, Locked] | None = None,
+    claims: Claims | None = None,
 ) -> JournalEntry:
     key_clean(idempotency_key)
     post_amount = hold.amount if amount is None else amount_clean(amount, hold.currency)
@@ -205,6 +212,7 @@ def _hold_post(
         locked=locked,
         extra=release,
         then=then,
+        claims=claims,
     )
     if not created:
         # The key already names another entry with identical content: only possible for this very post.

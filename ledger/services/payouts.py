@@ -8,13 +8,16 @@ unknown: nothing moves; re-dispatching uses the same rail idempotency key, so it
 
 from __future__ import annotations
 
+import datetime
 import uuid
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any, cast
 
 import structlog
 from django.db import transaction
-from prometheus_client import Counter
+from django.utils import timezone
+from prometheus_client import Counter, Gauge
 
 from escrow_project.common.errors import ConflictError, InvalidTransitionError, NotFoundError
 from ledger import signals
@@ -24,11 +27,24 @@ from ledger.rails import RailError, rail_get
 from ledger.services._core import amount_clean, conflict, entry_post, fingerprint, key_clean
 from ledger.services.accounts import payouts_in_flight_account, rail_clearing_account
 from ledger.services.entries import _reverse, rail_check
-from ledger.states import PAYOUT_TRANSITIONS, PayoutStatus, can_transition
+from ledger.states import PAYOUT_OPEN, PAYOUT_TRANSITIONS, PayoutStatus, can_transition
 
 logger = structlog.get_logger(__name__)
 
 PAYOUT_OUTCOMES = Counter("ledger_payout_outcomes_total", "Payout outcomes recorded", ["rail", "status"])
+PAYOUTS_STALE = Gauge(
+    "ledger_payouts_stale", "Open payouts (requested, sent or unknown) untouched for longer than the sweep delay"
+)
+PAYOUTS_OPEN_TOO_LONG = Gauge(
+    "ledger_payouts_open_too_long", "Open payouts older than PAYOUT_ALERT_AFTER: a person should look at them"
+)
+PAYOUT_DISPATCH_ERRORS = Counter(
+    "ledger_payout_dispatch_errors_total", "Rail calls that raised instead of answering", ["rail", "error"]
+)
+# A `sent` row older than this was left by a worker that died, a rail that answered `pending` and
+# never called back, or a lost task; it must exceed the dispatch task's time_limit (60 s).
+PAYOUT_STALE_AFTER = timedelta(minutes=5)
+PAYOUT_ALERT_AFTER = timedelta(hours=24)
 
 
 def _payout_create(
@@ -85,10 +101,25 @@ def _payout_create(
         retry_of=retry_of,
         request_entry=entry,
     )
+    _dispatch_on_commit(payout.pk)
+    return payout
+
+
+def _dispatch_enqueue(payout_id: int) -> None:
     from ledger.tasks import payout_dispatch_task
 
-    cast(Any, payout_dispatch_task).delay_on_commit(payout.pk)  # celery-types lacks DjangoTask
-    return payout
+    payout_dispatch_task.delay(payout_id)
+
+
+def _dispatch_on_commit(payout_id: int) -> None:
+    # robust: the money already moved and is committed when this runs. A broker outage must not turn
+    # that into an error for the caller (who would retry under a new key and pay twice); the row stays
+    # `requested` and payouts_sweep enqueues it again.
+    # A named closure, not functools.partial: Django logs a robust callback's failure by __qualname__.
+    def enqueue_payout_dispatch() -> None:
+        _dispatch_enqueue(payout_id)
+
+    transaction.on_commit(enqueue_payout_dispatch, robust=True)
 
 
 @transaction.atomic
@@ -207,8 +238,9 @@ def payout_dispatch(*, payout_id: int) -> PayoutIntent:
     """
     with transaction.atomic():
         payout = _payout_lock(payout_id)
-        if payout.status not in (PayoutStatus.REQUESTED, PayoutStatus.UNKNOWN):
-            return payout  # already sent or settled: a duplicate task run does nothing
+        stale_sent = payout.status == PayoutStatus.SENT and payout.updated_at < timezone.now() - PAYOUT_STALE_AFTER
+        if payout.status not in (PayoutStatus.REQUESTED, PayoutStatus.UNKNOWN) and not stale_sent:
+            return payout  # being sent right now, or settled: a duplicate task run does nothing
         payout.status = PayoutStatus.SENT
         payout.dispatch_count += 1
         payout.save(update_fields=["status", "dispatch_count", "updated_at"])
@@ -221,14 +253,40 @@ def payout_dispatch(*, payout_id: int) -> PayoutIntent:
             attempt=payout.attempt,
             metadata={"payout_id": payout.pk},
         )
-    except RailError as exc:
-        logger.warning("ledger_payout_rail_error", payout_id=payout.pk, error=str(exc))
-        return payout_record_outcome(payout_id=payout.pk, status=PayoutStatus.UNKNOWN, failure_reason=str(exc))
+    except Exception as exc:  # noqa: BLE001 -- whatever the rail raised, the money may or may not have left
+        # Not knowing is recorded as `unknown`, never left as `sent`: the sweeper re-sends with the same
+        # rail key, so the rail answers the first attempt's outcome instead of paying again.
+        PAYOUT_DISPATCH_ERRORS.labels(rail=payout.rail, error=type(exc).__name__[:40]).inc()
+        log = logger.warning if isinstance(exc, RailError) else logger.exception
+        log("ledger_payout_rail_error", payout_id=payout.pk, error_type=type(exc).__name__, error=str(exc)[:200])
+        return payout_record_outcome(
+            payout_id=payout.pk, status=PayoutStatus.UNKNOWN, failure_reason=f"{type(exc).__name__}: {exc}"
+        )
     if result.status == "pending":
-        return payout  # the rail will tell us later (webhook or poll)
+        return payout  # stays `sent`; the rail's callback or, once stale, the sweeper settles it
     return payout_record_outcome(
         payout_id=payout.pk,
         status=result.status,
         provider_reference=result.provider_reference,
         failure_reason=result.failure_reason,
     )
+
+
+def payouts_sweep(*, now: datetime.datetime | None = None, limit: int = 500) -> list[int]:
+    """Enqueue payouts whose dispatch was lost or unanswered (requested, unknown or stale sent); same rail key."""
+    now = now or timezone.now()
+    stale = PayoutIntent.objects.filter(status__in=PAYOUT_OPEN, updated_at__lt=now - PAYOUT_STALE_AFTER)
+    ids = list(stale.order_by("updated_at").values_list("id", flat=True)[:limit])
+    PAYOUTS_STALE.set(stale.count())
+    PAYOUTS_OPEN_TOO_LONG.set(
+        PayoutIntent.objects.filter(status__in=PAYOUT_OPEN, created_at__lt=now - PAYOUT_ALERT_AFTER).count()
+    )
+    for payout_id in ids:
+        try:
+            _dispatch_enqueue(payout_id)
+        except Exception:  # broker down: the next sweep tries again
+            logger.exception("ledger_payout_sweep_enqueue_failed", payout_id=payout_id)
+            break
+    if ids:
+        logger.info("ledger_payouts_swept", count=len(ids))
+    return ids

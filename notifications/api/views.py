@@ -8,10 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from escrow_project.common.errors import DomainError, NotFoundError
 from escrow_project.common.idempotency import idempotent
-from identity.models import Organization
-from identity.selectors import organization_ids_for_user, user_is_operator
 from notifications import selectors, services
 from notifications.api.serializers import (
     ContactSerializer,
@@ -86,33 +83,13 @@ class ContactView(APIView):
         return Response({"phone": contact.phone})
 
 
-def _organization_for(request: Request, public_id: Any) -> Organization:
-    """The organization a partner registers an endpoint for: one of theirs (any, for an operator)."""
-    mine = Organization.objects.all() if user_is_operator(request.user) else None
-    if mine is None:
-        mine = Organization.objects.filter(pk__in=organization_ids_for_user(request.user))
-    if public_id is not None:
-        organization = mine.filter(public_id=public_id).first()
-        if organization is None:
-            raise NotFoundError("No such organization.")
-        return organization
-    candidates = list(mine[:2])
-    if len(candidates) != 1:
-        raise DomainError(
-            "Say which organization the endpoint is for.",
-            code="organization_required",
-            errors=[{"field": "organization", "code": "required", "message": "Required."}],
-        )
-    return candidates[0]
-
-
 class WebhookEndpointListView(generics.ListAPIView[WebhookEndpoint]):
     """Webhook endpoints of my organizations."""
 
     serializer_class = WebhookEndpointSerializer
 
     def get_queryset(self) -> Any:
-        return selectors.webhook_endpoint_list_for_user(user=self.request.user).prefetch_related("secrets")
+        return selectors.webhook_endpoint_list_for_manager(user=self.request.user).prefetch_related("secrets")
 
     # Not @idempotent on purpose: the response carries the signing secret, and idempotency
     # records keep responses in plain text. See docs/decisions/0302-notifications-delivery.md.
@@ -125,7 +102,9 @@ class WebhookEndpointListView(generics.ListAPIView[WebhookEndpoint]):
         payload = WebhookEndpointCreateSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
-        organization = _organization_for(request, data.get("organization"))
+        organization = selectors.webhook_organization_get_for_manager(
+            user=request.user, public_id=data.get("organization")
+        )
         endpoint, secret = services.webhook_endpoint_register(
             organization_id=organization.pk, url=data["url"], description=data["description"], kinds=data["kinds"]
         )
@@ -137,12 +116,12 @@ class WebhookEndpointListView(generics.ListAPIView[WebhookEndpoint]):
 class WebhookEndpointDetailView(APIView):
     @extend_schema(responses=WebhookEndpointSerializer)
     def get(self, request: Request, public_id: str) -> Response:
-        endpoint = selectors.webhook_endpoint_get_for_user(user=request.user, public_id=public_id)
+        endpoint = selectors.webhook_endpoint_get_for_manager(user=request.user, public_id=public_id)
         return Response(WebhookEndpointSerializer(endpoint).data)
 
     @extend_schema(request=WebhookEndpointUpdateSerializer, responses=WebhookEndpointSerializer)
     def patch(self, request: Request, public_id: str) -> Response:
-        endpoint = selectors.webhook_endpoint_get_for_user(user=request.user, public_id=public_id)
+        endpoint = selectors.webhook_endpoint_get_for_manager(user=request.user, public_id=public_id)
         payload = WebhookEndpointUpdateSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         endpoint = services.webhook_endpoint_update(endpoint_id=endpoint.pk, **payload.validated_data)
@@ -150,7 +129,7 @@ class WebhookEndpointDetailView(APIView):
 
     @extend_schema(responses={204: None}, summary="Disable the endpoint")
     def delete(self, request: Request, public_id: str) -> Response:
-        endpoint = selectors.webhook_endpoint_get_for_user(user=request.user, public_id=public_id)
+        endpoint = selectors.webhook_endpoint_get_for_manager(user=request.user, public_id=public_id)
         services.webhook_endpoint_disable(endpoint_id=endpoint.pk)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -163,7 +142,7 @@ class WebhookSecretRotateView(APIView):
         summary="Rotate the signing secret; the old one keeps signing during the grace period",
     )
     def post(self, request: Request, public_id: str) -> Response:
-        endpoint = selectors.webhook_endpoint_get_for_user(user=request.user, public_id=public_id)
+        endpoint = selectors.webhook_endpoint_get_for_manager(user=request.user, public_id=public_id)
         payload = RotateSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         secret = services.webhook_secret_rotate(
@@ -173,19 +152,27 @@ class WebhookSecretRotateView(APIView):
 
 
 class WebhookEndpointTestView(APIView):
-    @extend_schema(request=None, responses=WebhookDeliverySerializer, summary="Send a signed test event now")
+    # 202, not the outcome: the event goes through the outbox after commit (never an HTTP call
+    # inside this request's transaction); follow it on deliveries/.
+    @extend_schema(
+        request=None,
+        responses={202: WebhookDeliverySerializer},
+        summary="Queue a signed test event (follow it on deliveries/)",
+    )
     @idempotent
     def post(self, request: Request, public_id: str) -> Response:
-        endpoint = selectors.webhook_endpoint_get_for_user(user=request.user, public_id=public_id)
+        endpoint = selectors.webhook_endpoint_get_for_manager(user=request.user, public_id=public_id)
         row = services.webhook_endpoint_test(endpoint_id=endpoint.pk)
-        return Response(WebhookDeliverySerializer(row).data)
+        return Response(WebhookDeliverySerializer(row).data, status=status.HTTP_202_ACCEPTED)
 
 
 class WebhookDeliveryListView(generics.ListAPIView[Notification]):
     serializer_class = WebhookDeliverySerializer
 
     def get_queryset(self) -> Any:
-        endpoint = selectors.webhook_endpoint_get_for_user(user=self.request.user, public_id=self.kwargs["public_id"])
+        endpoint = selectors.webhook_endpoint_get_for_manager(
+            user=self.request.user, public_id=self.kwargs["public_id"]
+        )
         rows = selectors.webhook_delivery_list(endpoint=endpoint, status=self.request.query_params.get("status"))
         return rows.select_related("webhook_endpoint").prefetch_related("attempt_log")
 
@@ -198,6 +185,6 @@ class WebhookRedeliverView(APIView):
     @extend_schema(request=None, responses={202: WebhookDeliverySerializer}, summary="Send a delivery again")
     @idempotent
     def post(self, request: Request, public_id: str) -> Response:
-        row = selectors.webhook_delivery_get_for_user(user=request.user, public_id=public_id)
+        row = selectors.webhook_delivery_get_for_manager(user=request.user, public_id=public_id)
         row = services.notification_retry(notification_id=row.pk)
         return Response(WebhookDeliverySerializer(row).data, status=status.HTTP_202_ACCEPTED)

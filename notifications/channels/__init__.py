@@ -21,9 +21,14 @@ class DeliveryResult:
 
 
 class DeliveryError(Exception):
-    def __init__(self, message: str, *, status_code: int | None = None) -> None:
+    """`str(error)` may be shown to the partner (deliveries API); `detail` is for operators only
+    (stored redacted on the attempt, shown in the admin): a partner must not learn through us what
+    an address answered or whether a port is open."""
+
+    def __init__(self, message: str, *, status_code: int | None = None, detail: str = "") -> None:
         super().__init__(message)
         self.status_code = status_code
+        self.detail = detail
 
 
 class TransientDeliveryError(DeliveryError):

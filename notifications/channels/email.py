@@ -32,7 +32,15 @@ class EmailBackend:
         try:
             email.send(fail_silently=False)
         except smtplib.SMTPRecipientsRefused as exc:
-            raise PermanentDeliveryError(f"recipient refused by the mail server: {exc.recipients!r}") from exc
+            # Codes only: the refused address and the server's reply (which quotes it) are personal data.
+            codes = sorted({str(code) for code, _ in exc.recipients.values()})
+            raise PermanentDeliveryError(
+                f"recipient refused by the mail server (SMTP {', '.join(codes)})", detail=str(exc.recipients)
+            ) from exc
+        except smtplib.SMTPResponseException as exc:
+            raise TransientDeliveryError(
+                f"mail server error: {exc.__class__.__name__} (SMTP {exc.smtp_code})", detail=str(exc)
+            ) from exc
         except (smtplib.SMTPException, OSError) as exc:
-            raise TransientDeliveryError(f"mail server error: {exc}") from exc
+            raise TransientDeliveryError(f"mail server error: {exc.__class__.__name__}", detail=str(exc)) from exc
         return DeliveryResult(provider_message_id=message_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
@@ -12,6 +13,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Q
 from django.utils import timezone
 
+from notifications import egress
 from notifications.channels import DeliveryResult, PermanentDeliveryError, TransientDeliveryError
 from notifications.models import Notification, WebhookEndpoint, WebhookSecret
 from notifications.signing import signature_header
@@ -56,13 +58,27 @@ def post_signed(*, endpoint: WebhookEndpoint, msg_id: str, body: bytes) -> reque
         settings.NOTIFICATIONS_WEBHOOK_CONNECT_TIMEOUT_SECONDS,
         settings.NOTIFICATIONS_WEBHOOK_READ_TIMEOUT_SECONDS,
     )
+    parts = urlsplit(endpoint.url)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    # Local development may target a receiver on this machine; nowhere else may we reach our network.
+    allow_private = settings.NOTIFICATIONS_WEBHOOK_ALLOW_INSECURE
     try:
-        # Redirects are not followed: a signed event must reach the registered URL or fail.
-        return requests.post(endpoint.url, data=body, headers=headers, timeout=timeout, allow_redirects=False)
+        address = egress.checked_address(host, port, allow_private=allow_private)
+    except egress.EgressRefused as exc:
+        raise PermanentDeliveryError("the endpoint's host is not a public address", detail=str(exc)) from exc
+    except egress.EgressUnresolvable as exc:
+        raise TransientDeliveryError("the endpoint's host name did not resolve", detail=str(exc)) from exc
+    # The partner sees only the class of failure: the reason text (refused, reset, no route) would
+    # tell a caller which internal ports are open. Operators get it on the attempt.
+    try:
+        with egress.pinned_session(pinned_address=address, allow_private=allow_private) as session:
+            # Redirects are not followed: a signed event must reach the registered URL or fail.
+            return session.post(endpoint.url, data=body, headers=headers, timeout=timeout, allow_redirects=False)
     except requests.Timeout as exc:
-        raise TransientDeliveryError(f"timed out: {exc.__class__.__name__}") from exc
+        raise TransientDeliveryError(f"timed out: {exc.__class__.__name__}", detail=str(exc)) from exc
     except requests.RequestException as exc:
-        raise TransientDeliveryError(f"connection failed: {exc.__class__.__name__}: {exc}") from exc
+        raise TransientDeliveryError(f"connection failed: {exc.__class__.__name__}", detail=str(exc)) from exc
 
 
 class WebhookBackend:
@@ -75,7 +91,10 @@ class WebhookBackend:
         status = response.status_code
         if 200 <= status < 300:
             return DeliveryResult(provider_message_id=msg_id, status_code=status)
-        excerpt = response.text[:200]
+        # Never the body to the partner: the endpoint may be ours in disguise (SSRF read oracle).
+        # Status and length are enough for them; operators get a redacted excerpt on the attempt.
+        message = f"HTTP {status} ({len(response.content)} bytes)"
+        detail = response.text[:200]
         if status >= 500 or status in _TRANSIENT_STATUSES:
-            raise TransientDeliveryError(f"HTTP {status}: {excerpt}", status_code=status)
-        raise PermanentDeliveryError(f"HTTP {status}: {excerpt}", status_code=status)
+            raise TransientDeliveryError(message, status_code=status, detail=detail)
+        raise PermanentDeliveryError(message, status_code=status, detail=detail)

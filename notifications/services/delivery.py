@@ -19,6 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from escrow_project.common.errors import ConflictError, DomainError, NotFoundError
+from escrow_project.common.redaction import scrub_text
 from notifications import metrics
 from notifications.channels import (
     DeliveryResult,
@@ -86,6 +87,12 @@ def _claim(notification_id: int) -> tuple[Notification, NotificationAttempt] | s
     return notification, attempt
 
 
+def _error_text(error: Exception, notification: Notification, *, limit: int = 2000) -> str:
+    """An error as we may store it: without the recipient's address or anything that looks personal
+    (SMTP replies quote the address; a provider's message may quote a phone number)."""
+    return scrub_text(str(error), [notification.address] if notification.address else [])[:limit]
+
+
 @transaction.atomic
 def _record(
     *,
@@ -104,7 +111,9 @@ def _record(
     attempt.duration_ms = int(seconds * 1000)
     attempt.status_code = status_code
     attempt.outcome = "sent" if error is None else ("failed" if permanent else "transient")
-    attempt.error = "" if error is None else str(error)[:2000]
+    attempt.error = "" if error is None else _error_text(error, notification)
+    detail = getattr(error, "detail", "")
+    attempt.operator_detail = scrub_text(detail, [notification.address] if notification.address else [])[:2000]
     attempt.save()
     channel = notification.channel
     if notification.status != NotificationStatus.SENDING or notification.attempts != attempt.number:
@@ -122,7 +131,7 @@ def _record(
         metrics.SENT.labels(channel).inc()
         metrics.END_TO_END.labels(channel).observe((now - notification.created_at).total_seconds())
         return "sent"
-    notification.last_error = str(error)[:2000]
+    notification.last_error = _error_text(error, notification)
     if permanent:
         notification.status = NotificationStatus.FAILED
         notification.save()
@@ -130,7 +139,7 @@ def _record(
             circuit_record_success(channel=channel)  # the provider answered: the channel itself works
         metrics.FAILED.labels(channel, "permanent").inc()
         return "failed"
-    circuit_record_failure(channel=channel, error=str(error))
+    circuit_record_failure(channel=channel, error=_error_text(error, notification, limit=1000))
     if notification.attempts >= notification.max_attempts:
         notification.status = NotificationStatus.FAILED
         notification.save()
@@ -161,7 +170,9 @@ def notification_deliver(*, notification_id: int) -> str:
         error = exc
     except Exception as exc:
         logger.exception("notification_backend_crashed", notification_id=notification_id)
-        error = TransientDeliveryError(f"{exc.__class__.__name__}: {exc}")
+        # Webhook rows are read by the partner (deliveries API): the class only, the text for operators.
+        text = exc.__class__.__name__ if notification.channel == "webhook" else f"{exc.__class__.__name__}: {exc}"
+        error = TransientDeliveryError(text, detail=str(exc))
     seconds = time.monotonic() - started
     metrics.LATENCY.labels(notification.channel).observe(seconds)
     outcome = _record(

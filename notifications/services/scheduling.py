@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-
 import structlog
 from django.db import transaction
 
@@ -26,4 +24,10 @@ def delivery_schedule_on_commit(notification_id: int, *, countdown: float = 0) -
     and the sweeper picks the pending row up later. Plain `delay_on_commit` would raise into the
     caller after its commit.
     """
-    transaction.on_commit(functools.partial(_send_task, notification_id, countdown), robust=True)
+
+    # A named closure, not functools.partial: when a robust callback fails, Django logs its
+    # __qualname__, which a partial lacks, and the AttributeError would escape after all.
+    def send_delivery_task() -> None:
+        _send_task(notification_id, countdown)
+
+    transaction.on_commit(send_delivery_task, robust=True)

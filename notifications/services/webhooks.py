@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 from datetime import timedelta
 from typing import Any, cast
 from urllib.parse import urlsplit
@@ -13,6 +12,7 @@ from django.utils import timezone
 
 from escrow_project.common.errors import DomainError, NotFoundError
 from identity.models import Organization
+from notifications import egress
 from notifications.kinds import KINDS, WEBHOOK
 from notifications.models import Notification, NotificationStatus, WebhookEndpoint, WebhookSecret
 from notifications.signing import secret_generate
@@ -24,15 +24,23 @@ def _bad(detail: str, code: str, field: str) -> DomainError:
     return DomainError(detail, code=code, errors=[{"field": field, "code": code, "message": detail}])
 
 
-def _internal_host(hostname: str) -> bool:
-    """Loopback, private, link-local (cloud metadata) or reserved literal addresses, and localhost."""
-    if hostname.lower() in {"localhost", "localhost.localdomain"} or hostname.lower().endswith(".localhost"):
+def _internal_host(hostname: str, port: int) -> bool:
+    """localhost by name, or a host that resolves (now) to any non-public address.
+
+    A refusal here is early feedback; the guard that counts runs at every send
+    (notifications.egress), because a name may resolve elsewhere later. A name that does not
+    resolve yet is accepted: the partner may register before publishing DNS.
+    """
+    name = hostname.lower().rstrip(".")
+    if name in {"localhost", "localhost.localdomain"} or name.endswith(".localhost"):
         return True
     try:
-        address = ipaddress.ip_address(hostname.strip("[]"))
-    except ValueError:
-        return False  # a name: resolved at send time (see docs/decisions/0302: known gap)
-    return not address.is_global
+        egress.checked_address(hostname, port, allow_private=False)
+    except egress.EgressRefused:
+        return True
+    except egress.EgressUnresolvable:
+        return False
+    return False
 
 
 def webhook_url_validate(url: str) -> str:
@@ -43,7 +51,11 @@ def webhook_url_validate(url: str) -> str:
         raise _bad("The webhook URL must use https.", "webhook_url_insecure", "url")
     if not parts.hostname:
         raise _bad("The webhook URL needs a host.", "webhook_url_invalid", "url")
-    if not settings.NOTIFICATIONS_WEBHOOK_ALLOW_INSECURE and _internal_host(parts.hostname):
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise _bad("The webhook URL has an invalid port.", "webhook_url_invalid", "url") from None
+    if not settings.NOTIFICATIONS_WEBHOOK_ALLOW_INSECURE and _internal_host(parts.hostname, port):
         raise _bad("The webhook URL must point to a public host.", "webhook_url_internal", "url")
     if parts.username or parts.password:
         raise _bad("Put no credentials in the webhook URL; verify our signature instead.", "webhook_url_invalid", "url")
@@ -65,11 +77,12 @@ def webhook_endpoint_register(
     *, organization_id: int, url: str, description: str = "", kinds: list[str] | None = None
 ) -> tuple[WebhookEndpoint, str]:
     """Register an endpoint and return it with its first signing secret (shown only now)."""
+    # Validated before the lock: checking the URL resolves its host name (network I/O).
+    url = webhook_url_validate(url)
+    kinds = _kinds_validate(kinds)
     organization = Organization.objects.select_for_update().filter(pk=organization_id).first()
     if organization is None:
         raise NotFoundError("No such organization.")
-    url = webhook_url_validate(url)
-    kinds = _kinds_validate(kinds)
     if (
         WebhookEndpoint.objects.filter(organization=organization, is_active=True).count()
         >= MAX_ENDPOINTS_PER_ORGANIZATION
@@ -92,9 +105,11 @@ def webhook_endpoint_update(
     *, endpoint_id: int, url: str | None = None, description: str | None = None, kinds: list[str] | None = None
 ) -> WebhookEndpoint:
     """Change an endpoint's URL, description or subscribed kinds."""
+    # Validated before the lock: checking the URL resolves its host name (network I/O).
+    url = webhook_url_validate(url) if url is not None else None
     endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint_id)
     if url is not None:
-        endpoint.url = webhook_url_validate(url)
+        endpoint.url = url
     if description is not None:
         endpoint.description = description[:200]
     if kinds is not None:
@@ -132,11 +147,18 @@ def webhook_secret_rotate(*, endpoint_id: int, grace_hours: int | None = None) -
 
 
 @transaction.atomic
-def _test_row_create(endpoint_id: int) -> Notification:
+def webhook_endpoint_test(*, endpoint_id: int) -> Notification:
+    """Queue a signed test event through the outbox; it is sent after commit, by a worker.
+
+    Never sent here: callers run inside transactions (the API's Idempotency-Key handling), and a
+    partner's slow endpoint must not hold a transaction, a row lock or the circuit breaker's lock.
+    """
+    from notifications.services.scheduling import delivery_schedule_on_commit
+
     endpoint = WebhookEndpoint.objects.filter(pk=endpoint_id, is_active=True).first()
     if endpoint is None:
         raise NotFoundError("No such active webhook endpoint.")
-    return Notification.objects.create(
+    row = Notification.objects.create(
         kind="webhook_test",
         channel=WEBHOOK,
         status=NotificationStatus.PENDING,
@@ -148,13 +170,5 @@ def _test_row_create(endpoint_id: int) -> Notification:
         next_attempt_at=timezone.now(),
         max_attempts=settings.NOTIFICATIONS_MAX_ATTEMPTS,
     )
-
-
-def webhook_endpoint_test(*, endpoint_id: int) -> Notification:
-    """Send a signed test event now (one attempt, retried like any other if it fails transiently)."""
-    from notifications.services.delivery import notification_deliver
-
-    row = _test_row_create(endpoint_id)
-    notification_deliver(notification_id=row.pk)
-    row.refresh_from_db()
+    delivery_schedule_on_commit(row.pk)
     return row

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
+from django.db import DatabaseError, connection, transaction
 
 from audit import breaker, chain
 from audit.models import Anchor, AnchorStatus, TreeHead
 from audit.services import anchoring, tree_seal
 from audit.tasks import anchor_tree_head
 from tests.audit.conftest import record_events
+from tests.conftest import requires_postgres
 
 pytestmark = pytest.mark.django_db
 
@@ -169,3 +172,128 @@ def test_an_anchor_signed_for_a_chain_that_is_gone_is_given_up(in_process_chain:
     record_events("c1", 1)
     tree_seal()
     assert anchor_tree_head() == AnchorStatus.CONFIRMED
+
+
+def _row_lock_probe(anchor_id: int) -> str:
+    """From another connection (another worker): can the anchor row be locked right now?"""
+    outcome: list[str] = []
+
+    def probe() -> None:
+        try:
+            with transaction.atomic():
+                Anchor.objects.select_for_update(nowait=True).get(pk=anchor_id)
+            outcome.append("free")
+        except DatabaseError:
+            outcome.append("locked")
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=probe)
+    worker.start()
+    worker.join()
+    return outcome[0]
+
+
+@requires_postgres
+@pytest.mark.django_db(transaction=True)
+def test_no_row_lock_is_held_while_the_node_answers(in_process_chain: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A slow node must not pin the anchor row (and a connection): the nonce and gas come first."""
+    record_events("c1", 2)
+    tree_seal()
+    anchor = anchoring.anchor_prepare()
+    assert anchor is not None
+    eth = in_process_chain.w3.eth
+    seen: dict[str, str] = {}
+
+    def probing(name: str, real: Any) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            seen.setdefault(name, _row_lock_probe(anchor.pk))
+            return real(*args, **kwargs)
+
+        return call
+
+    monkeypatch.setattr(eth, "get_transaction_count", probing("nonce", eth.get_transaction_count))
+    monkeypatch.setattr(eth, "estimate_gas", probing("gas", eth.estimate_gas))
+
+    sent = anchoring.anchor_send(anchor_id=anchor.pk)
+
+    assert seen == {"nonce": "free", "gas": "free"}
+    assert sent.status == AnchorStatus.SENT
+    assert len(anchored_events(in_process_chain)) == 1
+
+
+def test_a_worker_that_signs_while_another_already_did_sends_the_stored_transaction(
+    in_process_chain: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two workers read the nonce at once; the transaction stored first is the only one ever sent."""
+    record_events("c1", 2)
+    tree_seal()
+    anchor = anchoring.anchor_prepare()
+    assert anchor is not None
+    sender = in_process_chain.account.address
+    nonce_before = in_process_chain.w3.eth.get_transaction_count(sender)
+    eth = in_process_chain.w3.eth
+    real_nonce = eth.get_transaction_count
+    other: list[Anchor] = []
+
+    def nonce_then_the_other_worker_signs(*args: Any, **kwargs: Any) -> Any:
+        value = real_nonce(*args, **kwargs)
+        if not other:
+            other.append(store_as_the_other_worker(value))
+        return value
+
+    def store_as_the_other_worker(nonce: int) -> Anchor:
+        # Its own gas limit, so its transaction differs from the one this worker would sign.
+        head = anchor.tree_head
+        tx = in_process_chain.contract.functions.anchor(
+            head.tree_size, bytes.fromhex(head.root_hash)
+        ).build_transaction({"from": sender, "nonce": nonce, "chainId": in_process_chain.chain_id, "gas": 300_000})
+        signed = in_process_chain.account.sign_transaction(tx)
+        Anchor.objects.filter(pk=anchor.pk).update(
+            chain_id=in_process_chain.chain_id,
+            contract_address=in_process_chain.contract_address,
+            sender=sender,
+            nonce=nonce,
+            tx_hash=chain.hex0x(signed.hash),
+            raw_tx=chain.hex0x(signed.raw_transaction),
+            confirmations_required=in_process_chain.confirmations,
+        )
+        return Anchor.objects.get(pk=anchor.pk)
+
+    monkeypatch.setattr(eth, "get_transaction_count", nonce_then_the_other_worker_signs)
+    sent = anchoring.anchor_send(anchor_id=anchor.pk)
+
+    assert sent.tx_hash == other[0].tx_hash
+    assert sent.status == AnchorStatus.SENT
+    assert len(anchored_events(in_process_chain)) == 1
+    assert in_process_chain.w3.eth.get_transaction_count(sender) == nonce_before + 1
+    assert anchoring.anchor_confirm(anchor_id=anchor.pk).status == AnchorStatus.CONFIRMED
+
+
+def test_a_worker_that_finds_the_anchor_already_sent_by_another_does_not_fail_it(
+    in_process_chain: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The other worker signed and broadcast first: our gas estimate now reverts, which is not a refusal."""
+    record_events("c1", 2)
+    tree_seal()
+    anchor = anchoring.anchor_prepare()
+    assert anchor is not None
+    eth = in_process_chain.w3.eth
+    real_nonce = eth.get_transaction_count
+    other: list[Anchor] = []
+
+    def nonce_then_the_other_worker_sends(*args: Any, **kwargs: Any) -> Any:
+        value = real_nonce(*args, **kwargs)
+        if not other:
+            monkeypatch.setattr(eth, "get_transaction_count", real_nonce)  # the other worker asks the node itself
+            other.append(anchoring.anchor_send(anchor_id=anchor.pk))
+        return value
+
+    monkeypatch.setattr(eth, "get_transaction_count", nonce_then_the_other_worker_sends)
+    sent = anchoring.anchor_send(anchor_id=anchor.pk)
+
+    assert (sent.status, sent.tx_hash) == (AnchorStatus.SENT, other[0].tx_hash)
+    assert len(anchored_events(in_process_chain)) == 1
+    monkeypatch.undo()
+    assert anchor_tree_head() == AnchorStatus.CONFIRMED
+    assert Anchor.objects.get().status == AnchorStatus.CONFIRMED

@@ -36,3 +36,24 @@ def test_a_get_that_only_asks_records_nothing(client) -> None:
 
     assert client.get(f"/admin/identity/user/{person.pk}/reveal/email/").status_code == 200
     assert not AuditEvent.objects.exists()
+
+
+@pytest.mark.django_db
+def test_role_grants_and_revocations_are_in_the_audit_trail():
+    from audit.models import AuditEvent
+    from identity import services
+    from identity.models import OrganizationKind, Role
+    from tests.factories import OrganizationFactory, UserFactory
+
+    platform = OrganizationFactory.create(kind=OrganizationKind.PLATFORM_OPERATOR)
+    user, granter = UserFactory.create(), UserFactory.create()
+    membership = services.membership_grant(user=user, organization=platform, role=Role.OPERATOR, granted_by=granter)
+    services.membership_revoke(membership=membership, revoked_by=granter)
+
+    events = list(
+        AuditEvent.objects.filter(subject_type="identity_organization", subject_id=str(platform.public_id)).order_by(
+            "id"
+        )
+    )
+    assert [event.kind for event in events] == ["identity.role_granted", "identity.role_revoked"]
+    assert all(event.actor == f"user:{granter.public_id}" for event in events)

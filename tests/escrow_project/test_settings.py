@@ -22,6 +22,9 @@ _KEY_SETTINGS = {
     "KEY_ENCRYPTION_KEY",
     "WRAPPED_DATA_KEYS",
     "WRAPPED_BLIND_INDEX_KEY",
+    "AUDIT_SIGNING_KEY",
+    "AUDIT_CHAIN_PRIVATE_KEY",
+    "CHAIN_RPC_URL",
 }
 
 
@@ -43,6 +46,7 @@ def _check_deploy(tmp_path: Path, **overrides: str) -> subprocess.CompletedProce
             "REDIS_URL": "redis://cache.invalid:6379/0",
             "FIELD_ENCRYPTION_KEYS": f"k2026:{_random_key()}",
             "BLIND_INDEX_KEY": _random_key(),
+            "AUDIT_SIGNING_KEY": secrets.token_hex(32),
             **overrides,
         }
     )
@@ -76,6 +80,13 @@ def test_secure_production_configuration_passes_check_deploy(tmp_path):
         ({"KEY_PROVIDER": "escrow_project.common.crypto.envelope.EnvelopeKeyProvider"}, "KEY_ENCRYPTION_KEY"),
         ({"DATABASE_URL": "sqlite:///prod.sqlite3"}, "PostgreSQL"),
         ({"REDIS_URL": ""}, "REDIS_URL"),
+        ({"AUDIT_SIGNING_KEY": ""}, "AUDIT_SIGNING_KEY is missing"),
+        ({"AUDIT_SIGNING_KEY": "not-hex-" * 8}, "AUDIT_SIGNING_KEY must be 64 random hex"),
+        ({"CHAIN_RPC_URL": "http://127.0.0.1:8545"}, "AUDIT_CHAIN_PRIVATE_KEY is missing"),
+        (
+            {"CHAIN_RPC_URL": "http://127.0.0.1:8545", "AUDIT_CHAIN_PRIVATE_KEY": "0x" + "f" * 64},
+            "AUDIT_CHAIN_PRIVATE_KEY must be a secp256k1 private key",
+        ),
     ],
     ids=[
         "default-key",
@@ -88,6 +99,10 @@ def test_secure_production_configuration_passes_check_deploy(tmp_path):
         "envelope-without-kek",
         "sqlite-database",
         "no-redis",
+        "no-audit-signing-key",
+        "malformed-audit-signing-key",
+        "chain-without-audit-chain-key",
+        "invalid-audit-chain-key",
     ],
 )
 def test_insecure_production_configuration_refuses_to_start(tmp_path, overrides, complaint):
@@ -95,6 +110,15 @@ def test_insecure_production_configuration_refuses_to_start(tmp_path, overrides,
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
     assert complaint in result.stderr
+
+
+def test_production_anchoring_on_a_chain_with_its_own_key_passes_check_deploy(tmp_path):
+    """No chain call happens at start-up: the node named by CHAIN_RPC_URL need not be up for the check."""
+    result = _check_deploy(
+        tmp_path, CHAIN_RPC_URL="http://127.0.0.1:9", AUDIT_CHAIN_PRIVATE_KEY="0x" + secrets.token_hex(32)
+    )
+    assert result.returncode == 0, result.stderr
+    assert "System check identified no issues" in result.stdout
 
 
 def test_production_with_envelope_keys_passes_check_deploy(tmp_path):

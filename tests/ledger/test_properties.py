@@ -94,6 +94,7 @@ def _run(ops):
     holds: list[tuple[int, int, int, Decimal]] = []  # (hold id, debit idx, credit idx, amount) still pending
     entries: list[tuple[int, list[tuple[int, str, Decimal]]]] = []  # (entry id, [(idx, side, amount)])
     reversed_ids: set[int] = set()
+    hold_posts: set[int] = set()  # part of a hold's lifecycle: an operator may not reverse them
     done_keys: list[tuple[str, dict]] = []
 
     for n, op in enumerate(ops):
@@ -150,6 +151,7 @@ def _run(ops):
                 model.pd[a] += part
                 model.pc[b] += part
                 entries.append((entry.pk, [(a, "debit", part), (b, "credit", part)]))
+                hold_posts.add(entry.pk)
                 with pytest.raises(DomainError) as caught:
                     services.hold_void(hold_id=hold_id, idempotency_key=key + "-late")
                 assert caught.value.code == "hold_already_resolved"
@@ -160,6 +162,14 @@ def _run(ops):
         elif kind == "reverse" and entries:
             entry_id, lines = entries[op[1] % len(entries)]
             if entry_id < 0 or entry_id in reversed_ids:
+                continue
+            if entry_id in hold_posts:
+                _, refused = _attempt(
+                    lambda entry_id=entry_id, key=key: services.entry_reverse(
+                        entry_id=entry_id, idempotency_key=key, reason="property test"
+                    )
+                )
+                assert refused == "entry_not_reversible"
                 continue
             debits = {i: amt for i, side, amt in lines if side == "credit"}
             credits = {i: amt for i, side, amt in lines if side == "debit"}

@@ -20,6 +20,8 @@ class Call:
 class Receiver:
     # behaviour(call_number starting at 1) -> (status, seconds to wait before answering)
     behaviour: Callable[[int], tuple[int, float]] = lambda n: (200, 0.0)
+    # What it answers with a non-2xx status (a partner's error page may say anything).
+    error_body: bytes = b"receiver says no"
     calls: list[Call] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     server: ThreadingHTTPServer | None = None
@@ -60,7 +62,7 @@ class Receiver:
                     self.send_response(status)
                     self.send_header("content-type", "text/plain")
                     self.end_headers()
-                    self.wfile.write(b"ok" if status < 300 else b"receiver says no")
+                    self.wfile.write(b"ok" if status < 300 else receiver.error_body)
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the sender hung up (timed out or was killed)
 

@@ -61,7 +61,7 @@ def test_subject_access_registry_decides_who_may_watch_and_the_watcher_gets_the_
         await sync_to_async(live_event_publish)(
             subject_type="nt_probe", subject_id="tx-1", event={"type": "status_changed", "status": "funded"}
         )
-        event = await watcher.receive_json_from(timeout=5)
+        event = await watcher.receive_json_from(timeout=20)
         await watcher.disconnect()
         return anonymous_ok, denied_ok, watcher_ok, event
 
@@ -109,7 +109,7 @@ def test_an_event_published_in_a_rolled_back_transaction_never_reaches_the_page(
             live_event_publish(subject_type="nt_probe", subject_id="tx-2", event={"type": "real"})
 
         await sync_to_async(publish_then_fail)()
-        first = await watcher.receive_json_from(timeout=5)
+        first = await watcher.receive_json_from(timeout=20)
         nothing_more = await watcher.receive_nothing(timeout=0.2)
         await watcher.disconnect()
         return first["type"] == "real" and nothing_more
@@ -188,9 +188,10 @@ def test_websocket_client_through_uvicorn_receives_subject_events_and_own_notifi
         connect(subject_url, additional_headers=headers(ops)) as watcher,
         connect(feed_url, additional_headers=headers(buyer)) as feed,
     ):
-        time.sleep(0.3)  # group_add completes right after the handshake
+        # No wait needed: both consumers await group_add BEFORE accept(), so once connect() has
+        # returned (the handshake is complete) the membership exists, however loaded the machine.
         live_event_publish(subject_type="nt_probe", subject_id="tx-9", event={"type": "milestone_paid", "milestone": 2})
-        assert json.loads(watcher.recv(timeout=10)) == {
+        assert json.loads(watcher.recv(timeout=20)) == {
             "type": "milestone_paid",
             "milestone": 2,
             "subject_type": "nt_probe",
@@ -206,7 +207,7 @@ def test_websocket_client_through_uvicorn_receives_subject_events_and_own_notifi
             channels=["live"],
         )
         notification_deliver(notification_id=row.pk)
-        event = json.loads(feed.recv(timeout=10))
+        event = json.loads(feed.recv(timeout=20))
         assert event["kind"] == "settlement_completed"
         assert event["id"] == str(row.public_id)
         assert event["subject"] == "Escrow ESC-9 settled"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from prometheus_client import REGISTRY
 
 from identity.models import Role
 from notifications.models import ChannelCircuit, CircuitState
@@ -11,8 +12,16 @@ from notifications.types import Recipient
 from tests.factories import member
 
 
+def _sample(name: str) -> float:
+    return REGISTRY.get_sample_value(name, {"channel": "email"}) or 0.0
+
+
 @pytest.mark.django_db
 def test_metrics_page_shows_deliveries_and_the_circuit_state(client):
+    # The registry is process-global: compare with the values before, so an earlier test's e-mail
+    # cannot make this pass.
+    sent_before = _sample("notifications_sent_total")
+    timed_before = _sample("notifications_delivery_seconds_count")
     ChannelCircuit.objects.create(channel="sms", state=CircuitState.OPEN)
     (row,) = notification_enqueue(
         kind="settlement_completed",
@@ -27,3 +36,5 @@ def test_metrics_page_shows_deliveries_and_the_circuit_state(client):
     assert 'notifications_circuit_state{channel="sms"} 2.0' in body
     assert 'notifications_sent_total{channel="email"}' in body
     assert 'notifications_delivery_seconds_count{channel="email"}' in body
+    assert _sample("notifications_sent_total") == sent_before + 1
+    assert _sample("notifications_delivery_seconds_count") == timed_before + 1

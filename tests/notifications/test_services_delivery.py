@@ -220,3 +220,71 @@ def test_twilio_configured_without_its_sdk_fails_the_sms_with_the_reason(setting
     assert notification_deliver(notification_id=row.pk) == "retry_scheduled"
     row.refresh_from_db()
     assert "twilio package is not installed" in row.last_error
+
+
+# --- No personal data in error fields (review H7) ---------------------------------------------
+
+
+@pytest.fixture
+def smtp_peer(settings):
+    from tests.notifications.smtp_peer import SmtpPeer
+
+    peer = SmtpPeer().start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", peer.port, 20
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    yield peer
+    peer.stop()
+
+
+def _email_to(address):
+    buyer = member(Role.BUYER, email=address)
+    (row,) = notification_enqueue(
+        kind="settlement_completed", recipient=Recipient.user(buyer.pk), context={"reference": "E"}, channels=["email"]
+    )
+    return row
+
+
+def _stored_error_texts(row):
+    row.refresh_from_db()
+    circuit = ChannelCircuit.objects.filter(channel="email").first()
+    attempts = list(row.attempt_log.all())
+    return [
+        row.last_error,
+        *(a.error for a in attempts),
+        *(getattr(a, "operator_detail", "") for a in attempts),
+        circuit.last_error if circuit else "",
+    ]
+
+
+@pytest.mark.django_db
+def test_a_refused_address_is_not_stored_in_any_error_field(smtp_peer):
+    smtp_peer.rcpt_reply = "550 5.1.1 <{rcpt}>: Recipient address rejected: User unknown"
+    row = _email_to("jane.roe@buyer-mail.test")
+
+    assert notification_deliver(notification_id=row.pk) == "failed"
+
+    assert any(c.upper().startswith("RCPT TO:<JANE.ROE@") for c in smtp_peer.commands)  # it was really asked
+    row.refresh_from_db()
+    assert row.last_error == "recipient refused by the mail server (SMTP 550)"
+    for text in _stored_error_texts(row):
+        assert "jane.roe" not in text.lower()
+
+
+@pytest.mark.django_db
+def test_a_mail_server_reply_quoting_the_address_is_redacted_everywhere_including_the_circuit(smtp_peer):
+    smtp_peer.data_reply = "451 4.3.0 Mailbox {rcpt} busy, try later (call +1 415 555 0100)"
+    row = _email_to("jane.roe@buyer-mail.test")
+
+    assert notification_deliver(notification_id=row.pk) == "retry_scheduled"
+
+    row.refresh_from_db()
+    assert row.last_error == "mail server error: SMTPDataError (SMTP 451)"
+    assert ChannelCircuit.objects.get(channel="email").consecutive_failures == 1
+    texts = _stored_error_texts(row)
+    # Operators still see the reply, masked.
+    assert "[REDACTED]" in getattr(row.attempt_log.get(), "operator_detail", "")
+    for text in texts:
+        assert "jane.roe" not in text.lower()
+        assert "555 0100" not in text

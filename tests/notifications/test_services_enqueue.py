@@ -180,3 +180,21 @@ def test_user_without_phone_gets_a_skipped_sms_row():
     )
     assert row.status == NotificationStatus.SKIPPED
     assert row.last_error == "the user has no phone number"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_broker_outage_at_enqueue_does_not_fail_the_committed_caller(monkeypatch):
+    from kombu.exceptions import OperationalError
+
+    from notifications.tasks import deliver_notification
+
+    def broker_down(*args: Any, **kwargs: Any) -> None:
+        raise OperationalError("broker unreachable")
+
+    monkeypatch.setattr(deliver_notification, "apply_async", broker_down)
+    buyer = member(Role.BUYER)
+    with transaction.atomic():
+        rows = notification_enqueue(kind="payment_released", recipient=Recipient.user(buyer.pk), context=CTX)
+
+    # The caller's work stands; the rows wait, pending, for the sweeper.
+    assert Notification.objects.filter(pk__in=[row.pk for row in rows], status=NotificationStatus.PENDING).count() == 2

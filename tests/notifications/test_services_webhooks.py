@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import socket
 from datetime import timedelta
+from ipaddress import ip_address
 
 import pytest
 import standardwebhooks.webhooks as sw
@@ -147,9 +149,13 @@ def test_a_retry_is_not_sent_before_it_is_due(receiver):
     receiver.behaviour = lambda n: (503, 0.0)
     org, _, _ = _org_with_endpoint(receiver)
     (row,) = _enqueue_to(org)
+    # Bounds taken around the call, not "now" afterwards: a slow machine must not fail this.
+    before = timezone.now()
     assert notification_deliver(notification_id=row.pk) == "retry_scheduled"
+    after = timezone.now()
     row.refresh_from_db()
-    assert timedelta(seconds=4) < row.next_attempt_at - timezone.now() <= timedelta(seconds=5)
+    delay = timedelta(seconds=5)
+    assert before + delay <= row.next_attempt_at <= after + delay
     assert notification_deliver(notification_id=row.pk) == "not_due"
     assert len(receiver.calls) == 1
 
@@ -206,9 +212,15 @@ def test_endpoint_subscribed_to_other_kinds_gets_nothing(receiver):
 
 
 @pytest.mark.django_db
-def test_test_event_is_sent_and_recorded(receiver):
+def test_test_event_is_queued_then_sent_after_commit(receiver, eager_celery, django_capture_on_commit_callbacks):
     _, endpoint, secret = _org_with_endpoint(receiver)
-    row = webhook_endpoint_test(endpoint_id=endpoint.pk)
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        row = webhook_endpoint_test(endpoint_id=endpoint.pk)
+    assert row.status == NotificationStatus.PENDING
+    assert receiver.calls == []  # nothing goes out before the caller's transaction commits
+    for callback in queued:
+        callback()
+    row.refresh_from_db()
     assert row.status == NotificationStatus.SENT
     (call,) = receiver.wait_for_calls(1)
     assert Webhook(secret).verify(call.body, call.headers)["type"] == "webhook_test"
@@ -271,3 +283,236 @@ def test_internal_addresses_are_refused_in_production_mode(settings, url):
         webhook_endpoint_register(organization_id=org.pk, url=url)
     assert caught.value.code == "webhook_url_internal"
     assert WebhookEndpoint.objects.count() == 0
+
+
+# --- SSRF: a name that resolves inside, the answer body, DNS rebinding (review H2) ---------------
+
+
+def _resolves_to_loopback(name: str) -> bool:
+    try:
+        return all(ip_address(a[4][0]).is_loopback for a in socket.getaddrinfo(name, 443))
+    except OSError:
+        return False
+
+
+_LOCAL_NAME = socket.gethostname()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://2130706433/x",  # 127.0.0.1 as one decimal number
+        "https://0x7f000001/x",  # ... in hex
+        "https://127.1/x",  # ... shortened
+        "https://localhost./x",  # localhost with the root dot
+        pytest.param(
+            f"https://{_LOCAL_NAME}/x",
+            marks=pytest.mark.skipif(
+                not _resolves_to_loopback(_LOCAL_NAME), reason="this machine's name does not resolve to loopback"
+            ),
+            id="machine-name-resolving-to-loopback",
+        ),
+    ],
+)
+def test_names_and_number_forms_resolving_to_internal_addresses_are_refused_in_production_mode(settings, url):
+    settings.NOTIFICATIONS_WEBHOOK_ALLOW_INSECURE = False
+    org = OrganizationFactory.create()
+    with pytest.raises(DomainError) as caught:
+        webhook_endpoint_register(organization_id=org.pk, url=url)
+    assert caught.value.code == "webhook_url_internal"
+    assert WebhookEndpoint.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_a_host_that_resolves_internally_at_send_time_gets_nothing(receiver, settings):
+    # Registered while it looked fine (or before its DNS changed): the send-time check is what counts.
+    org = OrganizationFactory.create()
+    webhook_endpoint_register(organization_id=org.pk, url=receiver.url.replace("127.0.0.1", "localhost"))
+    settings.NOTIFICATIONS_WEBHOOK_ALLOW_INSECURE = False
+    (row,) = _enqueue_to(org)
+
+    assert notification_deliver(notification_id=row.pk) == "failed"
+
+    assert receiver.calls == []
+    row.refresh_from_db()
+    assert row.last_error == "the endpoint's host is not a public address"
+    (attempt,) = row.attempt_log.all()
+    assert "127.0.0.1" not in attempt.error  # the partner does not learn what the name points to
+    assert "127.0.0.1" in attempt.operator_detail  # operators do
+
+
+@pytest.mark.django_db
+def test_the_connection_goes_to_the_address_that_was_checked(receiver, monkeypatch):
+    # A name only our resolver knows: if anything looked it up again (DNS rebinding), it would fail.
+    from notifications import egress
+
+    lookups = []
+
+    def resolver(host, port):
+        lookups.append(host)
+        return ["127.0.0.1"] if host == "partner-pinned.test" else []
+
+    monkeypatch.setattr(egress, "resolve", resolver)
+    org = OrganizationFactory.create()
+    port = receiver.url.split(":")[2].split("/")[0]
+    webhook_endpoint_register(organization_id=org.pk, url=f"http://partner-pinned.test:{port}/hooks")
+    (row,) = _enqueue_to(org)
+
+    assert notification_deliver(notification_id=row.pk) == "sent"
+
+    (call,) = receiver.wait_for_calls(1)
+    assert call.headers["host"] == f"partner-pinned.test:{port}"  # the name still goes in Host (and SNI)
+    assert lookups == ["partner-pinned.test"]
+
+
+@pytest.mark.parametrize(
+    ("addresses", "refused"),
+    [
+        (["93.184.216.34"], False),
+        (["93.184.216.34", "127.0.0.1"], True),  # one internal answer among public ones is enough
+        (["169.254.169.254"], True),  # cloud metadata
+        (["::ffff:10.0.0.1"], True),  # IPv4-mapped private
+        (["64:ff9b::7f00:1"], True),  # NAT64 of loopback
+        (["2002:7f00:1::"], True),  # 6to4 of loopback
+        (["100.64.0.1"], True),  # carrier-grade NAT
+        (["224.0.0.1"], True),  # multicast
+        (["2606:4700::1111"], False),
+    ],
+)
+def test_the_send_time_check_refuses_any_non_public_answer(monkeypatch, addresses, refused):
+    from notifications import egress
+
+    monkeypatch.setattr(egress, "resolve", lambda host, port: addresses)
+    if refused:
+        with pytest.raises(egress.EgressRefused):
+            egress.checked_address("partner.test", 443, allow_private=False)
+    else:
+        assert egress.checked_address("partner.test", 443, allow_private=False) == addresses[0]
+
+
+def test_a_connection_that_lands_on_an_internal_address_is_dropped_before_sending(receiver):
+    # Second line of defence: whatever chose the address, the connected peer itself is checked.
+    import requests
+
+    from notifications import egress
+
+    with (
+        pytest.raises(requests.ConnectionError, match="non-public"),
+        egress.pinned_session(pinned_address="127.0.0.1", allow_private=False) as session,
+    ):
+        session.post(receiver.url, data=b"{}", timeout=(10, 10))
+    assert receiver.calls == []
+
+
+@pytest.mark.django_db
+def test_the_partners_answer_body_is_never_shown_to_the_caller(receiver, client_for):
+    from identity.models import Role
+    from tests.factories import member
+
+    receiver.behaviour = lambda n: (404, 0.0)
+    receiver.error_body = b"<html>internal admin console: jane.doe@corp.example root-token-123</html>"
+    org, endpoint, _ = _org_with_endpoint(receiver)
+    (row,) = _enqueue_to(org)
+
+    assert notification_deliver(notification_id=row.pk) == "failed"
+
+    row.refresh_from_db()
+    (attempt,) = row.attempt_log.all()
+    assert row.last_error == attempt.error == f"HTTP 404 ({len(receiver.error_body)} bytes)"
+    assert attempt.status_code == 404
+    listed = client_for(member(Role.INSURER, org)).get(f"/api/v1/webhook-endpoints/{endpoint.public_id}/deliveries/")
+    assert listed.status_code == 200
+    assert "internal admin console" not in listed.content.decode()
+    # Operators (admin only) see what answered, with personal data masked.
+    assert "internal admin console" in attempt.operator_detail
+    assert "jane.doe@corp.example" not in attempt.operator_detail
+
+
+@pytest.mark.django_db
+def test_a_connection_failure_does_not_tell_the_partner_why(settings):
+    # "Connection refused" vs a timeout is a port scanner; the partner gets the class only.
+    org = OrganizationFactory.create()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    webhook_endpoint_register(organization_id=org.pk, url=f"http://127.0.0.1:{closed_port}/hooks")
+    (row,) = _enqueue_to(org)
+
+    assert notification_deliver(notification_id=row.pk) == "retry_scheduled"
+
+    row.refresh_from_db()
+    assert row.last_error == "connection failed: ConnectionError"
+    (attempt,) = row.attempt_log.all()
+    assert "refused" in attempt.operator_detail.lower()
+
+
+def _self_signed(tmp_path, name):
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_path, key_path
+
+
+def test_https_through_the_pinned_address_still_verifies_the_certificate_for_the_name(tmp_path):
+    """Pinning changes where the socket goes, not whom TLS checks: SNI and the certificate name are
+    the endpoint's host name, so a pinned connection to a server with another name's certificate fails."""
+    import ssl
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    import requests
+
+    from notifications import egress
+
+    cert, key = _self_signed(tmp_path, "partner-tls.test")
+    seen_sni = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("content-length", "0")))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    context.sni_callback = lambda sock, name, ctx: seen_sni.append(name)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    try:
+        with egress.pinned_session(pinned_address="127.0.0.1", allow_private=True) as session:
+            ok = session.post(f"https://partner-tls.test:{port}/hooks", data=b"{}", verify=str(cert), timeout=20)
+            assert ok.status_code == 204
+            assert seen_sni == ["partner-tls.test"]
+            with pytest.raises(requests.exceptions.SSLError):
+                session.post(f"https://other-name.test:{port}/hooks", data=b"{}", verify=str(cert), timeout=20)
+    finally:
+        server.shutdown()
+        server.server_close()
