@@ -13,6 +13,7 @@ import contextlib
 import time
 from typing import Any
 
+import structlog
 from django.core.cache import cache, caches
 from django.core.cache.backends.db import DatabaseCache
 from django.db import transaction
@@ -20,6 +21,10 @@ from prometheus_client import Counter
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
+logger = structlog.get_logger(__name__)
+THROTTLE_FAILED_OPEN = Counter(
+    "api_throttle_failed_open_total", "Requests let through because the rate-limit store was unavailable.", ["scope"]
+)
 THROTTLED = Counter("api_requests_throttled_total", "API requests refused with 429, by throttle scope.", ["scope"])
 
 
@@ -43,6 +48,21 @@ class _AtomicWindowThrottle(SimpleRateThrottle):
         if key is None:
             return True
         now = time.time()
+        try:
+            count, start = self._count(key, now, duration)
+        except Exception:  # any cache outage: fail open, never a 500
+            # Rate limiting protects capacity; refusing every request because its counter store is
+            # down would turn a cache outage into a platform outage.
+            logger.warning("throttle_cache_unavailable", scope=self.scope, exc_info=True)
+            THROTTLE_FAILED_OPEN.labels(scope=self.scope).inc()
+            return True
+        self._wait = max(0.0, float(start) + duration - now)
+        if count > limit:
+            THROTTLED.labels(scope=self.scope).inc()
+            return False
+        return True
+
+    def _count(self, key: str, now: float, duration: int) -> tuple[int, float]:
         with _serialised():
             cache.add(f"{key}:start", now, duration)
             cache.add(key, 0, duration)
@@ -52,12 +72,7 @@ class _AtomicWindowThrottle(SimpleRateThrottle):
                 cache.set(f"{key}:start", now, duration)
                 cache.set(key, 1, duration)
                 count = 1
-            start = cache.get(f"{key}:start", now)
-        self._wait = max(0.0, float(start) + duration - now)
-        if count > limit:
-            THROTTLED.labels(scope=self.scope).inc()
-            return False
-        return True
+            return count, float(cache.get(f"{key}:start", now))
 
     def wait(self) -> float | None:
         return getattr(self, "_wait", None)

@@ -111,3 +111,15 @@ def test_client_ip_comes_from_the_trusted_proxy_count(settings, num_proxies, exp
     # The caller forged the first entry; the trusted proxy (10.0.0.7) appended the address it saw.
     request = APIRequestFactory().get("/", REMOTE_ADDR="10.0.0.7", HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.9")
     assert IPRateThrottle().get_ident(request) == expected
+
+
+@pytest.mark.django_db
+def test_a_cache_outage_lets_requests_through_instead_of_failing_them(settings, client_for):
+    _rates(settings, client="2/hour", ip="2/hour")
+    # Redis on a port where nothing listens: counting fails, and the API must still answer.
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"}
+    }
+    client = client_for(member())
+    statuses = [client.get("/api/v1/me/").status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 200]
