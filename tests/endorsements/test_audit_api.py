@@ -27,7 +27,7 @@ def two_employers(live_world):
 
 
 def test_a_party_downloads_a_bundle_the_standalone_verifier_accepts(two_employers, client_for, tmp_path):
-    world, other = two_employers
+    world, _ = two_employers
     hr = client_for(world.hr)
     assert (
         hr.post("/api/v1/endorsements/", addition("E-1", effective=day(5), plan="DAY"), format="json").status_code
