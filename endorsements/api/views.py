@@ -174,7 +174,7 @@ class EndorsementAuditEventsView(APIView):
         from audit.selectors import event_as_record
 
         paginator = LinkHeaderPagination()
-        page = paginator.paginate_queryset(_audit_events(request), request, view=self)
+        page: list[Any] | None = paginator.paginate_queryset(_audit_events(request), request, view=self)
         return paginator.get_paginated_response([event_as_record(e) for e in page or []])
 
 
