@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from endorsements import funds, hooks, metrics
+from endorsements.bulk import rows_update
 from endorsements.models import (
     Coverage,
     Direction,
@@ -200,7 +201,7 @@ _PERSISTED = (
 
 def _persist(requests: list[EndorsementRequest]) -> None:
     """Write the in-memory transitions: one UPDATE per new state for the values the group shares,
-    a CASE (bulk_update) only for the columns whose values differ row by row."""
+    per-row values (bulk.rows_update) only for the columns that differ row by row."""
     now = timezone.now()
     groups: dict[str, list[EndorsementRequest]] = {}
     for request in requests:
@@ -216,7 +217,7 @@ def _persist(requests: list[EndorsementRequest]) -> None:
                 varying.append(name)
         EndorsementRequest.objects.filter(pk__in=[r.pk for r in group]).update(**shared)
         if varying:
-            EndorsementRequest.objects.bulk_update(group, varying, batch_size=500)
+            rows_update(EndorsementRequest, group, varying)
 
 
 def _confirm(request: EndorsementRequest, event: dict[str, Any], effects: _Effects) -> None:
@@ -332,5 +333,5 @@ def _apply_member_changes(effects: _Effects) -> None:
                 )
             )
         Coverage.objects.filter(member=member, end_date__isnull=True).update(end_date=end)
-    Member.objects.bulk_update(list(members.values()), ["status", "plan"], batch_size=500)
+    rows_update(Member, list(members.values()), ["status", "plan"])
     Coverage.objects.bulk_create(new_coverages, batch_size=500)
