@@ -23,6 +23,7 @@ from endorsements.models import (
     EndorsementAccount,
     EndorsementKind,
     EndorsementRequest,
+    GroupPolicy,
     InsurerCallbackSecret,
     InsurerEvent,
     Member,
@@ -121,15 +122,21 @@ def insurer_events_apply(*, insurer: Organization, events: list[dict[str, Any]])
     """
     parsed = [event_fields_check(e) for e in events]
     tracking_ids = {t for _, _, t in parsed}
-    refs = {
-        t: (pk, employer_id, currency)
-        for pk, t, employer_id, currency in EndorsementRequest.objects.filter(
-            tracking_id__in=tracking_ids, insurer=insurer
-        ).values_list("pk", "tracking_id", "employer_id", "currency")
-    }
-    # Lock order of every funding path: EA rows first (sorted), then the requests.
+    found = list(
+        EndorsementRequest.objects.filter(tracking_id__in=tracking_ids, insurer=insurer).values_list(
+            "pk", "tracking_id", "employer_id", "currency", "policy_id"
+        )
+    )
+    refs = {t: (pk, employer_id, currency) for pk, t, employer_id, currency, _ in found}
+    # Lock order of every funding path: EA rows first (sorted), then policies, then the requests.
     for employer_id, currency in sorted({(e, c) for _, e, c in refs.values()}):
         ea_lock(employer_id=employer_id, currency=currency)
+    # New coverage rows reference the policy: PostgreSQL checks that key at COMMIT (deferred FK)
+    # with FOR KEY SHARE, which waits for a file intake holding the policy FOR UPDATE while that
+    # intake waits for our audit chain head: a deadlock (seen in the overlapped benchmark). Taking
+    # the policy here, in lock order, makes the intake wait for us (or us for it) instead.
+    policy_ids = sorted({policy_id for *_, policy_id in found})
+    list(GroupPolicy.objects.select_for_update(no_key=True).filter(pk__in=policy_ids).order_by("pk").values_list("pk"))
     requests = {
         r.tracking_id: r
         for r in EndorsementRequest.objects.select_for_update(of=("self",))
