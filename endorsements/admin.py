@@ -159,16 +159,31 @@ class EndorsementRequestAdmin(_RequestAdmin):
     pass
 
 
-@admin.register(ParkedRequest)
-class ParkedRequestAdmin(_RequestAdmin):
+class _QueueAdmin(_RequestAdmin):
+    """A work queue: the list shows one state; a row's own page opens whatever its state now is
+    (it leaves the queue when woken, retried or cancelled, and the operator's link must not 404)."""
+
+    queue_state: str = ""
+
     def get_queryset(self, request: HttpRequest) -> QuerySet[EndorsementRequest]:
-        return super().get_queryset(request).filter(state=RequestState.ON_HOLD_FUNDS).order_by("effective_date", "pk")
+        queryset = super().get_queryset(request)
+        match = getattr(request, "resolver_match", None)
+        if match is not None and str(match.url_name).endswith("_change"):
+            return queryset
+        return queryset.filter(state=self.queue_state)
+
+
+@admin.register(ParkedRequest)
+class ParkedRequestAdmin(_QueueAdmin):
+    queue_state = RequestState.ON_HOLD_FUNDS
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[EndorsementRequest]:
+        return super().get_queryset(request).order_by("effective_date", "pk")
 
 
 @admin.register(DeadLetterRequest)
-class DeadLetterRequestAdmin(_RequestAdmin):
-    def get_queryset(self, request: HttpRequest) -> QuerySet[EndorsementRequest]:
-        return super().get_queryset(request).filter(state=RequestState.DEAD_LETTER)
+class DeadLetterRequestAdmin(_QueueAdmin):
+    queue_state = RequestState.DEAD_LETTER
 
 
 @admin.register(Batch)

@@ -22,6 +22,9 @@ NOTIFY_KINDS = {
     "endorsement.on_hold_funds": "endorsement_on_hold_funds",
     "endorsement.confirmed": "endorsement_confirmed",
     "endorsement.rejected": "endorsement_rejected",
+    # The notifications app has no "failed" kind yet; to HR a terminal refusal reads as a rejection
+    # (the reason says it failed validation at the insurer).
+    "endorsement.failed": "endorsement_rejected",
 }
 
 
@@ -52,7 +55,7 @@ def _notify_one(request: EndorsementRequest, kind: str, notify_kind: str) -> Non
         "policy_number": request.policy.policy_number,
         "amount_required": str(request.amount),
         "currency": request.currency,
-        "reason": request.rejection_reason or "no reason given",
+        "reason": request.rejection_reason or request.last_error or "no reason given",
     }
     _notify(
         kind=notify_kind,

@@ -327,6 +327,7 @@ class Dispatch(models.Model):
         PENDING = "pending", "Pending"
         ACKNOWLEDGED = "acknowledged", "Acknowledged"
         DEAD_LETTER = "dead_letter", "Dead letter"
+        INVALID = "invalid", "Refused as invalid"
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     insurer = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="endorsement_dispatches")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.db.models import QuerySet
@@ -39,6 +40,24 @@ def employer_for_user(*, user: Any, employer_public_id: Any = None) -> Organizat
         )
     employer = employers.first()
     if employer is None:
+        raise NotFoundError("No such employer.", code="employer_not_found")
+    return employer
+
+
+def audit_employer_for_user(*, user: Any, employer_public_id: Any = None) -> Organization:
+    """The employer whose endorsement audit trail the caller asks for (HR, auditors, operators); 404 otherwise."""
+    from endorsements.access import can_see_employer_endorsements
+
+    if not employer_public_id:
+        return employer_for_user(user=user)
+    try:
+        public_id = uuid.UUID(str(employer_public_id))
+    except ValueError:
+        public_id = None
+    employer = (
+        Organization.objects.filter(public_id=public_id, kind=OrganizationKind.EMPLOYER).first() if public_id else None
+    )
+    if employer is None or not can_see_employer_endorsements(user, str(employer.pk)):
         raise NotFoundError("No such employer.", code="employer_not_found")
     return employer
 

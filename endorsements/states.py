@@ -5,6 +5,7 @@ VALIDATED -> ON_HOLD_FUNDS -> FUND_LOCKED (a top-up or a confirmed credit wakes 
 SENT -> REJECTED (insurer said no; the hold is voided)
 FUND_LOCKED -> DEAD_LETTER (the insurer stayed unreachable) -> FUND_LOCKED (operator retries)
 RECEIVED | VALIDATED | ON_HOLD_FUNDS | FUND_LOCKED | DEAD_LETTER -> CANCELLED (operator)
+FUND_LOCKED -> FAILED (the insurer refused the content for good: HTTP 400/422; the hold is voided)
 any open state -> FAILED (a terminal internal error an operator must look at)
 
 Transitions change only fields of their own row; the services around them post to the ledger,
@@ -141,5 +142,5 @@ class RequestStateMachine(models.Model):
 
     @transition(field=state, source=list(OPEN_STATES), target=RequestState.FAILED)
     def fail(self, error: str) -> None:
-        """An unrecoverable internal error; visible to operators."""
+        """Terminal: the insurer refused the content as invalid, or an unrecoverable internal error."""
         self.last_error = error[:2000]

@@ -8,6 +8,13 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("ledger/history", ledger_views.LedgerHistoryView.as_view(), name="endorsement-ledger-history"),
     path("endorsements/", views.EndorsementListCreateView.as_view(), name="endorsement-list"),
     path("endorsements/audit-trail", views.EndorsementAuditTrailView.as_view(), name="endorsement-audit-trail"),
+    path("endorsements/audit-events", views.EndorsementAuditEventsView.as_view(), name="endorsement-audit-events"),
+    path(
+        "endorsements/audit-events/<str:event_hash>/verify",
+        views.EndorsementEventVerifyView.as_view(),
+        name="endorsement-audit-event-verify",
+    ),
+    path("endorsements/audit-bundle", views.EndorsementAuditBundleView.as_view(), name="endorsement-audit-bundle"),
     path("endorsements/batch", views.BatchUploadView.as_view(), name="endorsement-batch-upload"),
     path("endorsements/batches/<uuid:batch_id>", views.BatchDetailView.as_view(), name="endorsement-batch"),
     path("endorsements/batches/<uuid:batch_id>/rows", views.BatchRowsView.as_view(), name="endorsement-batch-rows"),

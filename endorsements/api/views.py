@@ -1,8 +1,9 @@
 from __future__ import annotations
 
+import json
 from typing import Any, cast
 
-from django.http import StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -20,8 +21,9 @@ from endorsements.models import BatchRow, EndorsementRequest
 from endorsements.services.batches import batch_create
 from endorsements.services.intake import endorsement_submit
 from escrow_project.common.csv_safe import csv_response
-from escrow_project.common.errors import UnprocessableError
+from escrow_project.common.errors import NotFoundError, UnprocessableError
 from escrow_project.common.idempotency import idempotent
+from escrow_project.common.pagination import LinkHeaderPagination
 
 
 class EndorsementListCreateView(ListAPIView[EndorsementRequest]):
@@ -128,6 +130,30 @@ class AuditTrailEventSerializer(serializers.Serializer[Any]):
     payload = serializers.JSONField()
 
 
+class AuditFilterSerializer(serializers.Serializer[Any]):
+    employer = serializers.CharField(required=False, help_text="employer public id (required for auditors)")
+    kind = serializers.CharField(required=False, max_length=100)
+    since = serializers.DateTimeField(required=False, help_text="occurred_at >= since (ISO 8601)")
+    until = serializers.DateTimeField(required=False, help_text="occurred_at < until (ISO 8601)")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs.get("since") and attrs.get("until") and attrs["since"] >= attrs["until"]:
+            raise serializers.ValidationError({"until": "must be after since"})
+        return attrs
+
+
+def _audit_events(request: Request) -> Any:
+    """The employer's chain, filtered; the audit selector enforces access once more."""
+    from audit.selectors import events_for_subject
+
+    filters = AuditFilterSerializer(data=request.query_params)
+    filters.is_valid(raise_exception=True)
+    data = dict(filters.validated_data)
+    employer = selectors.audit_employer_for_user(user=request.user, employer_public_id=data.pop("employer", None))
+    return events_for_subject(request.user, SUBJECT_TYPE, str(employer.pk), **data)
+
+
+@extend_schema(parameters=[AuditFilterSerializer])
 class EndorsementAuditTrailView(ListAPIView[Any]):
     """The employer's endorsement events from the tamper-evident audit chain (newest last)."""
 
@@ -135,11 +161,53 @@ class EndorsementAuditTrailView(ListAPIView[Any]):
     serializer_class = AuditTrailEventSerializer
 
     def get_queryset(self) -> Any:
-        from audit.selectors import events_for_subject
+        return _audit_events(self.request)
 
-        employer = selectors.employer_for_user(
-            user=self.request.user, employer_public_id=self.request.query_params.get("employer")
+
+class EndorsementAuditEventsView(APIView):
+    """The employer's events exactly as hashed (with leaf index), for checking by hand."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(parameters=[AuditFilterSerializer], responses=OpenApiTypes.OBJECT)
+    def get(self, request: Request) -> Response:
+        from audit.selectors import event_as_record
+
+        paginator = LinkHeaderPagination()
+        page: list[Any] | None = paginator.paginate_queryset(_audit_events(request), request, view=self)
+        return paginator.get_paginated_response([event_as_record(e) for e in page or []])
+
+
+class EndorsementAuditBundleView(APIView):
+    """Download the employer's proof bundle (check it offline with `python -m audit.verify`)."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses={(200, "application/json"): OpenApiTypes.OBJECT})
+    def get(self, request: Request) -> HttpResponse:
+        from audit.selectors import bundle_for_subject
+
+        employer = selectors.audit_employer_for_user(
+            user=request.user, employer_public_id=request.query_params.get("employer")
         )
-        return events_for_subject(
-            self.request.user, SUBJECT_TYPE, str(employer.pk), kind=self.request.query_params.get("kind") or None
-        )
+        bundle = bundle_for_subject(request.user, SUBJECT_TYPE, str(employer.pk))
+        response = HttpResponse(json.dumps(bundle, indent=1, sort_keys=True), content_type="application/json")
+        response["Content-Disposition"] = f'attachment; filename="audit-endorsements-{employer.public_id}.json"'
+        return response
+
+
+class EndorsementEventVerifyView(APIView):
+    """One endorsement event's inclusion proof, tree head, anchor and verdict."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses=OpenApiTypes.OBJECT)
+    def post(self, request: Request, event_hash: str) -> Response:
+        from audit.selectors import event_proof
+
+        # Read-only despite POST (the seed's contract), so no Idempotency-Key.
+        proof = event_proof(request.user, event_hash)
+        if proof["event"]["subject_type"] != SUBJECT_TYPE:
+            # Other businesses' events have their own routes; this one answers only for endorsements.
+            raise NotFoundError("No such audit event.", code="audit_event_not_found")
+        return Response(proof)

@@ -9,7 +9,7 @@ events, which `services/callbacks.py` applies. Every exchange is recorded (Gatew
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,10 @@ class GatewayResult:
     transient: bool = False
     reference: str = ""
     error: str = ""
+    # The insurer refused the content itself (HTTP 400/422: sending it again cannot succeed). When
+    # it names items, only those fail and the rest go out in the next window; otherwise all fail.
+    invalid: bool = False
+    item_errors: dict[str, str] = field(default_factory=dict)
 
 
 class InsurerGateway(abc.ABC):

@@ -17,6 +17,26 @@ logger = structlog.get_logger(__name__)
 
 TIMEOUT = (3.05, 15)
 TRANSIENT_STATUSES = {408, 425, 429, 500, 502, 503, 504}
+# The insurer judged the submission's content and refused it for good. Other 4xx (401, 403, 404,
+# 409...) point at configuration an operator can fix, so those dead-letter and stay retryable.
+INVALID_STATUSES = {400, 422}
+
+
+def _item_errors(text: str) -> tuple[str, dict[str, str]]:
+    """The insurer's error code and its per-item messages (`{"errors": [{"tracking_id", "message"}]}`)."""
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return "", {}
+    if not isinstance(body, dict):
+        return "", {}
+    errors = body.get("errors")
+    items = {
+        str(e["tracking_id"]): str(e.get("message") or "invalid")[:500]
+        for e in (errors if isinstance(errors, list) else [])
+        if isinstance(e, dict) and e.get("tracking_id")
+    }
+    return str(body.get("error", "")), items
 
 
 class RestGateway(InsurerGateway):
@@ -71,5 +91,15 @@ class RestGateway(InsurerGateway):
                 reference = ""
             return GatewayResult(accepted=True, reference=reference)
         transient = status in TRANSIENT_STATUSES
-        metrics.GATEWAY_CALLS.labels(protocol=self.protocol, result="transient" if transient else "refused").inc()
-        return GatewayResult(accepted=False, transient=transient, error=f"HTTP {status}: {text[:500]}")
+        code, item_errors = _item_errors(text) if status in INVALID_STATUSES else ("", {})
+        # A reused idempotency key is our bookkeeping's fault, not the content's: dead letter.
+        invalid = status in INVALID_STATUSES and code != "idempotency_key_reused"
+        result = "transient" if transient else "invalid" if invalid else "refused"
+        metrics.GATEWAY_CALLS.labels(protocol=self.protocol, result=result).inc()
+        return GatewayResult(
+            accepted=False,
+            transient=transient,
+            invalid=invalid,
+            item_errors=item_errors if invalid else {},
+            error=f"HTTP {status}: {text[:500]}",
+        )

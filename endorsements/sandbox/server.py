@@ -28,6 +28,8 @@ class Config:
     delay_ms: int = 200
     reject_prefix: str = "REJ"
     claim_prefix: str = "CLM"
+    # A submission holding an item of such a member id is refused whole with 422, naming the items.
+    invalid_prefix: str = ""
     fail_first: int = 0
     reverse_events: bool = False
     send_activation: bool = True
@@ -46,6 +48,7 @@ class State:
             "callback_failures": 0,
             "events_sent": 0,
             "refused_transient": 0,
+            "refused_invalid": 0,
         }
     )
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -190,6 +193,17 @@ def make_handler(config: Config, state: State) -> type[BaseHTTPRequestHandler]:
                 except (ValueError, KeyError, TypeError):
                     self._json(HTTPStatus.BAD_REQUEST, {"error": "malformed"})
                     return
+                invalid = [
+                    {"tracking_id": i.get("tracking_id"), "message": "member_id is not a valid member number"}
+                    for i in items
+                    if config.invalid_prefix and str(i.get("member_id", "")).startswith(config.invalid_prefix)
+                ]
+                if invalid:
+                    refusal = json.dumps({"error": "validation_failed", "errors": invalid}).encode()
+                    state.submissions[key] = (fingerprint, HTTPStatus.UNPROCESSABLE_ENTITY, refusal)
+                    state.stats["refused_invalid"] += 1
+                    self._send(HTTPStatus.UNPROCESSABLE_ENTITY, refusal)
+                    return
                 reference = f"NWB-{secrets.token_hex(6).upper()}"
                 body = json.dumps({"batch_reference": reference, "accepted": len(items)}).encode()
                 state.submissions[key] = (fingerprint, HTTPStatus.ACCEPTED, body)
@@ -218,6 +232,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--delay-ms", type=int, default=200)
     parser.add_argument("--reject-prefix", default="REJ", help="member ids starting with this are rejected")
     parser.add_argument("--claim-prefix", default="CLM", help="deletions of these member ids report a claim")
+    parser.add_argument("--invalid-prefix", default="", help="refuse submissions holding these member ids (422)")
     parser.add_argument("--fail-first", type=int, default=0, help="answer the first N new submissions with 503")
     parser.add_argument("--callback-base", default="", help="send callbacks to this origin instead")
     parser.add_argument("--reverse-events", action="store_true", help="send activations before confirmations")
@@ -228,6 +243,7 @@ def main(argv: list[str] | None = None) -> None:
         delay_ms=args.delay_ms,
         reject_prefix=args.reject_prefix,
         claim_prefix=args.claim_prefix,
+        invalid_prefix=args.invalid_prefix,
         fail_first=args.fail_first,
         reverse_events=args.reverse_events,
         callback_base=args.callback_base,

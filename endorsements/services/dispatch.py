@@ -12,11 +12,13 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from endorsements import hooks
+from endorsements import funds, hooks
 from endorsements.gateway import GatewayItem, GatewayResult, gateway_for
-from endorsements.models import Dispatch, EndorsementRequest, InsurerProfile
+from endorsements.models import Dispatch, EndorsementKind, EndorsementRequest, InsurerProfile, Member
+from endorsements.services.funding import ea_drain, ea_lock
 from endorsements.states import RequestState
 from escrow_project.common.errors import NotFoundError
+from ledger.types import HoldVoidOp
 
 logger = structlog.get_logger(__name__)
 
@@ -128,11 +130,14 @@ def backoff_seconds(attempt: int) -> int:
 
 @transaction.atomic
 def dispatch_record_result(*, dispatch_id: int, result: GatewayResult) -> int | None:
-    """Apply the insurer's answer to a delivery: sent, retry later, or dead letter."""
+    """Apply the insurer's answer to a delivery: sent, retry later, failed (invalid), or dead letter."""
     dispatch = Dispatch.objects.select_for_update().get(pk=dispatch_id)
     if dispatch.status != Dispatch.Status.PENDING:
         return None
     dispatch.attempts += 1
+    if result.invalid:
+        _record_invalid(dispatch, result)
+        return None
     requests = list(
         EndorsementRequest.objects.select_for_update(of=("self",))
         .select_related("employer", "policy", "batch")
@@ -173,3 +178,45 @@ def dispatch_record_result(*, dispatch_id: int, result: GatewayResult) -> int | 
     hooks.requests_step(requests, "endorsement.dead_letter", actor="system:dispatch")
     logger.error("endorsement_dispatch_dead_letter", dispatch=dispatch.pk, attempts=dispatch.attempts)
     return None
+
+
+def _record_invalid(dispatch: Dispatch, result: GatewayResult) -> None:
+    """The insurer refused the content for good: the named requests (or all) fail, their holds are
+    voided and HR is told; requests it did not object to go back to the queue for the next window."""
+    mine = EndorsementRequest.objects.filter(dispatch=dispatch, state=RequestState.FUND_LOCKED)
+    # Lock order of every funding path: EA rows (sorted), then the requests, then the ledger.
+    accounts = sorted(set(mine.values_list("employer_id", "currency")))
+    for employer_id, currency in accounts:
+        ea_lock(employer_id=employer_id, currency=currency)
+    requests = list(mine.select_for_update(of=("self",)).select_related("employer", "policy", "batch").order_by("pk"))
+    named = {r.tracking_id for r in requests} & set(result.item_errors)
+    failing = [r for r in requests if not named or r.tracking_id in named]
+    innocent = [r.pk for r in requests if named and r.tracking_id not in named]
+    dispatch.status = Dispatch.Status.INVALID
+    dispatch.last_error = result.error[:2000]
+    dispatch.save()
+    if innocent:
+        EndorsementRequest.objects.filter(pk__in=innocent).update(dispatch=None, updated_at=timezone.now())
+    voids = []
+    for request in failing:
+        reason = result.item_errors.get(request.tracking_id) or result.error or "The insurer refused the endorsement."
+        request.attempts = dispatch.attempts
+        request.fail(f"Refused by the insurer as invalid: {reason}")
+        if request.hold_id:
+            voids.append(
+                HoldVoidOp(
+                    hold_id=int(request.hold_id),
+                    reason="refused by the insurer as invalid",
+                    idempotency_key=f"endorsement:{request.tracking_id}:void",
+                )
+            )
+    if voids:
+        funds.ledger_batch(voids)
+    additions = [r.member_id for r in failing if r.kind == EndorsementKind.ADDITION]
+    if additions:
+        Member.objects.filter(pk__in=additions, status=Member.Status.PENDING).update(status=Member.Status.NOT_COVERED)
+    EndorsementRequest.objects.bulk_update(failing, ["state", "last_error", "attempts"], batch_size=500)
+    hooks.requests_step(failing, "endorsement.failed", actor="system:dispatch")
+    logger.error("endorsement_dispatch_invalid", dispatch=dispatch.pk, failed=len(failing), requeued=len(innocent))
+    for employer_id, currency in accounts:
+        ea_drain(employer_id=employer_id, currency=currency, actor="system:dispatch")

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from endorsements import funds, hooks, metrics
+from endorsements.bulk import rows_update
 from endorsements.models import Direction, EndorsementAccount, EndorsementRequest
 from endorsements.states import RequestState
 from escrow_project.common.errors import DomainError, UnprocessableError
@@ -140,20 +141,25 @@ def ea_drain(*, employer_id: int, currency: str, actor: str = "system") -> Drain
 def _save_states(requests: list[EndorsementRequest], fields: list[str]) -> None:
     """Persist transitions already made in memory (the FSM checked each one).
 
-    The rows of one call share their new state, so one UPDATE carries it; only the per-row hold
-    ids need a CASE (bulk_update), which is much cheaper with a single column.
+    The rows of one call share their new state, so one UPDATE carries it; with per-row hold ids
+    it is one UPDATE ... FROM VALUES (bulk.py).
     """
     if not requests:
         return
     now = timezone.now()
     first = requests[0]
-    shared = {"state": first.state, "parked_at": first.parked_at, "updated_at": now}
     assert all(r.state == first.state for r in requests)
-    EndorsementRequest.objects.filter(pk__in=[r.pk for r in requests]).update(**shared)
     for request in requests:
         request.updated_at = now
+    # One statement per row set: a second UPDATE of a row in the same transaction makes PostgreSQL
+    # re-check its foreign keys (FOR KEY SHARE on the batch and policy rows), which can wait for a
+    # file intake holding those rows while it waits for a lock we hold.
     if "hold_id" in fields:
-        EndorsementRequest.objects.bulk_update(requests, ["hold_id"], batch_size=PAGE)
+        rows_update(EndorsementRequest, requests, ["state", "parked_at", "updated_at", "hold_id"])
+    else:
+        EndorsementRequest.objects.filter(pk__in=[r.pk for r in requests]).update(
+            state=first.state, parked_at=first.parked_at, updated_at=now
+        )
 
 
 def _counts(result: DrainResult) -> dict[str, int]:

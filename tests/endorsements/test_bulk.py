@@ -1,0 +1,29 @@
+"""bulk.rows_update: each row gets its own values; rows not passed are untouched."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from endorsements.bulk import rows_update
+from endorsements.models import EndorsementRequest
+from endorsements.services import funding
+from endorsements.services.intake import endorsement_submit
+from tests.endorsements.conftest import addition, day
+
+
+def test_rows_update_writes_per_row_values_only_to_the_given_rows(live_world):
+    world = live_world
+    funding.ea_topup(employer=world.employer, amount="900.00", currency="USD", idempotency_key="t", actor="t")
+    a, b, c = (
+        endorsement_submit(employer=world.employer, data=addition(m, effective=day(5), plan="DAY"), actor="t")
+        for m in ("E-1", "E-2", "E-3")
+    )
+    c_before = EndorsementRequest.objects.values("insurer_reference", "settled_amount").get(pk=c.pk)
+    a.insurer_reference, a.settled_amount = "REF-A", Decimal("1.2345")
+    b.insurer_reference, b.settled_amount = "REF-'B'", None
+    rows_update(EndorsementRequest, [a, b], ["insurer_reference", "settled_amount"])
+    got = dict(EndorsementRequest.objects.filter(pk__in=[a.pk, b.pk]).values_list("pk", "insurer_reference"))
+    assert got == {a.pk: "REF-A", b.pk: "REF-'B'"}
+    assert EndorsementRequest.objects.get(pk=a.pk).settled_amount == Decimal("1.2345")
+    assert EndorsementRequest.objects.get(pk=b.pk).settled_amount is None
+    assert EndorsementRequest.objects.values("insurer_reference", "settled_amount").get(pk=c.pk) == c_before
