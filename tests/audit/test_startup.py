@@ -2,11 +2,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 from django.conf import settings
 
 
-def test_django_start_up_does_not_import_web3() -> None:
+def test_django_start_up_does_not_import_web3(tmp_path: Path) -> None:
     """web3 takes about a second to import; only anchoring code may pay for it, lazily."""
     code = (
         "import sys, django; django.setup();"
@@ -16,7 +17,7 @@ def test_django_start_up_does_not_import_web3() -> None:
     env = {
         "PATH": "/usr/bin:/bin",
         "DJANGO_SETTINGS_MODULE": "escrow_project.settings.test",
-        "VAR_DIR": "/tmp/audit-startup",
+        "VAR_DIR": str(tmp_path),
     }
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=settings.BASE_DIR, env=env, capture_output=True, text=True
