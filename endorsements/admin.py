@@ -27,18 +27,8 @@ from endorsements.models import (
 )
 from endorsements.services import funding, lifecycle
 from endorsements.states import RequestState
+from escrow_project.common.admin import ReadOnlyAdmin
 from escrow_project.common.errors import DomainError
-
-
-class ReadOnlyAdmin(admin.ModelAdmin[Any]):
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class RateCardInline(admin.TabularInline[Any, Any]):

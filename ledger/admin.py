@@ -8,22 +8,10 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 
+from escrow_project.common.admin import ReadOnlyAdmin
 from ledger import services
 from ledger.models import Account, Hold, InvariantRun, JournalEntry, JournalLine, PayoutIntent
 from ledger.states import PAYOUT_OPEN
-
-
-class ReadOnlyAdmin(admin.ModelAdmin[Any]):
-    """The ledger's tables are written only by ledger.services."""
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 def _invariant_status(request: HttpRequest) -> None:

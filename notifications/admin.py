@@ -8,6 +8,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from escrow_project.common.admin import ReadOnlyAdmin
 from escrow_project.common.errors import DomainError
 from notifications import services
 from notifications.channels.sms import masked
@@ -20,20 +21,6 @@ from notifications.models import (
     WebhookEndpoint,
     WebhookSecret,
 )
-
-
-class ReadOnlyAdmin(admin.ModelAdmin[Any]):
-    """Rows are written by services only; the admin reads them and acts through actions."""
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 _ATTEMPT_FIELDS: list[str] = [
     "number",
