@@ -165,20 +165,81 @@ class Claimed(Exception):
 
 
 @dataclass(slots=True)
+class Writes:
+    """A batch's second pass, buffered: counter moves summed per account, journal lines and hold
+    resolutions, written by `writes_flush` in a few set-based statements instead of two to four
+    statements per operation. Guards are still checked operation by operation, in order, against
+    the locked rows' counters kept in memory (`plan_apply`), so a batch refuses exactly what the
+    same operations one at a time would refuse."""
+
+    deltas: dict[int, Delta] = field(default_factory=dict)
+    lines: list[tuple[Any, ...]] = field(default_factory=list)
+    holds: list[tuple[Any, ...]] = field(default_factory=list)  # id, status, key, at, posted, entry, reason
+
+
+@dataclass(slots=True)
 class Claims:
     """A batch's keys, claimed for every operation before it locks accounts (the engine's order: key, then
-    accounts). `claiming` is the first pass; the second pass reads each operation's claim by its index."""
+    accounts). `claiming` is the first pass: each operation states the row that claims its key
+    (`claim`), and `claims_insert` inserts them per table in one statement. The second pass reads each
+    operation's claim by its index (`take`: the new id, or None when the key already existed, and the
+    values inserted) and buffers its writes in `writes`."""
 
     claiming: bool = True
     index: int = 0
-    slots: dict[int, Any] = field(default_factory=dict)
+    slots: dict[int, tuple[int | None, dict[str, Any]]] = field(default_factory=dict)
+    wanted: dict[int, tuple[type[Model], dict[str, Any]]] = field(default_factory=dict)
+    writes: Writes = field(default_factory=Writes)
 
-    def take(self) -> Any:
-        return self.slots.get(self.index)
+    def take(self) -> tuple[int | None, dict[str, Any]]:
+        return self.slots[self.index]
 
-    def record(self, value: Any) -> None:
-        self.slots[self.index] = value
+    def claim(self, model: type[Model], values: dict[str, Any]) -> None:
+        self.wanted[self.index] = (model, values)
         raise Claimed
+
+
+def claims_insert(claims: Claims) -> None:
+    """Insert every claimed row, one statement per table (and per 1,000 rows), in operation order."""
+    by_model: dict[type[Model], list[int]] = {}
+    for index, (model, _values) in claims.wanted.items():
+        by_model.setdefault(model, []).append(index)
+    for model, indexes in by_model.items():
+        for start in range(0, len(indexes), 1000):
+            part = indexes[start : start + 1000]
+            ids = insert_many_unless_exist(model, [claims.wanted[i][1] for i in part])
+            for index, new_id in zip(part, ids, strict=True):
+                claims.slots[index] = (new_id, claims.wanted[index][1])
+    claims.wanted.clear()
+
+
+def insert_many_unless_exist(model: type[Model], rows: Sequence[dict[str, Any]]) -> list[int | None]:
+    """`insert_unless_exists` for many rows in one statement: per row, its new id or None.
+
+    A key repeated inside `rows` is inserted once (the first row) and is None for the later ones,
+    just as one-by-one calls would see it.
+    """
+    if not rows:
+        return []
+    names = list(rows[0])
+    fields = [model._meta.get_field(name) for name in names]
+    columns = ", ".join(connection.ops.quote_name(cast(Any, f).column) for f in fields)
+    row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    params: list[Any] = []
+    for values in rows:
+        params.extend(cast(Any, f).get_db_prep_save(values[f.name], connection) for f in fields)
+    sql = (
+        f"INSERT INTO {connection.ops.quote_name(model._meta.db_table)} ({columns}) "  # noqa: S608 -- identifiers from model metadata, values bound
+        f"VALUES {', '.join([row_sql] * len(rows))} "
+        f"ON CONFLICT ({_col(model, 'idempotency_key')}) DO NOTHING RETURNING id, {_col(model, 'idempotency_key')}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        inserted = {key: int(new_id) for new_id, key in cursor.fetchall()}
+    result: list[int | None] = []
+    for values in rows:
+        result.append(inserted.pop(values["idempotency_key"], None))
+    return result
 
 
 _ACCOUNT_COLUMNS = (
@@ -253,13 +314,22 @@ def _guard_check(account: Locked, delta: Delta) -> None:
             )
 
 
-def plan_apply(plan: Plan, locked: dict[int, Locked], *, entry_id: int | None) -> None:
-    """Check guards on the locked rows, move the counters in SQL, then write the lines."""
+def plan_apply(plan: Plan, locked: dict[int, Locked], *, entry_id: int | None, writes: Writes | None = None) -> None:
+    """Check guards on the locked rows, move the counters in SQL, then write the lines.
+
+    With `writes` (a batch) the checks and the in-memory counters advance now and the SQL waits for
+    `writes_flush`.
+    """
     moving = {aid: d for aid, d in plan.deltas.items() if d != Delta()}
     for account_id, delta in moving.items():
         _guard_check(locked[account_id], delta)
     before = {aid: (locked[aid].posted_debits, locked[aid].posted_credits) for aid in {line[0] for line in plan.lines}}
-    _counters_move(moving, locked)
+    if writes is None:
+        _counters_move(moving, locked)
+    else:
+        for account_id, delta in moving.items():
+            _delta_add(_writes_delta(writes, account_id), delta)
+            _delta_add(locked[account_id], delta)
     if not plan.lines:
         return
     assert entry_id is not None
@@ -273,28 +343,93 @@ def plan_apply(plan: Plan, locked: dict[int, Locked], *, entry_id: int | None) -
             credits += amount
         before[account_id] = (debits, credits)
         rows.append((entry_id, account_id, side, amount, currency, debits, credits, now))
-    placeholders = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(rows))
-    params: list[Any] = []
-    for row in rows:
-        params.extend(row)
+    if writes is None:
+        _lines_insert(rows)
+    else:
+        writes.lines.extend(rows)
+
+
+def _writes_delta(writes: Writes, account_id: int) -> Delta:
+    if account_id not in writes.deltas:
+        writes.deltas[account_id] = Delta()
+    return writes.deltas[account_id]
+
+
+def _delta_add(target: Delta | Locked, delta: Delta) -> None:
+    target.posted_debits += delta.posted_debits
+    target.posted_credits += delta.posted_credits
+    target.pending_debits += delta.pending_debits
+    target.pending_credits += delta.pending_credits
+
+
+_LINE_COLUMNS = 8
+
+
+def _lines_insert(rows: Sequence[tuple[Any, ...]]) -> None:
+    # Chunked to stay under the driver's parameter limit (SQLite's is the smallest).
+    per_statement = max(1, min(1000, (connection.features.max_query_params or 65535) // _LINE_COLUMNS))
     with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO ledger_journalline (entry_id, account_id, side, amount, currency, "  # noqa: S608 -- identifiers from model metadata, values bound
-            f"posted_debits_after, posted_credits_after, created_at) VALUES {placeholders}",
-            params,
-        )
+        for start in range(0, len(rows), per_statement):
+            part = rows[start : start + per_statement]
+            placeholders = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(part))
+            params: list[Any] = []
+            for row in part:
+                params.extend(row)
+            cursor.execute(
+                "INSERT INTO ledger_journalline (entry_id, account_id, side, amount, currency, "  # noqa: S608 -- identifiers from model metadata, values bound
+                f"posted_debits_after, posted_credits_after, created_at) VALUES {placeholders}",
+                params,
+            )
+
+
+def writes_flush(writes: Writes, locked: dict[int, Locked]) -> None:
+    """Write a batch's buffered second pass: counters, then lines, then hold resolutions."""
+    if writes.deltas:
+        if connection.vendor == "postgresql":
+            for row in _counters_add(writes.deltas):
+                # The rows are locked by us: the database must now hold what the checks saw in memory.
+                a = locked[row[0]]
+                expected = (a.posted_debits, a.posted_credits, a.pending_debits, a.pending_credits)
+                if tuple(map(_dec, row[1:])) != expected:
+                    raise AssertionError(f"ledger: account {row[0]} moved under a lock this batch holds")
+        else:
+            _counters_write({aid: locked[aid] for aid in writes.deltas})
+    if writes.lines:
+        _lines_insert(writes.lines)
+    if writes.holds:
+        _holds_resolve(writes.holds)
+    writes.deltas.clear()
+    writes.lines.clear()
+    writes.holds.clear()
 
 
 def _counters_move(moving: dict[int, Delta], locked: dict[int, Locked]) -> None:
     if not moving:
         return
-    returned: list[tuple[Any, ...]] = []
+    if connection.vendor == "postgresql":
+        returned = _counters_add(moving)
+    else:
+        # SQLite keeps decimals as floats, so SQL arithmetic would drift; it also serialises writers
+        # (IMMEDIATE transactions), so writing the exact Decimal result computed here is safe.
+        for account_id, d in moving.items():
+            _delta_add(locked[account_id], d)
+        returned = _counters_write({aid: locked[aid] for aid in moving})
+    for row in returned:
+        account = locked[row[0]]
+        account.posted_debits = _dec(row[1])
+        account.posted_credits = _dec(row[2])
+        account.pending_debits = _dec(row[3])
+        account.pending_credits = _dec(row[4])
+
+
+def _counters_add(moving: dict[int, Delta]) -> list[tuple[Any, ...]]:
+    """PostgreSQL: `x = x + delta` for every account in one statement; returns the new counters."""
+    values = ", ".join(["(%s::bigint, %s::numeric, %s::numeric, %s::numeric, %s::numeric)"] * len(moving))
+    params: list[Any] = []
+    for account_id, d in moving.items():
+        params.extend((account_id, d.posted_debits, d.posted_credits, d.pending_debits, d.pending_credits))
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            values = ", ".join(["(%s::bigint, %s::numeric, %s::numeric, %s::numeric, %s::numeric)"] * len(moving))
-            params: list[Any] = []
-            for account_id, d in moving.items():
-                params.extend((account_id, d.posted_debits, d.posted_credits, d.pending_debits, d.pending_credits))
+        try:
             cursor.execute(
                 "UPDATE ledger_account AS a SET posted_debits = a.posted_debits + v.pd, "  # noqa: S608 -- identifiers from model metadata, values bound
                 "posted_credits = a.posted_credits + v.pc, pending_debits = a.pending_debits + v.qd, "
@@ -303,30 +438,55 @@ def _counters_move(moving: dict[int, Delta], locked: dict[int, Locked]) -> None:
                 "RETURNING a.id, a.posted_debits, a.posted_credits, a.pending_debits, a.pending_credits",
                 params,
             )
-            returned = cursor.fetchall()
-        else:
-            # SQLite keeps decimals as floats, so SQL arithmetic would drift; it also serialises writers
-            # (IMMEDIATE transactions), so writing the exact Decimal result computed here is safe.
-            for account_id, d in moving.items():
-                a = locked[account_id]
-                after = (
-                    a.posted_debits + d.posted_debits,
-                    a.posted_credits + d.posted_credits,
-                    a.pending_debits + d.pending_debits,
-                    a.pending_credits + d.pending_credits,
-                )
+        except IntegrityError as exc:
+            failing = _failing_account(exc)
+            if failing is None:
+                raise
+            raise InsufficientFundsError(
+                f"Account {failing} has too little available for this operation (pending holds count)."
+            ) from None
+        return cursor.fetchall()
+
+
+def _counters_write(after: dict[int, Locked]) -> list[tuple[Any, ...]]:
+    """SQLite: write the counters computed in Python (exact Decimals) for each account."""
+    returned: list[tuple[Any, ...]] = []
+    with connection.cursor() as cursor:
+        for account_id, a in after.items():
+            values = (a.posted_debits, a.posted_credits, a.pending_debits, a.pending_credits)
+            cursor.execute(
+                "UPDATE ledger_account SET posted_debits = %s, posted_credits = %s, pending_debits = %s, "
+                "pending_credits = %s WHERE id = %s",
+                [*(str(v) for v in values), account_id],
+            )
+            returned.append((account_id, *values))
+    return returned
+
+
+def _holds_resolve(rows: Sequence[tuple[Any, ...]]) -> None:
+    """Write many hold resolutions (post or void): one UPDATE ... FROM VALUES on PostgreSQL."""
+    with connection.cursor() as cursor:
+        if connection.vendor != "postgresql":
+            for hold_id, status, key, at, posted, entry_id, reason in rows:
                 cursor.execute(
-                    "UPDATE ledger_account SET posted_debits = %s, posted_credits = %s, pending_debits = %s, "
-                    "pending_credits = %s WHERE id = %s",
-                    [*(str(v) for v in after), account_id],
+                    "UPDATE ledger_hold SET status = %s, resolution_key = %s, resolved_at = %s, posted_amount = %s, "
+                    "post_entry_id = %s, void_reason = %s WHERE id = %s",
+                    [status, key, at, None if posted is None else str(posted), entry_id, reason, hold_id],
                 )
-                returned.append((account_id, *after))
-    for row in returned:
-        account = locked[row[0]]
-        account.posted_debits = _dec(row[1])
-        account.posted_credits = _dec(row[2])
-        account.pending_debits = _dec(row[3])
-        account.pending_credits = _dec(row[4])
+            return
+        for start in range(0, len(rows), 1000):
+            part = rows[start : start + 1000]
+            row_sql = "(%s::bigint, %s::varchar, %s::varchar, %s::timestamptz, %s::numeric, %s::bigint, %s::varchar)"
+            params: list[Any] = []
+            for row in part:
+                params.extend(row)
+            cursor.execute(
+                "UPDATE ledger_hold AS h SET status = v.status, resolution_key = v.key, resolved_at = v.at, "  # noqa: S608 -- identifiers from model metadata, values bound
+                "posted_amount = v.posted, post_entry_id = v.entry_id, void_reason = v.reason "
+                f"FROM (VALUES {', '.join([row_sql] * len(part))}) AS v(id, status, key, at, posted, entry_id, reason) "
+                "WHERE h.id = v.id",
+                params,
+            )
 
 
 def lines_balance_check(lines: Sequence[tuple[int, str, Decimal, str]]) -> None:
@@ -442,16 +602,17 @@ def entry_post(
     plan = extra or Plan()
     for account_id, side, amount, currency in lines:
         plan.line(account_id, side, amount, currency)
+    entry_fields: dict[str, Any] = {
+        "key": key,
+        "kind": kind,
+        "content": content,
+        "description": description,
+        "metadata": metadata,
+        "reverses_id": reverses_id,
+        "batch_id": batch_id,
+    }
     if locked is None and connection.vendor == "postgresql":
-        values = _entry_values(
-            key=key,
-            kind=kind,
-            content=content,
-            description=description,
-            metadata=metadata,
-            reverses_id=reverses_id,
-            batch_id=batch_id,
-        )
+        values = _entry_values(**entry_fields)
         entry_id = post_combined(
             plan=plan,
             currencies=_line_currencies(lines),
@@ -463,26 +624,22 @@ def entry_post(
             return _entry_existing(values), False
         POSTINGS.labels(kind=kind).inc()
         return _entry_instance(entry_id, values), True
-    claimed = None if claims is None or claims.claiming else claims.take()
-    if claimed is None:
-        claimed = entry_claim(
-            key=key,
-            kind=kind,
-            content=content,
-            description=description,
-            metadata=metadata,
-            reverses_id=reverses_id,
-            batch_id=batch_id,
-        )
-    if claims is not None and claims.claiming:
-        claims.record(claimed)
-    entry, created = claimed
+    if claims is None:
+        entry, created = entry_claim(**entry_fields)
+    else:
+        if claims.claiming:
+            claims.claim(JournalEntry, _entry_values(**entry_fields))  # raises Claimed
+        entry_id, values = claims.take()
+        if entry_id is None:
+            entry, created = _entry_existing(values), False
+        else:
+            entry, created = _entry_instance(entry_id, values), True
     if not created:
         return entry, False
     locked = accounts_lock([line[0] for line in lines], locked)
     for account_id, _side, _amount, currency in lines:
         accounts_validate(locked, [account_id], currency, allow_closed=allow_closed)
-    plan_apply(plan, locked, entry_id=entry.id)
+    plan_apply(plan, locked, entry_id=entry.id, writes=None if claims is None else claims.writes)
     POSTINGS.labels(kind=kind).inc()
     return entry, True
 

@@ -17,10 +17,12 @@ from ledger.services._core import (
     Claims,
     Locked,
     accounts_lock,
+    claims_insert,
     conflict,
     fingerprint,
     insert_unless_exists,
     key_clean,
+    writes_flush,
 )
 from ledger.services.entries import _transfer
 from ledger.services.holds import _hold_create, _hold_post, _hold_release
@@ -91,6 +93,7 @@ def batch_execute(*, idempotency_key: str, operations: Sequence[Operation]) -> B
         claims.index = index
         with contextlib.suppress(Claimed):
             _run(op, index, idempotency_key, batch_id, holds, locked, claims)
+    claims_insert(claims)
     claims.claiming = False
     accounts_lock(account_ids, locked)
 
@@ -105,6 +108,7 @@ def batch_execute(*, idempotency_key: str, operations: Sequence[Operation]) -> B
             hold.resolution_key = op.idempotency_key or f"{idempotency_key}#{index}"
         results.append(result)
         refs.append(("entry" if isinstance(result, JournalEntry) else "hold", result.pk))
+    writes_flush(claims.writes, locked)
     Batch.objects.filter(pk=batch_id).update(results=refs)
     return BatchResult(batch_id=batch_id, idempotency_key=idempotency_key, results=results)
 
@@ -154,7 +158,14 @@ def _run(
             )
         if claims.claiming:
             return hold  # a void claims no key of its own: it writes the hold's resolution key after the accounts
-        return _hold_release(hold=hold, idempotency_key=key, status=HoldStatus.VOIDED, reason=op.reason, locked=locked)
+        return _hold_release(
+            hold=hold,
+            idempotency_key=key,
+            status=HoldStatus.VOIDED,
+            reason=op.reason,
+            locked=locked,
+            writes=claims.writes,
+        )
     except DomainError as exc:
         exc.detail = f"Operation {index} ({type(op).__name__}): {exc.detail}"
         exc.args = (exc.detail,)

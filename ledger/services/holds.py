@@ -19,6 +19,7 @@ from ledger.services._core import (
     Claims,
     Locked,
     Plan,
+    Writes,
     accounts_lock,
     accounts_validate,
     amount_clean,
@@ -91,12 +92,12 @@ def _hold_create(
         hold_id = post_combined(
             plan=plan, currencies=currencies, allow_closed=False, entry_values=values, claim_model=Hold
         )
-    elif claims is not None and not claims.claiming:
+    elif claims is not None:
+        if claims.claiming:
+            claims.claim(Hold, values)  # raises Claimed; the batch inserts every claim at once
         hold_id, values = claims.take()  # the row the claim pass inserted (its public id and time)
     else:
         hold_id = insert_unless_exists(Hold, values)
-        if claims is not None:
-            claims.record((hold_id, values))
     if hold_id is None:
         existing = Hold.objects.get(idempotency_key=idempotency_key)
         if existing.fingerprint != print_:
@@ -105,7 +106,7 @@ def _hold_create(
     if not fast:
         locked = accounts_lock([debit_account_id, credit_account_id], locked)
         accounts_validate(locked, [debit_account_id, credit_account_id], currency)
-        plan_apply(plan, locked, entry_id=None)
+        plan_apply(plan, locked, entry_id=None, writes=None if claims is None else claims.writes)
     POSTINGS.labels(kind="hold").inc()
     hold = Hold(
         id=hold_id,
@@ -217,7 +218,9 @@ def _hold_post(
     if not created:
         # The key already names another entry with identical content: only possible for this very post.
         raise conflict(idempotency_key, "entry")
-    if not fast:
+    if claims is not None:
+        claims.writes.holds.append((hold.pk, HoldStatus.POSTED, idempotency_key, now, post_amount, entry.pk, ""))
+    elif not fast:
         Hold.objects.filter(pk=hold.pk).update(
             status=HoldStatus.POSTED,
             resolution_key=idempotency_key,
@@ -235,13 +238,20 @@ def hold_post(*, hold_id: int, idempotency_key: str, amount: Decimal | None = No
 
 
 def _hold_release(
-    *, hold: Hold, idempotency_key: str, status: str, reason: str, locked: dict[int, Locked] | None = None
+    *,
+    hold: Hold,
+    idempotency_key: str,
+    status: str,
+    reason: str,
+    locked: dict[int, Locked] | None = None,
+    writes: Writes | None = None,
 ) -> Hold:
     key_clean(idempotency_key)
     if _resolved_replay(hold, idempotency_key, status):
         return hold
     if (
-        Hold.objects.filter(resolution_key=idempotency_key).exists()
+        (writes is not None and any(row[2] == idempotency_key for row in writes.holds))
+        or Hold.objects.filter(resolution_key=idempotency_key).exists()
         or JournalEntry.objects.filter(idempotency_key=idempotency_key).exists()
     ):
         raise conflict(idempotency_key, "operation")
@@ -254,11 +264,14 @@ def _hold_release(
         post_combined(plan=plan, currencies=currencies, allow_closed=True)
     else:
         locked = accounts_lock([hold.debit_account_id, hold.credit_account_id], locked)
-        plan_apply(plan, locked, entry_id=None)
+        plan_apply(plan, locked, entry_id=None, writes=writes)
     now = timezone.now()
-    Hold.objects.filter(pk=hold.pk).update(
-        status=status, resolution_key=idempotency_key, resolved_at=now, void_reason=reason[:500]
-    )
+    if writes is not None:
+        writes.holds.append((hold.pk, status, idempotency_key, now, None, None, reason[:500]))
+    else:
+        Hold.objects.filter(pk=hold.pk).update(
+            status=status, resolution_key=idempotency_key, resolved_at=now, void_reason=reason[:500]
+        )
     hold.status = status
     hold.resolution_key = idempotency_key
     hold.resolved_at = now
