@@ -16,7 +16,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from endorsements import funds, hooks, metrics
-from endorsements.bulk import rows_update
 from endorsements.models import (
     Batch,
     Coverage,
@@ -31,6 +30,7 @@ from endorsements.models import (
 )
 from endorsements.services.funding import ea_drain, ea_lock
 from endorsements.states import RequestState
+from escrow_project.common.bulk import rows_update
 from escrow_project.common.errors import DomainError, UnprocessableError
 from identity.models import Organization
 from ledger.types import HoldPostOp, HoldVoidOp, TransferOp
@@ -212,7 +212,7 @@ _PERSISTED = (
 
 def _persist(requests: list[EndorsementRequest]) -> None:
     """Write the in-memory transitions: one UPDATE per new state; a plain one when the group shares
-    every value, else one UPDATE ... FROM VALUES (bulk.rows_update)."""
+    every value, else one UPDATE ... FROM UNNEST (common.bulk.rows_update)."""
     now = timezone.now()
     groups: dict[str, list[EndorsementRequest]] = {}
     for request in requests:

@@ -10,9 +10,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from endorsements import funds, hooks, metrics
-from endorsements.bulk import rows_update
 from endorsements.models import Direction, EndorsementAccount, EndorsementRequest
 from endorsements.states import RequestState
+from escrow_project.common.bulk import rows_update
 from escrow_project.common.errors import DomainError, UnprocessableError
 from escrow_project.common.money import MoneyError, quantize, to_decimal
 from identity.models import Organization
@@ -142,7 +142,7 @@ def _save_states(requests: list[EndorsementRequest], fields: list[str]) -> None:
     """Persist transitions already made in memory (the FSM checked each one).
 
     The rows of one call share their new state, so one UPDATE carries it; with per-row hold ids
-    it is one UPDATE ... FROM VALUES (bulk.py).
+    it is one UPDATE ... FROM UNNEST (escrow_project/common/bulk.py).
     """
     if not requests:
         return

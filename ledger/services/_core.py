@@ -23,10 +23,11 @@ from decimal import Decimal
 from typing import Any, cast
 
 from django.db import IntegrityError, connection
-from django.db.models import Model
+from django.db.models import Field, Model
 from django.utils import timezone
 from prometheus_client import Counter
 
+from escrow_project.common.bulk import array_type, columns_of, unnest
 from escrow_project.common.errors import DomainError
 from escrow_project.common.money import MINOR_UNITS, MoneyError, quantize, to_decimal
 from ledger.errors import (
@@ -200,16 +201,14 @@ class Claims:
 
 
 def claims_insert(claims: Claims) -> None:
-    """Insert every claimed row, one statement per table (and per 1,000 rows), in operation order."""
+    """Insert every claimed row, one statement per table, in operation order."""
     by_model: dict[type[Model], list[int]] = {}
     for index, (model, _values) in claims.wanted.items():
         by_model.setdefault(model, []).append(index)
     for model, indexes in by_model.items():
-        for start in range(0, len(indexes), 1000):
-            part = indexes[start : start + 1000]
-            ids = insert_many_unless_exist(model, [claims.wanted[i][1] for i in part])
-            for index, new_id in zip(part, ids, strict=True):
-                claims.slots[index] = (new_id, claims.wanted[index][1])
+        ids = insert_many_unless_exist(model, [claims.wanted[i][1] for i in indexes])
+        for index, new_id in zip(indexes, ids, strict=True):
+            claims.slots[index] = (new_id, claims.wanted[index][1])
     claims.wanted.clear()
 
 
@@ -221,25 +220,30 @@ def insert_many_unless_exist(model: type[Model], rows: Sequence[dict[str, Any]])
     """
     if not rows:
         return []
-    names = list(rows[0])
-    fields = [model._meta.get_field(name) for name in names]
-    columns = ", ".join(connection.ops.quote_name(cast(Any, f).column) for f in fields)
-    row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    params: list[Any] = []
-    for values in rows:
-        params.extend(cast(Any, f).get_db_prep_save(values[f.name], connection) for f in fields)
-    sql = (
-        f"INSERT INTO {connection.ops.quote_name(model._meta.db_table)} ({columns}) "  # noqa: S608 -- identifiers from model metadata, values bound
-        f"VALUES {', '.join([row_sql] * len(rows))} "
-        f"ON CONFLICT ({_col(model, 'idempotency_key')}) DO NOTHING RETURNING id, {_col(model, 'idempotency_key')}"
-    )
+    fields = [cast(Field, model._meta.get_field(name)) for name in rows[0]]
+    table = connection.ops.quote_name(model._meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(str(f.column)) for f in fields)
+    key = _col(model, "idempotency_key")
+    values = [[f.get_db_prep_save(row[f.name], connection) for f in fields] for row in rows]
+    inserted: dict[str, int] = {}
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        inserted = {key: int(new_id) for new_id, key in cursor.fetchall()}
-    result: list[int | None] = []
-    for values in rows:
-        result.append(inserted.pop(values["idempotency_key"], None))
-    return result
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) SELECT * FROM {unnest([array_type(f) for f in fields])} "  # noqa: S608 -- identifiers from model metadata, values bound
+                f"ON CONFLICT ({key}) DO NOTHING RETURNING id, {key}",
+                columns_of(values, len(fields)),
+            )
+            inserted = {k: int(new_id) for new_id, k in cursor.fetchall()}
+        else:
+            # SQLite: no arrays; one statement per row keeps under its parameter limit.
+            for row in values:
+                cursor.execute(
+                    f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(fields))}) "  # noqa: S608
+                    f"ON CONFLICT ({key}) DO NOTHING RETURNING id, {key}",
+                    row,
+                )
+                inserted.update({k: int(new_id) for new_id, k in cursor.fetchall()})
+    return [inserted.pop(row["idempotency_key"], None) for row in rows]
 
 
 _ACCOUNT_COLUMNS = (
@@ -362,23 +366,24 @@ def _delta_add(target: Delta | Locked, delta: Delta) -> None:
     target.pending_credits += delta.pending_credits
 
 
-_LINE_COLUMNS = 8
+_LINE_COLUMNS = "entry_id, account_id, side, amount, currency, posted_debits_after, posted_credits_after, created_at"
+_LINE_TYPES = ["bigint", "bigint", "varchar", "numeric", "varchar", "numeric", "numeric", "timestamptz"]
 
 
 def _lines_insert(rows: Sequence[tuple[Any, ...]]) -> None:
-    # Chunked to stay under the driver's parameter limit (SQLite's is the smallest).
-    per_statement = max(1, min(1000, (connection.features.max_query_params or 65535) // _LINE_COLUMNS))
     with connection.cursor() as cursor:
-        for start in range(0, len(rows), per_statement):
-            part = rows[start : start + per_statement]
-            placeholders = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(part))
-            params: list[Any] = []
-            for row in part:
-                params.extend(row)
+        if connection.vendor == "postgresql":
             cursor.execute(
-                "INSERT INTO ledger_journalline (entry_id, account_id, side, amount, currency, "  # noqa: S608 -- identifiers from model metadata, values bound
-                f"posted_debits_after, posted_credits_after, created_at) VALUES {placeholders}",
-                params,
+                f"INSERT INTO ledger_journalline ({_LINE_COLUMNS}) SELECT * FROM {unnest(_LINE_TYPES)}",  # noqa: S608 -- identifiers from model metadata, values bound
+                columns_of(rows, len(_LINE_TYPES)),
+            )
+            return
+        for start in range(0, len(rows), 100):  # SQLite's parameter limit
+            part = rows[start : start + 100]
+            placeholders = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(part))
+            cursor.execute(
+                f"INSERT INTO ledger_journalline ({_LINE_COLUMNS}) VALUES {placeholders}",  # noqa: S608
+                [value for row in part for value in row],
             )
 
 
@@ -463,8 +468,11 @@ def _counters_write(after: dict[int, Locked]) -> list[tuple[Any, ...]]:
     return returned
 
 
+_RESOLUTION_TYPES = ["bigint", "varchar", "varchar", "timestamptz", "numeric", "bigint", "varchar"]
+
+
 def _holds_resolve(rows: Sequence[tuple[Any, ...]]) -> None:
-    """Write many hold resolutions (post or void): one UPDATE ... FROM VALUES on PostgreSQL."""
+    """Write many hold resolutions (post or void): one UPDATE ... FROM UNNEST on PostgreSQL."""
     with connection.cursor() as cursor:
         if connection.vendor != "postgresql":
             for hold_id, status, key, at, posted, entry_id, reason in rows:
@@ -474,19 +482,12 @@ def _holds_resolve(rows: Sequence[tuple[Any, ...]]) -> None:
                     [status, key, at, None if posted is None else str(posted), entry_id, reason, hold_id],
                 )
             return
-        for start in range(0, len(rows), 1000):
-            part = rows[start : start + 1000]
-            row_sql = "(%s::bigint, %s::varchar, %s::varchar, %s::timestamptz, %s::numeric, %s::bigint, %s::varchar)"
-            params: list[Any] = []
-            for row in part:
-                params.extend(row)
-            cursor.execute(
-                "UPDATE ledger_hold AS h SET status = v.status, resolution_key = v.key, resolved_at = v.at, "  # noqa: S608 -- identifiers from model metadata, values bound
-                "posted_amount = v.posted, post_entry_id = v.entry_id, void_reason = v.reason "
-                f"FROM (VALUES {', '.join([row_sql] * len(part))}) AS v(id, status, key, at, posted, entry_id, reason) "
-                "WHERE h.id = v.id",
-                params,
-            )
+        cursor.execute(
+            "UPDATE ledger_hold AS h SET status = v.status, resolution_key = v.key, resolved_at = v.at, "  # noqa: S608 -- identifiers from model metadata, values bound
+            "posted_amount = v.posted, post_entry_id = v.entry_id, void_reason = v.reason "
+            f"FROM {unnest(_RESOLUTION_TYPES)} AS v(id, status, key, at, posted, entry_id, reason) WHERE h.id = v.id",
+            columns_of(rows, len(_RESOLUTION_TYPES)),
+        )
 
 
 def lines_balance_check(lines: Sequence[tuple[int, str, Decimal, str]]) -> None:

@@ -1,13 +1,13 @@
-"""bulk.rows_update: each row gets its own values; rows not passed are untouched."""
+"""common.bulk.rows_update: each row gets its own values; rows not passed are untouched."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
-from endorsements.bulk import rows_update
 from endorsements.models import EndorsementRequest
 from endorsements.services import funding
 from endorsements.services.intake import endorsement_submit
+from escrow_project.common.bulk import rows_update
 from tests.endorsements.conftest import addition, day
 
 
