@@ -137,7 +137,7 @@ def batch_process(
 
 @transaction.atomic
 def _chunk_commit(*, batch_id: int, chunk: list[tuple[int, Any]]) -> bool:
-    batch = Batch.objects.select_for_update().get(pk=batch_id)
+    batch = Batch.objects.select_for_update(no_key=True).get(pk=batch_id)
     fresh = [(n, row) for n, row in chunk if n > batch.rows_done]
     if not fresh:
         return True
@@ -154,7 +154,7 @@ def _chunk_commit(*, batch_id: int, chunk: list[tuple[int, Any]]) -> bool:
 
 @transaction.atomic
 def _batch_finish(*, batch_id: int, error: str) -> None:
-    batch = Batch.objects.select_for_update().get(pk=batch_id)
+    batch = Batch.objects.select_for_update(no_key=True).get(pk=batch_id)
     if batch.status in (Batch.Status.COMPLETED, Batch.Status.FAILED):
         return
     # A file that breaks half-way keeps the rows committed before the break (never lost).

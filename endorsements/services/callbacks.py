@@ -17,13 +17,11 @@ from django.utils import timezone
 
 from endorsements import funds, hooks, metrics
 from endorsements.models import (
-    Batch,
     Coverage,
     Direction,
     EndorsementAccount,
     EndorsementKind,
     EndorsementRequest,
-    GroupPolicy,
     InsurerCallbackSecret,
     InsurerEvent,
     Member,
@@ -125,27 +123,24 @@ def insurer_events_apply(*, insurer: Organization, events: list[dict[str, Any]])
     tracking_ids = {t for _, _, t in parsed}
     found = list(
         EndorsementRequest.objects.filter(tracking_id__in=tracking_ids, insurer=insurer).values_list(
-            "pk", "tracking_id", "employer_id", "currency", "batch_id", "policy_id"
+            "pk", "employer_id", "currency", "direction"
         )
     )
-    refs = {t: (pk, employer_id, currency) for pk, t, employer_id, currency, _, _ in found}
-    # Lock order of every funding path: EA rows first (sorted), then batches and policies, then the requests.
-    for employer_id, currency in sorted({(e, c) for _, e, c in refs.values()}):
-        ea_lock(employer_id=employer_id, currency=currency)
-    # Rows that reference a batch or policy make PostgreSQL check that key with FOR KEY SHARE
-    # (new coverage rows at COMMIT; a request row updated twice in one transaction), which waits
-    # for a file intake holding the batch and policy FOR UPDATE while that intake waits for our
-    # audit chain head: a deadlock (seen in the overlapped benchmark). Taking them here, in the
-    # intake's own order (batch, then policy), makes one wait for the other instead.
-    batch_ids = sorted({b for *_, b, _ in found if b is not None})
-    list(Batch.objects.select_for_update(no_key=True).filter(pk__in=batch_ids).order_by("pk").values_list("pk"))
-    policy_ids = sorted({p for *_, p in found})
-    list(GroupPolicy.objects.select_for_update(no_key=True).filter(pk__in=policy_ids).order_by("pk").values_list("pk"))
+    # A delivery that can free funds (a rejection voids a hold, a confirmed credit refunds) wakes
+    # parked requests: it takes the EA rows first, the lock order of every funding path. Plain
+    # confirmations and activations of debits change no available balance and take no EA lock, so
+    # they run beside a file intake's fund locking instead of queueing behind it.
+    frees_funds = any(t == "endorsement.rejected" for _, t, _ in parsed) or any(
+        d == Direction.CREDIT for *_, d in found
+    )
+    if frees_funds:
+        for employer_id, currency in sorted({(e, c) for _, e, c, _ in found}):
+            ea_lock(employer_id=employer_id, currency=currency)
     requests = {
         r.tracking_id: r
         for r in EndorsementRequest.objects.select_for_update(of=("self",))
-        .select_related("employer", "policy", "batch")
-        .filter(pk__in=[pk for pk, _, _ in refs.values()])
+        .prefetch_related("employer", "policy", "batch")
+        .filter(pk__in=[pk for pk, *_ in found])
         .order_by("pk")
     }
     seen = set(
@@ -175,14 +170,16 @@ def insurer_events_apply(*, insurer: Organization, events: list[dict[str, Any]])
                 event_document=cast(Any, event),
             )
         )
-    if effects.ledger_ops:
-        funds.ledger_batch(effects.ledger_ops)
     _apply_member_changes(effects)
     if effects.changed:
         _persist(list(effects.changed.values()))
     # The unique constraint stays the last word: a concurrent delivery of the same ids fails here
     # and rolls back whole (the insurer retries and then sees "duplicate").
     InsurerEvent.objects.bulk_create(records, batch_size=500)
+    # Locks shared with every other writer of this employer come last, so they are held briefly:
+    # the ledger accounts, then the employer's audit chain head (the same order as fund locking).
+    if effects.ledger_ops:
+        funds.ledger_batch(effects.ledger_ops)
     for kind, group in effects.steps.items():
         hooks.requests_step(group, kind, actor=actor)
     for request in effects.activated:
@@ -320,9 +317,11 @@ def _apply_member_changes(effects: _Effects) -> None:
         )
     if not effects.activated:
         return
+    # Only the columns written here: loading the encrypted personal fields would decrypt each one.
     members = {
         m.pk: m
         for m in Member.objects.select_for_update()
+        .only("pk", "status", "plan")
         .filter(pk__in=[r.member_id for r in effects.activated])
         .order_by("pk")
     }

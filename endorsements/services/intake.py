@@ -70,9 +70,11 @@ class _PolicyInfo:
 
 def _load_policies(employer: Organization, numbers: Iterable[str]) -> dict[str, list[_PolicyInfo]]:
     # Locking the policy rows serialises intake per policy: two uploads adding the same member or
-    # sending the same content cannot both pass the checks below.
+    # sending the same content cannot both pass the checks below. NO KEY UPDATE: rows that merely
+    # reference the policy (coverages written by an insurer callback) take KEY SHARE on it, which
+    # this lock does not block, so callbacks never queue behind (or deadlock with) an intake.
     policies = list(
-        GroupPolicy.objects.select_for_update()
+        GroupPolicy.objects.select_for_update(no_key=True)
         .filter(employer=employer, policy_number__in=set(numbers), is_active=True)
         .order_by("pk")
     )
@@ -241,8 +243,6 @@ def endorsements_intake(
     for request in to_create:
         request.member = request.member
     EndorsementRequest.objects.bulk_create(to_create, batch_size=500)
-    # HR hears about an API request at once; a file's rows are summed up once per batch.
-    hooks.requests_step(to_create, "endorsement.received", actor=f"intake:{source}", notify=source == "api")
     if batch is not None:
         BatchRow.objects.bulk_create(
             [
@@ -258,6 +258,9 @@ def endorsements_intake(
             ],
             batch_size=1000,
         )
+    # Last: the employer's audit chain head is shared with every other writer of this employer.
+    # HR hears about an API request at once; a file's rows are summed up once per batch.
+    hooks.requests_step(to_create, "endorsement.received", actor=f"intake:{source}", notify=source == "api")
     for outcome in outcomes:
         metrics.INTAKE_ROWS.labels(source=source, outcome=outcome.outcome).inc()
     outcomes.sort(key=lambda o: o.row_number)
