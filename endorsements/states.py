@@ -61,7 +61,9 @@ PROGRESS_RANK = {
 class RequestStateMachine(models.Model):
     """Mixin holding the status field and its transitions."""
 
-    state = FSMField(default=RequestState.RECEIVED, choices=RequestState.choices, protected=True, db_index=True)
+    # No index of its own: every query by state also names the employer or insurer (composite
+    # indexes on the request table) and a state change then updates fewer indexes.
+    state = FSMField(default=RequestState.RECEIVED, choices=RequestState.choices, protected=True)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True, default="")
     parked_at = models.DateTimeField(null=True, blank=True)

@@ -103,3 +103,11 @@ def uninstall(apps: Any, schema_editor: Any) -> None:
     elif vendor == "sqlite":
         for statement in SQLITE_BACKWARD:
             schema_editor.execute(statement)
+
+
+def sqlite_reinstall(apps: Any, schema_editor: Any) -> None:
+    """SQLite rebuilds a table to alter it, dropping its triggers: migrations that alter journal tables
+    call this afterwards (PostgreSQL keeps them)."""
+    if schema_editor.connection.vendor == "sqlite":
+        for statement in SQLITE_FORWARD:
+            schema_editor.execute(statement)

@@ -78,27 +78,55 @@ def scheduler_tick(*, now: datetime.datetime | None = None, force: bool = False)
     return created
 
 
+_ITEM_COLUMNS = (
+    "tracking_id",
+    "kind",
+    "direction",
+    "amount",
+    "currency",
+    "policy__policy_number",
+    "member__member_id",
+    "member__relationship",
+    "plan",
+    "new_plan",
+    "effective_date",
+)
+
+
 def _items(dispatch: Dispatch) -> list[GatewayItem]:
-    requests = (
+    # Only the columns the insurer gets: a model row would also decrypt each member's name and birth date.
+    rows = (
         EndorsementRequest.objects.filter(dispatch=dispatch, state=RequestState.FUND_LOCKED)
-        .select_related("policy", "member")
         .order_by("direction", "effective_date", "pk")
+        .values_list(*_ITEM_COLUMNS)
     )
     return [
         GatewayItem(
-            tracking_id=r.tracking_id,
-            kind=r.kind,
-            direction=r.direction,
-            amount=str(r.amount),
-            currency=r.currency,
-            policy_number=r.policy.policy_number,
-            member_id=r.member.member_id,
-            relationship=r.member.relationship,
-            plan=r.plan,
-            new_plan=r.new_plan,
-            effective_date=r.effective_date.isoformat(),
+            tracking_id=tracking_id,
+            kind=kind,
+            direction=direction,
+            amount=str(amount),
+            currency=currency,
+            policy_number=policy_number,
+            member_id=member_id,
+            relationship=relationship,
+            plan=plan,
+            new_plan=new_plan,
+            effective_date=effective_date.isoformat(),
         )
-        for r in requests
+        for (
+            tracking_id,
+            kind,
+            direction,
+            amount,
+            currency,
+            policy_number,
+            member_id,
+            relationship,
+            plan,
+            new_plan,
+            effective_date,
+        ) in rows
     ]
 
 

@@ -15,8 +15,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
-from django.db import connection
+from django.db import connection, models
 from django.db.models import Field, Model
+from django_fsm import FSMField
 
 
 def array_type(field: Field[Any, Any]) -> str:
@@ -25,6 +26,44 @@ def array_type(field: Field[Any, Any]) -> str:
     db_type = (cast(Any, field).target_field if field.is_relation else field).db_type(connection)
     assert db_type is not None
     return db_type.split("(")[0]
+
+
+# Django's own field classes whose Python values psycopg adapts exactly as `get_db_prep_save` would
+# have prepared them (exact classes: a subclass such as an encrypted field must take the slow path).
+# Skipping `get_db_prep_save` was a third of a 500-row update's Python time.
+_AS_IS = frozenset(
+    {
+        models.CharField,
+        models.TextField,
+        models.BooleanField,
+        models.IntegerField,
+        models.BigIntegerField,
+        models.PositiveIntegerField,
+        models.PositiveSmallIntegerField,
+        models.SmallIntegerField,
+        models.DateField,
+        models.UUIDField,
+        models.ForeignKey,
+        models.OneToOneField,
+        models.AutoField,
+        models.BigAutoField,
+        FSMField,
+    }
+)
+
+
+def db_values(field: Field[Any, Any], values: Iterable[Any]) -> list[Any]:
+    """The database values of one column, prepared as `field.get_db_prep_save` would."""
+    if connection.vendor == "postgresql":
+        if type(field) in _AS_IS:
+            return list(values)
+        if type(field) is models.DateTimeField:
+            # Aware datetimes pass unchanged; a naive one gets Django's handling (time zone, warning).
+            return [
+                v if v is None or getattr(v, "tzinfo", None) is not None else field.get_db_prep_save(v, connection)
+                for v in values
+            ]
+    return [field.get_db_prep_save(v, connection) for v in values]
 
 
 def unnest(types: Sequence[str]) -> str:
@@ -56,7 +95,7 @@ def rows_update(model: type[Model], objs: Sequence[Model], fields: Iterable[str]
     table = quote(meta.db_table)
     params: list[list[Any]] = [[obj.pk for obj in objs]]
     for f in targets:
-        params.append([f.get_db_prep_save(getattr(obj, f.attname), connection) for obj in objs])
+        params.append(db_values(f, (getattr(obj, f.attname) for obj in objs)))
     sql = (
         f"UPDATE {table} SET {assignments} "  # noqa: S608 -- identifiers from model metadata, values bound
         f"FROM {unnest([array_type(pk), *map(array_type, targets)])} AS v({', '.join(names)}) "

@@ -27,7 +27,7 @@ from django.db.models import Field, Model
 from django.utils import timezone
 from prometheus_client import Counter
 
-from escrow_project.common.bulk import array_type, columns_of, unnest
+from escrow_project.common.bulk import array_type, columns_of, db_values, unnest
 from escrow_project.common.errors import DomainError
 from escrow_project.common.money import MINOR_UNITS, MoneyError, quantize, to_decimal
 from ledger.errors import (
@@ -224,19 +224,18 @@ def insert_many_unless_exist(model: type[Model], rows: Sequence[dict[str, Any]])
     table = connection.ops.quote_name(model._meta.db_table)
     columns = ", ".join(connection.ops.quote_name(str(f.column)) for f in fields)
     key = _col(model, "idempotency_key")
-    values = [[f.get_db_prep_save(row[f.name], connection) for f in fields] for row in rows]
     inserted: dict[str, int] = {}
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(
                 f"INSERT INTO {table} ({columns}) SELECT * FROM {unnest([array_type(f) for f in fields])} "  # noqa: S608 -- identifiers from model metadata, values bound
                 f"ON CONFLICT ({key}) DO NOTHING RETURNING id, {key}",
-                columns_of(values, len(fields)),
+                [db_values(f, (row[f.name] for row in rows)) for f in fields],
             )
             inserted = {k: int(new_id) for new_id, k in cursor.fetchall()}
         else:
             # SQLite: no arrays; one statement per row keeps under its parameter limit.
-            for row in values:
+            for row in ([f.get_db_prep_save(r[f.name], connection) for f in fields] for r in rows):
                 cursor.execute(
                     f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(fields))}) "  # noqa: S608
                     f"ON CONFLICT ({key}) DO NOTHING RETURNING id, {key}",
