@@ -108,18 +108,21 @@ def _notify(*, kind: str, employer_id: int, context: dict[str, Any], dedupe_key:
     )
 
 
-def requests_step(requests: list[EndorsementRequest], kind: str, *, actor: str, notify: bool = True) -> None:
+def requests_step(
+    requests: list[EndorsementRequest], kind: str, *, actor: str, notify: bool = True, state: str | None = None
+) -> None:
     """One step for many requests at once (a chunk, a window, a callback delivery).
 
     One audit event per employer lists every request and its new state, so the trail is complete
     without one hash-chain append per row. Requests from a file notify HR once per batch and step
-    (a digest); API requests notify one by one.
+    (a digest); API requests notify one by one. `state` names the state this step left them in when
+    a later step of the same transaction already moved them on (intake, then fund locking).
     """
     if not requests:
         return
     by_employer: dict[int, list[EndorsementRequest]] = {}
     for request in requests:
-        metrics.TRANSITIONS.labels(state=request.state).inc()
+        metrics.TRANSITIONS.labels(state=state or request.state).inc()
         by_employer.setdefault(request.employer_id, []).append(request)
     for employer_id, group in by_employer.items():
         _audit(
@@ -131,7 +134,7 @@ def requests_step(requests: list[EndorsementRequest], kind: str, *, actor: str, 
                 "requests": [
                     {
                         "tracking_id": r.tracking_id,
-                        "state": r.state,
+                        "state": state or r.state,
                         "direction": r.direction,
                         "amount": str(r.amount),
                         "currency": r.currency,

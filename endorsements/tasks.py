@@ -4,29 +4,14 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from endorsements.models import Batch
 from endorsements.services import batches, dispatch, funding
 
 
 @shared_task(acks_late=True, time_limit=900, soft_time_limit=840)
 def batch_process_task(batch_id: int) -> None:
-    done = batches.batch_process(batch_id=batch_id, after_chunk=_drain_after_chunk)
+    done = batches.batch_process(batch_id=batch_id)
     if not done:
         batch_process_task.delay(batch_id)  # hand over: a fresh task continues after the last committed row
-
-
-def _drain_after_chunk(batch: Batch) -> None:
-    # Lock funds for what this chunk accepted; one EA per currency of the employer's policies.
-    from endorsements.models import EndorsementRequest
-    from endorsements.states import RequestState
-
-    currencies = set(
-        EndorsementRequest.objects.filter(batch=batch, state=RequestState.VALIDATED)
-        .values_list("currency", flat=True)
-        .distinct()
-    )
-    for currency in currencies:
-        funding.ea_drain(employer_id=batch.employer_id, currency=currency)
 
 
 @shared_task(acks_late=True)

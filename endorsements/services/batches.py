@@ -6,7 +6,7 @@ import hashlib
 import itertools
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, cast
 
@@ -18,8 +18,10 @@ from django.utils import timezone
 
 from endorsements import hooks, metrics
 from endorsements.files import FileFormatError, iter_csv, iter_json
-from endorsements.models import Batch, BatchRow
+from endorsements.models import Batch, BatchRow, GroupPolicy
+from endorsements.services.funding import ea_drain, ea_lock
 from endorsements.services.intake import endorsements_intake
+from endorsements.states import RequestState
 from escrow_project.common.errors import NotFoundError, UnprocessableError
 from identity.models import Organization, User
 
@@ -93,13 +95,11 @@ def _rows(batch: Batch, handle: IO[bytes]) -> Iterator[tuple[int, Any]]:
     return iter_json(handle)
 
 
-def batch_process(
-    *, batch_id: int, max_rows: int | None = ROWS_PER_TASK, after_chunk: Callable[[Batch], None] | None = None
-) -> bool:
+def batch_process(*, batch_id: int, max_rows: int | None = ROWS_PER_TASK) -> bool:
     """Process the next rows of a batch; returns True when the whole file is done.
 
-    Each chunk commits its requests, row results and counters together, so a crash loses no
-    accepted row and a rerun resumes after the last committed row.
+    Each chunk commits its requests, their fund locks, row results and counters together, so a
+    crash loses no accepted row and a rerun resumes after the last committed row.
     """
     batch = Batch.objects.filter(pk=batch_id).first()
     if batch is None:
@@ -123,8 +123,6 @@ def batch_process(
                     return False  # another worker is on it
                 metrics.BATCH_ROWS_SECONDS.observe(time.perf_counter() - started)
                 batch.refresh_from_db()
-                if after_chunk is not None:
-                    after_chunk(batch)
                 processed += len(chunk)
                 if max_rows is not None and processed >= max_rows:
                     return False
@@ -137,13 +135,25 @@ def batch_process(
 
 @transaction.atomic
 def _chunk_commit(*, batch_id: int, chunk: list[tuple[int, Any]]) -> bool:
-    batch = Batch.objects.select_for_update(no_key=True).get(pk=batch_id)
+    # Lock order of every funding path: the employer's EA rows first (the chunk locks funds for
+    # its own requests), then the batch, then the policies.
+    employer_id = Batch.objects.values_list("employer_id", flat=True).get(pk=batch_id)
+    currencies = sorted(
+        set(GroupPolicy.objects.filter(employer_id=employer_id, is_active=True).values_list("currency", flat=True))
+    )
+    accounts = {c: ea_lock(employer_id=employer_id, currency=c) for c in currencies}
+    batch = Batch.objects.select_for_update(no_key=True).select_related("employer").get(pk=batch_id)
     fresh = [(n, row) for n, row in chunk if n > batch.rows_done]
     if not fresh:
         return True
     if fresh[0][0] != chunk[0][0]:
         return False  # a concurrent run already committed part of this chunk: let it finish
-    outcomes = endorsements_intake(employer=batch.employer, rows=fresh, source="file", batch=batch)
+    outcomes = endorsements_intake(employer=batch.employer, rows=fresh, source="file", batch=batch, accounts=accounts)
+    # Rows that found others waiting in the EA's queue were left VALIDATED: they take their place
+    # in it now, in this transaction (the EA locks are still ours).
+    waiting = {o.request.currency for o in outcomes if o.request and o.request.state == RequestState.VALIDATED}
+    for currency in sorted(waiting):
+        ea_drain(employer_id=employer_id, currency=currency, actor="intake:file")
     batch.rows_done = fresh[-1][0]
     batch.rows_accepted += sum(o.outcome == BatchRow.Outcome.ACCEPTED for o in outcomes)
     batch.rows_rejected += sum(o.outcome == BatchRow.Outcome.REJECTED for o in outcomes)

@@ -81,33 +81,9 @@ def ea_drain(*, employer_id: int, currency: str, actor: str = "system") -> Drain
         )
         if not page:
             break
-        fitting: list[EndorsementRequest] = []
-        for request in page:
-            if request.amount > available:
-                blocked = True
-                break
-            available -= request.amount
-            fitting.append(request)
+        fitting, blocked, available = _fund_in_order(ea, page, available)
         if not fitting:
             break
-        try:
-            hold_ids = funds.holds_place(ea=ea, requests=fitting)
-        except DomainError as exc:
-            if exc.code != "insufficient_funds":
-                raise
-            # Someone else moved money on the ledger account outside our lock: take what fits one by one.
-            available = funds.available(ea)
-            hold_ids = []
-            for request in fitting:
-                if request.amount > available:
-                    blocked = True
-                    break
-                hold_ids.extend(funds.holds_place(ea=ea, requests=[request]))
-                available -= request.amount
-            fitting = fitting[: len(hold_ids)]
-        for request, hold_id in zip(fitting, hold_ids, strict=True):
-            request.hold_id = hold_id
-            request.lock_funds()
         _save_states(fitting, ["state", "parked_at", "hold_id"])
         hooks.requests_step(fitting, "endorsement.fund_locked", actor=actor)
         result.locked += len(fitting)
@@ -123,19 +99,117 @@ def ea_drain(*, employer_id: int, currency: str, actor: str = "system") -> Drain
             hooks.requests_step(newcomers, "endorsement.on_hold_funds", actor=actor)
             result.parked += len(newcomers)
     result.available = available
+    _drained(ea, result, actor)
+    return result
+
+
+def _fund_in_order(
+    ea: EndorsementAccount, debits: list[EndorsementRequest], available: Decimal
+) -> tuple[list[EndorsementRequest], bool, Decimal]:
+    """Hold funds for the leading debits that fit, in order, and move them to FUND_LOCKED in memory.
+
+    Returns the funded ones, whether a debit did not fit (everything after it waits), and what is
+    left available.
+    """
+    fitting: list[EndorsementRequest] = []
+    blocked = False
+    for request in debits:
+        if request.amount > available:
+            blocked = True
+            break
+        available -= request.amount
+        fitting.append(request)
+    if not fitting:
+        return fitting, blocked, available
+    try:
+        hold_ids = funds.holds_place(ea=ea, requests=fitting)
+    except DomainError as exc:
+        if exc.code != "insufficient_funds":
+            raise
+        # Someone else moved money on the ledger account outside our lock: take what fits one by one.
+        available = funds.available(ea)
+        hold_ids = []
+        for request in fitting:
+            if request.amount > available:
+                blocked = True
+                break
+            hold_ids.extend(funds.holds_place(ea=ea, requests=[request]))
+            available -= request.amount
+        fitting = fitting[: len(hold_ids)]
+    for request, hold_id in zip(fitting, hold_ids, strict=True):
+        request.hold_id = hold_id
+        request.lock_funds()
+    return fitting, blocked, available
+
+
+@dataclass
+class Funded:
+    """What `ea_fund_new` decided for requests not yet written; `queued` were left to `ea_drain`."""
+
+    locked: list[EndorsementRequest]
+    parked: list[EndorsementRequest]
+    credits: int = 0
+    available: Decimal = Decimal(0)
+    queued: bool = False
+
+
+def ea_fund_new(*, ea: EndorsementAccount, requests: list[EndorsementRequest]) -> Funded:
+    """Fund locks for validated requests about to be inserted (the caller holds the EA row lock).
+
+    When nothing of this EA waits in the queue, they are locked or parked now, in memory, in the
+    queue's own order (effective date, then arrival), so they are written once in their final state
+    instead of inserted and then updated. When something waits, they stay VALIDATED (`queued`) and
+    the caller runs `ea_drain` after inserting them, which orders them behind the waiting ones.
+    Call `ea_funded` after the insert: it records the steps.
+    """
+    waiting = EndorsementRequest.objects.filter(
+        employer_id=ea.employer_id,
+        currency=ea.currency,
+        state__in=[RequestState.VALIDATED, RequestState.ON_HOLD_FUNDS],
+        direction=Direction.DEBIT,
+        amount__gt=0,
+    ).exists()
+    if waiting:
+        return Funded(locked=[], parked=[], queued=True)
+    credits = [r for r in requests if not r.is_debit]
+    for request in credits:
+        request.lock_funds()
+    debits = sorted((r for r in requests if r.is_debit), key=lambda r: r.effective_date)
+    fitting, blocked, available = _fund_in_order(ea, debits, funds.available(ea))
+    parked = debits[len(fitting) :] if blocked else []
+    for request in parked:
+        request.park()
+    return Funded(locked=credits + fitting, parked=parked, credits=len(credits), available=available)
+
+
+def ea_funded(*, ea: EndorsementAccount, funded: Funded, actor: str) -> None:
+    """Record what `ea_fund_new` decided, once its requests are written."""
+    hooks.requests_step(funded.locked, "endorsement.fund_locked", actor=actor)
+    hooks.requests_step(funded.parked, "endorsement.on_hold_funds", actor=actor)
+    result = DrainResult(
+        locked=len(funded.locked) - funded.credits,
+        parked=len(funded.parked),
+        credits=funded.credits,
+        available=funded.available,
+    )
+    _drained(ea, result, actor)
+
+
+def _drained(ea: EndorsementAccount, result: DrainResult, actor: str) -> None:
     _parked_gauge(ea)
-    if ea.low_balance_threshold and available < ea.low_balance_threshold:
+    if ea.low_balance_threshold and result.available < ea.low_balance_threshold:
         hooks.low_balance(
-            employer_id=employer_id,
+            employer_id=ea.employer_id,
             employer_name=ea.employer.name,
-            currency=currency,
-            available=str(available),
+            currency=ea.currency,
+            available=str(result.available),
             threshold=str(ea.low_balance_threshold),
             day=timezone.localdate().isoformat(),
         )
     if result.locked or result.parked or result.credits:
-        logger.info("endorsement_ea_drained", employer_id=employer_id, currency=currency, **_counts(result))
-    return result
+        logger.info(
+            "endorsement_ea_drained", employer_id=ea.employer_id, currency=ea.currency, actor=actor, **_counts(result)
+        )
 
 
 def _save_states(requests: list[EndorsementRequest], fields: list[str]) -> None:

@@ -19,6 +19,7 @@ from endorsements.models import (
     Batch,
     BatchRow,
     Direction,
+    EndorsementAccount,
     EndorsementKind,
     EndorsementRequest,
     GroupPolicy,
@@ -34,7 +35,8 @@ from endorsements.premium import (
     deletion_credit,
     modification_amount,
 )
-from endorsements.states import LIVE_STATES, OPEN_STATES
+from endorsements.services.funding import ea_drain, ea_fund_new, ea_funded, ea_lock
+from endorsements.states import LIVE_STATES, OPEN_STATES, RequestState
 from endorsements.validation import CleanRow, RowError, content_hash, parse_row
 from escrow_project.common.errors import ConflictError, UnprocessableError
 from identity.models import Organization
@@ -109,8 +111,13 @@ def endorsements_intake(
     source: str,
     batch: Batch | None = None,
     today: datetime.date | None = None,
+    accounts: Mapping[str, EndorsementAccount] | None = None,
 ) -> list[RowOutcome]:
-    """Validate rows, detect duplicates and create the accepted requests (state VALIDATED)."""
+    """Validate rows, detect duplicates and create the accepted requests (state VALIDATED).
+
+    With `accounts` (the caller holds these EA row locks, by currency), funds are locked for the
+    new requests before they are written (`funding.ea_fund_new`), so each row is written once.
+    """
     today = today or timezone.localdate()
     outcomes: list[RowOutcome] = []
     parsed: list[tuple[int, CleanRow]] = []
@@ -242,6 +249,11 @@ def endorsements_intake(
     Member.objects.bulk_create(dependants, batch_size=500)
     for request in to_create:
         request.member = request.member
+    funded = {
+        currency: ea_fund_new(ea=ea, requests=mine)
+        for currency, ea in sorted((accounts or {}).items())
+        if (mine := [r for r in to_create if r.currency == currency])
+    }
     EndorsementRequest.objects.bulk_create(to_create, batch_size=500)
     if batch is not None:
         BatchRow.objects.bulk_create(
@@ -260,7 +272,13 @@ def endorsements_intake(
         )
     # Last: the employer's audit chain head is shared with every other writer of this employer.
     # HR hears about an API request at once; a file's rows are summed up once per batch.
-    hooks.requests_step(to_create, "endorsement.received", actor=f"intake:{source}", notify=source == "api")
+    actor = f"intake:{source}"
+    hooks.requests_step(
+        to_create, "endorsement.received", actor=actor, notify=source == "api", state=RequestState.VALIDATED
+    )
+    for currency, decided in funded.items():
+        assert accounts is not None
+        ea_funded(ea=accounts[currency], funded=decided, actor=actor)
     for outcome in outcomes:
         metrics.INTAKE_ROWS.labels(source=source, outcome=outcome.outcome).inc()
     outcomes.sort(key=lambda o: o.row_number)
@@ -405,8 +423,6 @@ def _business_rules(
 @transaction.atomic
 def endorsement_submit(*, employer: Organization, data: Mapping[str, Any], actor: str) -> EndorsementRequest:
     """One endorsement through the same checks as a file row, then straight to fund locking."""
-    from endorsements.services.funding import ea_drain, ea_lock
-
     # Lock order of every funding path: the EA row first (then policy, requests, ledger, audit).
     currencies = set(
         GroupPolicy.objects.filter(

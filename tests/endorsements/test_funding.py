@@ -270,3 +270,72 @@ def test_a_request_in_delivery_cannot_be_cancelled_and_lost_deliveries_are_swept
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         assert dispatch.scheduler_tick(force=True) == []
     assert len(callbacks) == 1
+
+
+def _file(world, tmp_path, rows):
+    import json
+
+    from endorsements.models import Batch
+    from endorsements.services import batches
+
+    path = tmp_path / "rows.json"
+    path.write_text(json.dumps(rows))
+    batch = Batch.objects.create(
+        employer=world.employer, file_format=Batch.Format.JSON, file_path=str(path), file_sha256="x" * 64
+    )
+    assert batches.batch_process(batch_id=batch.pk) is True
+    return {r.member.member_id: r for r in EndorsementRequest.objects.filter(batch=batch).select_related("member")}
+
+
+def test_a_file_locks_in_queue_order_what_fits_and_parks_the_rest_in_the_same_chunk(live_world, tmp_path):
+    world = live_world
+    funding.ea_topup(employer=world.employer, amount="320.00", currency="USD", idempotency_key="t1", actor="test")
+    # File order is not queue order: the earliest effective dates come first (160 + 155 = 315 fit).
+    got = _file(
+        world,
+        tmp_path,
+        [
+            addition("F-LATE", effective=day(20), plan="DAY"),  # 145.00
+            addition("F-FIRST", effective=day(5), plan="DAY"),  # 160.00
+            addition("F-SECOND", effective=day(10), plan="DAY"),  # 155.00
+        ],
+    )
+    assert {m: r.state for m, r in got.items()} == {
+        "F-FIRST": RequestState.FUND_LOCKED,
+        "F-SECOND": RequestState.FUND_LOCKED,
+        "F-LATE": RequestState.ON_HOLD_FUNDS,
+    }
+    assert got["F-LATE"].hold_id == ""
+    assert available(world) == Decimal("5.00")
+    # Each request's hold is on the ledger with its amount.
+    from ledger.models import Hold
+
+    holds = Hold.objects.in_bulk([int(got[m].hold_id) for m in ("F-FIRST", "F-SECOND")])
+    assert sorted(h.amount for h in holds.values()) == [Decimal("155.00"), Decimal("160.00")]
+    # The trail says what happened, in order, with the state each step left them in.
+    from audit.models import AuditEvent
+
+    steps = [
+        (e.kind, sorted(r["state"] for r in e.payload["requests"]))
+        for e in AuditEvent.objects.filter(subject_id=str(world.employer.pk), kind__startswith="endorsement.").order_by(
+            "seq"
+        )
+    ]
+    assert steps[-3:] == [
+        ("endorsement.received", ["validated"] * 3),
+        ("endorsement.fund_locked", ["fund_locked"] * 2),
+        ("endorsement.on_hold_funds", ["on_hold_funds"]),
+    ]
+    funding.ea_topup(employer=world.employer, amount="140.00", currency="USD", idempotency_key="t2", actor="test")
+    got["F-LATE"].refresh_from_db()
+    assert got["F-LATE"].state == RequestState.FUND_LOCKED
+
+
+def test_a_file_queues_behind_a_parked_request_even_when_its_rows_would_fit(live_world, tmp_path):
+    world = live_world
+    funding.ea_topup(employer=world.employer, amount="100.00", currency="USD", idempotency_key="t1", actor="test")
+    parked = submit(world, addition("E-BIG", effective=day(5), plan="DAY"))  # 160.00 > 100.00
+    assert parked.state == RequestState.ON_HOLD_FUNDS
+    got = _file(world, tmp_path, [addition("F-SMALL", effective=day(80), plan="DAY")])  # 85.00 would fit
+    assert got["F-SMALL"].state == RequestState.ON_HOLD_FUNDS
+    assert available(world) == Decimal("100.00")
