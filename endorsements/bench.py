@@ -45,6 +45,19 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def descendants(pid: int) -> list[int]:
+    """The process and every process below it (uvicorn's --workers are children of a supervisor)."""
+    found = [pid]
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children = (task / "children").read_text().split()
+        except OSError:
+            continue
+        for child in children:
+            found.extend(descendants(int(child)))
+    return found
+
+
 def wait(predicate: Callable[[], bool], what: str, timeout: float) -> float:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -57,7 +70,11 @@ def wait(predicate: Callable[[], bool], what: str, timeout: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=10_000)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=2, help="Celery worker processes (-P solo)")
+    parser.add_argument("--web-workers", type=int, default=2, help="uvicorn worker processes")
+    parser.add_argument(
+        "--insurer-concurrency", type=int, default=2, help="submissions the sandbox insurer answers at the same time"
+    )
     parser.add_argument("--timeout", type=float, default=900)
     parser.add_argument(
         "--tick",
@@ -181,6 +198,8 @@ def main() -> None:
                 "",
                 "--claim-prefix",
                 "",
+                "--concurrency",
+                str(args.insurer_concurrency),
             ],
             cwd=ROOT,
             env=env,
@@ -199,6 +218,8 @@ def main() -> None:
                 "--log-level",
                 "warning",
                 "--no-access-log",
+                "--workers",
+                str(args.web_workers),
             ],
             cwd=ROOT,
             env=env,
@@ -287,7 +308,8 @@ def main() -> None:
         t_active = wait(
             lambda: requests_qs.filter(state=RequestState.ACTIVE).count() == funded, "insurer answers", args.timeout
         )
-        memory = {name: peak_rss_mb(proc.pid) for name, proc in procs.items()}
+        # Per process (the largest of a group: uvicorn's workers sit under one supervisor).
+        memory = {name: max(peak_rss_mb(pid) for pid in descendants(proc.pid)) for name, proc in procs.items()}
         stop_ticking.set()
     finally:
         for proc in procs.values():
@@ -310,7 +332,8 @@ def main() -> None:
     ]
     print(
         f"rows: {n} ({size_mb:.1f} MB CSV); accepted {batch.rows_accepted} (expected {expected_accepted}), "
-        f"rejected {batch.rows_rejected}, duplicate {batch.rows_duplicate}; workers {args.workers} (solo); "
+        f"rejected {batch.rows_rejected}, duplicate {batch.rows_duplicate}; workers {args.workers} (solo), "
+        f"web workers {args.web_workers}, insurer concurrency {args.insurer_concurrency}; "
         + (f"windows every {args.tick:.0f} s during intake" if args.tick else "one window, after intake")
     )
     for name, seconds, count in stages:

@@ -34,6 +34,9 @@ class Config:
     reverse_events: bool = False
     send_activation: bool = True
     callback_base: str = ""
+    # Submissions answered at the same time (one thread each): an insurer's callbacks for different
+    # submissions overlap, and the platform must take them concurrently.
+    concurrency: int = 1
 
 
 @dataclass
@@ -219,7 +222,8 @@ def build_server(host: str, port: int, config: Config) -> ThreadingHTTPServer:
     state = State()
     server = ThreadingHTTPServer((host, port), make_handler(config, state))
     server.daemon_threads = True
-    threading.Thread(target=responder, args=(config, state), daemon=True).start()
+    for _ in range(max(1, config.concurrency)):
+        threading.Thread(target=responder, args=(config, state), daemon=True).start()
     return server
 
 
@@ -236,6 +240,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--fail-first", type=int, default=0, help="answer the first N new submissions with 503")
     parser.add_argument("--callback-base", default="", help="send callbacks to this origin instead")
     parser.add_argument("--reverse-events", action="store_true", help="send activations before confirmations")
+    parser.add_argument("--concurrency", type=int, default=1, help="submissions answered at the same time")
     args = parser.parse_args(argv)
     config = Config(
         api_key=args.api_key,
@@ -247,6 +252,7 @@ def main(argv: list[str] | None = None) -> None:
         fail_first=args.fail_first,
         reverse_events=args.reverse_events,
         callback_base=args.callback_base,
+        concurrency=args.concurrency,
     )
     server = build_server(args.host, args.port, config)
     print(f"sandbox-insurer listening on http://{args.host}:{server.server_address[1]}", flush=True)

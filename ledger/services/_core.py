@@ -27,7 +27,7 @@ from django.db.models import Field, Model
 from django.utils import timezone
 from prometheus_client import Counter
 
-from escrow_project.common.bulk import array_type, columns_of, db_values, unnest
+from escrow_project.common.bulk import array_cursor, array_type, columns_of, db_values, unnest
 from escrow_project.common.errors import DomainError
 from escrow_project.common.money import MINOR_UNITS, MoneyError, quantize, to_decimal
 from ledger.errors import (
@@ -225,23 +225,24 @@ def insert_many_unless_exist(model: type[Model], rows: Sequence[dict[str, Any]])
     columns = ", ".join(connection.ops.quote_name(str(f.column)) for f in fields)
     key = _col(model, "idempotency_key")
     inserted: dict[str, int] = {}
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
+    if connection.vendor == "postgresql":
+        with array_cursor() as cursor:
             cursor.execute(
                 f"INSERT INTO {table} ({columns}) SELECT * FROM {unnest([array_type(f) for f in fields])} "  # noqa: S608 -- identifiers from model metadata, values bound
                 f"ON CONFLICT ({key}) DO NOTHING RETURNING id, {key}",
                 [db_values(f, (row[f.name] for row in rows)) for f in fields],
             )
             inserted = {k: int(new_id) for new_id, k in cursor.fetchall()}
-        else:
-            # SQLite: no arrays; one statement per row keeps under its parameter limit.
-            for row in ([f.get_db_prep_save(r[f.name], connection) for f in fields] for r in rows):
-                cursor.execute(
-                    f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(fields))}) "  # noqa: S608
-                    f"ON CONFLICT ({key}) DO NOTHING RETURNING id, {key}",
-                    row,
-                )
-                inserted.update({k: int(new_id) for new_id, k in cursor.fetchall()})
+        return [inserted.pop(row["idempotency_key"], None) for row in rows]
+    # SQLite: no arrays; one statement per row keeps under its parameter limit.
+    with connection.cursor() as cursor:
+        for row in ([f.get_db_prep_save(r[f.name], connection) for f in fields] for r in rows):
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(fields))}) "  # noqa: S608
+                f"ON CONFLICT ({key}) DO NOTHING RETURNING id, {key}",
+                row,
+            )
+            inserted.update({k: int(new_id) for new_id, k in cursor.fetchall()})
     return [inserted.pop(row["idempotency_key"], None) for row in rows]
 
 
@@ -370,13 +371,14 @@ _LINE_TYPES = ["bigint", "bigint", "varchar", "numeric", "varchar", "numeric", "
 
 
 def _lines_insert(rows: Sequence[tuple[Any, ...]]) -> None:
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
+    if connection.vendor == "postgresql":
+        with array_cursor() as cursor:
             cursor.execute(
                 f"INSERT INTO ledger_journalline ({_LINE_COLUMNS}) SELECT * FROM {unnest(_LINE_TYPES)}",  # noqa: S608 -- identifiers from model metadata, values bound
                 columns_of(rows, len(_LINE_TYPES)),
             )
-            return
+        return
+    with connection.cursor() as cursor:
         for start in range(0, len(rows), 100):  # SQLite's parameter limit
             part = rows[start : start + 100]
             placeholders = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(part))
@@ -472,15 +474,16 @@ _RESOLUTION_TYPES = ["bigint", "varchar", "varchar", "timestamptz", "numeric", "
 
 def _holds_resolve(rows: Sequence[tuple[Any, ...]]) -> None:
     """Write many hold resolutions (post or void): one UPDATE ... FROM UNNEST on PostgreSQL."""
-    with connection.cursor() as cursor:
-        if connection.vendor != "postgresql":
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
             for hold_id, status, key, at, posted, entry_id, reason in rows:
                 cursor.execute(
                     "UPDATE ledger_hold SET status = %s, resolution_key = %s, resolved_at = %s, posted_amount = %s, "
                     "post_entry_id = %s, void_reason = %s WHERE id = %s",
                     [status, key, at, None if posted is None else str(posted), entry_id, reason, hold_id],
                 )
-            return
+        return
+    with array_cursor() as cursor:
         cursor.execute(
             "UPDATE ledger_hold AS h SET status = v.status, resolution_key = v.key, resolved_at = v.at, "  # noqa: S608 -- identifiers from model metadata, values bound
             "posted_amount = v.posted, post_entry_id = v.entry_id, void_reason = v.reason "

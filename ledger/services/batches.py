@@ -33,10 +33,14 @@ MAX_OPERATIONS = 1000
 
 
 def _describe(op: Operation) -> dict[str, object]:
-    data = {k: (str(v) if v is not None else None) for k, v in dataclasses.asdict(op).items()}
-    data.pop("description", None)
-    data.pop("metadata", None)
-    return {"type": type(op).__name__, **data}
+    # Field by field rather than dataclasses.asdict, which deep-copies every value (a tenth of a
+    # 500-operation batch's Python time); description and metadata are not part of the promise.
+    data: dict[str, object] = {"type": type(op).__name__}
+    for f in dataclasses.fields(op):
+        if f.name not in ("description", "metadata"):
+            value = getattr(op, f.name)
+            data[f.name] = str(value) if value is not None else None
+    return data
 
 
 def _replay(batch: Batch) -> BatchResult:
