@@ -28,7 +28,7 @@ from endorsements.models import (
 )
 from endorsements.services.funding import ea_drain, ea_lock
 from endorsements.states import RequestState
-from escrow_project.common.bulk import rows_update
+from escrow_project.common.bulk import rows_insert, rows_update
 from escrow_project.common.errors import DomainError, UnprocessableError
 from identity.models import Organization
 from ledger.types import HoldPostOp, HoldVoidOp, TransferOp
@@ -175,7 +175,7 @@ def insurer_events_apply(*, insurer: Organization, events: list[dict[str, Any]])
         _persist(list(effects.changed.values()))
     # The unique constraint stays the last word: a concurrent delivery of the same ids fails here
     # and rolls back whole (the insurer retries and then sees "duplicate").
-    InsurerEvent.objects.bulk_create(records, batch_size=500)
+    rows_insert(InsurerEvent, records)
     # Locks shared with every other writer of this employer come last, so they are held briefly:
     # the ledger accounts, then the employer's audit chain head (the same order as fund locking).
     if effects.ledger_ops:
@@ -349,4 +349,4 @@ def _apply_member_changes(effects: _Effects) -> None:
             )
         Coverage.objects.filter(member=member, end_date__isnull=True).update(end_date=end)
     rows_update(Member, list(members.values()), ["status", "plan"])
-    Coverage.objects.bulk_create(new_coverages, batch_size=500)
+    rows_insert(Coverage, new_coverages)

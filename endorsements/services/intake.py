@@ -38,6 +38,7 @@ from endorsements.premium import (
 from endorsements.services.funding import ea_drain, ea_fund_new, ea_funded, ea_lock
 from endorsements.states import LIVE_STATES, OPEN_STATES, RequestState
 from endorsements.validation import CleanRow, RowError, content_hash, parse_row
+from escrow_project.common.bulk import rows_insert
 from escrow_project.common.errors import ConflictError, UnprocessableError
 from identity.models import Organization
 
@@ -243,10 +244,10 @@ def endorsements_intake(
     # Employees first so dependants added in the same chunk can point at them (two bulk inserts).
     employees = [m for m in new_members if m.relationship == Relationship.EMPLOYEE]
     dependants = [m for m in new_members if m.relationship != Relationship.EMPLOYEE]
-    Member.objects.bulk_create(employees, batch_size=500)
+    rows_insert(Member, employees)
     for m in dependants:
         m.employee = m.employee  # re-read the employee's new primary key into employee_id
-    Member.objects.bulk_create(dependants, batch_size=500)
+    rows_insert(Member, dependants)
     for request in to_create:
         request.member = request.member
     funded = {
@@ -254,9 +255,10 @@ def endorsements_intake(
         for currency, ea in sorted((accounts or {}).items())
         if (mine := [r for r in to_create if r.currency == currency])
     }
-    EndorsementRequest.objects.bulk_create(to_create, batch_size=500)
+    rows_insert(EndorsementRequest, to_create)
     if batch is not None:
-        BatchRow.objects.bulk_create(
+        rows_insert(
+            BatchRow,
             [
                 BatchRow(
                     batch=batch,
@@ -268,7 +270,6 @@ def endorsements_intake(
                 )
                 for o in outcomes
             ],
-            batch_size=1000,
         )
     # Last: the employer's audit chain head is shared with every other writer of this employer.
     # HR hears about an API request at once; a file's rows are summed up once per batch.
