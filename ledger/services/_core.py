@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from django.db import IntegrityError, connection
 from django.db.models import Field, Model
@@ -42,6 +42,7 @@ from ledger.errors import (
 from ledger.models import JournalEntry, JournalLine
 
 ZERO = Decimal(0)
+M = TypeVar("M", bound=Model)
 POSTINGS = Counter("ledger_postings_total", "Journal entries and holds written (replays excluded)", ["kind"])
 _STORAGE = Decimal("0.0001")
 MAX_KEY_LENGTH = 255
@@ -536,22 +537,20 @@ def _entry_existing(values: dict[str, Any]) -> JournalEntry:
     return existing
 
 
+def written(model: type[M], row_id: int, values: dict[str, Any]) -> M:
+    """The instance of a row just written from `values` (keyed by field name; absent fields are NULL).
+
+    Built positionally, as the ORM builds rows it reads: Django's keyword `__init__` cost a quarter
+    of a 500-hold batch's Python time.
+    """
+    by_attname = {cast(Any, model._meta.get_field(name)).attname: value for name, value in values.items()}
+    by_attname["id"] = row_id
+    attnames = [f.attname for f in model._meta.concrete_fields]
+    return model.from_db("default", attnames, [by_attname.get(name) for name in attnames])
+
+
 def _entry_instance(entry_id: int, values: dict[str, Any]) -> JournalEntry:
-    entry = JournalEntry(
-        id=entry_id,
-        public_id=values["public_id"],
-        idempotency_key=values["idempotency_key"],
-        fingerprint=values["fingerprint"],
-        kind=values["kind"],
-        description=values["description"],
-        metadata=values["metadata"],
-        reverses_id=values["reverses"],
-        batch_id=values["batch"],
-        created_at=values["created_at"],
-    )
-    entry._state.adding = False
-    entry._state.db = "default"
-    return entry
+    return written(JournalEntry, entry_id, values)
 
 
 def entry_claim(

@@ -30,6 +30,7 @@ from ledger.services._core import (
     key_clean,
     plan_apply,
     post_combined,
+    written,
 )
 from ledger.states import HoldStatus
 
@@ -108,15 +109,7 @@ def _hold_create(
         accounts_validate(locked, [debit_account_id, credit_account_id], currency)
         plan_apply(plan, locked, entry_id=None, writes=None if claims is None else claims.writes)
     POSTINGS.labels(kind="hold").inc()
-    hold = Hold(
-        id=hold_id,
-        **{k: v for k, v in values.items() if k not in ("debit_account", "credit_account", "batch")},
-        debit_account_id=debit_account_id,
-        credit_account_id=credit_account_id,
-        batch_id=batch_id,
-    )
-    hold._state.adding = False
-    hold._state.db = "default"
+    hold = written(Hold, hold_id, values)
     return hold
 
 
