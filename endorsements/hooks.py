@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
+from django.db.models import prefetch_related_objects
 
 from audit.services import event_record
 from endorsements import metrics
@@ -146,12 +147,18 @@ def requests_step(
     notify_kind = NOTIFY_KINDS.get(kind)
     if not (notify and notify_kind):
         return
+    singles = [r for r in requests if r.batch_id is None]
     digests: dict[int, list[EndorsementRequest]] = {}
     for request in requests:
-        if request.batch_id is None:
-            _notify_one(request, kind, notify_kind)
-        else:
+        if request.batch_id is not None:
             digests.setdefault(request.batch_id, []).append(request)
+    # The notifications name the employer, policy and batch: one query per relation for the requests
+    # that are told about (API requests, and the first of each file's group), never one per row, and
+    # callers need not load them for every row of a delivery.
+    prefetch_related_objects(singles, "employer", "policy")
+    prefetch_related_objects([group[0] for group in digests.values()], "employer", "policy", "batch")
+    for request in singles:
+        _notify_one(request, kind, notify_kind)
     for group in digests.values():
         first = group[0]
         assert first.batch is not None

@@ -139,7 +139,6 @@ def insurer_events_apply(*, insurer: Organization, events: list[dict[str, Any]])
     requests = {
         r.tracking_id: r
         for r in EndorsementRequest.objects.select_for_update(of=("self",))
-        .prefetch_related("employer", "policy", "batch")
         .filter(pk__in=[pk for pk, *_ in found])
         .order_by("pk")
     }

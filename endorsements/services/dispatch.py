@@ -168,7 +168,6 @@ def dispatch_record_result(*, dispatch_id: int, result: GatewayResult) -> int | 
         return None
     requests = list(
         EndorsementRequest.objects.select_for_update(of=("self",))
-        .prefetch_related("employer", "policy", "batch")
         .filter(dispatch=dispatch, state=RequestState.FUND_LOCKED)
         .order_by("pk")
     )
@@ -216,7 +215,7 @@ def _record_invalid(dispatch: Dispatch, result: GatewayResult) -> None:
     accounts = sorted(set(mine.values_list("employer_id", "currency")))
     for employer_id, currency in accounts:
         ea_lock(employer_id=employer_id, currency=currency)
-    requests = list(mine.select_for_update(of=("self",)).prefetch_related("employer", "policy", "batch").order_by("pk"))
+    requests = list(mine.select_for_update(of=("self",)).order_by("pk"))
     named = {r.tracking_id for r in requests} & set(result.item_errors)
     failing = [r for r in requests if not named or r.tracking_id in named]
     innocent = [r.pk for r in requests if named and r.tracking_id not in named]

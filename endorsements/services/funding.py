@@ -51,10 +51,7 @@ def ea_drain(*, employer_id: int, currency: str, actor: str = "system") -> Drain
     """
     ea = _lock_ea(employer_id=employer_id, currency=currency)
     result = DrainResult()
-    # The employer, policy and batch are shared by many rows: prefetched once each, not joined per row.
-    base = EndorsementRequest.objects.filter(employer_id=employer_id, currency=currency).prefetch_related(
-        "employer", "policy", "batch"
-    )
+    base = EndorsementRequest.objects.filter(employer_id=employer_id, currency=currency)
     locking = base.select_for_update(of=("self",))
 
     # Credits and zero debits need no funds: they go straight to the scheduler.
