@@ -88,6 +88,8 @@ def main() -> None:
         raise SystemExit("Set DATABASE_URL (PostgreSQL) and REDIS_URL: the benchmark measures the real servers.")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "escrow_project.settings.local")
     os.environ["DEBUG"] = "false"
+    # Every process keeps its connections in a pool, as production should (DB_POOL in .env.example).
+    os.environ.setdefault("DB_POOL", "true")
     import django
 
     django.setup()
@@ -333,7 +335,8 @@ def main() -> None:
     print(
         f"rows: {n} ({size_mb:.1f} MB CSV); accepted {batch.rows_accepted} (expected {expected_accepted}), "
         f"rejected {batch.rows_rejected}, duplicate {batch.rows_duplicate}; workers {args.workers} (solo), "
-        f"web workers {args.web_workers}, insurer concurrency {args.insurer_concurrency}; "
+        f"web workers {args.web_workers}, insurer concurrency {args.insurer_concurrency}, "
+        f"DB_POOL={os.environ['DB_POOL']}; "
         + (f"windows every {args.tick:.0f} s during intake" if args.tick else "one window, after intake")
     )
     for name, seconds, count in stages:

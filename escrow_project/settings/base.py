@@ -7,6 +7,7 @@ from pathlib import Path
 
 import dj_database_url
 import django_stubs_ext
+from django.core.exceptions import ImproperlyConfigured
 
 from escrow_project.settings.env import env_bool, env_int, env_list, env_str
 
@@ -96,6 +97,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False  # services own their transaction boundaries
 IS_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
+if IS_POSTGRES and env_bool("DB_POOL", False):
+    # A psycopg connection pool per process (Django 5.1+), the way to keep connections under ASGI
+    # (persistent connections are not for async servers). Without one every API request and every
+    # task opens a connection: a PostgreSQL backend starts with cold catalog caches each time.
+    if DATABASES["default"].get("CONN_MAX_AGE"):
+        raise ImproperlyConfigured("DB_POOL and DB_CONN_MAX_AGE exclude each other: set one of them.")
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": env_int("DB_POOL_MAX_SIZE", 4),
+    }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "identity.User"
