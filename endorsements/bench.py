@@ -343,6 +343,12 @@ def main() -> None:
         rate = f"{count / seconds:9.0f} rows/s" if count else ""
         print(f"{name:<45} {seconds:8.2f} s {rate}")
     print("peak RSS (VmHWM): " + ", ".join(f"{k} {v:.0f} MB" for k, v in memory.items()))
+    # A fast run that logged deadlocks or failed deliveries would not be a result: say so.
+    problems = {
+        log.stem: sum(('"level": "error"' in line or "deadlock" in line.lower()) for line in log.open(errors="replace"))
+        for log in sorted(logs.glob("*.log"))
+    }
+    print("error lines in process logs: " + ", ".join(f"{k} {v}" for k, v in problems.items()) + f" ({logs})")
 
 
 if __name__ == "__main__":
