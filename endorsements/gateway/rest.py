@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
 
@@ -50,7 +49,8 @@ class RestGateway(InsurerGateway):
     ) -> GatewayResult:
         url = self.profile.base_url.rstrip("/") + "/v1/endorsements/batch"
         body = json.dumps(
-            {"callback_url": callback_url, "items": [dataclasses.asdict(i) for i in items]},
+            # vars(): the fields are plain strings; dataclasses.asdict deep-copies each one.
+            {"callback_url": callback_url, "items": [vars(i) for i in items]},
             separators=(",", ":"),
         )
         headers = {

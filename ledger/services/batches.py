@@ -36,11 +36,17 @@ def _describe(op: Operation) -> dict[str, object]:
     # Field by field rather than dataclasses.asdict, which deep-copies every value (a tenth of a
     # 500-operation batch's Python time); description and metadata are not part of the promise.
     data: dict[str, object] = {"type": type(op).__name__}
-    for f in dataclasses.fields(op):
-        if f.name not in ("description", "metadata"):
-            value = getattr(op, f.name)
-            data[f.name] = str(value) if value is not None else None
+    for name in _PROMISED[type(op)]:
+        value = getattr(op, name)
+        data[name] = str(value) if value is not None else None
     return data
+
+
+# The fields an operation's key promises, per operation type (dataclasses.fields walks the class each call).
+_PROMISED: dict[type, tuple[str, ...]] = {
+    op_type: tuple(f.name for f in dataclasses.fields(op_type) if f.name not in ("description", "metadata"))
+    for op_type in (TransferOp, HoldOp, HoldPostOp, HoldVoidOp)
+}
 
 
 def _replay(batch: Batch) -> BatchResult:
