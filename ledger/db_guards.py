@@ -1,10 +1,17 @@
 """Database-side guards installed by migration 0001 (kept here so the SQL is reviewed as code).
 
 PostgreSQL: CHECK constraints on the account counters (never negative; a guarded account never
-overdrawn, pending debits counted); a deferred constraint trigger re-checks at commit that every
-journal entry touched is balanced per currency (debits = credits, at least two lines); triggers
-reject UPDATE and DELETE of journal entries and lines (append-only; TRUNCATE, used only by test
-teardown, stays possible).
+overdrawn, pending debits counted); a statement-level trigger re-checks after every INSERT of
+journal lines that each entry it touched is balanced per currency (debits = credits, at least two
+lines); triggers reject UPDATE and DELETE of journal entries and lines (append-only; TRUNCATE,
+used only by test teardown, stays possible).
+
+The balance check was a deferred row trigger until 2026-11-24: two queries per line at COMMIT,
+run while the transaction still held its account locks (a 500-posting batch: 2,000 queries, and
+the benchmark showed intake queueing on those locks). Every posting writes all lines of an entry
+in one INSERT (`services/_core`), so one check per statement over the entries it touched is the
+same guarantee: a later INSERT adding a line to an existing entry is checked with all its lines.
+
 SQLite (embedded default): UPDATE is rejected; the balance check stays in Python.
 """
 
@@ -12,7 +19,43 @@ from __future__ import annotations
 
 from typing import Any
 
-POSTGRES_FORWARD = """
+BALANCE_CHECK = """
+CREATE OR REPLACE FUNCTION ledger_entries_balanced() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  bad record;
+BEGIN
+  SELECT entry_id, count(*) AS line_count INTO bad
+    FROM ledger_journalline WHERE entry_id IN (SELECT entry_id FROM new_lines)
+    GROUP BY entry_id HAVING count(*) < 2
+    LIMIT 1;
+  IF FOUND THEN
+    RAISE EXCEPTION 'ledger: journal entry % has % line(s); an entry needs a debit and a credit',
+      bad.entry_id, bad.line_count USING ERRCODE = '23514';
+  END IF;
+  SELECT entry_id, currency,
+         SUM(CASE WHEN side = 'debit' THEN amount ELSE 0 END) AS debits,
+         SUM(CASE WHEN side = 'credit' THEN amount ELSE 0 END) AS credits
+    INTO bad
+    FROM ledger_journalline WHERE entry_id IN (SELECT entry_id FROM new_lines)
+    GROUP BY entry_id, currency
+    HAVING SUM(CASE WHEN side = 'debit' THEN amount ELSE -amount END) <> 0
+    LIMIT 1;
+  IF FOUND THEN
+    RAISE EXCEPTION 'ledger: journal entry % is unbalanced in %: debits % <> credits %',
+      bad.entry_id, bad.currency, bad.debits, bad.credits USING ERRCODE = '23514';
+  END IF;
+  RETURN NULL;
+END $$;
+
+DROP TRIGGER IF EXISTS ledger_journalline_balanced ON ledger_journalline;
+DROP FUNCTION IF EXISTS ledger_entry_balanced();
+CREATE TRIGGER ledger_journalline_balanced
+  AFTER INSERT ON ledger_journalline REFERENCING NEW TABLE AS new_lines
+  FOR EACH STATEMENT EXECUTE FUNCTION ledger_entries_balanced();
+"""
+
+POSTGRES_FORWARD = (
+    """
 -- Backstop of the Python guard: the database refuses an overdraft even if a bug skipped the check.
 ALTER TABLE ledger_account
   ADD CONSTRAINT ledger_account_counters_non_negative
@@ -21,35 +64,6 @@ ALTER TABLE ledger_account
     CHECK (NOT debits_must_not_exceed_credits OR posted_debits + pending_debits <= posted_credits),
   ADD CONSTRAINT ledger_account_credits_within_debits
     CHECK (NOT credits_must_not_exceed_debits OR posted_credits + pending_credits <= posted_debits);
-
-CREATE OR REPLACE FUNCTION ledger_entry_balanced() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-  bad record;
-  line_count integer;
-BEGIN
-  SELECT count(*) INTO line_count FROM ledger_journalline WHERE entry_id = NEW.entry_id;
-  IF line_count < 2 THEN
-    RAISE EXCEPTION 'ledger: journal entry % has % line(s); an entry needs a debit and a credit',
-      NEW.entry_id, line_count USING ERRCODE = '23514';
-  END IF;
-  SELECT currency,
-         SUM(CASE WHEN side = 'debit' THEN amount ELSE 0 END) AS debits,
-         SUM(CASE WHEN side = 'credit' THEN amount ELSE 0 END) AS credits
-    INTO bad
-    FROM ledger_journalline WHERE entry_id = NEW.entry_id
-    GROUP BY currency
-    HAVING SUM(CASE WHEN side = 'debit' THEN amount ELSE -amount END) <> 0
-    LIMIT 1;
-  IF FOUND THEN
-    RAISE EXCEPTION 'ledger: journal entry % is unbalanced in %: debits % <> credits %',
-      NEW.entry_id, bad.currency, bad.debits, bad.credits USING ERRCODE = '23514';
-  END IF;
-  RETURN NULL;
-END $$;
-
-CREATE CONSTRAINT TRIGGER ledger_journalline_balanced
-  AFTER INSERT ON ledger_journalline DEFERRABLE INITIALLY DEFERRED
-  FOR EACH ROW EXECUTE FUNCTION ledger_entry_balanced();
 
 CREATE OR REPLACE FUNCTION ledger_reject_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -62,6 +76,8 @@ CREATE TRIGGER ledger_journalentry_immutable BEFORE UPDATE OR DELETE ON ledger_j
 CREATE TRIGGER ledger_journalline_immutable BEFORE UPDATE OR DELETE ON ledger_journalline
   FOR EACH ROW EXECUTE FUNCTION ledger_reject_change();
 """
+    + BALANCE_CHECK
+)
 
 POSTGRES_BACKWARD = """
 ALTER TABLE ledger_account
@@ -72,6 +88,7 @@ DROP TRIGGER IF EXISTS ledger_journalline_immutable ON ledger_journalline;
 DROP TRIGGER IF EXISTS ledger_journalentry_immutable ON ledger_journalentry;
 DROP TRIGGER IF EXISTS ledger_journalline_balanced ON ledger_journalline;
 DROP FUNCTION IF EXISTS ledger_reject_change();
+DROP FUNCTION IF EXISTS ledger_entries_balanced();
 DROP FUNCTION IF EXISTS ledger_entry_balanced();
 """
 
@@ -111,3 +128,9 @@ def sqlite_reinstall(apps: Any, schema_editor: Any) -> None:
     if schema_editor.connection.vendor == "sqlite":
         for statement in SQLITE_FORWARD:
             schema_editor.execute(statement)
+
+
+def install_balance_check(apps: Any, schema_editor: Any) -> None:
+    """Migration 0003: the statement-level balance check replaces the deferred row trigger."""
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(BALANCE_CHECK, params=None)

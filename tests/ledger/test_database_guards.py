@@ -34,7 +34,8 @@ def _line(entry, account, side, amount):
 
 @transaction.atomic
 def _write_and_check(key, lines):
-    """Bypass the services and write lines directly, then run the deferred checks as COMMIT would."""
+    """Bypass the services and write lines directly (one INSERT, as the services do); then run any
+    deferred checks as COMMIT would."""
     entry = _raw_entry(key)
     JournalLine.objects.bulk_create([_line(entry, account, side, amount) for account, side, amount in lines])
     with connection.cursor() as cursor:
@@ -42,7 +43,7 @@ def _write_and_check(key, lines):
 
 
 @requires_postgres
-def test_unbalanced_entry_is_refused_at_commit_by_the_trigger(open_wallet):
+def test_unbalanced_entry_is_refused_by_the_trigger(open_wallet):
     a, b = open_wallet(no_overdraft=False), open_wallet()
     with pytest.raises(IntegrityError, match="unbalanced"):
         _write_and_check("raw-unbalanced", [(a, "debit", "10"), (b, "credit", "9")])
@@ -94,3 +95,13 @@ def test_guard_check_constraint_backs_up_the_python_check(open_wallet):
         Account.objects.filter(pk=wallet.pk).update(posted_debits=Decimal("10.01"))
     wallet.refresh_from_db()
     assert wallet.posted_debits == 0
+
+
+@requires_postgres
+def test_a_line_added_later_to_a_balanced_entry_is_refused(open_wallet):
+    a, b = open_wallet(no_overdraft=False), open_wallet()
+    _write_and_check("raw-balanced", [(a, "debit", "10"), (b, "credit", "10")])
+    entry = JournalEntry.objects.get(idempotency_key="raw-balanced")
+    with pytest.raises(IntegrityError, match="unbalanced"), transaction.atomic():
+        JournalLine.objects.bulk_create([_line(entry, a, "debit", "1")])
+    assert entry.lines.count() == 2
