@@ -4,7 +4,7 @@
   ledger imports no other app), a purpose code, overdraft guard flags and four stored counters
   (posted/pending x debits/credits, as TigerBeetle). A balance read is this one row.
 - `JournalEntry` + `JournalLine`: immutable, balanced per currency. Python checks the balance, a
-  PostgreSQL deferred constraint trigger checks it again at commit, and triggers reject UPDATE and
+  PostgreSQL trigger checks it again after each INSERT of lines, and triggers reject UPDATE and
   DELETE. Each line stores the account's posted counters right after it (running balance, as-of).
 - `Hold`: a pending two-phase transfer (reserved in the pending counters) resolved once.
 - `PayoutIntent`: the outbox of payouts to the outside world, dispatched after commit.
