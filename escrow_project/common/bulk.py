@@ -122,6 +122,16 @@ def rows_update(model: type[Model], objs: Sequence[Model], fields: Iterable[str]
         cursor.execute(sql, params)
 
 
+def insert_unnest(model: type[Model], fields: Sequence[Field[Any, Any]]) -> str:
+    """`INSERT INTO <table> (<columns>) SELECT * FROM UNNEST(...)` for an `array_cursor`, one list
+    per field in this order; the caller appends any ON CONFLICT / RETURNING clause."""
+    quote = connection.ops.quote_name
+    return (
+        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(str(f.column)) for f in fields)}) "  # noqa: S608 -- identifiers from model metadata, values bound
+        f"SELECT * FROM {unnest([array_type(f) for f in fields])}"
+    )
+
+
 def rows_insert(model: type[Model], objs: Sequence[Model]) -> None:
     """Insert new objects in one statement and set their primary keys, like `bulk_create`.
 
@@ -147,11 +157,7 @@ def rows_insert(model: type[Model], objs: Sequence[Model]) -> None:
         else:
             raw = [getattr(obj, f.attname) for obj in objs]
         columns.append(db_values(f, raw))
-    quote = connection.ops.quote_name
-    sql = (
-        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(str(f.column)) for f in fields)}) "  # noqa: S608 -- identifiers from model metadata, values bound
-        f"SELECT * FROM {unnest([array_type(f) for f in fields])} RETURNING {quote(str(pk.column))}"
-    )
+    sql = insert_unnest(model, fields) + f" RETURNING {connection.ops.quote_name(str(pk.column))}"
     with array_cursor() as cursor:
         cursor.execute(sql, columns)
         # PostgreSQL returns the rows of INSERT ... SELECT in the order inserted (bulk_create relies on it too).

@@ -17,7 +17,8 @@ import hashlib
 import json
 import re
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, TypeVar, cast
@@ -27,7 +28,7 @@ from django.db.models import Field, Model
 from django.utils import timezone
 from prometheus_client import Counter
 
-from escrow_project.common.bulk import array_cursor, array_type, columns_of, db_values, unnest
+from escrow_project.common.bulk import array_cursor, columns_of, db_values, insert_unnest, unnest
 from escrow_project.common.errors import DomainError
 from escrow_project.common.money import MINOR_UNITS, MoneyError, quantize, to_decimal
 from ledger.errors import (
@@ -229,8 +230,7 @@ def insert_many_unless_exist(model: type[Model], rows: Sequence[dict[str, Any]])
     if connection.vendor == "postgresql":
         with array_cursor() as cursor:
             cursor.execute(
-                f"INSERT INTO {table} ({columns}) SELECT * FROM {unnest([array_type(f) for f in fields])} "  # noqa: S608 -- identifiers from model metadata, values bound
-                f"ON CONFLICT ({key}) DO NOTHING RETURNING id, {key}",
+                insert_unnest(model, fields) + f" ON CONFLICT ({key}) DO NOTHING RETURNING id, {key}",
                 [db_values(f, (row[f.name] for row in rows)) for f in fields],
             )
             inserted = {k: int(new_id) for new_id, k in cursor.fetchall()}
@@ -435,23 +435,15 @@ def _counters_add(moving: dict[int, Delta]) -> list[tuple[Any, ...]]:
     params: list[Any] = []
     for account_id, d in moving.items():
         params.extend((account_id, d.posted_debits, d.posted_credits, d.pending_debits, d.pending_credits))
-    with connection.cursor() as cursor:
-        try:
-            cursor.execute(
-                "UPDATE ledger_account AS a SET posted_debits = a.posted_debits + v.pd, "  # noqa: S608 -- identifiers from model metadata, values bound
-                "posted_credits = a.posted_credits + v.pc, pending_debits = a.pending_debits + v.qd, "
-                "pending_credits = a.pending_credits + v.qc "
-                f"FROM (VALUES {values}) AS v(id, pd, pc, qd, qc) WHERE a.id = v.id "
-                "RETURNING a.id, a.posted_debits, a.posted_credits, a.pending_debits, a.pending_credits",
-                params,
-            )
-        except IntegrityError as exc:
-            failing = _failing_account(exc)
-            if failing is None:
-                raise
-            raise InsufficientFundsError(
-                f"Account {failing} has too little available for this operation (pending holds count)."
-            ) from None
+    with connection.cursor() as cursor, _guard_refusals():
+        cursor.execute(
+            "UPDATE ledger_account AS a SET posted_debits = a.posted_debits + v.pd, "  # noqa: S608 -- identifiers from model metadata, values bound
+            "posted_credits = a.posted_credits + v.pc, pending_debits = a.pending_debits + v.qd, "
+            "pending_credits = a.pending_credits + v.qc "
+            f"FROM (VALUES {values}) AS v(id, pd, pc, qd, qc) WHERE a.id = v.id "
+            "RETURNING a.id, a.posted_debits, a.posted_credits, a.pending_debits, a.pending_credits",
+            params,
+        )
         return cursor.fetchall()
 
 
@@ -731,16 +723,8 @@ def post_combined(
     entry_column = "(SELECT id FROM e)" if entry_values is not None else "0"
     sql = "WITH " + ", ".join(parts) + f" SELECT {entry_column}, (SELECT count(*) FROM u)"  # noqa: S608
     with connection.cursor() as cursor:
-        try:
+        with _guard_refusals():
             cursor.execute(sql, params)
-        except IntegrityError as exc:
-            failing = _failing_account(exc)
-            if failing is None:
-                raise
-            # The transaction is aborted: the atomic block this service runs in rolls it back.
-            raise InsufficientFundsError(
-                f"Account {failing} has too little available for this operation (pending holds count)."
-            ) from None
         entry_id, moved = cursor.fetchone()
     if entry_values is not None and entry_id is None:
         return None  # the key exists; nothing was locked or moved
@@ -755,6 +739,21 @@ def post_combined(
 
 # A negative counter (ledger_account_counters_non_negative) would be a bug, not a refusal: it stays an error.
 _GUARD_CONSTRAINTS = ("ledger_account_debits_within_credits", "ledger_account_credits_within_debits")
+
+
+@contextmanager
+def _guard_refusals() -> Iterator[None]:
+    """An overdraft guard's CHECK violation becomes `insufficient_funds` naming the account. The
+    transaction is aborted: the atomic block the service runs in rolls it back."""
+    try:
+        yield
+    except IntegrityError as exc:
+        failing = _failing_account(exc)
+        if failing is None:
+            raise
+        raise InsufficientFundsError(
+            f"Account {failing} has too little available for this operation (pending holds count)."
+        ) from None
 
 
 def _failing_account(exc: IntegrityError) -> int | None:
