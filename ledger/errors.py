@@ -21,6 +21,7 @@
 
 from __future__ import annotations
 
+from escrow_project.common import amounts
 from escrow_project.common.errors import (
     ConflictError,
     DomainError,
@@ -54,9 +55,8 @@ class LedgerError(DomainError):
     """Marker base so callers can catch every ledger refusal at once."""
 
 
-class InvalidAmountError(UnprocessableError, LedgerError):
-    code = "invalid_amount"
-    title = "The amount is invalid"
+class InvalidAmountError(amounts.InvalidAmountError, LedgerError):
+    """The platform's amount refusal (escrow_project.common.amounts), catchable as a ledger error."""
 
 
 class UnknownAccountError(NotFoundError, LedgerError):

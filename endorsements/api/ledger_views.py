@@ -18,14 +18,15 @@ from rest_framework.views import APIView
 from endorsements import funds, selectors
 from endorsements.models import EndorsementAccount
 from endorsements.services.funding import ea_topup
+from escrow_project.common.amounts import AmountField
 from escrow_project.common.errors import DomainError, NotFoundError
 from escrow_project.common.idempotency import HEADER, idempotent
-from escrow_project.common.money import MINOR_UNITS
+from escrow_project.common.money import MINOR_UNITS, format_amount
 from escrow_project.common.pagination import LinkHeaderPagination
 
 
 class EndorsementAccountTopupSerializer(serializers.Serializer[Any]):
-    amount = serializers.CharField(max_length=32)
+    amount = AmountField()
     currency = serializers.ChoiceField(choices=sorted(MINOR_UNITS))
     employer = serializers.UUIDField(required=False)
 
@@ -33,9 +34,9 @@ class EndorsementAccountTopupSerializer(serializers.Serializer[Any]):
 class EndorsementAccountRowSerializer(serializers.Serializer[Any]):
     employer = serializers.UUIDField()
     currency = serializers.CharField()
-    balance = serializers.DecimalField(max_digits=20, decimal_places=4)
-    locked = serializers.DecimalField(max_digits=20, decimal_places=4)
-    available = serializers.DecimalField(max_digits=20, decimal_places=4)
+    balance = serializers.CharField(help_text="with the currency's decimals")
+    locked = serializers.CharField(help_text="with the currency's decimals")
+    available = serializers.CharField(help_text="with the currency's decimals")
 
 
 class EndorsementAccountBalancesSerializer(serializers.Serializer[Any]):
@@ -50,10 +51,10 @@ class EndorsementAccountTopupResultSerializer(serializers.Serializer[Any]):
 class EndorsementAccountHistoryLineSerializer(serializers.Serializer[Any]):
     at = serializers.DateTimeField()
     side = serializers.CharField()
-    amount = serializers.DecimalField(max_digits=20, decimal_places=4)
+    amount = serializers.CharField(help_text="with the currency's decimals")
     currency = serializers.CharField()
     description = serializers.CharField()
-    balance_after = serializers.DecimalField(max_digits=20, decimal_places=4)
+    balance_after = serializers.CharField(help_text="with the currency's decimals")
 
 
 def _account_rows(eas: list[EndorsementAccount]) -> list[dict[str, Any]]:
@@ -64,9 +65,9 @@ def _account_rows(eas: list[EndorsementAccount]) -> list[dict[str, Any]]:
             {
                 "employer": str(ea.employer.public_id),
                 "currency": ea.currency,
-                "balance": str(summary["balance"]),
-                "locked": str(summary["locked"]),
-                "available": str(summary["available"]),
+                "balance": format_amount(summary["balance"], ea.currency),
+                "locked": format_amount(summary["locked"], ea.currency),
+                "available": format_amount(summary["available"], ea.currency),
             }
         )
     return rows
@@ -141,10 +142,10 @@ class LedgerHistoryView(APIView):
             {
                 "at": line.created_at.isoformat(),
                 "side": line.side,
-                "amount": str(line.amount),
+                "amount": format_amount(line.amount, ea.currency),
                 "currency": ea.currency,
                 "description": getattr(line.entry, "description", ""),
-                "balance_after": str(ledger_selectors.line_balance_after(line, "credit")),
+                "balance_after": format_amount(ledger_selectors.line_balance_after(line, "credit"), ea.currency),
             }
             for line in page
         ]

@@ -5,12 +5,15 @@ from typing import Any
 from rest_framework import serializers
 
 from endorsements.models import Batch, BatchRow, EndorsementRequest
+from escrow_project.common.amounts import MoneyField
 
 
 class EndorsementRequestSerializer(serializers.ModelSerializer[EndorsementRequest]):
     policy_number = serializers.CharField(source="policy.policy_number")
     member = serializers.UUIDField(source="member.public_id")
     batch = serializers.SerializerMethodField()
+    amount = MoneyField()
+    settled_amount = MoneyField(allow_null=True)
 
     class Meta:
         model = EndorsementRequest

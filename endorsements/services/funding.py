@@ -10,11 +10,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from endorsements import funds, hooks, metrics
-from endorsements.models import Direction, EndorsementAccount, EndorsementRequest
+from endorsements.models import Direction, EndorsementAccount, EndorsementRequest, GroupPolicy
 from endorsements.states import RequestState
+from escrow_project.common.amounts import clean_amount
 from escrow_project.common.bulk import rows_update
 from escrow_project.common.errors import DomainError, UnprocessableError
-from escrow_project.common.money import MoneyError, quantize, to_decimal
 from identity.models import Organization
 
 logger = structlog.get_logger(__name__)
@@ -249,12 +249,14 @@ def _parked_gauge(ea: EndorsementAccount) -> None:
 @transaction.atomic
 def ea_topup(*, employer: Organization, amount: object, currency: str, idempotency_key: str, actor: str) -> DrainResult:
     """Record a top-up through the simulated rail, then wake parked requests."""
-    try:
-        value = to_decimal(amount)
-        if value <= 0 or quantize(value, currency) != value:
-            raise MoneyError("The amount must be positive with at most the currency's minor unit.")
-    except MoneyError as exc:
-        raise UnprocessableError(str(exc), code="invalid_amount") from None
+    value = clean_amount(amount, currency)
+    if not GroupPolicy.objects.filter(employer=employer, currency=currency, is_active=True).exists():
+        # An account in a currency no policy bills would hold money nothing can ever spend.
+        raise UnprocessableError(
+            f"No active policy of this employer is billed in {currency}; top up in a policy's currency.",
+            code="currency_without_policy",
+            errors=[{"field": "currency", "code": "no_policy_in_currency", "message": f"No {currency} policy."}],
+        )
     ea = ea_lock(employer_id=employer.pk, currency=currency)
     funds.topup_record(key=f"ea-topup:{employer.pk}:{idempotency_key}", ea=ea, amount=value, currency=currency)
     hooks.employer_event(

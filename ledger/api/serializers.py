@@ -1,17 +1,13 @@
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from rest_framework import serializers
 
-from escrow_project.common.money import MINOR_UNITS, quantize
+from escrow_project.common.amounts import AmountField
+from escrow_project.common.money import MINOR_UNITS, format_amount
 from ledger.models import Account, JournalLine
 from ledger.selectors import balance_from_counters, line_balance_after
-
-
-def money(amount: Decimal, currency: str) -> str:
-    return str(quantize(amount, currency))
 
 
 class BalanceSerializer(serializers.Serializer[Any]):
@@ -29,7 +25,7 @@ class BalanceSerializer(serializers.Serializer[Any]):
         return {
             "currency": currency,
             **{
-                name: money(getattr(instance, name), currency)
+                name: format_amount(getattr(instance, name), currency)
                 for name in (
                     "posted_debits",
                     "posted_credits",
@@ -92,19 +88,10 @@ class HistoryLineSerializer(serializers.ModelSerializer[JournalLine]):
         fields = ["entry_id", "kind", "description", "side", "amount", "currency", "balance_after", "created_at"]
 
     def get_amount(self, line: JournalLine) -> str:
-        return money(line.amount, line.currency)
+        return format_amount(line.amount, line.currency)
 
     def get_balance_after(self, line: JournalLine) -> str:
-        return money(line_balance_after(line, self.context["normal_side"]), line.currency)
-
-
-class AmountField(serializers.CharField):
-    """A decimal amount as a string ("12.50"); floats in JSON are refused."""
-
-    def to_internal_value(self, data: Any) -> Any:
-        if isinstance(data, float):
-            raise serializers.ValidationError('Send amounts as strings, e.g. "12.50".', code="invalid")
-        return super().to_internal_value(data)
+        return format_amount(line_balance_after(line, self.context["normal_side"]), line.currency)
 
 
 class TopUpSerializer(serializers.Serializer[Any]):
@@ -137,7 +124,7 @@ class EntrySerializer(serializers.Serializer[Any]):
                 {
                     "account_id": str(line.account.public_id),
                     "side": line.side,
-                    "amount": money(line.amount, line.currency),
+                    "amount": format_amount(line.amount, line.currency),
                     "currency": line.currency,
                 }
                 for line in entry.lines.select_related("account").order_by("id")

@@ -28,9 +28,10 @@ from django.db.models import Field, Model
 from django.utils import timezone
 from prometheus_client import Counter
 
+from escrow_project.common import amounts
 from escrow_project.common.bulk import array_cursor, columns_of, db_values, insert_unnest, unnest
 from escrow_project.common.errors import DomainError
-from escrow_project.common.money import MINOR_UNITS, MoneyError, quantize, to_decimal
+from escrow_project.common.money import MINOR_UNITS
 from ledger.errors import (
     AccountClosedError,
     CurrencyMismatchError,
@@ -50,21 +51,9 @@ MAX_KEY_LENGTH = 255
 
 
 def amount_clean(value: object, currency: str, *, what: str = "amount") -> Decimal:
-    """A strictly positive Decimal in the currency's minor unit, or a specific error."""
+    """A strictly positive Decimal in the currency's minor unit (canonical, so 10 and 10.00 fingerprint alike)."""
     currency_clean(currency)
-    try:
-        amount = to_decimal(value)
-    except MoneyError as exc:
-        raise InvalidAmountError(f"The {what} is invalid: {exc}") from None
-    if amount <= 0:
-        raise InvalidAmountError(f"The {what} must be greater than zero; got {amount}.")
-    if quantize(amount, currency) != amount:
-        raise InvalidAmountError(
-            f"The {what} {amount} has more decimals than {currency} allows ({MINOR_UNITS[currency]})."
-        )
-    if amount >= Decimal(10) ** 15:
-        raise InvalidAmountError(f"The {what} {amount} is too large.")
-    return quantize(amount, currency)  # canonical form, so 10 and 10.00 fingerprint alike
+    return amounts.clean_amount(value, currency, field=what, error=InvalidAmountError)
 
 
 def currency_clean(currency: str) -> str:

@@ -1,12 +1,12 @@
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.db import models
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from escrow_project.common.amounts import AmountField, DecimalTextField, MoneyField
 from identity.models import Organization, User
 from transactions.models import (
     DepositKind,
@@ -21,19 +21,8 @@ from verifications.models import VerificationTask
 from verifications.states import VerificationType
 
 
-@extend_schema_field(OpenApiTypes.STR)
-class AmountField(serializers.Field):
-    """Amounts travel as strings ("1200.00"); the service parses and refuses floats, negatives, absurd values."""
-
-    default_error_messages = {"invalid": 'Give amounts as strings such as "1200.00", never as floating-point numbers.'}
-
-    def to_internal_value(self, data: Any) -> Any:
-        if isinstance(data, bool) or not isinstance(data, (str, int)):
-            self.fail("invalid")
-        return str(data)
-
-    def to_representation(self, value: Any) -> str:
-        return str(value)
+def _percent(maximum: int, **kwargs: Any) -> DecimalTextField:
+    return DecimalTextField(places=4, minimum=Decimal(0), maximum=Decimal(maximum), **kwargs)
 
 
 def _org(org: Organization | None) -> dict[str, str] | None:
@@ -47,6 +36,7 @@ class OrganizationRef(serializers.SlugRelatedField):
 
 class MilestoneSerializer(serializers.ModelSerializer[Milestone]):
     payee = serializers.SerializerMethodField()
+    amount = MoneyField(currency="transaction.currency")
 
     class Meta:
         model = Milestone
@@ -60,6 +50,10 @@ class TransactionSerializer(serializers.ModelSerializer[EscrowTransaction]):
     id = serializers.UUIDField(source="public_id", read_only=True)
     parties = serializers.SerializerMethodField()
     milestones = MilestoneSerializer(many=True, read_only=True)
+    purchase_price = MoneyField()
+    earnest_money = MoneyField()
+    loan_amount = MoneyField()
+    annual_property_tax = MoneyField()
 
     class Meta:
         model = EscrowTransaction
@@ -120,8 +114,8 @@ class TransactionCreateSerializer(serializers.Serializer):
     buyer_agent = OrganizationRef(required=False, allow_null=True, default=None)
     seller_agent = OrganizationRef(required=False, allow_null=True, default=None)
     lender = OrganizationRef(required=False, allow_null=True, default=None)
-    buyer_agent_commission_pct = AmountField(required=False, default="0")
-    seller_agent_commission_pct = AmountField(required=False, default="0")
+    buyer_agent_commission_pct = _percent(10, required=False, default=Decimal(0))
+    seller_agent_commission_pct = _percent(10, required=False, default=Decimal(0))
     annual_property_tax = AmountField(required=False, default="0")
     milestone_amounts = serializers.DictField(child=AmountField(), required=False)
     agents = serializers.DictField(child=OrganizationRef(), required=False)
@@ -134,8 +128,8 @@ class TransactionUpdateSerializer(serializers.Serializer):
     earnest_money = AmountField(required=False)
     loan_amount = AmountField(required=False)
     closing_date = serializers.DateField(required=False)
-    buyer_agent_commission_pct = AmountField(required=False)
-    seller_agent_commission_pct = AmountField(required=False)
+    buyer_agent_commission_pct = _percent(10, required=False)
+    seller_agent_commission_pct = _percent(10, required=False)
     annual_property_tax = AmountField(required=False)
 
 
@@ -202,6 +196,7 @@ class PaymentSerializer(serializers.ModelSerializer[Payment]):
     id = serializers.UUIDField(source="public_id", read_only=True)
     transaction = serializers.UUIDField(source="transaction.public_id", read_only=True)
     payee = serializers.SerializerMethodField()
+    amount = MoneyField()
 
     class Meta:
         model = Payment
@@ -227,6 +222,7 @@ class PaymentSerializer(serializers.ModelSerializer[Payment]):
 
 class SettlementSerializer(serializers.ModelSerializer[SettlementStatement]):
     approvals = serializers.SerializerMethodField()
+    total_disbursed = MoneyField(currency="transaction.currency")
 
     class Meta:
         model = SettlementStatement
@@ -274,7 +270,7 @@ class DisputeCreateSerializer(serializers.Serializer):
 class DisputeUpdateSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=DisputeDecision.choices)
     resolution = serializers.ChoiceField(choices=DisputeResolution.choices, required=False)
-    seller_share_pct = AmountField(required=False, allow_null=True, default=None)
+    seller_share_pct = _percent(100, required=False, allow_null=True, default=None)
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
 

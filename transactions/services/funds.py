@@ -18,8 +18,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from escrow_project.common import amounts
 from escrow_project.common.errors import ConflictError, NotFoundError, UnprocessableError
-from escrow_project.common.money import MoneyError, quantize, to_decimal
 from identity.models import Organization
 from ledger import selectors as ledger_selectors
 from ledger import services as ledger
@@ -96,21 +96,10 @@ def payee_account(organization_id: int, currency: str) -> int:
 
 
 def clean_amount(value: Any, currency: str, *, what: str = "amount", allow_zero: bool = False) -> Decimal:
-    """Parse and quantize an amount; negative, zero (unless allowed) or absurd amounts are refused."""
-    try:
-        amount = to_decimal(value)
-        quantized = quantize(amount, currency)
-    except MoneyError as exc:
-        raise UnprocessableError(
-            str(exc), code="invalid_amount", errors=[{"field": what, "code": "invalid", "message": str(exc)}]
-        ) from None
-    if quantized != amount:
-        raise UnprocessableError(f"The {what} has more decimals than {currency} allows.", code="invalid_amount")
-    if amount < 0 or (amount == 0 and not allow_zero):
-        raise UnprocessableError(f"The {what} must be positive.", code="invalid_amount")
-    if amount > Decimal(settings.ESCROW_MAX_PURCHASE_PRICE):
-        raise UnprocessableError(f"The {what} {amount} is not plausible.", code="invalid_amount")
-    return quantized
+    """The platform's amount parser (a 422 naming `what`), bounded by the largest plausible price."""
+    return amounts.clean_amount(
+        value, currency, field=what, allow_zero=allow_zero, maximum=Decimal(settings.ESCROW_MAX_PURCHASE_PRICE) + 1
+    )
 
 
 # --- deposits --------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from escrow_project.common import amounts
 from escrow_project.common.errors import ConflictError, PermissionDeniedError, UnprocessableError
 from escrow_project.common.fsm import transition_run
 from escrow_project.common.money import MINOR_UNITS
@@ -54,10 +55,7 @@ UPDATABLE_FIELDS = {
 
 
 def _pct(value: Any, what: str) -> Decimal:
-    amount = Decimal(str(value))
-    if amount < 0 or amount > 10:
-        raise UnprocessableError(f"The {what} must be between 0 and 10 percent.", code="invalid_commission")
-    return amount
+    return amounts.clean_decimal(value, field=what, places=4, minimum=Decimal(0), maximum=Decimal(10))
 
 
 def _check_terms(price: Decimal, earnest: Decimal, loan: Decimal) -> None:
@@ -146,8 +144,8 @@ def escrow_create(
         lender=lender,
         escrow_company=escrow_company,
         escrow_officer=escrow_officer,
-        buyer_agent_commission_pct=_pct(buyer_agent_commission_pct, "buyer agent commission"),
-        seller_agent_commission_pct=_pct(seller_agent_commission_pct, "seller agent commission"),
+        buyer_agent_commission_pct=_pct(buyer_agent_commission_pct, "buyer_agent_commission_pct"),
+        seller_agent_commission_pct=_pct(seller_agent_commission_pct, "seller_agent_commission_pct"),
         annual_property_tax=funds.clean_amount(
             annual_property_tax, currency, what="annual_property_tax", allow_zero=True
         ),
@@ -159,7 +157,7 @@ def escrow_create(
         Milestone.objects.create(
             transaction=txn,
             verification_type=kind,
-            amount=funds.clean_amount(amounts[kind], currency, what=f"{kind} milestone", allow_zero=True),
+            amount=funds.clean_amount(amounts[kind], currency, what=f"milestone_amounts.{kind}", allow_zero=True),
             payee=chosen[kind],
         )
     for cost in closing_costs or []:
@@ -170,7 +168,7 @@ def escrow_create(
             description=str(cost["description"])[:200],
             paid_by=cost["paid_by"],
             payee=cost["payee"],
-            amount=funds.clean_amount(cost["amount"], currency, what="closing cost"),
+            amount=funds.clean_amount(cost["amount"], currency, what="closing_costs.amount"),
         )
     workflow = verification_services.workflow_create(
         subject_type=SUBJECT_TYPE,
