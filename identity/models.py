@@ -57,6 +57,12 @@ class Organization(models.Model):
     kind = models.CharField(max_length=32, choices=OrganizationKind.choices)
     slug = models.SlugField(max_length=80, unique=True)
     is_active = models.BooleanField(default=True)
+    # A household (or any client organization) belongs to the escrow company that serves it: only
+    # that company's officers may name it on a transaction. Businesses (brokerages, lenders) are a
+    # shared directory and have none. docs/decisions/0502-who-may-do-what.md
+    client_of = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="clients", help_text="owning tenant"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -69,6 +75,8 @@ class Organization(models.Model):
 
 class Role(models.TextChoices):
     OPERATOR = "operator", "Platform operator"
+    # Administers one organization: its payout bank details (with a second person's confirmation).
+    ORG_ADMIN = "org_admin", "Organization administrator"
     ESCROW_OFFICER = "escrow_officer", "Escrow officer"
     BUYER = "buyer", "Buyer"
     SELLER = "seller", "Seller"

@@ -295,3 +295,49 @@ class PayeeProfile(models.Model):
 
     def __str__(self) -> str:
         return f"Payee profile of {self.organization_id}"
+
+
+class BankDetailsChangeStatus(models.TextChoices):
+    PENDING = "pending", "Waiting for a second person's confirmation"
+    CONFIRMED = "confirmed", "Confirmed (in force after the cooling-off)"
+    REJECTED = "rejected", "Rejected"
+    SUPERSEDED = "superseded", "Replaced by a newer proposal"
+
+
+class BankDetailsChange(models.Model):
+    """A proposed change of where an organization is paid: four eyes before it counts.
+
+    An organization admin (or an operator) proposes; a different admin of that organization (or an
+    operator) confirms; only then does PayeeProfile change and the cooling-off start.
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    bank_details = EncryptedJSONField()
+    status = models.CharField(
+        max_length=16, choices=BankDetailsChangeStatus.choices, default=BankDetailsChangeStatus.PENDING
+    )
+    proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    reason = models.CharField(max_length=300, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization"],
+                condition=models.Q(status="pending"),
+                name="bank_details_one_pending_change",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(decided_by__isnull=True) | ~models.Q(decided_by=models.F("proposed_by")),
+                name="bank_details_four_eyes",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Bank details change {self.public_id} [{self.status}]"

@@ -9,8 +9,9 @@ from django.db.models import Q, QuerySet
 
 from escrow_project.common import readcache
 from escrow_project.common.errors import NotFoundError
+from identity.models import Organization
 from identity.selectors import organization_ids_for_user, user_is_operator
-from transactions.models import Dispute, EscrowTransaction, Payment
+from transactions.models import BankDetailsChange, Dispute, EscrowTransaction, PayeeProfile, Payment
 
 
 def escrow_list_for_user(*, user: Any) -> QuerySet[EscrowTransaction]:
@@ -87,3 +88,28 @@ def dispute_get_for_party(*, user: Any, public_id: Any) -> Dispute:
     if dispute is None:
         raise NotFoundError("No such dispute.")
     return dispute
+
+
+def payee_bank_details_state(*, organization: Organization) -> dict[str, Any]:
+    """The details in force and the ten latest proposed changes (the caller may see the organization)."""
+    profile = PayeeProfile.objects.filter(organization=organization).first()
+    return {
+        "account": masked_account(profile.bank_details if profile else None),
+        "cooling_off_until": profile.cooling_off_until if profile else None,
+        "changes": list(
+            BankDetailsChange.objects.filter(organization=organization).select_related("proposed_by", "decided_by")[:10]
+        ),
+    }
+
+
+def bank_details_change_get(*, organization: Organization, public_id: Any) -> BankDetailsChange:
+    change = BankDetailsChange.objects.filter(organization=organization, public_id=public_id).first()
+    if change is None:
+        raise NotFoundError("No such bank-details change.")
+    return change
+
+
+def masked_account(bank_details: Any) -> str:
+    """An account number as its last four digits ("\u2022\u2022\u2022\u20224321"), '' when there is none."""
+    number = str(bank_details.get("account_number", "")) if isinstance(bank_details, dict) else ""
+    return f"\u2022\u2022\u2022\u2022{number[-4:]}" if number else ""

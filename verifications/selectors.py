@@ -7,8 +7,8 @@ from typing import Any
 from django.db.models import Count, QuerySet
 
 from escrow_project.common import readcache
-from escrow_project.common.errors import NotFoundError
-from identity.models import Organization
+from escrow_project.common.errors import NotFoundError, PermissionDeniedError, UnprocessableError
+from identity.models import Membership, Organization, Role
 from identity.selectors import organization_ids_for_user, user_is_operator
 from verifications.models import AgentProfile, VerificationReport, VerificationTask, VerificationWorkflow
 from verifications.states import OPEN_TASK_STATUSES, TaskStatus
@@ -45,6 +45,32 @@ def task_get_for_agent(*, user: Any, public_id: Any) -> VerificationTask:
     if task is None:
         raise NotFoundError("No such verification task.")
     return task
+
+
+def task_reporter_for(*, user: Any, task: VerificationTask, operator_reason: str = "") -> int | None:
+    """Who may decide a task: the assigned agent organization's verifiers, or an operator with a reason.
+
+    Returns the agent organization the caller reports for, or None for an operator acting in the
+    agent's place (the service audits that with the reason). Other members of the agent's
+    organization (an escrow officer of a title company that also searches titles, say) see the task
+    but may not decide it: a report releases money to that organization.
+    """
+    if (
+        task.agent_id is not None
+        and Membership.objects.filter(user=user, organization_id=task.agent_id, role=Role.VERIFIER).exists()
+    ):
+        return task.agent_id
+    if user_is_operator(user):
+        if not operator_reason.strip():
+            raise UnprocessableError(
+                "An operator reporting in an agent's place must give the reason (operator_reason).",
+                code="operator_reason_required",
+                errors=[{"field": "operator_reason", "code": "required", "message": "Give the reason."}],
+            )
+        return None
+    if task.agent_id in organization_ids_for_user(user):
+        raise PermissionDeniedError("Only the assigned agent's verifiers may report on this task.")
+    raise NotFoundError("No such verification task.")
 
 
 # Read-through caches (escrow_project.common.readcache); verifications.apps connects the invalidation.

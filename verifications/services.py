@@ -202,8 +202,13 @@ def report_submit(
     source: str,
     agent_organization_id: int | None = None,
     submitted_by: Any = None,
+    operator_reason: str = "",
 ) -> VerificationReport:
-    """Validate a report strictly, decide the task and tell the subject; a repeat is a no-op."""
+    """Validate a report strictly, decide the task and tell the subject; a repeat is a no-op.
+
+    `agent_organization_id` None with `operator_reason` is an operator reporting in the agent's
+    place; the audit event names the operator and the reason.
+    """
     task = _lock_task(task_id)
     if agent_organization_id is not None and task.agent_id != agent_organization_id:
         raise NotFoundError("No such verification task.")  # not even its existence leaks
@@ -236,7 +241,14 @@ def report_submit(
         submitted_by=submitted_by if getattr(submitted_by, "is_authenticated", False) else None,
     )
     task.submit()
-    _audit("verification.report_submitted", task, report=str(report.public_id), source=source, passed=decision.passed)
+    _audit(
+        "verification.report_submitted",
+        task,
+        report=str(report.public_id),
+        source=source,
+        passed=decision.passed,
+        **_on_behalf(submitted_by, agent_organization_id, operator_reason),
+    )
     if decision.passed:
         task.verify()
     else:
@@ -244,6 +256,13 @@ def report_submit(
     task.save()
     _decided(task, "verified" if decision.passed else "rejected")
     return report
+
+
+def _on_behalf(user: Any, agent_organization_id: int | None, operator_reason: str) -> dict[str, str]:
+    """Audit fields for a step an operator took in the agent's place (none for the agent itself)."""
+    if agent_organization_id is not None or not operator_reason:
+        return {}
+    return {"operator": f"user:{getattr(user, 'public_id', '')}", "operator_reason": operator_reason[:300]}
 
 
 def _decided(task: VerificationTask, outcome: str) -> None:
@@ -319,12 +338,20 @@ def task_fail(*, task_id: int, reason: str) -> VerificationTask:
 
 @transaction.atomic
 def task_status_update(
-    *, task_id: int, status: str, agent_organization_id: int | None, reason: str = ""
+    *,
+    task_id: int,
+    status: str,
+    agent_organization_id: int | None,
+    reason: str = "",
+    actor: Any = None,
+    operator_reason: str = "",
 ) -> VerificationTask:
     """An agent reports progress: in_progress (work began) or failed (cannot do it)."""
     task = _lock_task(task_id)
     if agent_organization_id is not None and task.agent_id != agent_organization_id:
         raise NotFoundError("No such verification task.")
+    if agent_organization_id is None and operator_reason:
+        _audit("verification.status_set_by_operator", task, to=status, **_on_behalf(actor, None, operator_reason))
     if status == TaskStatus.IN_PROGRESS:
         if task.status == TaskStatus.IN_PROGRESS:
             return task

@@ -118,7 +118,15 @@ def test_operator_topup_is_idempotent_and_needs_the_key(client_for):
         ({"amount": "0", "currency": "USD"}, 422, "invalid_amount"),
         ({"amount": "-3", "currency": "USD"}, 422, "invalid_amount"),
         ({"amount": "1.234", "currency": "USD"}, 422, "invalid_amount"),
-        ({"amount": 1.5, "currency": "USD"}, 400, "validation_error"),
+        ({"amount": 1.5, "currency": "USD"}, 422, "invalid_amount"),
+        ({"amount": 15, "currency": "USD"}, 422, "invalid_amount"),
+        ({"amount": "1e3", "currency": "USD"}, 422, "invalid_amount"),
+        ({"amount": "4E+5", "currency": "USD"}, 422, "invalid_amount"),
+        ({"amount": "10.000", "currency": "USD"}, 422, "invalid_amount"),
+        ({"amount": "\u0661\u0660\u0660", "currency": "USD"}, 422, "invalid_amount"),
+        ({"amount": " 10.00", "currency": "USD"}, 422, "invalid_amount"),
+        ({"amount": "1e30", "currency": "USD"}, 422, "invalid_amount"),
+        ({"amount": "1" + "0" * 30, "currency": "USD"}, 422, "invalid_amount"),
         ({"amount": "5", "currency": "EUR"}, 422, "currency_mismatch"),
     ],
 )
@@ -128,6 +136,8 @@ def test_bad_topups_are_refused_and_change_nothing(client_for, body, status, cod
         f"/api/v1/ledger/accounts/{wallet.public_id}/topup/", body, format="json", HTTP_IDEMPOTENCY_KEY="bad"
     )
     assert (response.status_code, response.json()["code"]) == (status, code)
+    if code == "invalid_amount":
+        assert [e["field"] for e in response.json()["errors"]] == ["amount"]
     assert account_balance(account_id=wallet.pk).balance == 0
     assert JournalEntry.objects.count() == 0
 

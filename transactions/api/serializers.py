@@ -9,6 +9,7 @@ from rest_framework import serializers
 from escrow_project.common.amounts import AmountField, DecimalTextField, MoneyField
 from identity.models import Organization, User
 from transactions.models import (
+    BankDetailsChange,
     DepositKind,
     Dispute,
     DisputeResolution,
@@ -17,6 +18,7 @@ from transactions.models import (
     Payment,
     SettlementStatement,
 )
+from transactions.selectors import masked_account
 from verifications.models import VerificationTask
 from verifications.states import VerificationType
 
@@ -276,3 +278,27 @@ class DisputeUpdateSerializer(serializers.Serializer):
 
 class BankDetailsSerializer(serializers.Serializer):
     bank_details = serializers.DictField()
+
+
+class BankDetailsChangeSerializer(serializers.ModelSerializer[BankDetailsChange]):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    account = serializers.SerializerMethodField(help_text="the proposed account, masked to its last 4 digits")
+    proposed_by = serializers.SlugRelatedField(slug_field="public_id", read_only=True)
+    decided_by = serializers.SlugRelatedField(slug_field="public_id", read_only=True)
+
+    class Meta:
+        model = BankDetailsChange
+        fields = ["id", "status", "account", "proposed_by", "decided_by", "reason", "created_at", "decided_at"]
+
+    def get_account(self, change: BankDetailsChange) -> str:
+        return masked_account(change.bank_details)
+
+
+class BankDetailsStateSerializer(serializers.Serializer):
+    account = serializers.CharField(help_text="the account in force, masked ('' when none is set)")
+    cooling_off_until = serializers.DateTimeField(allow_null=True)
+    changes = BankDetailsChangeSerializer(many=True)
+
+
+class BankDetailsDecisionSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")

@@ -27,4 +27,14 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path(
         "escrow/payees/<uuid:organization_id>/bank-details/", v.PayeeBankDetails.as_view(), name="escrow-bank-details"
     ),
+    path(
+        "escrow/payees/<uuid:organization_id>/bank-details/<uuid:change_id>/confirm/",
+        v.PayeeBankDetailsDecision.as_view(decision="confirm"),
+        name="escrow-bank-details-confirm",
+    ),
+    path(
+        "escrow/payees/<uuid:organization_id>/bank-details/<uuid:change_id>/reject/",
+        v.PayeeBankDetailsDecision.as_view(decision="reject"),
+        name="escrow-bank-details-reject",
+    ),
 ]

@@ -19,9 +19,9 @@ from audit import selectors as audit_selectors
 from escrow_project.common.errors import NotFoundError, PermissionDeniedError, UnprocessableError
 from escrow_project.common.idempotency import idempotent
 from escrow_project.common.pagination import LinkHeaderPagination
-from identity.models import Organization
+from identity import selectors as identity_selectors
 from identity.permissions import IsOperator
-from identity.selectors import organization_ids_for_user, user_has_role, user_is_operator
+from identity.selectors import user_has_role, user_is_operator
 from transactions import selectors, services
 from transactions.api import serializers as s
 from transactions.models import Dispute, EscrowTransaction, Payment, SettlementStatement
@@ -133,7 +133,7 @@ class TransactionCancel(APIView):
 
 
 class TransactionDeposit(APIView):
-    """Record money that arrived through the rail: the buyer's earnest money or cash to close, the loan."""
+    """Record money that arrived (a wire): the escrow officer or an operator; never a party on its own word."""
 
     @extend_schema(request=s.DepositSerializer, responses={201: s.TransactionSerializer})
     @idempotent
@@ -141,16 +141,9 @@ class TransactionDeposit(APIView):
         txn = _txn(request, transaction_id)
         data = s.DepositSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        kind = data.validated_data["kind"]
-        orgs = organization_ids_for_user(request.user)
-        payer = txn.lender_id if kind == "loan" else txn.buyer_id
-        if not (user_is_operator(request.user) or txn.escrow_officer_id == request.user.pk or payer in orgs):
-            raise PermissionDeniedError(
-                "Only the paying party, the escrow officer or an operator records this deposit."
-            )
         services.deposit_receive(
             transaction_id=txn.pk,
-            kind=kind,
+            kind=data.validated_data["kind"],
             amount=data.validated_data["amount"],
             actor=request.user,
             provider_reference=data.validated_data["provider_reference"],
@@ -324,22 +317,48 @@ class DisputeDetail(APIView):
 
 
 class PayeeBankDetails(APIView):
-    """Set where an organization is paid; a change holds its payouts for the cooling-off period."""
+    """Where an organization is paid: the details in force (masked) and the changes proposed."""
 
-    @extend_schema(request=s.BankDetailsSerializer, responses={204: None})
+    @extend_schema(responses=s.BankDetailsStateSerializer)
+    def get(self, request: Request, organization_id: str) -> Response:
+        organization = identity_selectors.organization_get_for_user(user=request.user, public_id=organization_id)
+        return Response(
+            s.BankDetailsStateSerializer(selectors.payee_bank_details_state(organization=organization)).data
+        )
+
+    @extend_schema(request=s.BankDetailsSerializer, responses={202: s.BankDetailsChangeSerializer})
     @idempotent
     def post(self, request: Request, organization_id: str) -> Response:
-        organization = Organization.objects.filter(public_id=organization_id).first()
-        if organization is None or not (
-            user_is_operator(request.user) or organization.pk in organization_ids_for_user(request.user)
-        ):
-            raise NotFoundError("No such organization.")
+        """Propose new details (an organization admin or an operator); a second person confirms."""
+        organization = identity_selectors.organization_get_for_user(user=request.user, public_id=organization_id)
         data = s.BankDetailsSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        services.payee_bank_details_set(
+        change = services.payee_bank_details_propose(
             organization=organization, bank_details=data.validated_data["bank_details"], actor=request.user
         )
-        return Response({"status": "saved"}, status=status.HTTP_200_OK)
+        return Response(s.BankDetailsChangeSerializer(change).data, status=status.HTTP_202_ACCEPTED)
+
+
+class PayeeBankDetailsDecision(APIView):
+    """A second person (another admin of the organization, or an operator) confirms or rejects a change."""
+
+    decision = "confirm"
+
+    @extend_schema(request=s.BankDetailsDecisionSerializer, responses=s.BankDetailsChangeSerializer)
+    @idempotent
+    def post(self, request: Request, organization_id: str, change_id: str) -> Response:
+        organization = identity_selectors.organization_get_for_user(user=request.user, public_id=organization_id)
+        change = selectors.bank_details_change_get(organization=organization, public_id=change_id)
+        data = s.BankDetailsDecisionSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        if self.decision == "confirm":
+            services.payee_bank_details_confirm(change_id=change.pk, actor=request.user)
+        else:
+            services.payee_bank_details_reject(
+                change_id=change.pk, actor=request.user, reason=data.validated_data["reason"]
+            )
+        change.refresh_from_db()
+        return Response(s.BankDetailsChangeSerializer(change).data)
 
 
 class AuditTrail(APIView):

@@ -7,10 +7,16 @@ funds:      deposit_receive, milestone_earn, payment_record_outcome, payment_ret
             transactions_unblock_all
 settlement: settlement_refresh, settlement_approve, settlement_execute
 disputes:   dispute_raise, dispute_resolve, dispute_dismiss
-controls:   payouts_pause_all, escrow_pause, payee_bank_details_set
+controls:   payouts_pause_all, escrow_pause, payee_bank_details_propose / _confirm / _reject
 """
 
-from transactions.services.controls import escrow_pause, payee_bank_details_set, payouts_pause_all
+from transactions.services.controls import (
+    escrow_pause,
+    payee_bank_details_confirm,
+    payee_bank_details_propose,
+    payee_bank_details_reject,
+    payouts_pause_all,
+)
 from transactions.services.disputes import dispute_dismiss, dispute_raise, dispute_resolve
 from transactions.services.funds import (
     deposit_receive,
@@ -51,7 +57,9 @@ __all__ = [
     "escrow_verifications_passed",
     "escrow_waive",
     "milestone_earn",
-    "payee_bank_details_set",
+    "payee_bank_details_confirm",
+    "payee_bank_details_propose",
+    "payee_bank_details_reject",
     "payment_record_outcome",
     "payment_retry",
     "payouts_pause_all",

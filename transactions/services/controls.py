@@ -7,10 +7,16 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from escrow_project.common.errors import PermissionDeniedError, UnprocessableError
-from identity.models import Organization
-from identity.selectors import organization_ids_for_user, user_is_operator
-from transactions.models import EscrowTransaction, PayeeProfile, PlatformControl
+from escrow_project.common.errors import ConflictError, PermissionDeniedError, UnprocessableError
+from identity.models import Membership, Organization, Role
+from identity.selectors import user_is_operator
+from transactions.models import (
+    BankDetailsChange,
+    BankDetailsChangeStatus,
+    EscrowTransaction,
+    PayeeProfile,
+    PlatformControl,
+)
 from transactions.services import funds
 from transactions.services._common import audit, live, logger, txn_lock
 from transactions.states import FINAL
@@ -51,28 +57,104 @@ def escrow_pause(*, transaction_id: int, actor: Any, paused: bool, reason: str =
     return txn
 
 
-@transaction.atomic
-def payee_bank_details_set(*, organization: Organization, bank_details: dict[str, Any], actor: Any) -> PayeeProfile:
-    """Set where an organization is paid; a change holds its payouts for the cooling-off period."""
-    if actor is not None and not (user_is_operator(actor) or organization.pk in organization_ids_for_user(actor)):
-        raise PermissionDeniedError("You may change only your own organization's bank details.")
+def _may_administer(user: Any, organization: Organization) -> bool:
+    return (
+        user_is_operator(user)
+        or Membership.objects.filter(user=user, organization=organization, role=Role.ORG_ADMIN).exists()
+    )
+
+
+def _clean_bank_details(bank_details: Any) -> dict[str, Any]:
     if not isinstance(bank_details, dict) or not bank_details.get("account_number"):
-        raise UnprocessableError("Bank details need at least an account_number.", code="invalid_bank_details")
+        raise UnprocessableError(
+            "Bank details need at least an account_number.",
+            code="invalid_bank_details",
+            errors=[{"field": "bank_details.account_number", "code": "required", "message": "Required."}],
+        )
+    return bank_details
+
+
+def _audit_on_open_transactions(organization: Organization, event: str, actor: Any, **payload: Any) -> None:
+    open_txns = EscrowTransaction.objects.exclude(status__in=FINAL).filter(models_q_party(organization.pk)).distinct()
+    for txn in open_txns:
+        audit(event, txn, actor, organization=str(organization.public_id), **payload)
+        # No notification kind exists for this yet (notifications owns the list): live event + audit.
+        live(txn, event.removeprefix("escrow."))
+
+
+@transaction.atomic
+def payee_bank_details_propose(*, organization: Organization, bank_details: Any, actor: Any) -> BankDetailsChange:
+    """An organization admin (or operator) proposes new payout details; a second person must confirm."""
+    if not _may_administer(actor, organization):
+        raise PermissionDeniedError(
+            "Only an administrator of this organization (or an operator) may change its bank details.",
+            code="org_admin_required",
+        )
+    details = _clean_bank_details(bank_details)
+    # One open proposal per organization: a newer one replaces it (and needs its own confirmation).
+    BankDetailsChange.objects.select_for_update().filter(
+        organization=organization, status=BankDetailsChangeStatus.PENDING
+    ).update(status=BankDetailsChangeStatus.SUPERSEDED, decided_at=timezone.now())
+    change = BankDetailsChange.objects.create(organization=organization, bank_details=details, proposed_by=actor)
+    _audit_on_open_transactions(organization, "escrow.payee_bank_details_proposed", actor, change=str(change.public_id))
+    return change
+
+
+def _pending_change(change_id: int, actor: Any) -> BankDetailsChange:
+    change = BankDetailsChange.objects.select_for_update().select_related("organization").get(pk=change_id)
+    if not _may_administer(actor, change.organization):
+        raise PermissionDeniedError(
+            "Only another administrator of this organization (or an operator) may decide this change.",
+            code="org_admin_required",
+        )
+    if change.status != BankDetailsChangeStatus.PENDING:
+        raise ConflictError(f"This change is already {change.status}.", code="bank_details_change_closed")
+    if change.proposed_by_id == actor.pk:
+        raise PermissionDeniedError(
+            "A second person must confirm a bank-details change: not the one who proposed it.",
+            code="four_eyes_required",
+        )
+    return change
+
+
+@transaction.atomic
+def payee_bank_details_confirm(*, change_id: int, actor: Any) -> PayeeProfile:
+    """A second person confirms: the details apply, and a change of existing ones starts the cooling-off."""
+    change = _pending_change(change_id, actor)
+    change.status = BankDetailsChangeStatus.CONFIRMED
+    change.decided_by = actor
+    change.decided_at = timezone.now()
+    change.save(update_fields=["status", "decided_by", "decided_at"])
+    return _bank_details_apply(organization=change.organization, bank_details=change.bank_details, actor=actor)
+
+
+@transaction.atomic
+def payee_bank_details_reject(*, change_id: int, actor: Any, reason: str = "") -> BankDetailsChange:
+    """A second person refuses the proposal; nothing about payouts changes."""
+    change = _pending_change(change_id, actor)
+    change.status = BankDetailsChangeStatus.REJECTED
+    change.decided_by = actor
+    change.decided_at = timezone.now()
+    change.reason = reason[:300]
+    change.save(update_fields=["status", "decided_by", "decided_at", "reason"])
+    _audit_on_open_transactions(
+        change.organization, "escrow.payee_bank_details_rejected", actor, change=str(change.public_id)
+    )
+    return change
+
+
+def _bank_details_apply(*, organization: Organization, bank_details: Any, actor: Any) -> PayeeProfile:
+    """Apply confirmed payout details; a change of existing ones starts the cooling-off."""
+    details = _clean_bank_details(bank_details)
     profile, _ = PayeeProfile.objects.select_for_update().get_or_create(organization=organization)
-    changed = bool(profile.bank_details) and profile.bank_details != bank_details
-    profile.bank_details = bank_details  # type: ignore[assignment]  # an EncryptedJSONField holds a dict
+    changed = bool(profile.bank_details) and profile.bank_details != details
+    profile.bank_details = details  # type: ignore[assignment]  # an EncryptedJSONField holds a dict
     profile.bank_details_changed_at = timezone.now()
     if changed:
         profile.cooling_off_until = funds.cooling_off_until()
     profile.save()
     if changed:
-        open_txns = (
-            EscrowTransaction.objects.exclude(status__in=FINAL).filter(models_q_party(organization.pk)).distinct()
-        )
-        for txn in open_txns:
-            audit("escrow.payee_bank_details_changed", txn, actor, organization=str(organization.public_id))
-            # No notification kind exists for this yet (notifications owns the list): live event + audit.
-            live(txn, "payee_bank_details_changed")
+        _audit_on_open_transactions(organization, "escrow.payee_bank_details_changed", actor)
     return profile
 
 

@@ -45,6 +45,7 @@ from transactions.services._common import (
     transitioned,
     txn_lock,
 )
+from transactions.services.parties import deposit_recorder_check
 from transactions.states import EscrowStatus
 from verifications import selectors as verification_selectors
 from verifications import services as verification_services
@@ -113,6 +114,7 @@ def deposit_receive(
     from transactions.services.lifecycle import escrow_funded
 
     txn = txn_lock(transaction_id)
+    deposit_recorder_check(actor, escrow_officer_id=txn.escrow_officer_id)
     if kind not in DepositKind.values:
         raise UnprocessableError(f"Unknown deposit kind {kind!r}.", code="invalid_deposit_kind")
     value = clean_amount(amount, txn.currency)

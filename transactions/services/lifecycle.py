@@ -19,7 +19,7 @@ from identity.selectors import user_is_operator
 from notifications.services import send_escalation_alert
 from notifications.types import Recipient
 from transactions.models import ClosingCost, DepositKind, EscrowTransaction, Milestone, MilestoneStatus
-from transactions.services import funds
+from transactions.services import funds, parties
 from transactions.services._common import (
     SUBJECT_TYPE,
     audit,
@@ -104,6 +104,18 @@ def escrow_create(
         user_is_operator(created_by) or getattr(created_by, "pk", None) == getattr(escrow_officer, "pk", None)
     ):
         raise PermissionDeniedError("Only an operator or the escrow officer may open an escrow transaction.")
+    parties.escrow_parties_check(
+        escrow_company=escrow_company,
+        escrow_officer=escrow_officer,
+        parties={
+            "buyer": buyer,
+            "seller": seller,
+            "buyer_agent": buyer_agent,
+            "seller_agent": seller_agent,
+            "lender": lender,
+        },
+        closing_cost_payees=[c["payee"] for c in closing_costs or [] if isinstance(c.get("payee"), Organization)],
+    )
     types = [VerificationType.TITLE, VerificationType.INSPECTION, VerificationType.APPRAISAL]
     if loan > 0:
         types.append(VerificationType.LENDING)  # a cash purchase has nothing for a lender to verify

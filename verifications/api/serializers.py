@@ -63,6 +63,9 @@ class TaskSerializer(serializers.ModelSerializer[VerificationTask]):
 
 class ReportInSerializer(serializers.Serializer):
     report = serializers.JSONField()
+    operator_reason = serializers.CharField(
+        max_length=300, required=False, allow_blank=True, default="", help_text="required when an operator reports"
+    )
 
 
 class AgentStatus(models.TextChoices):
@@ -78,6 +81,9 @@ class WebhookEvent(models.TextChoices):
 class StatusInSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=AgentStatus.choices)
     reason = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+    operator_reason = serializers.CharField(
+        max_length=300, required=False, allow_blank=True, default="", help_text="required when an operator sets it"
+    )
 
 
 class WebhookInSerializer(serializers.Serializer):

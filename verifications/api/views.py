@@ -18,7 +18,6 @@ from rest_framework.views import APIView
 
 from escrow_project.common.errors import DomainError, NotFoundError, PermissionDeniedError
 from escrow_project.common.idempotency import idempotent
-from identity.selectors import organization_ids_for_user, user_is_operator
 from verifications import selectors, services
 from verifications.api.serializers import (
     ReportInSerializer,
@@ -32,15 +31,6 @@ from verifications.models import AgentProfile, ReportSource, VerificationTask
 SIGNATURE_HEADER = "X-Agent-Signature"
 TIMESTAMP_HEADER = "X-Agent-Timestamp"
 WEBHOOK_TOLERANCE_SECONDS = 300
-
-
-def _agent_org_for(user: Any, task: VerificationTask) -> int | None:
-    """The organization the caller reports for (None for an operator acting for the agent)."""
-    if user_is_operator(user):
-        return None
-    if task.agent_id in organization_ids_for_user(user):
-        return task.agent_id
-    raise NotFoundError("No such verification task.")
 
 
 class TaskList(generics.ListAPIView[VerificationTask]):
@@ -67,12 +57,14 @@ class TaskReport(APIView):
         task = selectors.task_get_for_agent(user=request.user, public_id=task_id)
         data = ReportInSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        reason = data.validated_data["operator_reason"]
         report = services.report_submit(
             task_id=task.pk,
             payload=data.validated_data["report"],
             source=ReportSource.API,
-            agent_organization_id=_agent_org_for(request.user, task),
+            agent_organization_id=selectors.task_reporter_for(user=request.user, task=task, operator_reason=reason),
             submitted_by=request.user,
+            operator_reason=reason,
         )
         return Response(ReportSerializer(report).data, status=status.HTTP_201_CREATED)
 
@@ -84,11 +76,14 @@ class TaskStatus(APIView):
         task = selectors.task_get_for_agent(user=request.user, public_id=task_id)
         data = StatusInSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        reason = data.validated_data["operator_reason"]
         services.task_status_update(
             task_id=task.pk,
             status=data.validated_data["status"],
-            agent_organization_id=_agent_org_for(request.user, task),
+            agent_organization_id=selectors.task_reporter_for(user=request.user, task=task, operator_reason=reason),
             reason=data.validated_data["reason"],
+            actor=request.user,
+            operator_reason=reason,
         )
         return Response(TaskSerializer(VerificationTask.objects.get(pk=task.pk)).data)
 

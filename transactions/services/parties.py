@@ -1,0 +1,79 @@
+"""Who may be named on an escrow transaction, and who may record money or change payout details.
+
+docs/decisions/0502-who-may-do-what.md has the rules and why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from escrow_project.common.errors import PermissionDeniedError, UnprocessableError
+from identity import services as identity_services
+from identity.models import Membership, Organization, OrganizationKind, Role
+from identity.selectors import user_is_operator
+
+# What each named role must be. Buyers and sellers may be households or businesses, never the
+# platform itself; agents are brokerages; the lender is a lender.
+_PARTY_KINDS: dict[str, set[str] | None] = {
+    "buyer": None,
+    "seller": None,
+    "buyer_agent": {OrganizationKind.BROKERAGE},
+    "seller_agent": {OrganizationKind.BROKERAGE},
+    "lender": {OrganizationKind.LENDER},
+}
+
+
+def _refuse(field: str, message: str, code: str) -> UnprocessableError:
+    return UnprocessableError(message, code=code, errors=[{"field": field, "code": code, "message": message}])
+
+
+def escrow_parties_check(
+    *,
+    escrow_company: Organization,
+    escrow_officer: Any,
+    parties: dict[str, Organization | None],
+    closing_cost_payees: Iterable[Organization],
+) -> None:
+    """Refuse parties the transaction may not name; make unclaimed households clients of the company.
+
+    Runs inside escrow_create's transaction, so a refusal later on also undoes a claim.
+    """
+    if not Membership.objects.filter(
+        user=escrow_officer, organization=escrow_company, role=Role.ESCROW_OFFICER
+    ).exists():
+        raise _refuse(
+            "escrow_officer",
+            "The escrow officer must be an escrow officer of the escrow company named.",
+            "officer_not_at_escrow_company",
+        )
+    named = {name: org for name, org in parties.items() if org is not None}
+    for name, org in named.items():
+        kinds = _PARTY_KINDS[name]
+        if org.kind == OrganizationKind.PLATFORM_OPERATOR or org.pk == escrow_company.pk:
+            raise _refuse(name, f"The {name} cannot be the platform or the escrow company.", "invalid_party")
+        if kinds is not None and org.kind not in kinds:
+            raise _refuse(name, f"The {name} must be a {' or '.join(sorted(kinds))} organization.", "invalid_party")
+    households = {org.pk: org for org in named.values() if org.kind == OrganizationKind.INDIVIDUAL}
+    for payee in closing_cost_payees:
+        # Money may go to a household only when it is a party here: never to a stranger's household.
+        if payee.kind == OrganizationKind.INDIVIDUAL and payee.pk not in households:
+            raise _refuse("closing_costs.payee", "A closing cost is paid to a business or to a party.", "invalid_party")
+    for org in sorted(households.values(), key=lambda o: o.pk):
+        try:
+            identity_services.organization_claim_client(organization=org, tenant=escrow_company)
+        except PermissionDeniedError as exc:
+            field = next(name for name, named_org in named.items() if named_org.pk == org.pk)
+            exc.errors = [{"field": field, "code": exc.code, "message": exc.detail}]
+            raise
+
+
+def deposit_recorder_check(user: Any, *, escrow_officer_id: int) -> None:
+    """No party records money on its own word: only the escrow officer or an operator (wire received)."""
+    if user is None or user_is_operator(user) or escrow_officer_id == getattr(user, "pk", None):
+        return
+    raise PermissionDeniedError(
+        "Deposits are recorded by the escrow officer or an operator once the money has arrived; "
+        "parties pay through the payment instructions.",
+        code="deposit_not_allowed",
+    )
