@@ -149,13 +149,19 @@ class Member(models.Model):
 
 
 class Coverage(models.Model):
-    """Who is covered under which plan from when to when (one row per continuous plan period)."""
+    """Who is covered under which plan from when to when (one row per continuous plan period).
+
+    Premiums and refunds follow these periods, not `Member.plan` (the latest plan): a plan change
+    dated ahead is its own period from its date. A period that a later deletion or change replaced
+    before it began is kept, voided (`voided_at`), and counts for nothing.
+    """
 
     member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="coverages")
     policy = models.ForeignKey(GroupPolicy, on_delete=models.PROTECT, related_name="coverages")
     plan = models.CharField(max_length=40)
     start_date = models.DateField()
     end_date = models.DateField(null=True, blank=True)
+    voided_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

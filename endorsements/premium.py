@@ -10,10 +10,15 @@ A positive result is a debit to the employer, a negative one a credit.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any, TypeVar
 
 from escrow_project.common.money import quantize
+
+P = TypeVar("P")
 
 
 class ProrationMethod(StrEnum):
@@ -23,7 +28,11 @@ class ProrationMethod(StrEnum):
 
 
 class PremiumError(ValueError):
-    pass
+    code = "outside_term"
+
+
+class BeforeCoverageStartError(PremiumError):
+    code = "before_coverage_start"
 
 
 def _add_months(day: datetime.date, months: int) -> datetime.date:
@@ -117,13 +126,16 @@ def deletion_credit(
     method: ProrationMethod = ProrationMethod.DAYS,
     claim_in_term: bool = False,
 ) -> Decimal:
-    """Refund (a positive number) for a member whose last covered day is `last_covered`."""
-    fraction = remaining_fraction(
-        method=method, term_start=term_start, term_end=term_end, day=last_covered, inclusive=False
+    """Refund (a positive number) for a member covered on one plan from the term start."""
+    return deletion_credit_for(
+        periods=[PlanPeriod(term_start, None, annual)],
+        currency=currency,
+        term_start=term_start,
+        term_end=term_end,
+        last_covered=last_covered,
+        method=method,
+        claim_in_term=claim_in_term,
     )
-    if claim_in_term:
-        return quantize(Decimal(0), currency)
-    return quantize(annual * fraction, currency)
 
 
 def modification_amount(
@@ -136,8 +148,143 @@ def modification_amount(
     effective: datetime.date,
     method: ProrationMethod = ProrationMethod.DAYS,
 ) -> Decimal:
-    """Signed amount for a plan change: positive is a debit, negative a credit."""
-    fraction = remaining_fraction(
-        method=method, term_start=term_start, term_end=term_end, day=effective, inclusive=True
+    """Signed amount for a plan change of a member covered on one plan from the term start."""
+    return modification_amount_for(
+        periods=[PlanPeriod(term_start, None, old_annual)],
+        new_annual=new_annual,
+        currency=currency,
+        term_start=term_start,
+        term_end=term_end,
+        effective=effective,
+        method=method,
     )
-    return quantize((new_annual - old_annual) * fraction, currency)
+
+
+# --- effective-dated coverage -----------------------------------------------------------------
+#
+# A member's coverage is a run of plan periods (Coverage rows: one per plan, each starting the day
+# the previous one ends + 1). Every charge and refund is counted in the proration method's units
+# (days, 30E/360 days, policy months) from the plan in force on each unit, so a refund is always
+# what was charged for exactly the units it gives back, whatever plan changes happened between.
+
+
+@dataclass(frozen=True, slots=True)
+class PlanPeriod:
+    """One plan in force from `start` to `end` (None: open, i.e. to the term end)."""
+
+    start: datetime.date
+    end: datetime.date | None
+    annual: Decimal
+
+
+def unit_index(method: ProrationMethod, term_start: datetime.date, day: datetime.date) -> int:
+    """The method's unit (0-based from the term start) that holds `day`."""
+    if method == ProrationMethod.DAYS:
+        return (day - term_start).days
+    if method == ProrationMethod.THIRTY_E_360:
+        return days_360_e(term_start, day)
+    if method == ProrationMethod.MONTHS:
+        return _policy_month_index(term_start, day)
+    raise PremiumError(f"Unknown proration method {method!r}.")  # pragma: no cover - exhaustive
+
+
+def _segments(
+    method: ProrationMethod, term_start: datetime.date, term_end: datetime.date, periods: list[PlanPeriod]
+) -> list[tuple[int, int, Decimal]]:
+    """(first unit, last unit, annual) per period. A unit shared by two periods (a mid-month change
+    under the months method) belongs to the later one, as the change was charged for it."""
+    ordered = sorted(periods, key=lambda p: p.start)
+    segments = []
+    for index, period in enumerate(ordered):
+        first = unit_index(method, term_start, max(period.start, term_start))
+        if index + 1 < len(ordered):
+            last = unit_index(method, term_start, ordered[index + 1].start) - 1
+        else:
+            last = unit_index(method, term_start, min(period.end or term_end, term_end))
+        if last >= first:
+            segments.append((first, last, period.annual))
+    return segments
+
+
+def _units_from(segment: tuple[int, int, Decimal], first_unit: int) -> int:
+    first, last, _ = segment
+    return max(0, last - max(first, first_unit) + 1)
+
+
+def current_run(periods: Sequence[P], *, start: Callable[[P], datetime.date], end: Callable[[P], Any]) -> list[P]:
+    """The periods of the current coverage: the contiguous run (each starting the day after the
+    previous one ends) that ends with the latest period; an earlier coverage that ended is not part."""
+    run: list[P] = []
+    for period in sorted(periods, key=start):
+        previous_end = end(run[-1]) if run else None
+        if run and (previous_end is None or previous_end + datetime.timedelta(days=1) != start(period)):
+            run.clear()
+        run.append(period)
+    return run
+
+
+def coverage_start(periods: list[PlanPeriod]) -> datetime.date:
+    return min(p.start for p in periods)
+
+
+def deletion_credit_for(
+    *,
+    periods: list[PlanPeriod],
+    currency: str,
+    term_start: datetime.date,
+    term_end: datetime.date,
+    last_covered: datetime.date,
+    method: ProrationMethod = ProrationMethod.DAYS,
+    claim_in_term: bool = False,
+    charged: Decimal | None = None,
+) -> Decimal:
+    """Refund for every unit after `last_covered`, at the plan that was in force (and charged) on it.
+
+    `charged`, when known, is what the member's current coverage was charged net so far: rounding
+    of the separate charges can never make the refund exceed it. A last covered day before the
+    coverage start is refused (the member would be refunded days never charged).
+    """
+    _check_in_term(term_start, term_end, last_covered)
+    if last_covered < coverage_start(periods):
+        raise BeforeCoverageStartError(
+            f"The last covered day {last_covered.isoformat()} is before the coverage start "
+            f"{coverage_start(periods).isoformat()}; cancel the addition instead."
+        )
+    if claim_in_term:
+        return quantize(Decimal(0), currency)
+    after = unit_index(method, term_start, last_covered) + 1
+    total = unit_index(method, term_start, term_end) + 1
+    units = sum(
+        (segment[2] * _units_from(segment, after) for segment in _segments(method, term_start, term_end, periods)),
+        Decimal(0),
+    )
+    credit = quantize(units / Decimal(total), currency)
+    return min(credit, max(charged, Decimal(0))) if charged is not None else credit
+
+
+def modification_amount_for(
+    *,
+    periods: list[PlanPeriod],
+    new_annual: Decimal,
+    currency: str,
+    term_start: datetime.date,
+    term_end: datetime.date,
+    effective: datetime.date,
+    method: ProrationMethod = ProrationMethod.DAYS,
+) -> Decimal:
+    """Signed amount for a plan change from `effective` (a debit when positive).
+
+    Each covered unit from `effective` on moves from the plan then in force to the new one; units
+    before the coverage start were never covered, so a change dated earlier counts from the start.
+    """
+    _check_in_term(term_start, term_end, effective)
+    first_unit = unit_index(method, term_start, effective)
+    total = unit_index(method, term_start, term_end) + 1
+    units = sum(
+        (
+            (new_annual - annual) * _units_from((first, last, annual), first_unit)
+            for first, last, annual in _segments(method, term_start, term_end, periods)
+        ),
+        Decimal(0),
+    )
+    return quantize(units / Decimal(total), currency)

@@ -116,7 +116,7 @@ def _create(
     services.escrow_open(transaction_id=txn.pk, actor=officer)
     if target == "awaiting_earnest_money":
         return _reload(txn)
-    services.deposit_receive(transaction_id=txn.pk, kind="earnest", amount=str(txn.earnest_money), actor=buyer_user)
+    services.deposit_receive(transaction_id=txn.pk, kind="earnest", amount=txn.earnest_money, actor=officer)
     _deliver(txn, "title")
     if target == "verifying":
         return _reload(txn)
@@ -136,9 +136,9 @@ def _create(
     from transactions.services.settlement import statement_for
 
     txn = _reload(txn)
-    services.deposit_receive(transaction_id=txn.pk, kind="loan", amount=str(txn.loan_amount))
+    services.deposit_receive(transaction_id=txn.pk, kind="loan", amount=txn.loan_amount)
     services.deposit_receive(
-        transaction_id=txn.pk, kind="closing_funds", amount=str(statement_for(_reload(txn)).cash_from_buyer)
+        transaction_id=txn.pk, kind="closing_funds", amount=statement_for(_reload(txn)).cash_from_buyer
     )
     services.settlement_execute(transaction_id=txn.pk, actor=officer)
     return _reload(txn)

@@ -26,6 +26,7 @@ from endorsements.models import (
     InsurerEvent,
     Member,
 )
+from endorsements.premium import current_run
 from endorsements.services.funding import ea_drain, ea_lock
 from endorsements.states import RequestState
 from escrow_project.common.bulk import rows_insert, rows_update
@@ -335,17 +336,40 @@ def _apply_member_changes(effects: _Effects) -> None:
                 )
             )
             continue
-        end = request.effective_date
         if request.kind == EndorsementKind.DELETION:
             member.status = Member.Status.REMOVED
+            _coverage_cut(member.pk, last_day=request.effective_date, now=effects.now)
         else:
             member.plan = request.new_plan
-            end = request.effective_date - datetime.timedelta(days=1)
-            new_coverages.append(
-                Coverage(
-                    member=member, policy_id=request.policy_id, plan=request.new_plan, start_date=request.effective_date
-                )
+            start = _coverage_cut(
+                member.pk, last_day=request.effective_date - datetime.timedelta(days=1), now=effects.now
             )
-        Coverage.objects.filter(member=member, end_date__isnull=True).update(end_date=end)
+            new_coverages.append(
+                Coverage(member=member, policy_id=request.policy_id, plan=request.new_plan, start_date=start)
+            )
     rows_update(Member, list(members.values()), ["status", "plan"])
     rows_insert(Coverage, new_coverages)
+
+
+def _coverage_cut(member_id: int, *, last_day: datetime.date, now: datetime.datetime) -> datetime.date:
+    """End the member's current coverage after `last_day`: periods that would begin later are voided,
+    the one in force then ends that day. Returns the day a following period starts: the day after
+    `last_day`, or the coverage start when coverage had not begun (a change dated earlier takes
+    effect when coverage does)."""
+    run = current_run(
+        list(Coverage.objects.select_for_update().filter(member_id=member_id, voided_at__isnull=True)),
+        start=lambda c: c.start_date,
+        end=lambda c: c.end_date,
+    )
+    voided = [c for c in run if c.start_date > last_day]
+    kept = [c for c in run if c.start_date <= last_day and (c.end_date is None or c.end_date > last_day)]
+    for period in voided:
+        period.voided_at = now
+        period.end_date = period.end_date or period.start_date
+        period.save(update_fields=["voided_at", "end_date"])
+    for period in kept:
+        period.end_date = last_day
+        period.save(update_fields=["end_date"])
+    if voided and not any(c.start_date <= last_day for c in run):
+        return min(c.start_date for c in voided)
+    return last_day + datetime.timedelta(days=1)

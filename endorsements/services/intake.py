@@ -18,6 +18,7 @@ from endorsements import hooks, metrics
 from endorsements.models import (
     Batch,
     BatchRow,
+    Coverage,
     Direction,
     EndorsementAccount,
     EndorsementKind,
@@ -29,11 +30,13 @@ from endorsements.models import (
     Relationship,
 )
 from endorsements.premium import (
+    PlanPeriod,
     PremiumError,
     ProrationMethod,
     addition_premium,
-    deletion_credit,
-    modification_amount,
+    current_run,
+    deletion_credit_for,
+    modification_amount_for,
 )
 from endorsements.services.funding import ea_drain, ea_fund_new, ea_funded, ea_lock
 from endorsements.states import LIVE_STATES, OPEN_STATES, RequestState
@@ -142,6 +145,14 @@ def endorsements_intake(
             members[(policy_id, m.member_index)] = m
     open_kinds: dict[int, set[str]] = {}
     member_ids = [m.pk for m in members.values()]
+    changing = {
+        members[(info.policy.pk, clean.member_index)].pk
+        for _, clean in parsed
+        if clean.kind != EndorsementKind.ADDITION
+        for info in policies.get(clean.policy_number, [])
+        if (info.policy.pk, clean.member_index) in members
+    }
+    histories = _coverage_histories(changing)
     for member_id, kind in EndorsementRequest.objects.filter(
         member_id__in=member_ids, state__in=OPEN_STATES
     ).values_list("member_id", "kind"):
@@ -195,7 +206,7 @@ def endorsements_intake(
                 )
             )
             continue
-        errors, member, amount, direction = _business_rules(clean, info, members, open_kinds, today)
+        errors, member, amount, direction = _business_rules(clean, info, members, open_kinds, today, histories)
         if errors:
             outcomes.append(RowOutcome(row_number, BatchRow.Outcome.REJECTED, errors=[e.as_dict() for e in errors]))
             continue
@@ -297,12 +308,56 @@ def _open_for(open_kinds: dict[int, set[str]], member: Member) -> set[str]:
     return open_kinds.get(key, set())
 
 
+@dataclass
+class _History:
+    """A member's current coverage as plan periods, and what it was charged net (None: unknown)."""
+
+    coverages: list[tuple[str, datetime.date, datetime.date | None]] = field(default_factory=list)
+    charged: Decimal | None = None
+
+
+def _coverage_histories(member_ids: set[int]) -> dict[int, _History]:
+    """The current run of coverage periods of each member (contiguous, ending with the latest one)."""
+    histories: dict[int, _History] = {pk: _History() for pk in member_ids}
+    if not member_ids:
+        return histories
+    rows: dict[int, list[tuple[str, datetime.date, datetime.date | None]]] = {}
+    for member_id, plan, start, end in Coverage.objects.filter(
+        member_id__in=member_ids, voided_at__isnull=True
+    ).values_list("member_id", "plan", "start_date", "end_date"):
+        rows.setdefault(member_id, []).append((plan, start, end))
+    for member_id, periods in rows.items():
+        histories[member_id].coverages = current_run(periods, start=lambda p: p[1], end=lambda p: p[2])
+    # Net charged for the current coverage: the activated requests since its (latest) addition.
+    for member_id, kind, direction, amount in (
+        EndorsementRequest.objects.filter(member_id__in=member_ids, state=RequestState.ACTIVE)
+        .order_by("member_id", "pk")
+        .values_list("member_id", "kind", "direction", "amount")
+    ):
+        history = histories[member_id]
+        if kind == EndorsementKind.ADDITION:
+            history.charged = Decimal(0)
+        if history.charged is not None:
+            history.charged += amount if direction == Direction.DEBIT else -amount
+    return histories
+
+
+def _periods(info: _PolicyInfo, member: Member, history: _History | None) -> list[PlanPeriod]:
+    """The member's plan periods with their annual premiums. A member covered before coverage
+    history was kept (no Coverage rows) counts as covered on its plan from the term start."""
+    rows = history.coverages if history and history.coverages else [(member.plan, info.policy.term_start, None)]
+    return [
+        PlanPeriod(start, end, _plan_name(info, plan, member.relationship) or Decimal(0)) for plan, start, end in rows
+    ]
+
+
 def _business_rules(
     clean: CleanRow,
     info: _PolicyInfo,
     members: dict[tuple[int, str], Member],
     open_kinds: dict[int, set[str]],
     today: datetime.date,
+    histories: dict[int, _History],
 ) -> tuple[list[RowError], Member | None, Decimal, str]:
     policy = info.policy
     errors: list[RowError] = []
@@ -383,17 +438,19 @@ def _business_rules(
         )
     if errors:
         return errors, None, amount, direction
+    history = histories.get(existing.pk)
+    periods = _periods(info, existing, history)
     try:
         if clean.kind == EndorsementKind.DELETION:
-            annual = _plan_name(info, existing.plan, existing.relationship) or Decimal(0)
-            amount = deletion_credit(
-                annual=annual,
+            amount = deletion_credit_for(
+                periods=periods,
                 currency=policy.currency,
                 term_start=policy.term_start,
                 term_end=policy.term_end,
                 last_covered=d,
                 method=info.method,
                 claim_in_term=existing.claim_in_term,
+                charged=history.charged if history else None,
             )
             return [], existing, amount, Direction.CREDIT
         new_annual = _plan_name(info, clean.new_plan, existing.relationship)
@@ -406,9 +463,8 @@ def _business_rules(
             )
         if clean.new_plan.casefold() == existing.plan.casefold():
             return [RowError("new_plan", "same_plan", "The member is already on this plan.")], None, amount, direction
-        old_annual = _plan_name(info, existing.plan, existing.relationship) or Decimal(0)
-        signed = modification_amount(
-            old_annual=old_annual,
+        signed = modification_amount_for(
+            periods=periods,
             new_annual=new_annual,
             currency=policy.currency,
             term_start=policy.term_start,
@@ -417,7 +473,7 @@ def _business_rules(
             method=info.method,
         )
     except PremiumError as exc:
-        return [RowError("effective_date", "outside_term", str(exc))], None, amount, direction
+        return [RowError("effective_date", exc.code, str(exc))], None, amount, direction
     return [], existing, abs(signed), Direction.DEBIT if signed >= 0 else Direction.CREDIT
 
 

@@ -72,11 +72,17 @@ class AmountField(serializers.Field):
     the currency (`clean_amount`).
     """
 
-    def to_internal_value(self, data: Any) -> Decimal:
+    def to_internal_value(self, data: Any) -> Any:
+        # The text itself goes on to the service: "10.000" must still read as three decimals there.
         try:
-            return to_decimal(data)
+            if not isinstance(data, str):
+                raise AmountError(
+                    'Give amounts as strings such as "1200.00", never as JSON numbers.', code="not_a_string"
+                )
+            to_decimal(data)
         except AmountError as exc:
             raise amount_problem(exc, _field_path(self)) from None
+        return data
 
     def to_representation(self, value: Any) -> str:
         return str(value)
@@ -92,7 +98,11 @@ class DecimalTextField(AmountField):
 
     def to_internal_value(self, data: Any) -> Decimal:
         return clean_decimal(
-            data, field=_field_path(self), places=self.places, minimum=self.minimum, maximum=self.maximum
+            super().to_internal_value(data),
+            field=_field_path(self),
+            places=self.places,
+            minimum=self.minimum,
+            maximum=self.maximum,
         )
 
 

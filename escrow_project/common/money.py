@@ -112,7 +112,7 @@ def parse_decimal(value: object, *, places: int, minimum: Decimal, maximum: Deci
     """A plain decimal such as a percentage, by the same grammar as amounts, within [minimum, maximum]."""
     number = to_decimal(value)
     exponent = number.as_tuple().exponent
-    if isinstance(exponent, int) and -exponent > places:
+    if isinstance(value, str) and isinstance(exponent, int) and -exponent > places:
         raise AmountError(f"At most {places} decimals.", code="too_many_decimals")
     if not minimum <= number <= maximum:
         raise AmountError(f"Must be between {minimum} and {maximum}.", code="out_of_range")

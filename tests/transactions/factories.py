@@ -121,7 +121,7 @@ def make_escrow(w: World, **overrides: Any) -> EscrowTransaction:
 
 def fund(w: World, txn: EscrowTransaction) -> EscrowTransaction:
     services.escrow_open(transaction_id=txn.pk, actor=w.officer)
-    services.deposit_receive(transaction_id=txn.pk, kind="earnest", amount=str(txn.earnest_money), actor=w.buyer_user)
+    services.deposit_receive(transaction_id=txn.pk, kind="earnest", amount=txn.earnest_money, actor=w.officer)
     txn = EscrowTransaction.objects.get(pk=txn.pk)
     return txn
 
@@ -159,7 +159,7 @@ def close_funds(w: World, txn: EscrowTransaction) -> None:
     from transactions.services.settlement import statement_for
 
     if txn.loan_amount > 0:
-        services.deposit_receive(transaction_id=txn.pk, kind="loan", amount=str(txn.loan_amount))
+        services.deposit_receive(transaction_id=txn.pk, kind="loan", amount=txn.loan_amount)
     due = statement_for(txn).cash_from_buyer
     if due > 0:
-        services.deposit_receive(transaction_id=txn.pk, kind="closing_funds", amount=str(due))
+        services.deposit_receive(transaction_id=txn.pk, kind="closing_funds", amount=due)

@@ -74,7 +74,13 @@ def test_the_whole_deal_through_the_api(world, agents_users, client_for):
         "awaiting_earnest_money"
     )
     buyer = client_for(world.buyer_user)
-    r = buyer.post(f"{BASE}/transactions/{txn_id}/deposits/", {"kind": "earnest", "amount": "20000.00"}, format="json")
+    refused = buyer.post(
+        f"{BASE}/transactions/{txn_id}/deposits/", {"kind": "earnest", "amount": "20000.00"}, format="json"
+    )
+    assert (refused.status_code, refused.json()["code"]) == (403, "deposit_not_allowed")
+    r = officer.post(
+        f"{BASE}/transactions/{txn_id}/deposits/", {"kind": "earnest", "amount": "20000.00"}, format="json"
+    )
     assert r.status_code == 201, r.json()
     assert r.json()["status"] == "verifying"
     txn = EscrowTransaction.objects.get(public_id=txn_id)
@@ -102,7 +108,7 @@ def test_the_whole_deal_through_the_api(world, agents_users, client_for):
     ]
     statement = buyer.get(f"{BASE}/transactions/{txn_id}/settlement/").json()["statement"]
     officer.post(f"{BASE}/transactions/{txn_id}/deposits/", {"kind": "loan", "amount": "300000.00"}, format="json")
-    buyer.post(
+    officer.post(
         f"{BASE}/transactions/{txn_id}/deposits/",
         {"kind": "closing_funds", "amount": statement["cash_from_buyer"]},
         format="json",
@@ -147,7 +153,7 @@ def test_only_officers_and_operators_create_and_bad_input_creates_nothing(world,
     )
     negative = client_for(world.officer).post(f"{BASE}/transactions/", {**body, "earnest_money": "-1"}, format="json")
 
-    assert floaty.status_code == 400
+    assert (floaty.status_code, floaty.json()["code"]) == (422, "invalid_amount")
     assert floaty.json()["errors"][0]["field"] == "purchase_price"
     assert negative.status_code == 422
     assert negative.json()["code"] == "invalid_amount"
@@ -158,9 +164,7 @@ def test_agents_see_only_their_tasks_and_reports_are_checked(world, agents_users
     officer = client_for(world.officer)
     txn_id = officer.post(f"{BASE}/transactions/", _create_body(world), format="json").json()["id"]
     officer.post(f"{BASE}/transactions/{txn_id}/open/")
-    client_for(world.buyer_user).post(
-        f"{BASE}/transactions/{txn_id}/deposits/", {"kind": "earnest", "amount": "20000.00"}, format="json"
-    )
+    officer.post(f"{BASE}/transactions/{txn_id}/deposits/", {"kind": "earnest", "amount": "20000.00"}, format="json")
     txn = EscrowTransaction.objects.get(public_id=txn_id)
     title_task = task_of(txn, "title")
     appraisal_task = task_of(txn, "appraisal")

@@ -15,8 +15,10 @@ from escrow_project.common.errors import (
     PermissionDeniedError,
     UnprocessableError,
 )
+from identity.models import Role
 from ledger.models import JournalEntry, PayoutIntent
 from ledger.selectors import account_balance
+from tests.factories import member
 from tests.transactions.factories import close_funds, deliver, dispatch_payouts, fund, make_escrow, verify_all
 from transactions import services
 from transactions.models import EscrowTransaction, PayeeProfile, Payment, SettlementStatement
@@ -296,9 +298,11 @@ def test_a_failed_payout_returns_the_money_and_a_retry_pays_once(world):
 
 def test_changed_bank_details_hold_payouts_for_the_cooling_off_period(world):
     txn = fund(world, make_escrow(world))
-    services.payee_bank_details_set(
-        organization=world.title_company, bank_details={"account_number": "5550001"}, actor=world.officer
+    admin, second_admin = member(Role.ORG_ADMIN, world.title_company), member(Role.ORG_ADMIN, world.title_company)
+    change = services.payee_bank_details_propose(
+        organization=world.title_company, bank_details={"account_number": "5550001"}, actor=admin
     )
+    services.payee_bank_details_confirm(change_id=change.pk, actor=second_admin)
 
     deliver(txn, "title")
 

@@ -83,7 +83,7 @@ def test_initiation_to_settlement_with_sandbox_agents_and_a_real_worker(worker: 
     services.escrow_open(transaction_id=txn.pk, actor=w.officer)
     order: list[str] = []
 
-    services.deposit_receive(transaction_id=txn.pk, kind="earnest", amount="20000.00", actor=w.buyer_user)
+    services.deposit_receive(transaction_id=txn.pk, kind="earnest", amount="20000.00", actor=w.officer)
 
     def verified_in_order() -> bool:
         for task in VerificationTask.objects.filter(workflow_id=txn.workflow_id, status="verified").order_by(

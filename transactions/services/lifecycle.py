@@ -13,7 +13,7 @@ from django.utils import timezone
 from escrow_project.common import amounts
 from escrow_project.common.errors import ConflictError, PermissionDeniedError, UnprocessableError
 from escrow_project.common.fsm import transition_run
-from escrow_project.common.money import MINOR_UNITS
+from escrow_project.common.money import MINOR_UNITS, quantize
 from identity.models import Organization
 from identity.selectors import user_is_operator
 from notifications.services import send_escalation_alert
@@ -516,11 +516,7 @@ def _wind_down(
         # The split names shares of what remains; the last share takes the rounding remainder.
         given = Decimal(0)
         for index, (payee, label, amount) in enumerate(split):
-            part = (
-                available - given
-                if index == len(split) - 1
-                else funds.quantize(available * amount / total, txn.currency)
-            )
+            part = available - given if index == len(split) - 1 else quantize(available * amount / total, txn.currency)
             given += part
             shares.append((payee, label, part))
     else:
