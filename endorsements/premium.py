@@ -271,11 +271,14 @@ def modification_amount_for(
     term_end: datetime.date,
     effective: datetime.date,
     method: ProrationMethod = ProrationMethod.DAYS,
+    charged: Decimal | None = None,
 ) -> Decimal:
     """Signed amount for a plan change from `effective` (a debit when positive).
 
     Each covered unit from `effective` on moves from the plan then in force to the new one; units
     before the coverage start were never covered, so a change dated earlier counts from the start.
+    A downgrade's credit never exceeds `charged` (the coverage's net charge so far), whatever the
+    rounding of the separate charges.
     """
     _check_in_term(term_start, term_end, effective)
     first_unit = unit_index(method, term_start, effective)
@@ -287,4 +290,5 @@ def modification_amount_for(
         ),
         Decimal(0),
     )
-    return quantize(units / Decimal(total), currency)
+    signed = quantize(units / Decimal(total), currency)
+    return max(signed, -max(charged, Decimal(0))) if charged is not None else signed

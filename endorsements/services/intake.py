@@ -471,6 +471,7 @@ def _business_rules(
             term_end=policy.term_end,
             effective=d,
             method=info.method,
+            charged=history.charged if history else None,
         )
     except PremiumError as exc:
         return [RowError("effective_date", exc.code, str(exc))], None, amount, direction

@@ -53,7 +53,7 @@ def test_single_endorsement_is_created_funded_and_replayed_with_the_same_key(liv
     first = client.post("/api/v1/endorsements/", body, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
     assert first.status_code == 201, first.content
     data = first.json()
-    assert (data["state"], data["amount"], data["direction"]) == ("fund_locked", "160.0000", "debit")
+    assert (data["state"], data["amount"], data["direction"]) == ("fund_locked", "160.00", "debit")
     again = client.post("/api/v1/endorsements/", body, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
     assert again.status_code == 201
     assert again.headers["Idempotent-Replayed"] == "true"
