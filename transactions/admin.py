@@ -12,6 +12,7 @@ from escrow_project.common.admin_masking import MaskedFieldsAdminMixin
 from escrow_project.common.errors import DomainError
 from transactions import services
 from transactions.models import (
+    BankDetailsChange,
     Dispute,
     EscrowTransaction,
     Milestone,
@@ -181,3 +182,31 @@ class PlatformControlAdmin(ReadOnlyAdmin):
 class PayeeProfileAdmin(MaskedFieldsAdminMixin, ReadOnlyAdmin):
     masked_fields = ("bank_details",)
     list_display = ["organization", "masked_bank_details", "bank_details_changed_at", "cooling_off_until"]
+
+
+@admin.register(BankDetailsChange)
+class BankDetailsChangeAdmin(MaskedFieldsAdminMixin, ReadOnlyAdmin):
+    """Proposed payout-detail changes: an operator may be the second person (never the proposer)."""
+
+    masked_fields = ("bank_details",)
+    list_display = ["organization", "status", "masked_bank_details", "proposed_by", "decided_by", "created_at"]
+    list_filter = ["status"]
+    actions = ["confirm", "reject"]
+
+    @admin.action(description="Confirm the selected changes (as the second person)")
+    def confirm(self, request: HttpRequest, queryset: QuerySet[BankDetailsChange]) -> None:
+        for change in queryset:
+            try:
+                services.payee_bank_details_confirm(change_id=change.pk, actor=request.user)
+                self.message_user(request, f"{change} confirmed; the cooling-off applies.", messages.SUCCESS)
+            except DomainError as exc:
+                self.message_user(request, f"{change}: {exc.detail}", messages.ERROR)
+
+    @admin.action(description="Reject the selected changes")
+    def reject(self, request: HttpRequest, queryset: QuerySet[BankDetailsChange]) -> None:
+        for change in queryset:
+            try:
+                services.payee_bank_details_reject(change_id=change.pk, actor=request.user, reason="operator console")
+                self.message_user(request, f"{change} rejected.", messages.SUCCESS)
+            except DomainError as exc:
+                self.message_user(request, f"{change}: {exc.detail}", messages.ERROR)
