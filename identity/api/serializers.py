@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
 
 from identity.models import Membership, Organization, OrganizationKind, User
@@ -13,7 +15,7 @@ class OrganizationSerializer(serializers.ModelSerializer[Organization]):
         fields = ["id", "name", "kind", "slug", "is_active", "client_of", "created_at"]
         read_only_fields = ["is_active", "created_at"]
 
-    client_of = serializers.SlugRelatedField(slug_field="public_id", read_only=True)
+    client_of: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="public_id", read_only=True)
 
 
 class OrganizationCreateSerializer(serializers.Serializer[None]):

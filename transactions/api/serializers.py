@@ -283,8 +283,10 @@ class BankDetailsSerializer(serializers.Serializer):
 class BankDetailsChangeSerializer(serializers.ModelSerializer[BankDetailsChange]):
     id = serializers.UUIDField(source="public_id", read_only=True)
     account = serializers.SerializerMethodField(help_text="the proposed account, masked to its last 4 digits")
-    proposed_by = serializers.SlugRelatedField(slug_field="public_id", read_only=True)
-    decided_by = serializers.SlugRelatedField(slug_field="public_id", read_only=True)
+    proposed_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="public_id", read_only=True
+    )
+    decided_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="public_id", read_only=True)
 
     class Meta:
         model = BankDetailsChange

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.db import transaction
 from django.utils import timezone
@@ -95,7 +95,11 @@ def payee_bank_details_propose(*, organization: Organization, bank_details: Any,
     BankDetailsChange.objects.select_for_update().filter(
         organization=organization, status=BankDetailsChangeStatus.PENDING
     ).update(status=BankDetailsChangeStatus.SUPERSEDED, decided_at=timezone.now())
-    change = BankDetailsChange.objects.create(organization=organization, bank_details=details, proposed_by=actor)
+    change = BankDetailsChange.objects.create(
+        organization=organization,
+        bank_details=cast(Any, details),  # an EncryptedJSONField holds a dict
+        proposed_by=actor,
+    )
     _audit_on_open_transactions(organization, "escrow.payee_bank_details_proposed", actor, change=str(change.public_id))
     return change
 
