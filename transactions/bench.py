@@ -96,7 +96,7 @@ def main() -> None:
 
     tag = uuid.uuid4().hex[:6]
     w = _world(tag)
-    officer, buyer, lender = _token(w["officer"]), _token(w["buyer_user"]), _token(w["lender_user"])
+    officer, buyer = _token(w["officer"]), _token(w["buyer_user"])
     port = _free_port()
     env = {
         **os.environ,
@@ -170,15 +170,15 @@ def main() -> None:
         }
         txn = call("POST", "/transactions/", officer, body)["id"]
         call("POST", f"/transactions/{txn}/open/", officer)
-        call("POST", f"/transactions/{txn}/deposits/", buyer, {"kind": "earnest", "amount": "20000.00"})
+        call("POST", f"/transactions/{txn}/deposits/", officer, {"kind": "earnest", "amount": "20000.00"})
         deadline = time.monotonic() + args.timeout
         while call("GET", f"/transactions/{txn}/", buyer)["status"] != "clear_to_close":
             if time.monotonic() > deadline:
                 raise RuntimeError(f"transaction {txn} did not reach clear_to_close")
             time.sleep(0.5)
-        call("POST", f"/transactions/{txn}/deposits/", lender, {"kind": "loan", "amount": "300000.00"})
+        call("POST", f"/transactions/{txn}/deposits/", officer, {"kind": "loan", "amount": "300000.00"})
         due = call("GET", f"/transactions/{txn}/settlement/", buyer)["statement"]["cash_from_buyer"]
-        call("POST", f"/transactions/{txn}/deposits/", buyer, {"kind": "closing_funds", "amount": due})
+        call("POST", f"/transactions/{txn}/deposits/", officer, {"kind": "closing_funds", "amount": due})
         settled = call("POST", f"/transactions/{txn}/settlement/execute/", officer)
         if settled["status"] != "executed":
             raise RuntimeError(f"transaction {txn}: settlement {settled['status']}")
