@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponse
 
 from escrow_project.common.admin import ReadOnlyAdmin
 from ledger import services
-from ledger.models import Account, Hold, InvariantRun, JournalEntry, JournalLine, PayoutIntent
+from ledger.models import Account, Hold, InvariantRun, JournalEntry, JournalLine, PayoutIntent, RailEvent, RailPayment
 from ledger.states import PAYOUT_OPEN
 
 
@@ -108,3 +108,21 @@ class PayoutIntentAdmin(ReadOnlyAdmin):
 class InvariantRunAdmin(ReadOnlyAdmin):
     list_display = ["checked_at", "ok", "duration_ms"]
     list_filter = ["ok"]
+
+
+@admin.register(RailPayment)
+class RailPaymentAdmin(ReadOnlyAdmin):
+    """Payments in at a rail; `applied` false with an error is money at the rail an owner refused."""
+
+    list_display = ["public_id", "rail", "purpose", "amount", "currency", "status", "applied", "created_at"]
+    list_filter = ["rail", "status", "applied", "purpose"]
+    search_fields = ["reference", "subject_id"]
+
+
+@admin.register(RailEvent)
+class RailEventAdmin(ReadOnlyAdmin):
+    """Every verified rail event with its verdict (received, applied, recorded, ignored, ...)."""
+
+    list_display = ["received_at", "rail", "type", "event_id", "verdict", "detail", "livemode"]
+    list_filter = ["rail", "verdict", "type"]
+    search_fields = ["event_id"]

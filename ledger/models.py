@@ -232,3 +232,70 @@ class InvariantRun(models.Model):
 
     def __str__(self) -> str:
         return f"invariants {'ok' if self.ok else 'BREACHED'} at {self.checked_at:%Y-%m-%d %H:%M:%S}"
+
+
+class RailPaymentStatus(models.TextChoices):
+    REQUIRES_PAYMENT_METHOD = "requires_payment_method", "Waiting for the payer"
+    REQUIRES_ACTION = "requires_action", "The payer must authenticate"
+    PROCESSING = "processing", "Processing at the rail"
+    AUTHORIZED = "authorized", "Authorized, to capture"
+    SUCCEEDED = "succeeded", "Succeeded (credited)"
+    FAILED = "failed", "Failed"
+    CANCELED = "canceled", "Canceled"
+
+
+class RailPayment(models.Model):
+    """Money in that a payer completes at a rail (Stripe: a PaymentIntent). Credited only when the
+    rail says it succeeded; the owning app hears of it through `rail_payment_succeeded`."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    rail = models.CharField(max_length=32)
+    reference = models.CharField(max_length=255, help_text="the rail's id (Stripe PaymentIntent id)")
+    idempotency_key = models.CharField(max_length=255, unique=True)
+    amount = models.DecimalField(max_digits=20, decimal_places=4)
+    currency = models.CharField(max_length=3)
+    status = models.CharField(
+        max_length=32, choices=RailPaymentStatus.choices, default=RailPaymentStatus.REQUIRES_PAYMENT_METHOD
+    )
+    # Who the money is for, in the owning app's words (a generic subject: the ledger never points up).
+    subject_type = models.CharField(max_length=64)
+    subject_id = models.CharField(max_length=64)
+    purpose = models.CharField(max_length=32)
+    amount_refunded = models.DecimalField(max_digits=20, decimal_places=4, default=0)
+    failure_reason = models.CharField(max_length=500, blank=True, default="")
+    applied = models.BooleanField(default=False, help_text="the owning app recorded the money")
+    apply_error = models.CharField(max_length=500, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    succeeded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["rail", "reference"], name="ledger_rail_payment_reference"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="ledger_rail_payment_positive"),
+        ]
+        indexes = [models.Index(fields=["subject_type", "subject_id"], name="ledger_rail_payment_subject")]
+
+    def __str__(self) -> str:
+        return f"payment in {self.amount} {self.currency} via {self.rail} ({self.status})"
+
+
+class RailEvent(models.Model):
+    """Every verified event a rail sent us, with what we made of it (operators read these)."""
+
+    rail = models.CharField(max_length=32)
+    event_id = models.CharField(max_length=255)
+    type = models.CharField(max_length=100)
+    livemode = models.BooleanField(default=False)
+    body = EncryptedJSONField(help_text="the event as received (encrypted: it may carry payer details)")
+    verdict = models.CharField(max_length=32)
+    detail = models.CharField(max_length=500, blank=True, default="")
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        constraints = [models.UniqueConstraint(fields=["rail", "event_id"], name="ledger_rail_event_once")]
+
+    def __str__(self) -> str:
+        return f"{self.rail} {self.type} {self.event_id} [{self.verdict}]"

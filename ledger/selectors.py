@@ -25,7 +25,7 @@ from django.utils import timezone
 from escrow_project.common.errors import NotFoundError
 from identity.selectors import organization_ids_for_user, user_is_operator
 from ledger.errors import UnknownAccountError
-from ledger.models import Account, Hold, JournalLine, PayoutIntent, Side
+from ledger.models import Account, Hold, JournalLine, PayoutIntent, RailPayment, Side
 from ledger.states import PAYOUT_OPEN, HoldStatus
 from ledger.types import Balance, InvariantReport
 
@@ -294,3 +294,11 @@ def _invariants_check() -> InvariantReport:
         accounts_checked=accounts,
         lines_checked=lines_checked,
     )
+
+
+def rail_payment_get(*, public_id: Any, subject_type: str, subject_id: str) -> RailPayment:
+    """A payment in of the given subject (404 for another subject's: ids never cross subjects)."""
+    payment = RailPayment.objects.filter(public_id=public_id, subject_type=subject_type, subject_id=subject_id).first()
+    if payment is None:
+        raise NotFoundError("No such payment.")
+    return payment

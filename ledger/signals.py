@@ -12,3 +12,12 @@ from django.dispatch import Signal
 
 payout_succeeded = Signal()
 payout_failed = Signal()
+
+# Money in through a rail (ledger.services.rail_payments). `payment` is the RailPayment row; its
+# subject_type / subject_id / purpose say whose it is. Receivers record the money (a deposit); a
+# DomainError they raise leaves the payment succeeded but `applied=False` with the reason, for an
+# operator (the money is at the rail; nothing is credited twice or lost).
+rail_payment_succeeded = Signal()
+rail_payment_failed = Signal()
+# A Connect account changed (Stripe `account.updated`): `account_id`, `payouts_enabled`.
+rail_account_updated = Signal()

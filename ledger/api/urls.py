@@ -20,4 +20,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
         name="ledger-account-adjustment",
     ),
     path("ledger/entries/<uuid:public_id>/reverse/", views.EntryReverseView.as_view(), name="ledger-entry-reverse"),
+    path("webhooks/stripe", views.StripeWebhookView.as_view(), name="webhook-stripe"),
 ]

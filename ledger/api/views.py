@@ -148,3 +148,28 @@ class EntryReverseView(APIView):
             entry_id=entry.pk, idempotency_key=_ledger_key(request, "reverse"), reason=payload.validated_data["reason"]
         )
         return Response(EntrySerializer(reversal).data, status=status.HTTP_201_CREATED)
+
+
+_WEBHOOK_ANSWER = {"type": "object", "properties": {"status": {"type": "string"}, "verdict": {"type": "string"}}}
+
+
+class StripeWebhookView(APIView):
+    """Stripe's signed events. Verified with the SDK against every configured secret (rotation);
+    a timestamp outside the tolerance either way is refused; each event id is applied once."""
+
+    authentication_classes: list[Any] = []
+    permission_classes: list[Any] = []
+
+    @extend_schema(
+        summary="Stripe webhook (signed with Stripe-Signature)",
+        request={"application/json": {"type": "object"}},
+        responses={
+            200: {"type": "object", "properties": {"status": {"type": "string"}, "verdict": {"type": "string"}}}
+        },
+        tags=["webhooks"],
+    )
+    def post(self, request: Request) -> Response:
+        record, new = services.stripe_event_receive(
+            payload=request.body, signature_header=request.headers.get("Stripe-Signature", "")
+        )
+        return Response({"status": "received" if new else "duplicate", "verdict": record.verdict})

@@ -20,8 +20,36 @@ class RailResult:
     failure_reason: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class PaymentState:
+    """What the rail says of a payment in: succeeded, authorized (held, to capture), processing,
+    requires_action, requires_payment_method, failed or canceled; amount None when the rail
+    does not report one (the simulated rail)."""
+
+    reference: str
+    status: str
+    amount: Decimal | None = None
+    currency: str = ""
+    failure_reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentStart:
+    """A payment in that a payer can now complete (Stripe: a PaymentIntent and its client secret)."""
+
+    reference: str
+    client_secret: str
+    state: PaymentState
+
+
 class Rail(Protocol):
     name: str
+
+    def payment_start(
+        self, *, idempotency_key: str, amount: Decimal, currency: str, metadata: dict[str, str], manual_capture: bool
+    ) -> PaymentStart: ...
+
+    def payment_state(self, *, reference: str) -> PaymentState: ...
 
     def deposit_capture(
         self, *, idempotency_key: str, amount: Decimal, currency: str, source: dict[str, Any]

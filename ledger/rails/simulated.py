@@ -6,7 +6,7 @@ import hashlib
 from decimal import Decimal
 from typing import Any
 
-from ledger.rails.base import RailResult
+from ledger.rails.base import PaymentStart, PaymentState, RailResult
 
 
 def _reference(prefix: str, key: str) -> str:
@@ -16,6 +16,16 @@ def _reference(prefix: str, key: str) -> str:
 
 class SimulatedRail:
     name = "simulated"
+
+    def payment_start(
+        self, *, idempotency_key: str, amount: Decimal, currency: str, metadata: dict[str, str], manual_capture: bool
+    ) -> PaymentStart:
+        # The sandbox payer pays at once: the embedded default needs no card and no Stripe account.
+        reference = _reference("sim_pi", idempotency_key)
+        return PaymentStart(reference=reference, client_secret="", state=self.payment_state(reference=reference))
+
+    def payment_state(self, *, reference: str) -> PaymentState:
+        return PaymentState(reference=reference, status="succeeded")
 
     def deposit_capture(
         self, *, idempotency_key: str, amount: Decimal, currency: str, source: dict[str, Any]

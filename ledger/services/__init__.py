@@ -7,6 +7,7 @@ Holds:     hold_create, hold_post (all or part; the rest is released), hold_void
 Batches:   batch_execute (TransferOp | HoldOp | HoldPostOp | HoldVoidOp from ledger.types; all or nothing)
 Payouts:   payout_request, payout_dispatch (the task's body), payout_record_outcome, payout_retry,
            payouts_sweep (re-enqueues requested, unknown and stale sent payouts with the same rail key)
+Money in: rail_payment_start, rail_payment_refresh (verified retrieve), stripe_event_receive (webhook)
 Checks:    invariants_run (records an InvariantRun, sets the Prometheus gauge, logs breaches)
 
 Every posting takes a caller-supplied `idempotency_key`: the same key with the same content returns
@@ -33,6 +34,7 @@ from ledger.services.payouts import (
     payout_retry,
     payouts_sweep,
 )
+from ledger.services.rail_payments import rail_payment_refresh, rail_payment_start, stripe_event_receive
 
 __all__ = [
     "account_close",
@@ -55,6 +57,9 @@ __all__ = [
     "payouts_in_flight_account",
     "payouts_sweep",
     "rail_clearing_account",
+    "rail_payment_refresh",
+    "rail_payment_start",
+    "stripe_event_receive",
     "system_account",
     "transfer_create",
 ]

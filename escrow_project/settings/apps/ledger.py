@@ -1,1 +1,23 @@
 """Settings of the ledger app (environment-driven)."""
+
+from escrow_project.settings.env import env_bool, env_int, env_list, env_str
+
+# Which rail money moves through: "simulated" (the embedded default, instant and offline) or "stripe".
+PAYMENT_RAIL = env_str("PAYMENT_RAIL", "simulated")
+# Production refuses the simulated rail unless this is set on purpose (a staging that moves no money).
+ALLOW_SIMULATED_RAIL = env_bool("ALLOW_SIMULATED_RAIL", False)
+
+# Stripe (docs/decisions/0102-stripe-rail.md). The base address points the SDK at a local
+# Stripe-compatible server in tests (localstripe); production leaves it at Stripe's.
+STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY", "")
+STRIPE_API_BASE = env_str("STRIPE_API_BASE", "https://api.stripe.com")
+STRIPE_LIVE_MODE = env_bool("STRIPE_LIVE_MODE", False)
+# Every secret that may sign a webhook: during a rotation, the new and the old one.
+STRIPE_WEBHOOK_SECRETS = env_list("STRIPE_WEBHOOK_SECRETS", "")
+STRIPE_WEBHOOK_TOLERANCE_SECONDS = env_int("STRIPE_WEBHOOK_TOLERANCE_SECONDS", 300)
+STRIPE_TIMEOUT_SECONDS = env_int("STRIPE_TIMEOUT_SECONDS", 20)
+# Payment calls: 3 retries with the SDK's exponential backoff, same idempotency key each time.
+STRIPE_MAX_NETWORK_RETRIES = env_int("STRIPE_MAX_NETWORK_RETRIES", 3)
+# Circuit breaker: this many failures within the window open it; it half-opens after the window.
+STRIPE_BREAKER_FAILURES = env_int("STRIPE_BREAKER_FAILURES", 5)
+STRIPE_BREAKER_WINDOW_SECONDS = env_int("STRIPE_BREAKER_WINDOW_SECONDS", 60)
