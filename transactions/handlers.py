@@ -46,6 +46,17 @@ def _payout_failed(sender: Any, **kw: Any) -> None:
     )
 
 
+@receiver(ledger_signals.rail_payment_succeeded, dispatch_uid="escrow_rail_payment_succeeded")
+def _rail_payment_succeeded(sender: Any, payment: Any, **kw: Any) -> None:
+    if payment.subject_type == services.SUBJECT_TYPE:
+        services.deposit_from_rail(payment=payment)
+
+
+@receiver(ledger_signals.rail_account_updated, dispatch_uid="escrow_rail_account_updated")
+def _rail_account_updated(sender: Any, **kw: Any) -> None:
+    services.payee_rail_account_updated(account_id=kw["account_id"], payouts_enabled=kw["payouts_enabled"])
+
+
 @receiver([post_save, post_delete], sender=EscrowTransaction, dispatch_uid="escrow_state_cache_txn")
 def _txn_written(sender: Any, instance: EscrowTransaction, **kw: Any) -> None:
     selectors.escrow_state_invalidate(transaction_id=instance.pk)

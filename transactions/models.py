@@ -292,6 +292,9 @@ class PayeeProfile(models.Model):
     bank_details_changed_at = models.DateTimeField(null=True, blank=True)
     cooling_off_until = models.DateTimeField(null=True, blank=True)
     ledger_account_id = models.BigIntegerField(null=True, blank=True, help_text="ledger Account id")
+    # The payee's Stripe Connect (Express) account, and whether Stripe says it can receive payouts.
+    stripe_account_id = models.CharField(max_length=64, blank=True, default="")
+    stripe_payouts_enabled = models.BooleanField(default=False)
 
     def __str__(self) -> str:
         return f"Payee profile of {self.organization_id}"

@@ -2,6 +2,13 @@
 
 from django.core.exceptions import ImproperlyConfigured
 
+from escrow_project.settings.apps.ledger import (
+    ALLOW_SIMULATED_RAIL,
+    PAYMENT_RAIL,
+    STRIPE_LIVE_MODE,
+    STRIPE_SECRET_KEY,
+    STRIPE_WEBHOOK_SECRETS,
+)
 from escrow_project.settings.base import *  # noqa: F403
 from escrow_project.settings.base import (
     BLIND_INDEX_KEY,
@@ -40,6 +47,20 @@ if not DATABASES["default"]["ENGINE"].endswith("postgresql"):
     raise ImproperlyConfigured("Production needs DATABASE_URL pointing at PostgreSQL (postgres://...).")
 if not REDIS_URL:
     raise ImproperlyConfigured("Production needs REDIS_URL (Celery broker, cache, rate limits, live events).")
+
+# Production moves real money: the simulated rail settles anything instantly, so it needs an explicit yes.
+if PAYMENT_RAIL == "simulated" and not ALLOW_SIMULATED_RAIL:
+    raise ImproperlyConfigured(
+        "Production refuses the simulated payment rail: set PAYMENT_RAIL=stripe with STRIPE_SECRET_KEY and "
+        "STRIPE_WEBHOOK_SECRETS, or ALLOW_SIMULATED_RAIL=true for a deployment that moves no real money."
+    )
+if PAYMENT_RAIL == "stripe":
+    if not STRIPE_SECRET_KEY or not STRIPE_WEBHOOK_SECRETS:
+        raise ImproperlyConfigured("PAYMENT_RAIL=stripe needs STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRETS.")
+    if ("_live_" in STRIPE_SECRET_KEY) != STRIPE_LIVE_MODE:
+        raise ImproperlyConfigured(
+            "STRIPE_LIVE_MODE and STRIPE_SECRET_KEY disagree: a live key needs STRIPE_LIVE_MODE=true, a test key false."
+        )
 
 # Personal data is encrypted with keys from the environment (or a KMS provider); never derived ones.
 if KEY_PROVIDER.endswith(".EnvironmentKeyProvider") and (

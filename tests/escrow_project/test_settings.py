@@ -47,6 +47,9 @@ def _check_deploy(tmp_path: Path, **overrides: str) -> subprocess.CompletedProce
             "FIELD_ENCRYPTION_KEYS": f"k2026:{_random_key()}",
             "BLIND_INDEX_KEY": _random_key(),
             "AUDIT_SIGNING_KEY": secrets.token_hex(32),
+            "PAYMENT_RAIL": "stripe",
+            "STRIPE_SECRET_KEY": "sk_test_" + secrets.token_hex(12),
+            "STRIPE_WEBHOOK_SECRETS": "whsec_" + secrets.token_hex(16),
             **overrides,
         }
     )
@@ -81,6 +84,9 @@ def test_secure_production_configuration_passes_check_deploy(tmp_path):
         ({"DATABASE_URL": "sqlite:///prod.sqlite3"}, "PostgreSQL"),
         ({"REDIS_URL": ""}, "REDIS_URL"),
         ({"AUDIT_SIGNING_KEY": ""}, "AUDIT_SIGNING_KEY is missing"),
+        ({"PAYMENT_RAIL": "simulated"}, "refuses the simulated payment rail"),
+        ({"STRIPE_SECRET_KEY": ""}, "needs STRIPE_SECRET_KEY"),
+        ({"STRIPE_LIVE_MODE": "true"}, "STRIPE_LIVE_MODE and STRIPE_SECRET_KEY disagree"),
         ({"AUDIT_SIGNING_KEY": "not-hex-" * 8}, "AUDIT_SIGNING_KEY must be 64 random hex"),
         ({"CHAIN_RPC_URL": "http://127.0.0.1:8545"}, "AUDIT_CHAIN_PRIVATE_KEY is missing"),
         (
@@ -100,6 +106,9 @@ def test_secure_production_configuration_passes_check_deploy(tmp_path):
         "sqlite-database",
         "no-redis",
         "no-audit-signing-key",
+        "simulated-rail",
+        "stripe-without-key",
+        "live-mode-with-test-key",
         "malformed-audit-signing-key",
         "chain-without-audit-chain-key",
         "invalid-audit-chain-key",

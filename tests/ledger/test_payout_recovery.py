@@ -21,7 +21,7 @@ from kombu.exceptions import OperationalError
 from ledger import services
 from ledger.models import PayoutIntent
 from ledger.rails import RailResult, rail_register
-from ledger.rails.base import _RAILS
+from ledger.rails.base import _RAILS, PaymentStart, PaymentState
 from ledger.selectors import account_balance, invariants_check
 from ledger.services import payouts_in_flight_account
 from ledger.states import PayoutStatus
@@ -51,6 +51,12 @@ class ScriptedRail:
         return RailResult(step, provider_reference=f"scripted:{idempotency_key}")  # type: ignore[arg-type]
 
     def deposit_capture(self, **_: Any) -> RailResult:  # pragma: no cover - not used
+        raise NotImplementedError
+
+    def payment_start(self, **_: Any) -> PaymentStart:  # pragma: no cover - not used
+        raise NotImplementedError
+
+    def payment_state(self, **_: Any) -> PaymentState:  # pragma: no cover - not used
         raise NotImplementedError
 
     def refund(self, **_: Any) -> RailResult:  # pragma: no cover - not used

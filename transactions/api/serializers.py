@@ -8,6 +8,7 @@ from rest_framework import serializers
 
 from escrow_project.common.amounts import AmountField, DecimalTextField, MoneyField
 from identity.models import Organization, User
+from ledger.models import RailPayment
 from transactions.models import (
     BankDetailsChange,
     DepositKind,
@@ -304,3 +305,21 @@ class BankDetailsStateSerializer(serializers.Serializer):
 
 class BankDetailsDecisionSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+
+
+class PaymentInStartSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=DepositKind.choices)
+
+
+class PaymentInSerializer(serializers.ModelSerializer[RailPayment]):
+    """A payment in at the rail. `client_secret` (only when it was just opened) completes it
+    with Stripe.js; the deposit is recorded when the rail confirms, never on the payer's word."""
+
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    kind = serializers.CharField(source="purpose", read_only=True)
+    amount = MoneyField()
+
+    class Meta:
+        model = RailPayment
+        fields = ["id", "kind", "rail", "reference", "amount", "currency", "status", "failure_reason", "applied"]
+        read_only_fields = fields

@@ -17,6 +17,12 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path(T + "settlement/", v.Settlement.as_view(), name="escrow-settlement"),
     path(T + "settlement/execute/", v.SettlementExecute.as_view(), name="escrow-settlement-execute"),
     path(T + "settlement/approve/", v.SettlementApprove.as_view(), name="escrow-settlement-approve"),
+    path(T + "payments-in/", v.TransactionPaymentsIn.as_view(), name="escrow-transaction-payments-in"),
+    path(
+        T + "payments-in/<uuid:payment_id>/refresh/",
+        v.TransactionPaymentInRefresh.as_view(),
+        name="escrow-transaction-payment-in-refresh",
+    ),
     path(T + "disputes/", v.TransactionDisputes.as_view(), name="escrow-transaction-disputes"),
     path(T + "audit-trail/", v.AuditTrail.as_view(), name="escrow-audit-trail"),
     path(T + "audit-bundle/", v.AuditBundle.as_view(), name="escrow-audit-bundle"),

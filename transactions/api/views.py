@@ -22,6 +22,9 @@ from escrow_project.common.pagination import LinkHeaderPagination
 from identity import selectors as identity_selectors
 from identity.permissions import IsOperator
 from identity.selectors import user_has_role, user_is_operator
+from ledger import selectors as ledger_selectors
+from ledger import services as ledger_services
+from ledger.models import RailPayment
 from transactions import selectors, services
 from transactions.api import serializers as s
 from transactions.models import Dispute, EscrowTransaction, Payment, SettlementStatement
@@ -149,6 +152,45 @@ class TransactionDeposit(APIView):
             provider_reference=data.validated_data["provider_reference"],
         )
         return Response(s.TransactionSerializer(_fresh(txn)).data, status=status.HTTP_201_CREATED)
+
+
+class TransactionPaymentsIn(APIView):
+    """Pay what is due through the payment rail: earnest money and cash to close (buyer), loan (lender)."""
+
+    @extend_schema(responses=s.PaymentInSerializer(many=True))
+    def get(self, request: Request, transaction_id: str) -> Response:
+        txn = _txn(request, transaction_id)
+        payments = RailPayment.objects.filter(subject_type=SUBJECT_TYPE, subject_id=str(txn.public_id))
+        return Response(s.PaymentInSerializer(payments, many=True).data)
+
+    @extend_schema(
+        request=s.PaymentInStartSerializer,
+        responses={201: s.PaymentInSerializer},
+        description="Opens (or returns) the payment of the amount due; the response's `client_secret` "
+        "completes it at the rail. The deposit is recorded when the rail confirms it.",
+    )
+    @idempotent
+    def post(self, request: Request, transaction_id: str) -> Response:
+        txn = _txn(request, transaction_id)
+        data = s.PaymentInStartSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        payment, client_secret = services.payment_in_start(
+            transaction_id=txn.pk, kind=data.validated_data["kind"], actor=request.user
+        )
+        body = {**s.PaymentInSerializer(payment).data, "client_secret": client_secret}
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class TransactionPaymentInRefresh(APIView):
+    """Ask the rail for the payment's state now (a verified retrieve), instead of waiting for its webhook."""
+
+    @extend_schema(request=None, responses=s.PaymentInSerializer)
+    def post(self, request: Request, transaction_id: str, payment_id: str) -> Response:
+        txn = _txn(request, transaction_id)
+        payment = ledger_selectors.rail_payment_get(
+            public_id=payment_id, subject_type=SUBJECT_TYPE, subject_id=str(txn.public_id)
+        )
+        return Response(s.PaymentInSerializer(ledger_services.rail_payment_refresh(payment_id=payment.pk)).data)
 
 
 class TransactionDecision(APIView):

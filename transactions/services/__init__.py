@@ -7,14 +7,17 @@ funds:      deposit_receive, milestone_earn, payment_record_outcome, payment_ret
             transactions_unblock_all
 settlement: settlement_refresh, settlement_approve, settlement_execute
 disputes:   dispute_raise, dispute_resolve, dispute_dismiss
+payments_in: payment_in_start (the payer pays at the rail), deposit_from_rail (the rail confirmed)
 controls:   payouts_pause_all, escrow_pause, payee_bank_details_propose / _confirm / _reject
 """
 
+from transactions.services._common import SUBJECT_TYPE
 from transactions.services.controls import (
     escrow_pause,
     payee_bank_details_confirm,
     payee_bank_details_propose,
     payee_bank_details_reject,
+    payee_rail_account_updated,
     payouts_pause_all,
 )
 from transactions.services.disputes import dispute_dismiss, dispute_raise, dispute_resolve
@@ -38,9 +41,12 @@ from transactions.services.lifecycle import (
     escrow_verifications_passed,
     escrow_waive,
 )
+from transactions.services.payments_in import deposit_from_rail, payment_in_start
 from transactions.services.settlement import settlement_approve, settlement_execute, settlement_refresh
 
 __all__ = [
+    "SUBJECT_TYPE",
+    "deposit_from_rail",
     "deposit_receive",
     "dispute_dismiss",
     "dispute_raise",
@@ -60,6 +66,8 @@ __all__ = [
     "payee_bank_details_confirm",
     "payee_bank_details_propose",
     "payee_bank_details_reject",
+    "payee_rail_account_updated",
+    "payment_in_start",
     "payment_record_outcome",
     "payment_retry",
     "payouts_pause_all",

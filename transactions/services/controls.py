@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -97,7 +97,7 @@ def payee_bank_details_propose(*, organization: Organization, bank_details: Any,
     ).update(status=BankDetailsChangeStatus.SUPERSEDED, decided_at=timezone.now())
     change = BankDetailsChange.objects.create(
         organization=organization,
-        bank_details=cast(Any, details),  # an EncryptedJSONField holds a dict
+        bank_details=details,
         proposed_by=actor,
     )
     _audit_on_open_transactions(organization, "escrow.payee_bank_details_proposed", actor, change=str(change.public_id))
@@ -152,7 +152,7 @@ def _bank_details_apply(*, organization: Organization, bank_details: Any, actor:
     details = _clean_bank_details(bank_details)
     profile, _ = PayeeProfile.objects.select_for_update().get_or_create(organization=organization)
     changed = bool(profile.bank_details) and profile.bank_details != details
-    profile.bank_details = details  # type: ignore[assignment]  # an EncryptedJSONField holds a dict
+    profile.bank_details = details
     profile.bank_details_changed_at = timezone.now()
     if changed:
         profile.cooling_off_until = funds.cooling_off_until()
@@ -174,3 +174,12 @@ def models_q_party(organization_id: int) -> Any:
         | Q(escrow_company_id=organization_id)
         | Q(milestones__payee_id=organization_id)
     )
+
+
+@transaction.atomic
+def payee_rail_account_updated(*, account_id: str, payouts_enabled: bool) -> int:
+    """Stripe says whether a payee's Connect account can receive payouts; waiting payments move on."""
+    updated = PayeeProfile.objects.filter(stripe_account_id=account_id).update(stripe_payouts_enabled=payouts_enabled)
+    if updated and payouts_enabled:
+        transaction.on_commit(funds.transactions_unblock_all)
+    return updated

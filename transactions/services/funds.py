@@ -46,7 +46,7 @@ from transactions.services._common import (
     txn_lock,
 )
 from transactions.services.parties import deposit_recorder_check
-from transactions.states import EscrowStatus
+from transactions.services.payments_in import amount_due
 from verifications import selectors as verification_selectors
 from verifications import services as verification_services
 
@@ -108,7 +108,13 @@ def clean_amount(value: Any, currency: str, *, what: str = "amount", allow_zero:
 
 @transaction.atomic
 def deposit_receive(
-    *, transaction_id: int, kind: str, amount: Any, actor: Any = None, provider_reference: str = ""
+    *,
+    transaction_id: int,
+    kind: str,
+    amount: Any,
+    actor: Any = None,
+    provider_reference: str = "",
+    rail: str = "simulated",
 ) -> Deposit:
     """Money arrived through a rail into the escrow wallet: earnest money, loan funds or cash to close."""
     from transactions.services.lifecycle import escrow_funded
@@ -123,33 +129,26 @@ def deposit_receive(
         if existing.amount == value:
             return existing  # the rail told us twice
         raise ConflictError(f"The {kind} deposit was already received.", code="deposit_already_received")
-    if kind == DepositKind.EARNEST:
-        if txn.status != EscrowStatus.AWAITING_EARNEST_MONEY:
-            raise ConflictError(
-                f"The transaction is {txn.status}; it does not await earnest money.", code="invalid_transition"
-            )
-        if value != txn.earnest_money:
-            raise UnprocessableError(
-                f"Earnest money must be exactly {txn.earnest_money} {txn.currency}.", code="amount_mismatch"
-            )
-    else:
-        if txn.status not in (EscrowStatus.VERIFYING, EscrowStatus.CLEAR_TO_CLOSE, EscrowStatus.NEEDS_DECISION):
-            raise ConflictError(f"The transaction is {txn.status}; it takes no {kind} now.", code="invalid_transition")
-        if kind == DepositKind.LOAN and value != txn.loan_amount:
-            raise UnprocessableError(
-                f"Loan funds must be exactly {txn.loan_amount} {txn.currency}.", code="amount_mismatch"
-            )
+    due = amount_due(txn, kind)
+    if kind != DepositKind.CLOSING_FUNDS and value != due:
+        # Earnest money and loan funds are exact; cash to close may differ (the excess is refunded).
+        raise UnprocessableError(f"The {kind} deposit must be exactly {due} {txn.currency}.", code="amount_mismatch")
     wallet = wallet_open(txn)
     entry = ledger.deposit_record(
         idempotency_key=key(txn, "deposit", kind),
         account_id=wallet,
         amount=value,
         currency=txn.currency,
-        rail="simulated",
+        rail=rail,
         provider_reference=provider_reference,
     )
     deposit = Deposit.objects.create(
-        transaction=txn, kind=kind, amount=value, provider_reference=provider_reference, ledger_reference=str(entry.pk)
+        transaction=txn,
+        kind=kind,
+        amount=value,
+        rail=rail,
+        provider_reference=provider_reference,
+        ledger_reference=str(entry.pk),
     )
     audit("escrow.deposit_received", txn, actor, kind=kind, amount=str(value), currency=txn.currency)
     if kind == DepositKind.EARNEST:
@@ -320,7 +319,18 @@ def payee_block_reason(payee_id: int) -> str:
         return "The payee has no bank details on file."
     if profile.cooling_off_until and profile.cooling_off_until > timezone.now():
         return f"The payee's bank details changed; payouts wait until {profile.cooling_off_until:%Y-%m-%d %H:%M} UTC."
+    if settings.PAYMENT_RAIL == "stripe" and not (profile.stripe_account_id and profile.stripe_payouts_enabled):
+        # Money stays on the payee's ledger account, visible as blocked; it moves once Stripe says
+        # the account can receive (account.updated), never before.
+        return "The payee's Stripe account cannot receive payouts yet; the payment waits for it."
     return ""
+
+
+def _beneficiary(profile: PayeeProfile) -> dict[str, Any]:
+    details = dict(cast(dict[str, Any], profile.bank_details))
+    if profile.stripe_account_id:
+        details["stripe_account"] = profile.stripe_account_id
+    return details
 
 
 def payment_dispatch(*, txn: EscrowTransaction, payment: Payment) -> Payment:
@@ -341,14 +351,16 @@ def payment_dispatch(*, txn: EscrowTransaction, payment: Payment) -> Payment:
             account_id=payee_account(payment.payee_id, payment.currency),
             amount=payment.amount,
             currency=payment.currency,
-            beneficiary=cast(dict[str, Any], profile.bank_details),
-            metadata={"escrow_payment": str(payment.public_id)},
+            beneficiary=_beneficiary(profile),
+            # One transfer group per escrow: every payout of a deal can be listed (and looked up) together.
+            metadata={"escrow_payment": str(payment.public_id), "transfer_group": f"escrow-{txn.public_id}"},
+            rail=settings.PAYMENT_RAIL,
         )
     else:
         payout = ledger.payout_retry(
             payout_id=payment.payout_id,
             idempotency_key=f"{payment.idempotency_key}:{payment.attempts}",
-            beneficiary=cast(dict[str, Any], profile.bank_details),
+            beneficiary=_beneficiary(profile),
         )
     payment.payout_id = payout.pk
     payment.status = PaymentStatus.REQUESTED

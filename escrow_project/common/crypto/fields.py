@@ -101,6 +101,10 @@ class EncryptedDateField(_EncryptedMixin, models.TextField):
 class EncryptedJSONField(_EncryptedMixin, models.TextField):
     """A JSON document stored encrypted (for example bank details)."""
 
+    # It holds a dict or list, not the str its TextField base declares to type checkers.
+    _pyi_private_set_type: Any
+    _pyi_private_get_type: Any
+
     def to_plaintext(self, value: Any) -> str:
         return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
