@@ -9,6 +9,8 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from identity.models import User
 
+pytest_plugins = ["tests.stripe_peer"]
+
 
 def bearer_for(user: User) -> str:
     return f"Bearer {RefreshToken.for_user(user).access_token}"

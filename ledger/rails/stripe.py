@@ -198,7 +198,8 @@ class StripeRail:
             lambda c: c.v1.transfers.list(params={"transfer_group": transfer_group, "limit": 100}),
         )
         for transfer in listed.data:
-            if (transfer.metadata or {}).get("idempotency_key") == idempotency_key:
+            metadata = transfer.metadata.to_dict() if transfer.metadata else {}  # a StripeObject, not a dict
+            if metadata.get("idempotency_key") == idempotency_key:
                 return transfer
         return None
 

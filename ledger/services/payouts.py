@@ -251,7 +251,7 @@ def payout_dispatch(*, payout_id: int) -> PayoutIntent:
             currency=payout.currency,
             beneficiary=cast(dict[str, Any], payout.beneficiary),
             attempt=payout.attempt,
-            metadata={"payout_id": payout.pk},
+            metadata={**cast(dict[str, Any], payout.metadata or {}), "payout_id": payout.pk},
         )
     except Exception as exc:  # noqa: BLE001 -- whatever the rail raised, the money may or may not have left
         # Not knowing is recorded as `unknown`, never left as `sent`: the sweeper re-sends with the same
