@@ -6,6 +6,6 @@ class EndorsementsConfig(AppConfig):
     verbose_name = "Endorsements (group insurance)"
 
     def ready(self) -> None:
-        from endorsements import access
+        from endorsements import access, handlers  # noqa: F401 - connects the signal receivers
 
         access.register()

@@ -110,7 +110,9 @@ def hold_void(*, key: str, hold_id: str, reason: str) -> None:
     ledger.hold_void(hold_id=int(hold_id), idempotency_key=key, reason=reason)
 
 
-def topup_record(*, key: str, ea: EndorsementAccount, amount: Decimal, currency: str, reference: str = "") -> None:
+def topup_record(
+    *, key: str, ea: EndorsementAccount, amount: Decimal, currency: str, reference: str = "", rail: str = "simulated"
+) -> None:
     from ledger import services as ledger
 
     ledger.deposit_record(
@@ -118,6 +120,6 @@ def topup_record(*, key: str, ea: EndorsementAccount, amount: Decimal, currency:
         account_id=int(ea.ledger_account_id),
         amount=amount,
         currency=currency,
-        rail="simulated",
+        rail=rail,
         provider_reference=reference,
     )

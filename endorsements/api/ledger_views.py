@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 
 from endorsements import funds, selectors
 from endorsements.models import EndorsementAccount
-from endorsements.services.funding import ea_topup
+from endorsements.services.funding import ea_topup_pay
 from escrow_project.common.amounts import AmountField
 from escrow_project.common.errors import DomainError, NotFoundError
 from escrow_project.common.idempotency import HEADER, idempotent
@@ -43,9 +43,22 @@ class EndorsementAccountBalancesSerializer(serializers.Serializer[Any]):
     accounts = EndorsementAccountRowSerializer(many=True)
 
 
+class TopupPaymentSerializer(serializers.Serializer[Any]):
+    id = serializers.UUIDField(help_text="the payment in at the rail")
+    rail = serializers.CharField()
+    reference = serializers.CharField(help_text="the rail's id (Stripe: the PaymentIntent)")
+    status = serializers.CharField()
+    client_secret = serializers.CharField(help_text="completes the payment with Stripe.js (empty on the sandbox rail)")
+
+
 class EndorsementAccountTopupResultSerializer(serializers.Serializer[Any]):
-    account = EndorsementAccountRowSerializer()
-    woken = serializers.DictField(child=serializers.IntegerField())
+    account = EndorsementAccountRowSerializer(
+        allow_null=True, help_text="null until the first credit opens the account"
+    )
+    payment = TopupPaymentSerializer()
+    woken = serializers.DictField(
+        child=serializers.IntegerField(), allow_null=True, help_text="null until the rail confirms the payment"
+    )
 
 
 class EndorsementAccountHistoryLineSerializer(serializers.Serializer[Any]):
@@ -94,7 +107,13 @@ class LedgerTopupView(APIView):
     permission_classes = [IsAuthenticated]
     serializer_class = EndorsementAccountTopupSerializer
 
-    @extend_schema(request=EndorsementAccountTopupSerializer, responses={201: EndorsementAccountTopupResultSerializer})
+    @extend_schema(
+        request=EndorsementAccountTopupSerializer,
+        responses={201: EndorsementAccountTopupResultSerializer, 202: EndorsementAccountTopupResultSerializer},
+        description="Pays money into the Endorsement Account at the payment rail. 201: the rail confirmed "
+        "and the EA is credited (the sandbox rail). 202: pay with `payment.client_secret`; the EA is credited "
+        "when the rail confirms (Stripe's webhook), never on this request's word.",
+    )
     @idempotent
     def post(self, request: Request) -> Response:
         if not request.headers.get(HEADER):
@@ -105,18 +124,26 @@ class LedgerTopupView(APIView):
             user=request.user, employer_public_id=body.validated_data.get("employer")
         )
         currency = body.validated_data["currency"]
-        result = ea_topup(
+        paid = ea_topup_pay(
             employer=employer,
             amount=body.validated_data["amount"],
             currency=currency,
             idempotency_key=request.headers[HEADER],
-            actor=f"user:{request.user.pk}",
         )
-        ea = EndorsementAccount.objects.select_related("employer").get(employer=employer, currency=currency)
-        return Response(
-            {"account": _account_rows([ea])[0], "woken": {"locked": result.locked, "still_parked": result.parked}},
-            status=status.HTTP_201_CREATED,
-        )
+        ea = EndorsementAccount.objects.select_related("employer").filter(employer=employer, currency=currency).first()
+        payment = paid.payment
+        body_out = {
+            "account": _account_rows([ea])[0] if ea and ea.ledger_account_id else None,
+            "payment": {
+                "id": payment.public_id,
+                "rail": payment.rail,
+                "reference": payment.reference,
+                "status": payment.status,
+                "client_secret": paid.client_secret,
+            },
+            "woken": {"locked": paid.woken.locked, "still_parked": paid.woken.parked} if paid.woken else None,
+        }
+        return Response(body_out, status=status.HTTP_201_CREATED if paid.woken else status.HTTP_202_ACCEPTED)
 
 
 class LedgerHistoryView(APIView):

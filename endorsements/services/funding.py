@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 import structlog
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -246,10 +248,10 @@ def _parked_gauge(ea: EndorsementAccount) -> None:
     metrics.PARKED_AMOUNT.labels(employer=str(ea.employer_id), currency=ea.currency).set(float(total))
 
 
-@transaction.atomic
-def ea_topup(*, employer: Organization, amount: object, currency: str, idempotency_key: str, actor: str) -> DrainResult:
-    """Record a top-up through the simulated rail, then wake parked requests."""
-    value = clean_amount(amount, currency)
+TOPUP_SUBJECT = "endorsement_account"
+
+
+def _topup_currency_check(employer: Organization, currency: str) -> None:
     if not GroupPolicy.objects.filter(employer=employer, currency=currency, is_active=True).exists():
         # An account in a currency no policy bills would hold money nothing can ever spend.
         raise UnprocessableError(
@@ -257,8 +259,32 @@ def ea_topup(*, employer: Organization, amount: object, currency: str, idempoten
             code="currency_without_policy",
             errors=[{"field": "currency", "code": "no_policy_in_currency", "message": f"No {currency} policy."}],
         )
+
+
+@transaction.atomic
+def ea_topup(
+    *,
+    employer: Organization,
+    amount: object,
+    currency: str,
+    idempotency_key: str,
+    actor: str,
+    rail: str = "simulated",
+    reference: str = "",
+) -> DrainResult:
+    """Credit money the rail has confirmed, then wake parked requests. Callers: the rail's confirmation
+    (`ea_topup_pay`'s handler), the demo seed and tests; never an employer's word."""
+    value = clean_amount(amount, currency)
+    _topup_currency_check(employer, currency)
     ea = ea_lock(employer_id=employer.pk, currency=currency)
-    funds.topup_record(key=f"ea-topup:{employer.pk}:{idempotency_key}", ea=ea, amount=value, currency=currency)
+    funds.topup_record(
+        key=f"ea-topup:{employer.pk}:{idempotency_key}",
+        ea=ea,
+        amount=value,
+        currency=currency,
+        reference=reference,
+        rail=rail,
+    )
     hooks.employer_event(
         employer_id=employer.pk,
         kind="endorsement_account.topped_up",
@@ -266,3 +292,57 @@ def ea_topup(*, employer: Organization, amount: object, currency: str, idempoten
         payload={"amount": str(value), "currency": currency},
     )
     return ea_drain(employer_id=employer.pk, currency=currency, actor=actor)
+
+
+@dataclass(frozen=True)
+class TopupPayment:
+    payment: Any
+    client_secret: str
+    woken: DrainResult | None  # set when the rail confirmed at once (the sandbox rail)
+
+
+def _parked_count(employer: Organization, currency: str) -> int:
+    return EndorsementRequest.objects.filter(
+        employer_id=employer.pk, currency=currency, state=RequestState.ON_HOLD_FUNDS
+    ).count()
+
+
+def ea_topup_pay(*, employer: Organization, amount: object, currency: str, idempotency_key: str) -> TopupPayment:
+    """An employer pays money into its EA at the rail; it is credited when the rail confirms it.
+
+    With Stripe the answer carries the PaymentIntent's client secret and the credit follows its
+    webhook; the sandbox rail confirms at once. No row lock is held while the rail is called.
+    """
+    from ledger import services as ledger
+
+    value = clean_amount(amount, currency)
+    _topup_currency_check(employer, currency)
+    parked_before = _parked_count(employer, currency)
+    payment, client_secret = ledger.rail_payment_start(
+        rail=settings.PAYMENT_RAIL,
+        idempotency_key=f"ea-topup-pay:{employer.pk}:{idempotency_key}",
+        amount=value,
+        currency=currency,
+        subject_type=TOPUP_SUBJECT,
+        subject_id=str(employer.public_id),
+        purpose="ea_topup",
+    )
+    woken = None
+    if payment.applied:
+        still = _parked_count(employer, currency)
+        woken = DrainResult(locked=max(parked_before - still, 0), parked=still)
+    return TopupPayment(payment=payment, client_secret=client_secret, woken=woken)
+
+
+def ea_topup_from_rail(*, payment: Any) -> None:
+    """The rail confirmed an employer's payment: credit it (once: the ledger key is the payment's)."""
+    employer = Organization.objects.get(public_id=payment.subject_id)
+    ea_topup(
+        employer=employer,
+        amount=payment.amount,
+        currency=payment.currency,
+        idempotency_key=f"rail:{payment.public_id}",
+        actor="rail",
+        rail=payment.rail,
+        reference=payment.reference,
+    )

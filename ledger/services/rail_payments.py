@@ -23,7 +23,7 @@ from escrow_project.common.errors import DomainError, PermissionDeniedError, Unp
 from ledger.models import RailEvent, RailPayment, RailPaymentStatus
 from ledger.rails import PaymentState, rail_get
 from ledger.rails.stripe import minor_to_amount as _major
-from ledger.services._core import amount_clean, key_clean
+from ledger.services._core import amount_clean, conflict, key_clean
 from ledger.signals import rail_account_updated, rail_payment_failed, rail_payment_succeeded
 
 logger = structlog.get_logger(__name__)
@@ -52,6 +52,9 @@ def rail_payment_start(
     """
     key = key_clean(idempotency_key)
     value = amount_clean(amount, currency)
+    earlier = RailPayment.objects.filter(idempotency_key=key).first()
+    if earlier is not None and (earlier.amount, earlier.currency, earlier.rail) != (value, currency, rail):
+        raise conflict(key, "payment")  # before the rail: Stripe, too, refuses a key reused with new values
     started = rail_get(rail).payment_start(
         idempotency_key=key,
         amount=value,

@@ -30,6 +30,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def worker(transactional_db):
+    from escrow_project.celery import app
+
+    app.control.purge()  # messages earlier tests queued name rows that no longer exist (ids restart)
     db = settings.DATABASES["default"]
     url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
     env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "escrow_project.settings.test"}

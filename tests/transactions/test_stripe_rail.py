@@ -3,25 +3,20 @@ webhooks to a live server; Connect transfers replayed from Stripe's own example 
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, cast
 
 import pytest
-import stripe
 from django.conf import settings as django_settings
 
-from escrow_project.celery import app as celery_app
 from ledger import selectors as ledger_selectors
 from ledger.models import PayoutIntent, RailEvent, RailPayment
-from ledger.rails import rail_register
 from ledger.rails.stripe import StripeRail
-from tests.stripe_peer import SECRET_KEY, WEBHOOK_SECRET, StripeReplay, localstripe_webhook, stripe_rail_for
+from tests.stripe_peer import StripeReplay, localstripe_webhook, pay_at_stripe, stripe_signed
 from tests.transactions.factories import World, deliver, make_escrow, make_world
 from transactions import services
 from transactions.models import Deposit, EscrowTransaction, PayeeProfile, Payment
@@ -39,38 +34,12 @@ def _wait(predicate: Callable[[], bool], what: str, timeout: float = 20) -> None
         time.sleep(0.1)
 
 
-@pytest.fixture
-def replay(settings: Any, localstripe_url: str) -> Iterator[StripeReplay]:
-    """The platform on the Stripe rail: PaymentIntents at localstripe, Connect replayed."""
-    peer = StripeReplay(forward_to=localstripe_url)
-    rail_register(stripe_rail_for(peer, base=localstripe_url))
-    settings.PAYMENT_RAIL = "stripe"
-    settings.STRIPE_SECRET_KEY = SECRET_KEY
-    settings.STRIPE_API_BASE = localstripe_url
-    settings.STRIPE_WEBHOOK_SECRETS = ["whsec_rotated_in", WEBHOOK_SECRET]  # rotation: either verifies
-    eager = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True  # on-commit tasks run here, as a worker would run them
-    yield peer
-    celery_app.conf.task_always_eager = eager
-    rail_register(StripeRail())
-
-
 def _connect_payees(peer: StripeReplay) -> None:
     """Every payee onboarded as an Express account that Stripe says can receive payouts."""
     for profile in PayeeProfile.objects.all():
         profile.stripe_account_id = peer.account_open()
         profile.stripe_payouts_enabled = True
         profile.save(update_fields=["stripe_account_id", "stripe_payouts_enabled"])
-
-
-def _pay_at_stripe(base: str, intent_id: str) -> None:
-    """What Stripe.js does with the client secret: attach the payer's card and confirm."""
-    client = stripe.StripeClient(SECRET_KEY, base_addresses={"api": base})
-    card = client.v1.payment_methods.create(
-        params={"type": "card", "card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2031, "cvc": "123"}}
-    )
-    client.v1.payment_intents.update(intent_id, params={"payment_method": card.id})
-    assert client.v1.payment_intents.confirm(intent_id).status == "succeeded"
 
 
 def _fund_on_stripe(w: World, txn: EscrowTransaction) -> EscrowTransaction:
@@ -102,11 +71,11 @@ def _wallet_balance(txn: EscrowTransaction) -> Decimal:
 
 @pytest.mark.django_db(transaction=True)
 def test_an_escrow_goes_from_earnest_money_to_settlement_through_stripe(
-    replay: StripeReplay, localstripe_url: str, live_server: Any, client_for: Any
+    stripe_platform: StripeReplay, localstripe_url: str, live_server: Any, client_for: Any
 ) -> None:
     localstripe_webhook(localstripe_url, url=f"{live_server.url}{WEBHOOK}")
     w = make_world()
-    _connect_payees(replay)
+    _connect_payees(stripe_platform)
     txn = make_escrow(w)
     services.escrow_open(transaction_id=txn.pk, actor=w.officer)
 
@@ -114,7 +83,7 @@ def test_an_escrow_goes_from_earnest_money_to_settlement_through_stripe(
     assert (earnest["amount"], earnest["status"], earnest["rail"]) == ("20000.00", "requires_payment_method", "stripe")
     assert earnest["client_secret"].startswith(earnest["reference"])
     assert _wallet_balance(txn) == 0  # asking to pay is not paying
-    _pay_at_stripe(localstripe_url, earnest["reference"])
+    pay_at_stripe(localstripe_url, earnest["reference"])
     # localstripe delivers payment_intent.succeeded, signed, to the live server: the deposit follows.
     _wait(lambda: Deposit.objects.filter(transaction=txn, kind="earnest").exists(), "the signed webhook")
     assert EscrowTransaction.objects.get(pk=txn.pk).status == "verifying"
@@ -126,10 +95,10 @@ def test_an_escrow_goes_from_earnest_money_to_settlement_through_stripe(
     assert sorted(fees.values_list("amount", flat=True)) == [Decimal("400"), Decimal("500"), Decimal("1200")]
 
     loan = _ask_to_pay(client_for(_lender_user(w)), txn, "loan")
-    _pay_at_stripe(localstripe_url, loan["reference"])
+    pay_at_stripe(localstripe_url, loan["reference"])
     cash = _ask_to_pay(client_for(w.buyer_user), txn, "closing_funds")
     assert Decimal(cash["amount"]) == statement_for(EscrowTransaction.objects.get(pk=txn.pk)).cash_from_buyer
-    _pay_at_stripe(localstripe_url, cash["reference"])
+    pay_at_stripe(localstripe_url, cash["reference"])
     # A verified retrieve gives the same answer as the webhook, whichever comes first.
     refreshed = client_for(w.buyer_user).post(
         f"/api/v1/escrow/transactions/{txn.public_id}/payments-in/{cash['id']}/refresh/"
@@ -143,14 +112,16 @@ def test_an_escrow_goes_from_earnest_money_to_settlement_through_stripe(
     assert txn.status == "settled"
     assert _wallet_balance(txn) == 0
     paid = Payment.objects.filter(transaction=txn, status="succeeded")
-    assert paid.exclude(amount=0).count() == len(replay.transfers)  # one transfer per payout, none twice
+    assert paid.exclude(amount=0).count() == len(stripe_platform.transfers)  # one transfer per payout, none twice
     for payment in paid.exclude(amount=0).select_related("payee"):
-        transfer = replay.transfers[PayoutIntent.objects.get(pk=cast(int, payment.payout_id)).provider_reference]
+        transfer = stripe_platform.transfers[
+            PayoutIntent.objects.get(pk=cast(int, payment.payout_id)).provider_reference
+        ]
         assert transfer["destination"] == PayeeProfile.objects.get(organization=payment.payee).stripe_account_id
         assert transfer["transfer_group"] == f"escrow-{txn.public_id}"
         assert Decimal(transfer["amount"]) / 100 == payment.amount
     total_in = sum(Deposit.objects.filter(transaction=txn).values_list("amount", flat=True))
-    assert sum(t["amount"] for t in replay.transfers.values()) == int(total_in * 100)  # all in, all out
+    assert sum(t["amount"] for t in stripe_platform.transfers.values()) == int(total_in * 100)  # all in, all out
     applied = RailEvent.objects.filter(type="payment_intent.succeeded", verdict__in=["applied", "stale"])
     assert applied.count() >= 3
 
@@ -163,13 +134,6 @@ def _lender_user(w: World) -> Any:
 
 
 # --- the webhook's defences -------------------------------------------------------------------
-
-
-def _signed(body: dict[str, Any], *, secret: str = WEBHOOK_SECRET, at: int | None = None) -> tuple[bytes, str]:
-    payload = json.dumps(body).encode()
-    stamp = at if at is not None else int(time.time())
-    mac = hmac.new(secret.encode(), f"{stamp}.".encode() + payload, hashlib.sha256).hexdigest()
-    return payload, f"t={stamp},v1={mac}"
 
 
 def _succeeded_event(payment: RailPayment, *, event_id: str | None = None) -> dict[str, Any]:
@@ -192,7 +156,7 @@ def _succeeded_event(payment: RailPayment, *, event_id: str | None = None) -> di
 
 
 @pytest.fixture
-def awaiting_earnest(replay: StripeReplay, client_for: Any) -> tuple[World, EscrowTransaction, RailPayment]:
+def awaiting_earnest(stripe_platform: StripeReplay, client_for: Any) -> tuple[World, EscrowTransaction, RailPayment]:
     w = make_world()
     txn = make_escrow(w)
     services.escrow_open(transaction_id=txn.pk, actor=w.officer)
@@ -222,11 +186,11 @@ def test_a_webhook_not_from_stripe_now_is_refused_and_nothing_is_written(
     event = _succeeded_event(payment)
     now = int(time.time())
     if case == "forged":
-        payload, signature = _signed(event, secret="whsec_guessed")
+        payload, signature = stripe_signed(event, secret="whsec_guessed")
     elif case in ("stale", "future"):
-        payload, signature = _signed(event, at=now - 3600 if case == "stale" else now + 3600)
+        payload, signature = stripe_signed(event, at=now - 3600 if case == "stale" else now + 3600)
     elif case == "tampered":
-        payload, signature = _signed(event)
+        payload, signature = stripe_signed(event)
         payload = payload.replace(b'"livemode": false', b'"livemode": false ')
     else:
         payload, signature = json.dumps(event).encode(), ""
@@ -245,13 +209,13 @@ def test_the_same_event_twice_has_one_effect_and_a_late_failure_changes_nothing(
 ) -> None:
     _, txn, payment = awaiting_earnest
     event = _succeeded_event(payment)
-    first = _post(api_client, *_signed(event))
-    again = _post(api_client, *_signed(event))  # Stripe retries: same event id, new signature
+    first = _post(api_client, *stripe_signed(event))
+    again = _post(api_client, *stripe_signed(event))  # Stripe retries: same event id, new signature
     assert (first.status_code, again.status_code) == (200, 200)
     assert Deposit.objects.filter(transaction=txn).count() == 1
     assert RailEvent.objects.filter(event_id=event["id"]).count() == 1
     late = {**_succeeded_event(payment), "type": "payment_intent.payment_failed"}  # out of order
-    assert _post(api_client, *_signed(late)).status_code == 200
+    assert _post(api_client, *stripe_signed(late)).status_code == 200
     assert RailPayment.objects.get(pk=payment.pk).status == "succeeded"
     assert Deposit.objects.get(transaction=txn).amount == Decimal("20000.00")
 
@@ -261,7 +225,7 @@ def test_an_event_for_another_amount_is_never_credited(awaiting_earnest: Any, ap
     _, txn, payment = awaiting_earnest
     event = _succeeded_event(payment)
     event["data"]["object"]["amount"] = 50_000_000  # 500,000.00 instead of the 20,000.00 asked
-    assert _post(api_client, *_signed(event)).status_code == 200
+    assert _post(api_client, *stripe_signed(event)).status_code == 200
     assert not Deposit.objects.filter(transaction=txn).exists()
     assert "expected 20000" in RailPayment.objects.get(pk=payment.pk).failure_reason
 
@@ -285,53 +249,53 @@ def test_a_party_cannot_record_a_deposit_on_its_word(awaiting_earnest: Any, clie
 
 
 @pytest.mark.django_db
-def test_a_transfer_whose_answer_was_lost_is_looked_up_not_sent_again(replay: StripeReplay) -> None:
+def test_a_transfer_whose_answer_was_lost_is_looked_up_not_sent_again(stripe_platform: StripeReplay) -> None:
     from ledger import services as ledger
 
     w = make_world()
-    _connect_payees(replay)
+    _connect_payees(stripe_platform)
     txn = _fund_on_stripe(w, make_escrow(w))
     deliver(txn, "inspection")
     fee_payout = cast(int, Payment.objects.get(transaction=txn, payee=w.inspection_firm).payout_id)
-    replay.lose_answers = 3  # the first call and both SDK retries time out after Stripe made it
+    stripe_platform.lose_answers = 3  # the first call and both SDK retries time out after Stripe made it
 
     first = ledger.payout_dispatch(payout_id=fee_payout)
     assert first.status == "unknown"  # the outcome is not known: nothing is assumed either way
-    assert len(replay.transfers) == 1
-    replay.forget_keys()  # a day later Stripe no longer knows the idempotency key
+    assert len(stripe_platform.transfers) == 1
+    stripe_platform.forget_keys()  # a day later Stripe no longer knows the idempotency key
     second = ledger.payout_dispatch(payout_id=fee_payout)
 
     assert second.status == "succeeded"
-    assert len(replay.transfers) == 1  # found by transfer group + our key, not made twice
-    assert second.provider_reference in replay.transfers
-    assert replay.calls.count(("POST", "/v1/transfers")) == 3  # every POST carried the same key
-    assert replay.calls.count(("GET", "/v1/transfers")) == 2  # looked up before each send
+    assert len(stripe_platform.transfers) == 1  # found by transfer group + our key, not made twice
+    assert second.provider_reference in stripe_platform.transfers
+    assert stripe_platform.calls.count(("POST", "/v1/transfers")) == 3  # every POST carried the same key
+    assert stripe_platform.calls.count(("GET", "/v1/transfers")) == 2  # looked up before each send
 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_payee_without_a_ready_stripe_account_waits_visibly_then_is_paid(
-    replay: StripeReplay, api_client: Any, live_server: Any
+    stripe_platform: StripeReplay, api_client: Any, live_server: Any
 ) -> None:
     w = make_world()
-    _connect_payees(replay)
+    _connect_payees(stripe_platform)
     waiting = PayeeProfile.objects.get(organization=w.inspection_firm)
     waiting.stripe_payouts_enabled = False  # onboarding not finished at Stripe
     waiting.save(update_fields=["stripe_payouts_enabled"])
-    replay.accounts[waiting.stripe_account_id]["payouts_enabled"] = False
+    stripe_platform.accounts[waiting.stripe_account_id]["payouts_enabled"] = False
     txn = _fund_on_stripe(w, make_escrow(w))  # the sandbox inspector reports on its own
     fees = Payment.objects.filter(transaction=txn, payee=w.inspection_firm)
     _wait(lambda: fees.filter(status="blocked").exists(), "the inspection fee")
     fee = fees.get()
     assert "Stripe account cannot receive" in payee_block_reason(w.inspection_firm.pk)
-    assert all(t["destination"] != waiting.stripe_account_id for t in replay.transfers.values())
+    assert all(t["destination"] != waiting.stripe_account_id for t in stripe_platform.transfers.values())
 
     # Stripe tells us, signed, that onboarding finished: the waiting fee moves.
-    account = {**replay.accounts[waiting.stripe_account_id], "payouts_enabled": True}
+    account = {**stripe_platform.accounts[waiting.stripe_account_id], "payouts_enabled": True}
     event = {"id": f"evt_{uuid.uuid4().hex[:12]}", "object": "event", "type": "account.updated", "livemode": False,
              "created": int(time.time()), "data": {"object": account}}  # fmt: skip
-    assert _post(api_client, *_signed(event)).status_code == 200
+    assert _post(api_client, *stripe_signed(event)).status_code == 200
     _wait(lambda: Payment.objects.get(pk=fee.pk).status == "succeeded", "the waiting fee to be paid")
-    paid = [t["amount"] for t in replay.transfers.values() if t["destination"] == waiting.stripe_account_id]
+    paid = [t["amount"] for t in stripe_platform.transfers.values() if t["destination"] == waiting.stripe_account_id]
     assert paid == [50000]
 
 
