@@ -15,6 +15,7 @@ from transactions.models import (
     BankDetailsChange,
     Dispute,
     EscrowTransaction,
+    ManualDeposit,
     Milestone,
     PayeeProfile,
     Payment,
@@ -195,18 +196,72 @@ class BankDetailsChangeAdmin(MaskedFieldsAdminMixin, ReadOnlyAdmin):
 
     @admin.action(description="Confirm the selected changes (as the second person)")
     def confirm(self, request: HttpRequest, queryset: QuerySet[BankDetailsChange]) -> None:
-        for change in queryset:
-            try:
-                services.payee_bank_details_confirm(change_id=change.pk, actor=request.user)
-                self.message_user(request, f"{change} confirmed; the cooling-off applies.", messages.SUCCESS)
-            except DomainError as exc:
-                self.message_user(request, f"{change}: {exc.detail}", messages.ERROR)
+        _decide_each(
+            self,
+            request,
+            queryset,
+            "confirmed; the cooling-off applies",
+            lambda change: services.payee_bank_details_confirm(change_id=change.pk, actor=request.user),
+        )
 
     @admin.action(description="Reject the selected changes")
     def reject(self, request: HttpRequest, queryset: QuerySet[BankDetailsChange]) -> None:
-        for change in queryset:
-            try:
-                services.payee_bank_details_reject(change_id=change.pk, actor=request.user, reason="operator console")
-                self.message_user(request, f"{change} rejected.", messages.SUCCESS)
-            except DomainError as exc:
-                self.message_user(request, f"{change}: {exc.detail}", messages.ERROR)
+        _decide_each(
+            self,
+            request,
+            queryset,
+            "rejected",
+            lambda change: services.payee_bank_details_reject(
+                change_id=change.pk, actor=request.user, reason="operator console"
+            ),
+        )
+
+
+def _decide_each(model_admin: Any, request: HttpRequest, queryset: QuerySet[Any], done: str, decide: Any) -> None:
+    """A four-eyes decision per selected row; a refusal (say, deciding one's own proposal) is shown, not raised."""
+    for row in queryset:
+        try:
+            decide(row)
+            model_admin.message_user(request, f"{row}: {done}.", messages.SUCCESS)
+        except DomainError as exc:
+            model_admin.message_user(request, f"{row}: {exc.detail}", messages.ERROR)
+
+
+@admin.register(ManualDeposit)
+class ManualDepositAdmin(ReadOnlyAdmin):
+    """Wires entered by hand above the threshold: a second operator (never the recorder) confirms."""
+
+    list_display = [
+        "transaction",
+        "kind",
+        "amount",
+        "status",
+        "provider_reference",
+        "recorded_by",
+        "decided_by",
+        "created_at",
+    ]
+    list_filter = ["status", "kind"]
+    actions = ["confirm", "reject"]
+
+    @admin.action(description="Confirm the selected wires (as the second person)")
+    def confirm(self, request: HttpRequest, queryset: QuerySet[ManualDeposit]) -> None:
+        _decide_each(
+            self,
+            request,
+            queryset,
+            "confirmed and recorded in the wallet",
+            lambda wire: services.manual_deposit_confirm(manual_deposit_id=wire.pk, actor=request.user),
+        )
+
+    @admin.action(description="Reject the selected wires")
+    def reject(self, request: HttpRequest, queryset: QuerySet[ManualDeposit]) -> None:
+        _decide_each(
+            self,
+            request,
+            queryset,
+            "rejected",
+            lambda wire: services.manual_deposit_reject(
+                manual_deposit_id=wire.pk, actor=request.user, reason="operator console"
+            ),
+        )

@@ -149,6 +149,50 @@ class Deposit(models.Model):
         return f"{self.get_kind_display()} {self.amount}"
 
 
+class ManualDepositStatus(models.TextChoices):
+    PENDING = "pending", "Waiting for a second person's confirmation"
+    CONFIRMED = "confirmed", "Confirmed and recorded"
+    REJECTED = "rejected", "Rejected"
+
+
+class ManualDeposit(models.Model):
+    """A wire received outside the payment rail, entered by hand: above the threshold, four eyes.
+
+    The escrow officer or an operator records it; a different person (another operator, or another
+    escrow officer of the same escrow company) confirms it; only then is it a Deposit in the wallet.
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    transaction = models.ForeignKey(EscrowTransaction, on_delete=models.CASCADE, related_name="manual_deposits")
+    kind = models.CharField(max_length=16, choices=DepositKind.choices)
+    amount = _money()
+    provider_reference = models.CharField(max_length=200, blank=True, default="", help_text="the wire's reference")
+    status = models.CharField(max_length=16, choices=ManualDepositStatus.choices, default=ManualDepositStatus.PENDING)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    reason = models.CharField(max_length=300, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["transaction", "kind"], condition=models.Q(status="pending"), name="manual_deposit_one_pending"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(decided_by__isnull=True) | ~models.Q(decided_by=models.F("recorded_by")),
+                name="manual_deposit_four_eyes",
+            ),
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="manual_deposit_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Wire {self.get_kind_display()} {self.amount} [{self.status}]"
+
+
 class PaymentKind(models.TextChoices):
     MILESTONE = "milestone", "Milestone fee"
     SETTLEMENT = "settlement", "Settlement disbursement"

@@ -13,6 +13,7 @@ from identity.models import Role
 from ledger.models import JournalEntry
 from tests.factories import member
 from tests.transactions.factories import dispatch_payouts, task_of
+from transactions import services
 from transactions.models import EscrowTransaction, Payment
 from verifications.agents.registry import provider_for
 from verifications.api.views import webhook_signature
@@ -81,8 +82,14 @@ def test_the_whole_deal_through_the_api(world, agents_users, client_for):
     r = officer.post(
         f"{BASE}/transactions/{txn_id}/deposits/", {"kind": "earnest", "amount": "20000.00"}, format="json"
     )
-    assert r.status_code == 201, r.json()
-    assert r.json()["status"] == "verifying"
+    assert r.status_code == 202, r.json()  # above the threshold: a second person confirms the wire
+    assert r.json()["status"] == "pending"
+    assert officer.post(f"{BASE}/transactions/{txn_id}/manual-deposits/{r.json()['id']}/confirm/").status_code == 403
+    confirmed = client_for(world.operator).post(
+        f"{BASE}/transactions/{txn_id}/manual-deposits/{r.json()['id']}/confirm/"
+    )
+    assert confirmed.status_code == 200, confirmed.json()
+    assert confirmed.json()["status"] == "verifying"
     txn = EscrowTransaction.objects.get(public_id=txn_id)
 
     for kind in ("title", "inspection", "appraisal", "lending"):
@@ -107,12 +114,9 @@ def test_the_whole_deal_through_the_api(world, agents_users, client_for):
         ("Title search fee", "succeeded"),
     ]
     statement = buyer.get(f"{BASE}/transactions/{txn_id}/settlement/").json()["statement"]
-    officer.post(f"{BASE}/transactions/{txn_id}/deposits/", {"kind": "loan", "amount": "300000.00"}, format="json")
-    officer.post(
-        f"{BASE}/transactions/{txn_id}/deposits/",
-        {"kind": "closing_funds", "amount": statement["cash_from_buyer"]},
-        format="json",
-    )
+    for kind, amount in [("loan", "300000.00"), ("closing_funds", statement["cash_from_buyer"])]:
+        wire = officer.post(f"{BASE}/transactions/{txn_id}/deposits/", {"kind": kind, "amount": amount}, format="json")
+        client_for(world.operator).post(f"{BASE}/transactions/{txn_id}/manual-deposits/{wire.json()['id']}/confirm/")
 
     first = officer.post(f"{BASE}/transactions/{txn_id}/settlement/execute/", HTTP_IDEMPOTENCY_KEY="settle-1")
     again = officer.post(f"{BASE}/transactions/{txn_id}/settlement/execute/", HTTP_IDEMPOTENCY_KEY="settle-1")
@@ -164,8 +168,8 @@ def test_agents_see_only_their_tasks_and_reports_are_checked(world, agents_users
     officer = client_for(world.officer)
     txn_id = officer.post(f"{BASE}/transactions/", _create_body(world), format="json").json()["id"]
     officer.post(f"{BASE}/transactions/{txn_id}/open/")
-    officer.post(f"{BASE}/transactions/{txn_id}/deposits/", {"kind": "earnest", "amount": "20000.00"}, format="json")
     txn = EscrowTransaction.objects.get(public_id=txn_id)
+    services.deposit_receive(transaction_id=txn.pk, kind="earnest", amount=txn.earnest_money)
     title_task = task_of(txn, "title")
     appraisal_task = task_of(txn, "appraisal")
     appraiser = client_for(agents_users["appraisal"])

@@ -15,6 +15,7 @@ from transactions.models import (
     Dispute,
     DisputeResolution,
     EscrowTransaction,
+    ManualDeposit,
     Milestone,
     Payment,
     SettlementStatement,
@@ -144,6 +145,25 @@ class DepositSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=DepositKind.choices)
     amount = AmountField()
     provider_reference = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+
+class ManualDepositSerializer(serializers.ModelSerializer[ManualDeposit]):
+    """A wire entered by hand that waits for (or had) a second person's confirmation."""
+
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    amount = MoneyField(currency="transaction.currency")
+    recorded_by = serializers.CharField(source="recorded_by.username", read_only=True)
+    decided_by = serializers.CharField(source="decided_by.username", read_only=True, default=None)
+
+    class Meta:
+        model = ManualDeposit
+        fields = ["id", "kind", "amount", "provider_reference", "status", "recorded_by", "decided_by", "reason",
+                  "created_at", "decided_at"]  # fmt: skip
+        read_only_fields = fields
+
+
+class ManualDepositRejectSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=300)
 
 
 class Decision(models.TextChoices):

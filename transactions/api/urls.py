@@ -10,6 +10,17 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path(T + "open/", v.TransactionOpen.as_view(), name="escrow-transaction-open"),
     path(T + "cancel/", v.TransactionCancel.as_view(), name="escrow-transaction-cancel"),
     path(T + "deposits/", v.TransactionDeposit.as_view(), name="escrow-transaction-deposit"),
+    path(T + "manual-deposits/", v.TransactionManualDeposits.as_view(), name="escrow-transaction-manual-deposits"),
+    path(
+        T + "manual-deposits/<uuid:manual_deposit_id>/confirm/",
+        v.TransactionManualDepositConfirm.as_view(),
+        name="escrow-transaction-manual-deposit-confirm",
+    ),
+    path(
+        T + "manual-deposits/<uuid:manual_deposit_id>/reject/",
+        v.TransactionManualDepositReject.as_view(),
+        name="escrow-transaction-manual-deposit-reject",
+    ),
     path(T + "decisions/", v.TransactionDecision.as_view(), name="escrow-transaction-decision"),
     path(T + "pause/", v.TransactionPause.as_view(), name="escrow-transaction-pause"),
     path(T + "verifications/", v.TransactionVerifications.as_view(), name="escrow-transaction-verifications"),

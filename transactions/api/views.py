@@ -27,7 +27,7 @@ from ledger import services as ledger_services
 from ledger.models import RailPayment
 from transactions import selectors, services
 from transactions.api import serializers as s
-from transactions.models import Dispute, EscrowTransaction, Payment, SettlementStatement
+from transactions.models import Dispute, EscrowTransaction, ManualDeposit, Payment, SettlementStatement
 from transactions.services._common import SUBJECT_TYPE
 from verifications import selectors as verification_selectors
 
@@ -136,22 +136,73 @@ class TransactionCancel(APIView):
 
 
 class TransactionDeposit(APIView):
-    """Record money that arrived (a wire): the escrow officer or an operator; never a party on its own word."""
+    """Record a wire received outside the payment rail: the escrow officer or an operator; never a party."""
 
-    @extend_schema(request=s.DepositSerializer, responses={201: s.TransactionSerializer})
+    @extend_schema(
+        request=s.DepositSerializer,
+        responses={201: s.TransactionSerializer, 202: s.ManualDepositSerializer},
+        description="201: recorded. 202: above ESCROW_MANUAL_DEPOSIT_CONFIRM_ABOVE the wire waits for a second "
+        "person (another operator or escrow officer of the escrow company) to confirm it at "
+        "`manual-deposits/{id}/confirm/`; nothing is in the wallet until then.",
+    )
     @idempotent
     def post(self, request: Request, transaction_id: str) -> Response:
         txn = _txn(request, transaction_id)
         data = s.DepositSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        services.deposit_receive(
+        _, pending = services.manual_deposit_record(
             transaction_id=txn.pk,
             kind=data.validated_data["kind"],
             amount=data.validated_data["amount"],
             actor=request.user,
             provider_reference=data.validated_data["provider_reference"],
         )
+        if pending is not None:
+            return Response(s.ManualDepositSerializer(pending).data, status=status.HTTP_202_ACCEPTED)
         return Response(s.TransactionSerializer(_fresh(txn)).data, status=status.HTTP_201_CREATED)
+
+
+class TransactionManualDeposits(APIView):
+    """Wires entered by hand on this escrow, pending and decided."""
+
+    @extend_schema(responses=s.ManualDepositSerializer(many=True))
+    def get(self, request: Request, transaction_id: str) -> Response:
+        txn = _txn(request, transaction_id)
+        return Response(s.ManualDepositSerializer(txn.manual_deposits.select_related("recorded_by", "decided_by"),
+                                                  many=True).data)  # fmt: skip
+
+
+def _wire(txn: EscrowTransaction, manual_deposit_id: str) -> ManualDeposit:
+    wire = txn.manual_deposits.filter(public_id=manual_deposit_id).first()
+    if wire is None:
+        raise NotFoundError("No such manual deposit on this transaction.", code="not_found")
+    return wire
+
+
+class TransactionManualDepositConfirm(APIView):
+    """The second person confirms a wire: it becomes a deposit in the wallet."""
+
+    @extend_schema(request=None, responses=s.TransactionSerializer)
+    @idempotent
+    def post(self, request: Request, transaction_id: str, manual_deposit_id: str) -> Response:
+        txn = _txn(request, transaction_id)
+        services.manual_deposit_confirm(manual_deposit_id=_wire(txn, manual_deposit_id).pk, actor=request.user)
+        return Response(s.TransactionSerializer(_fresh(txn)).data)
+
+
+class TransactionManualDepositReject(APIView):
+    """The second person refuses a wire (not on the bank statement, wrong amount): nothing moves."""
+
+    @extend_schema(request=s.ManualDepositRejectSerializer, responses=s.ManualDepositSerializer)
+    @idempotent
+    def post(self, request: Request, transaction_id: str, manual_deposit_id: str) -> Response:
+        txn = _txn(request, transaction_id)
+        data = s.ManualDepositRejectSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        wire = services.manual_deposit_reject(
+            manual_deposit_id=_wire(txn, manual_deposit_id).pk, actor=request.user, reason=data.validated_data["reason"]
+        )
+        return Response(s.ManualDepositSerializer(wire).data)
 
 
 class TransactionPaymentsIn(APIView):

@@ -7,7 +7,8 @@ funds:      deposit_receive, milestone_earn, payment_record_outcome, payment_ret
             transactions_unblock_all
 settlement: settlement_refresh, settlement_approve, settlement_execute
 disputes:   dispute_raise, dispute_resolve, dispute_dismiss
-payments_in: payment_in_start (the payer pays at the rail), deposit_from_rail (the rail confirmed)
+payments_in: payment_in_start (the payer pays at the rail), deposit_from_rail (the rail confirmed),
+    manual_deposit_record/confirm/reject (a wire entered by hand; four eyes above the threshold)
 controls:   payouts_pause_all, escrow_pause, payee_bank_details_propose / _confirm / _reject
 """
 
@@ -41,7 +42,13 @@ from transactions.services.lifecycle import (
     escrow_verifications_passed,
     escrow_waive,
 )
-from transactions.services.payments_in import deposit_from_rail, payment_in_start
+from transactions.services.payments_in import (
+    deposit_from_rail,
+    manual_deposit_confirm,
+    manual_deposit_record,
+    manual_deposit_reject,
+    payment_in_start,
+)
 from transactions.services.settlement import settlement_approve, settlement_execute, settlement_refresh
 
 __all__ = [
@@ -62,6 +69,9 @@ __all__ = [
     "escrow_verification_overdue",
     "escrow_verifications_passed",
     "escrow_waive",
+    "manual_deposit_confirm",
+    "manual_deposit_record",
+    "manual_deposit_reject",
     "milestone_earn",
     "payee_bank_details_confirm",
     "payee_bank_details_propose",

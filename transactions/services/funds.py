@@ -46,7 +46,7 @@ from transactions.services._common import (
     txn_lock,
 )
 from transactions.services.parties import deposit_recorder_check
-from transactions.services.payments_in import amount_due
+from transactions.services.payments_in import deposit_amount_check
 from verifications import selectors as verification_selectors
 from verifications import services as verification_services
 
@@ -129,10 +129,7 @@ def deposit_receive(
         if existing.amount == value:
             return existing  # the rail told us twice
         raise ConflictError(f"The {kind} deposit was already received.", code="deposit_already_received")
-    due = amount_due(txn, kind)
-    if kind != DepositKind.CLOSING_FUNDS and value != due:
-        # Earnest money and loan funds are exact; cash to close may differ (the excess is refunded).
-        raise UnprocessableError(f"The {kind} deposit must be exactly {due} {txn.currency}.", code="amount_mismatch")
+    deposit_amount_check(txn, kind, value)
     wallet = wallet_open(txn)
     entry = ledger.deposit_record(
         idempotency_key=key(txn, "deposit", kind),

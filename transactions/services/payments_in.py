@@ -12,13 +12,17 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
 
 from escrow_project.common.errors import ConflictError, PermissionDeniedError, UnprocessableError
-from identity.selectors import organization_ids_for_user, user_is_operator
+from identity.models import Role
+from identity.selectors import organization_ids_for_user, user_has_role, user_is_operator
 from ledger import services as ledger
 from ledger.models import RailPayment
-from transactions.models import Deposit, DepositKind, EscrowTransaction
-from transactions.services._common import SUBJECT_TYPE, audit, key
+from transactions.models import Deposit, DepositKind, EscrowTransaction, ManualDeposit, ManualDepositStatus
+from transactions.services._common import SUBJECT_TYPE, audit, key, txn_lock
+from transactions.services.parties import deposit_recorder_check
 from transactions.states import EscrowStatus
 
 
@@ -46,6 +50,13 @@ def amount_due(txn: EscrowTransaction, kind: str) -> Decimal:
     if due <= 0:
         raise ConflictError("The buyer owes nothing more at closing.", code="nothing_due")
     return due
+
+
+def deposit_amount_check(txn: EscrowTransaction, kind: str, value: Decimal) -> None:
+    """Earnest money and loan funds are exact; cash to close may differ (the excess is refunded)."""
+    due = amount_due(txn, kind)
+    if kind != DepositKind.CLOSING_FUNDS and value != due:
+        raise UnprocessableError(f"The {kind} deposit must be exactly {due} {txn.currency}.", code="amount_mismatch")
 
 
 def _payer_check(user: Any, txn: EscrowTransaction, kind: str) -> None:
@@ -103,3 +114,110 @@ def deposit_from_rail(*, payment: RailPayment) -> None:
         rail=payment.rail,
         payment=str(payment.public_id),
     )
+
+
+# --- wires received outside the rail, entered by hand ------------------------------------------
+
+
+def _is_escrow_staff(user: Any, txn: EscrowTransaction) -> bool:
+    """A platform operator, or an escrow officer of the escrow company that holds this escrow."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    if user_is_operator(user) or txn.escrow_officer_id == user.pk:
+        return True
+    return user_has_role(user, Role.ESCROW_OFFICER) and txn.escrow_company_id in organization_ids_for_user(user)
+
+
+def manual_deposit_record(
+    *, transaction_id: int, kind: str, amount: Any, actor: Any, provider_reference: str = ""
+) -> tuple[Deposit | None, ManualDeposit | None]:
+    """A wire that arrived outside the rail. Up to the threshold it is recorded at once; above it, it
+    waits for a second person (`manual_deposit_confirm`). Returns (deposit, None) or (None, pending)."""
+    from transactions.services.funds import clean_amount, deposit_receive
+
+    with transaction.atomic():
+        txn = txn_lock(transaction_id)
+        deposit_recorder_check(actor, escrow_officer_id=txn.escrow_officer_id)
+        value = clean_amount(amount, txn.currency)
+        deposit_amount_check(txn, kind, value)
+        if value <= Decimal(settings.ESCROW_MANUAL_DEPOSIT_CONFIRM_ABOVE):
+            deposit = deposit_receive(
+                transaction_id=txn.pk,
+                kind=kind,
+                amount=value,
+                actor=actor,
+                provider_reference=provider_reference,
+                rail=settings.PAYMENT_RAIL,
+            )
+            return deposit, None
+        if ManualDeposit.objects.filter(transaction=txn, kind=kind, status=ManualDepositStatus.PENDING).exists():
+            raise ConflictError(
+                f"A {kind} wire already waits for confirmation; confirm or reject it first.",
+                code="manual_deposit_pending",
+            )
+        pending = ManualDeposit.objects.create(
+            transaction=txn, kind=kind, amount=value, provider_reference=provider_reference, recorded_by=actor
+        )
+        audit(
+            "escrow.manual_deposit_recorded",
+            txn,
+            actor,
+            kind=kind,
+            amount=str(value),
+            currency=txn.currency,
+            manual_deposit=str(pending.public_id),
+            needs="a second person's confirmation",
+        )
+    return None, pending
+
+
+def _pending_wire(manual_deposit_id: int, actor: Any) -> ManualDeposit:
+    wire = ManualDeposit.objects.select_for_update().select_related("transaction").get(pk=manual_deposit_id)
+    if not _is_escrow_staff(actor, wire.transaction):
+        raise PermissionDeniedError(
+            "Only an operator or an escrow officer of this escrow company confirms a wire.",
+            code="deposit_not_allowed",
+        )
+    if wire.status != ManualDepositStatus.PENDING:
+        raise ConflictError(f"This wire is already {wire.status}.", code="manual_deposit_closed")
+    if wire.recorded_by_id == actor.pk:
+        raise PermissionDeniedError(
+            "A second person must confirm this wire: not the one who recorded it.", code="four_eyes_required"
+        )
+    return wire
+
+
+@transaction.atomic
+def manual_deposit_confirm(*, manual_deposit_id: int, actor: Any) -> Deposit:
+    """The second person confirms the wire: now it is a deposit in the wallet."""
+    from transactions.services.funds import deposit_receive
+
+    wire = _pending_wire(manual_deposit_id, actor)
+    wire.status, wire.decided_by, wire.decided_at = ManualDepositStatus.CONFIRMED, actor, timezone.now()
+    wire.save(update_fields=["status", "decided_by", "decided_at"])
+    audit(
+        "escrow.manual_deposit_confirmed",
+        wire.transaction,
+        actor,
+        manual_deposit=str(wire.public_id),
+        recorded_by=str(wire.recorded_by_id),
+    )
+    return deposit_receive(  # the four eyes were checked above: this is now the money's arrival
+        transaction_id=wire.transaction_id,
+        kind=wire.kind,
+        amount=wire.amount,
+        actor=None,
+        provider_reference=wire.provider_reference,
+        rail=settings.PAYMENT_RAIL,
+    )
+
+
+@transaction.atomic
+def manual_deposit_reject(*, manual_deposit_id: int, actor: Any, reason: str) -> ManualDeposit:
+    """The second person refuses the wire (not found on the statement, wrong amount): nothing moves."""
+    wire = _pending_wire(manual_deposit_id, actor)
+    wire.status, wire.decided_by, wire.decided_at = ManualDepositStatus.REJECTED, actor, timezone.now()
+    wire.reason = reason[:300]
+    wire.save(update_fields=["status", "decided_by", "decided_at", "reason"])
+    audit("escrow.manual_deposit_rejected", wire.transaction, actor, manual_deposit=str(wire.public_id), reason=reason)
+    return wire

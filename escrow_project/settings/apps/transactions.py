@@ -18,3 +18,6 @@ ESCROW_TIME_LOCK_SECONDS = env_int("ESCROW_TIME_LOCK_SECONDS", 3600)
 ESCROW_BANK_DETAILS_COOLING_OFF_SECONDS = env_int("ESCROW_BANK_DETAILS_COOLING_OFF_SECONDS", 72 * 3600)
 # Upper bound on a purchase price: anything above is refused as absurd input.
 ESCROW_MAX_PURCHASE_PRICE = env_str("ESCROW_MAX_PURCHASE_PRICE", "100000000.00")
+# A wire received outside the payment rail and recorded by hand above this amount (in the escrow's
+# currency) waits for a second person's confirmation before it counts (docs/decisions/0102).
+ESCROW_MANUAL_DEPOSIT_CONFIRM_ABOVE = env_str("ESCROW_MANUAL_DEPOSIT_CONFIRM_ABOVE", "10000.00")
