@@ -12,6 +12,7 @@ from importlib import import_module
 from typing import Any
 
 from django.apps import apps
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
 
@@ -94,6 +95,7 @@ class Command(BaseCommand):
                 f"  OpenAPI schema     {base}/api/schema/\n"
                 f"  Health             {base}/health/live  {base}/health/ready\n"
                 f"  Metrics            {base}/metrics\n"
+                f"  Payment rail       {_rail_in_use()}\n"
                 "Press Ctrl-C to stop.\n"
             )
         )
@@ -125,3 +127,10 @@ class Command(BaseCommand):
             except subprocess.TimeoutExpired:
                 child.kill()
         sys.exit(exit_code)
+
+
+def _rail_in_use() -> str:
+    if settings.PAYMENT_RAIL == "stripe":
+        mode = "live" if settings.STRIPE_LIVE_MODE else "test"
+        return f"Stripe ({mode} mode, {settings.STRIPE_API_BASE})"
+    return f"{settings.PAYMENT_RAIL} (sandbox: no real money moves; set PAYMENT_RAIL=stripe for Stripe)"
