@@ -26,3 +26,18 @@ def invariants_check_task() -> bool:
 def payouts_sweep_task() -> int:
     """Re-enqueue payouts whose dispatch was lost, is unknown, or was left `sent` (worker died, rail pending)."""
     return len(payouts_sweep())
+
+
+@shared_task(acks_late=True, soft_time_limit=280, time_limit=300)
+def rail_statement_task() -> int:
+    """Yesterday's rail statement against the books (on the Stripe rail only); the breaks as a metric."""
+    import datetime
+
+    from django.conf import settings
+
+    from ledger.services.rail_statement import rail_statement_compare
+
+    if settings.PAYMENT_RAIL != "stripe":
+        return 0
+    day = datetime.datetime.now(datetime.UTC).date() - datetime.timedelta(days=1)
+    return len(rail_statement_compare(rail="stripe", day=day).breaks)

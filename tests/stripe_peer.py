@@ -114,6 +114,7 @@ class StripeReplay(stripe.HTTPClient):
         self.forward = stripe.RequestsClient(timeout=10) if forward_to else None
         self.transfers: dict[str, dict[str, Any]] = {}
         self.accounts: dict[str, dict[str, Any]] = {}
+        self.charges: dict[str, dict[str, Any]] = {}
         self.balance: list[dict[str, Any]] = []
         self.keys: dict[str, tuple[str, int]] = {}
         self.lose_answers = 0
@@ -127,9 +128,13 @@ class StripeReplay(stripe.HTTPClient):
         self.accounts[account["id"]] = account
         return account["id"]
 
-    def charge_settled(self, *, amount: int, currency: str, source: str, created: int | None = None) -> None:
-        """A card payment settling into the platform balance (what localstripe does not report)."""
-        self._balance_line("charge", amount, currency, source, created)
+    def charge_settled(self, *, amount: int, currency: str, payment_intent: str, created: int | None = None) -> str:
+        """A card payment settling into the platform balance (localstripe keeps no balance)."""
+        charge = copy.deepcopy(self.examples["charge"])
+        charge.update(id=f"ch_{secrets.token_hex(8)}", amount=amount, amount_captured=amount, currency=currency,
+                      payment_intent=payment_intent, created=created or int(time.time()))  # fmt: skip
+        self.charges[charge["id"]] = charge
+        return self._balance_line("charge", amount, currency, charge["id"], created)
 
     def forget_keys(self) -> None:
         self.keys.clear()
@@ -186,10 +191,23 @@ class StripeReplay(stripe.HTTPClient):
             return (200, account) if account else self._missing("account", segments[1])
         if segments[0] == "balance_transactions":
             rows = self._in_period(self.balance, params.get("created", {}))
+            if "data.source" in (params.get("expand") or {}).values():
+                rows = [{**row, "source": self._source(row["source"])} for row in rows]
             return 200, self._list(rows, params, "/v1/balance_transactions")
         if segments[0] == "payouts":
             return 200, self._list([], params, "/v1/payouts")
         return self._missing("resource", path)
+
+    def _source(self, name: str) -> Any:
+        if name in self.charges:
+            return self.charges[name]
+        if name in self.transfers:
+            return self.transfers[name]
+        for transfer in self.transfers.values():
+            for reversal in transfer["reversals"]["data"]:
+                if reversal["id"] == name:
+                    return reversal
+        return name
 
     def _transfer_create(self, params: dict[str, Any]) -> dict[str, Any]:
         if params.get("destination") not in self.accounts:
@@ -312,11 +330,15 @@ def stripe_signed(body: dict[str, Any], *, secret: str = WEBHOOK_SECRET, at: int
     return payload, f"t={stamp},v1={mac}"
 
 
-def pay_at_stripe(base: str, intent_id: str) -> None:
-    """What Stripe.js does with the client secret: attach the payer's card and confirm."""
+def pay_at_stripe(base: str, intent_id: str, *, balance: StripeReplay | None = None) -> None:
+    """What Stripe.js does with the client secret: attach the payer's card and confirm. With
+    `balance`, the charge also settles into the replayed platform balance (localstripe keeps none)."""
     client = stripe.StripeClient(SECRET_KEY, base_addresses={"api": base})
     card = client.v1.payment_methods.create(
         params={"type": "card", "card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2031, "cvc": "123"}}
     )
     client.v1.payment_intents.update(intent_id, params={"payment_method": card.id})
-    assert client.v1.payment_intents.confirm(intent_id).status == "succeeded"
+    intent = client.v1.payment_intents.confirm(intent_id)
+    assert intent.status == "succeeded"
+    if balance is not None:
+        balance.charge_settled(amount=intent.amount, currency=intent.currency, payment_intent=intent.id)

@@ -281,12 +281,19 @@ class StripeRail:
     def balance_transactions(self, *, created_from: int, created_to: int) -> list[dict[str, Any]]:
         """The rail's own statement for a period (Unix seconds): every balance transaction, paged."""
         rows: list[dict[str, Any]] = []
-        params: dict[str, Any] = {"created": {"gte": created_from, "lt": created_to}, "limit": 100}
+        # The source expanded: a charge then names its PaymentIntent, which is what the books know.
+        params: dict[str, Any] = {
+            "created": {"gte": created_from, "lt": created_to},
+            "limit": 100,
+            "expand": ["data.source"],
+        }
         while True:
             page = self._call(
                 "balance_transaction.list", lambda c, query=params: c.v1.balance_transactions.list(params=query)
             )
             for item in page.data:
+                source = item.source
+                intent = "" if isinstance(source, str) else getattr(source, "payment_intent", "") or ""
                 rows.append(
                     {
                         "id": item.id,
@@ -296,7 +303,8 @@ class StripeRail:
                         "net": minor_to_amount(item.net, item.currency),
                         "currency": item.currency.upper(),
                         "created": item.created,
-                        "source": item.source if isinstance(item.source, str) else getattr(item.source, "id", ""),
+                        "source": source if isinstance(source, str) else getattr(source, "id", ""),
+                        "payment_intent": intent,
                         "status": item.status,
                     }
                 )

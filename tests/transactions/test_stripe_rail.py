@@ -3,6 +3,8 @@ webhooks to a live server; Connect transfers replayed from Stripe's own example 
 
 from __future__ import annotations
 
+import datetime
+import io
 import json
 import time
 import uuid
@@ -12,10 +14,13 @@ from typing import Any, cast
 
 import pytest
 from django.conf import settings as django_settings
+from django.core.management import CommandError, call_command
 
 from ledger import selectors as ledger_selectors
+from ledger import services as ledger_services
 from ledger.models import PayoutIntent, RailEvent, RailPayment
 from ledger.rails.stripe import StripeRail
+from ledger.services.rail_statement import rail_statement_compare
 from tests.stripe_peer import StripeReplay, localstripe_webhook, pay_at_stripe, stripe_signed
 from tests.transactions.factories import World, deliver, make_escrow, make_world
 from transactions import services
@@ -83,7 +88,7 @@ def test_an_escrow_goes_from_earnest_money_to_settlement_through_stripe(
     assert (earnest["amount"], earnest["status"], earnest["rail"]) == ("20000.00", "requires_payment_method", "stripe")
     assert earnest["client_secret"].startswith(earnest["reference"])
     assert _wallet_balance(txn) == 0  # asking to pay is not paying
-    pay_at_stripe(localstripe_url, earnest["reference"])
+    pay_at_stripe(localstripe_url, earnest["reference"], balance=stripe_platform)
     # localstripe delivers payment_intent.succeeded, signed, to the live server: the deposit follows.
     _wait(lambda: Deposit.objects.filter(transaction=txn, kind="earnest").exists(), "the signed webhook")
     assert EscrowTransaction.objects.get(pk=txn.pk).status == "verifying"
@@ -95,10 +100,10 @@ def test_an_escrow_goes_from_earnest_money_to_settlement_through_stripe(
     assert sorted(fees.values_list("amount", flat=True)) == [Decimal("400"), Decimal("500"), Decimal("1200")]
 
     loan = _ask_to_pay(client_for(_lender_user(w)), txn, "loan")
-    pay_at_stripe(localstripe_url, loan["reference"])
+    pay_at_stripe(localstripe_url, loan["reference"], balance=stripe_platform)
     cash = _ask_to_pay(client_for(w.buyer_user), txn, "closing_funds")
     assert Decimal(cash["amount"]) == statement_for(EscrowTransaction.objects.get(pk=txn.pk)).cash_from_buyer
-    pay_at_stripe(localstripe_url, cash["reference"])
+    pay_at_stripe(localstripe_url, cash["reference"], balance=stripe_platform)
     # A verified retrieve gives the same answer as the webhook, whichever comes first.
     refreshed = client_for(w.buyer_user).post(
         f"/api/v1/escrow/transactions/{txn.public_id}/payments-in/{cash['id']}/refresh/"
@@ -124,6 +129,40 @@ def test_an_escrow_goes_from_earnest_money_to_settlement_through_stripe(
     assert sum(t["amount"] for t in stripe_platform.transfers.values()) == int(total_in * 100)  # all in, all out
     applied = RailEvent.objects.filter(type="payment_intent.succeeded", verdict__in=["applied", "stale"])
     assert applied.count() >= 3
+
+    # The day's rail statement agrees with the books line by line: three charges in, every transfer out.
+    statement = rail_statement_compare(rail="stripe", day=datetime.datetime.now(datetime.UTC).date())
+    assert statement.breaks == []
+    assert statement.matched == 3 + len(stripe_platform.transfers)
+    assert statement.net(statement.rail_lines) == statement.net(statement.book_lines) == {"USD": Decimal("0.00")}
+
+
+@pytest.mark.django_db
+def test_the_rail_statement_lists_every_difference_with_both_amounts(stripe_platform: StripeReplay) -> None:
+    w = make_world()
+    _connect_payees(stripe_platform)
+    txn = _fund_on_stripe(w, make_escrow(w))  # booked as PaymentIntent pi_test: Stripe never saw it
+    stripe_platform.charge_settled(amount=1_500_00, currency="usd", payment_intent="pi_nobody_booked")
+    deliver(txn, "inspection")
+    fee = Payment.objects.get(transaction=txn, payee=w.inspection_firm)
+    ledger_services.payout_dispatch(payout_id=cast(int, fee.payout_id))
+    [transfer] = stripe_platform.transfers.values()
+    stripe_platform.balance[-1]["amount"] = -40000  # the rail says 400.00 left, the books 500.00
+
+    report = rail_statement_compare(rail="stripe", day=datetime.datetime.now(datetime.UTC).date())
+
+    found = {(b.problem, b.reference): (b.rail_amount, b.book_amount, b.difference) for b in report.breaks}
+    assert found == {
+        ("missing_at_rail", "pi_test"): (None, Decimal("20000.0000"), Decimal("-20000.0000")),
+        ("missing_in_books", "pi_nobody_booked"): (Decimal("1500.00"), None, Decimal("1500.00")),
+        ("amount_differs", transfer["id"]): (Decimal("-400.00"), Decimal("-500.0000"), Decimal("100.0000")),
+    }
+    assert report.matched == 0
+    out = io.StringIO()
+    with pytest.raises(CommandError, match="3 difference"):
+        call_command("rail_statement", "--date", report.day.isoformat(), "--json", stdout=out)
+    assert {b["problem"] for b in json.loads(out.getvalue())["breaks"]} == {
+        "missing_at_rail", "missing_in_books", "amount_differs"}  # fmt: skip
 
 
 def _lender_user(w: World) -> Any:
