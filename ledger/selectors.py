@@ -302,3 +302,12 @@ def rail_payment_get(*, public_id: Any, subject_type: str, subject_id: str) -> R
     if payment is None:
         raise NotFoundError("No such payment.")
     return payment
+
+
+def rail_payments_succeeded(*, rail: str, references: list[str]) -> set[str]:
+    """Which of these rail references are payments in that the rail confirmed (refundable at the rail)."""
+    return set(
+        RailPayment.objects.filter(rail=rail, reference__in=references, status="succeeded").values_list(
+            "reference", flat=True
+        )
+    )

@@ -223,6 +223,9 @@ class Payment(models.Model):
     # Deterministic: the same business event always yields the same key, so it pays once.
     idempotency_key = models.CharField(max_length=200, unique=True)
     payout_id = models.BigIntegerField(null=True, blank=True, help_text="ledger PayoutIntent id")
+    # Money returned to the payer goes back where it came from: the rail payment (Stripe PaymentIntent)
+    # it is refunded to. Empty: paid out to the payee's own account.
+    refund_of = models.CharField(max_length=255, blank=True, default="")
     attempts = models.PositiveIntegerField(default=0)
     failure_reason = models.CharField(max_length=300, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)

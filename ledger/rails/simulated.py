@@ -49,6 +49,8 @@ class SimulatedRail:
             return RailResult("failed", failure_reason="simulated: beneficiary account rejected the transfer")
         if mode == "unknown":
             return RailResult("unknown", failure_reason="simulated: rail timed out")
+        if beneficiary.get("refund_payment_intent"):
+            return RailResult("succeeded", provider_reference=_reference("sim_re", idempotency_key))
         return RailResult("succeeded", provider_reference=_reference("sim_tr", idempotency_key))
 
     def refund(self, *, idempotency_key: str, provider_reference: str, amount: Decimal, currency: str) -> RailResult:

@@ -216,6 +216,11 @@ class StripeRail:
         """A Connect transfer to the payee's account, grouped by escrow (`metadata["transfer_group"]`)."""
         import stripe
 
+        intent = str(beneficiary.get("refund_payment_intent", ""))
+        if intent:
+            return self._refund_send(
+                intent=intent, idempotency_key=idempotency_key, amount=amount, currency=currency, metadata=metadata
+            )
         account = str(beneficiary.get("stripe_account", ""))
         if not account.startswith("acct_"):
             return RailResult("failed", failure_reason="The payee has no Stripe Connect account yet.")
@@ -266,13 +271,32 @@ class StripeRail:
 
     def refund(self, *, idempotency_key: str, provider_reference: str, amount: Decimal, currency: str) -> RailResult:
         """Give (part of) a captured payment back to the card it came from."""
+        return self._refund_send(
+            intent=provider_reference, idempotency_key=idempotency_key, amount=amount, currency=currency, metadata={}
+        )
+
+    def _refund_send(
+        self, *, intent: str, idempotency_key: str, amount: Decimal, currency: str, metadata: dict[str, Any]
+    ) -> RailResult:
+        """A refund to the PaymentIntent the money came from, looked up first like a transfer: a
+        refund whose answer we lost is found by our key in its metadata, never made twice."""
+        listed = self._call("refund.list", lambda c: c.v1.refunds.list(params={"payment_intent": intent, "limit": 100}))
+        for existing in listed.data:
+            if (existing.metadata.to_dict() if existing.metadata else {}).get("idempotency_key") == idempotency_key:
+                return self._refund_result(existing)
+        params = {
+            "payment_intent": intent,
+            "amount": _minor(amount, currency),
+            "metadata": {**{k: str(v) for k, v in metadata.items()}, "idempotency_key": idempotency_key},
+        }
         refund = self._call(
             "refund.create",
-            lambda c: c.v1.refunds.create(
-                params={"payment_intent": provider_reference, "amount": _minor(amount, currency)},
-                options={"idempotency_key": idempotency_key},
-            ),
+            lambda c: c.v1.refunds.create(params=params, options={"idempotency_key": idempotency_key}),
         )
+        return self._refund_result(refund)
+
+    @staticmethod
+    def _refund_result(refund: Any) -> RailResult:
         status = {"succeeded": "succeeded", "failed": "failed", "canceled": "failed"}.get(refund.status, "pending")
         return RailResult(status, provider_reference=refund.id)  # type: ignore[arg-type]
 

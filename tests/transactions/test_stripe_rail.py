@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any, cast
 
 import pytest
+import stripe
 from django.conf import settings as django_settings
 from django.core.management import CommandError, call_command
 
@@ -21,8 +22,15 @@ from ledger import services as ledger_services
 from ledger.models import PayoutIntent, RailEvent, RailPayment
 from ledger.rails.stripe import StripeRail
 from ledger.services.rail_statement import rail_statement_compare
-from tests.stripe_peer import StripeReplay, localstripe_webhook, pay_at_stripe, stripe_signed
-from tests.transactions.factories import World, deliver, make_escrow, make_world
+from tests.stripe_peer import (
+    SECRET_KEY,
+    StripeReplay,
+    localstripe_webhook,
+    pay_at_stripe,
+    stripe_rail_for,
+    stripe_signed,
+)
+from tests.transactions.factories import World, deliver, dispatch_payouts, make_escrow, make_world
 from transactions import services
 from transactions.models import Deposit, EscrowTransaction, PayeeProfile, Payment
 from transactions.services.funds import payee_block_reason
@@ -282,6 +290,49 @@ def test_a_party_cannot_record_a_deposit_on_its_word(awaiting_earnest: Any, clie
         assert answer.status_code in (403, 404)
     assert not Deposit.objects.filter(transaction=txn).exists()
     assert _wallet_balance(txn) == 0
+
+
+@pytest.mark.django_db
+def test_a_cancelled_escrow_refunds_the_buyers_card_not_an_account(
+    stripe_platform: StripeReplay, localstripe_url: str, client_for: Any
+) -> None:
+    w = make_world()
+    _connect_payees(stripe_platform)
+    PayeeProfile.objects.filter(organization=w.buyer).update(stripe_account_id="", stripe_payouts_enabled=False)
+    txn = make_escrow(w)
+    services.escrow_open(transaction_id=txn.pk, actor=w.officer)
+    earnest = _ask_to_pay(client_for(w.buyer_user), txn, "earnest")
+    pay_at_stripe(localstripe_url, earnest["reference"])
+    client_for(w.buyer_user).post(f"/api/v1/escrow/transactions/{txn.public_id}/payments-in/{earnest['id']}/refresh/")
+    assert _wallet_balance(txn) == Decimal("20000.00")
+
+    services.escrow_cancel(transaction_id=txn.pk, actor=w.officer, reason="Financing fell through")
+    dispatch_payouts()
+
+    [refund] = Payment.objects.filter(transaction=txn, payee=w.buyer)
+    assert (refund.refund_of, refund.status, refund.amount) == (earnest["reference"], "succeeded", Decimal("20000"))
+    at_stripe = stripe.StripeClient(SECRET_KEY, base_addresses={"api": localstripe_url}).v1.refunds.list(
+        params={"payment_intent": earnest["reference"]}
+    )
+    assert [(r.amount, r.status) for r in at_stripe.data] == [(2_000_000, "succeeded")]
+    assert _wallet_balance(txn) == 0
+    assert not stripe_platform.transfers  # nothing went to an account
+
+
+def test_a_refund_is_looked_up_before_it_is_made_again(stripe_platform: StripeReplay, localstripe_url: str) -> None:
+    client = stripe.StripeClient(SECRET_KEY, base_addresses={"api": localstripe_url})
+    intent = client.v1.payment_intents.create(
+        params={"amount": 5000, "currency": "usd", "payment_method_types": ["card"]}
+    )
+    pay_at_stripe(localstripe_url, intent.id)
+    rail = stripe_rail_for(stripe_platform, base=localstripe_url)
+    send = {"idempotency_key": f"refund-{uuid.uuid4()}", "amount": Decimal("12.00"), "currency": "USD",
+            "beneficiary": {"refund_payment_intent": intent.id}, "attempt": 1, "metadata": {}}  # fmt: skip
+    first = rail.payout_send(**send)
+    again = rail.payout_send(**send)  # localstripe keeps no idempotency keys: only the lookup prevents a second
+    assert first.status == again.status == "succeeded"
+    assert first.provider_reference == again.provider_reference
+    assert [r.amount for r in client.v1.refunds.list(params={"payment_intent": intent.id}).data] == [1200]
 
 
 # --- money out: transfers whose answer was lost -----------------------------------------------

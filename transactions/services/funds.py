@@ -291,6 +291,7 @@ def payment_create(
     label: str,
     idem: str,
     milestone: Milestone | None = None,
+    refund_of: str = "",
 ) -> Payment:
     """Record a payout of money already on the payee's account, and send it unless blocked."""
     payment = Payment.objects.filter(idempotency_key=idem).first()
@@ -305,6 +306,7 @@ def payment_create(
         amount=amount,
         currency=txn.currency,
         idempotency_key=idem,
+        refund_of=refund_of,
     )
     payment_dispatch(txn=txn, payment=payment)
     return payment
@@ -323,7 +325,10 @@ def payee_block_reason(payee_id: int) -> str:
     return ""
 
 
-def _beneficiary(profile: PayeeProfile) -> dict[str, Any]:
+def _beneficiary(payment: Payment) -> dict[str, Any]:
+    if payment.refund_of:
+        return {"refund_payment_intent": payment.refund_of}  # back to the card, not to an account
+    profile = PayeeProfile.objects.get(organization_id=payment.payee_id)
     details = dict(cast(dict[str, Any], profile.bank_details))
     if profile.stripe_account_id:
         details["stripe_account"] = profile.stripe_account_id
@@ -334,13 +339,12 @@ def payment_dispatch(*, txn: EscrowTransaction, payment: Payment) -> Payment:
     """Send a blocked or new payment through the rail if nothing forbids it now."""
     if payment.status not in (PaymentStatus.BLOCKED,):
         return payment
-    reason = payouts_block_reason(txn) or payee_block_reason(payment.payee_id)
+    reason = payouts_block_reason(txn) or ("" if payment.refund_of else payee_block_reason(payment.payee_id))
     if reason:
         if payment.blocked_reason != reason:
             payment.blocked_reason = reason
             payment.save(update_fields=["blocked_reason", "updated_at"])
         return payment
-    profile = PayeeProfile.objects.get(organization_id=payment.payee_id)
     payment.attempts += 1
     if payment.payout_id is None:
         payout = ledger.payout_request(
@@ -348,7 +352,7 @@ def payment_dispatch(*, txn: EscrowTransaction, payment: Payment) -> Payment:
             account_id=payee_account(payment.payee_id, payment.currency),
             amount=payment.amount,
             currency=payment.currency,
-            beneficiary=_beneficiary(profile),
+            beneficiary=_beneficiary(payment),
             # One transfer group per escrow: every payout of a deal can be listed (and looked up) together.
             metadata={"escrow_payment": str(payment.public_id), "transfer_group": f"escrow-{txn.public_id}"},
             rail=settings.PAYMENT_RAIL,
@@ -357,7 +361,7 @@ def payment_dispatch(*, txn: EscrowTransaction, payment: Payment) -> Payment:
         payout = ledger.payout_retry(
             payout_id=payment.payout_id,
             idempotency_key=f"{payment.idempotency_key}:{payment.attempts}",
-            beneficiary=_beneficiary(profile),
+            beneficiary=_beneficiary(payment),
         )
     payment.payout_id = payout.pk
     payment.status = PaymentStatus.REQUESTED
@@ -453,6 +457,52 @@ def transactions_unblock_all() -> int:
     return sum(transaction_unblock(transaction_id=i) for i in sorted(ids))
 
 
+def _refundable_payments_in(txn: EscrowTransaction) -> list[tuple[str, Decimal]]:
+    """The buyer's payments in that the rail confirmed, latest first, with what is left to refund."""
+    from django.db.models import Sum
+
+    deposits = list(
+        txn.deposits.filter(kind__in=[DepositKind.EARNEST, DepositKind.CLOSING_FUNDS], rail=settings.PAYMENT_RAIL)
+        .exclude(provider_reference="")
+        .order_by("-id")
+    )
+    confirmed = ledger_selectors.rail_payments_succeeded(
+        rail=settings.PAYMENT_RAIL, references=[d.provider_reference for d in deposits]
+    )
+    refunded = dict(
+        Payment.objects.filter(transaction=txn, refund_of__in=confirmed)
+        .values("refund_of")
+        .annotate(total=Sum("amount"))
+        .values_list("refund_of", "total")
+    )
+    left = [(d.provider_reference, d.amount - refunded.get(d.provider_reference, Decimal(0))) for d in deposits]
+    return [(reference, amount) for reference, amount in left if reference in confirmed and amount > 0]
+
+
+def _to_the_buyer_where_it_came_from(
+    txn: EscrowTransaction, shares: list[tuple[int, str, Decimal]]
+) -> list[tuple[int, str, Decimal, str]]:
+    """Money for the buyer goes back to the card payments it came from (one refund each, latest
+    first); only what no rail payment can take back is paid out to the buyer's account."""
+    sources = _refundable_payments_in(txn)
+    out: list[tuple[int, str, Decimal, str]] = []
+    for payee, label, amount in shares:
+        if payee != txn.buyer_id:
+            out.append((payee, label, amount, ""))
+            continue
+        while amount > 0 and sources:
+            reference, left = sources[0]
+            part = min(amount, left)
+            out.append((payee, label, part, reference))
+            amount -= part
+            sources[0] = (reference, left - part)
+            if sources[0][1] <= 0:
+                sources.pop(0)
+        if amount > 0:
+            out.append((payee, label, amount, ""))
+    return out
+
+
 def wallet_distribute(txn: EscrowTransaction, shares: list[tuple[int, str, Decimal]], purpose: str) -> list[Payment]:
     """Move wallet money to payee accounts (one all-or-nothing batch) and pay each out."""
     from ledger.types import TransferOp
@@ -461,6 +511,7 @@ def wallet_distribute(txn: EscrowTransaction, shares: list[tuple[int, str, Decim
     shares = [(payee, label, amount) for payee, label, amount in shares if amount > 0]
     if not shares:
         return []
+    paid = _to_the_buyer_where_it_came_from(txn, shares)
     operations = [
         TransferOp(
             debit_account_id=wallet,
@@ -476,9 +527,15 @@ def wallet_distribute(txn: EscrowTransaction, shares: list[tuple[int, str, Decim
     kind = {"settlement": PaymentKind.SETTLEMENT, "dispute": PaymentKind.DISPUTE}.get(purpose, PaymentKind.REFUND)
     payments = [
         payment_create(
-            txn=txn, kind=kind, payee_id=payee, amount=amount, label=label, idem=key(txn, purpose, index, "payout")
+            txn=txn,
+            kind=kind,
+            payee_id=payee,
+            amount=amount,
+            label=label,
+            idem=key(txn, purpose, index, "payout"),
+            refund_of=refund_of,
         )
-        for index, (payee, label, amount) in enumerate(shares)
+        for index, (payee, label, amount, refund_of) in enumerate(paid)
     ]
     logger.info("escrow_wallet_distributed", transaction=str(txn.public_id), purpose=purpose, count=len(shares))
     return payments
