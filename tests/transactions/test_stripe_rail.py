@@ -321,9 +321,8 @@ def test_a_cancelled_escrow_refunds_the_buyers_card_not_an_account(
 
 def test_a_refund_is_looked_up_before_it_is_made_again(stripe_platform: StripeReplay, localstripe_url: str) -> None:
     client = stripe.StripeClient(SECRET_KEY, base_addresses={"api": localstripe_url})
-    intent = client.v1.payment_intents.create(
-        params={"amount": 5000, "currency": "usd", "payment_method_types": ["card"]}
-    )
+    params: dict[str, Any] = {"amount": 5000, "currency": "usd", "payment_method_types": ["card"]}
+    intent = client.v1.payment_intents.create(params=params)  # type: ignore[arg-type]
     pay_at_stripe(localstripe_url, intent.id)
     rail = stripe_rail_for(stripe_platform, base=localstripe_url)
     send = {"idempotency_key": f"refund-{uuid.uuid4()}", "amount": Decimal("12.00"), "currency": "USD",
