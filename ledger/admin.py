@@ -8,9 +8,19 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 
-from escrow_project.common.admin import ReadOnlyAdmin
+from escrow_project.common.admin import ReadOnlyAdmin, decide_each
 from ledger import services
-from ledger.models import Account, Hold, InvariantRun, JournalEntry, JournalLine, PayoutIntent, RailEvent, RailPayment
+from ledger.models import (
+    Account,
+    Hold,
+    InvariantRun,
+    JournalEntry,
+    JournalLine,
+    OperatorEntryRequest,
+    PayoutIntent,
+    RailEvent,
+    RailPayment,
+)
 from ledger.states import PAYOUT_OPEN
 
 
@@ -126,3 +136,34 @@ class RailEventAdmin(ReadOnlyAdmin):
     list_display = ["received_at", "rail", "type", "event_id", "verdict", "detail", "livemode"]
     list_filter = ["rail", "verdict", "type"]
     search_fields = ["event_id"]
+
+
+@admin.register(OperatorEntryRequest)
+class OperatorEntryRequestAdmin(ReadOnlyAdmin):
+    """Money recorded by hand above LEDGER_FOUR_EYES_ABOVE: a second operator approves or rejects."""
+
+    list_display = ["kind", "account", "amount", "currency", "status", "requested_by", "decided_by", "created_at"]
+    list_filter = ["status", "kind"]
+    actions = ["approve", "reject"]
+
+    @admin.action(description="Approve the selected entries (as the second operator)")
+    def approve(self, request: HttpRequest, queryset: QuerySet[OperatorEntryRequest]) -> None:
+        decide_each(
+            self,
+            request,
+            queryset,
+            "approved and posted",
+            lambda row: services.operator_entry_approve(request_id=row.pk, actor=f"user:{request.user.pk}"),
+        )
+
+    @admin.action(description="Reject the selected entries")
+    def reject(self, request: HttpRequest, queryset: QuerySet[OperatorEntryRequest]) -> None:
+        decide_each(
+            self,
+            request,
+            queryset,
+            "rejected",
+            lambda row: services.operator_entry_reject(
+                request_id=row.pk, actor=f"user:{request.user.pk}", reason="operator console"
+            ),
+        )

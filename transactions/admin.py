@@ -8,6 +8,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from escrow_project.common.admin import decide_each
 from escrow_project.common.admin_masking import MaskedFieldsAdminMixin
 from escrow_project.common.errors import DomainError
 from transactions import services
@@ -196,7 +197,7 @@ class BankDetailsChangeAdmin(MaskedFieldsAdminMixin, ReadOnlyAdmin):
 
     @admin.action(description="Confirm the selected changes (as the second person)")
     def confirm(self, request: HttpRequest, queryset: QuerySet[BankDetailsChange]) -> None:
-        _decide_each(
+        decide_each(
             self,
             request,
             queryset,
@@ -206,7 +207,7 @@ class BankDetailsChangeAdmin(MaskedFieldsAdminMixin, ReadOnlyAdmin):
 
     @admin.action(description="Reject the selected changes")
     def reject(self, request: HttpRequest, queryset: QuerySet[BankDetailsChange]) -> None:
-        _decide_each(
+        decide_each(
             self,
             request,
             queryset,
@@ -215,16 +216,6 @@ class BankDetailsChangeAdmin(MaskedFieldsAdminMixin, ReadOnlyAdmin):
                 change_id=change.pk, actor=request.user, reason="operator console"
             ),
         )
-
-
-def _decide_each(model_admin: Any, request: HttpRequest, queryset: QuerySet[Any], done: str, decide: Any) -> None:
-    """A four-eyes decision per selected row; a refusal (say, deciding one's own proposal) is shown, not raised."""
-    for row in queryset:
-        try:
-            decide(row)
-            model_admin.message_user(request, f"{row}: {done}.", messages.SUCCESS)
-        except DomainError as exc:
-            model_admin.message_user(request, f"{row}: {exc.detail}", messages.ERROR)
 
 
 @admin.register(ManualDeposit)
@@ -246,7 +237,7 @@ class ManualDepositAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Confirm the selected wires (as the second person)")
     def confirm(self, request: HttpRequest, queryset: QuerySet[ManualDeposit]) -> None:
-        _decide_each(
+        decide_each(
             self,
             request,
             queryset,
@@ -256,7 +247,7 @@ class ManualDepositAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Reject the selected wires")
     def reject(self, request: HttpRequest, queryset: QuerySet[ManualDeposit]) -> None:
-        _decide_each(
+        decide_each(
             self,
             request,
             queryset,

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import QuerySet
 from django.http import HttpRequest
+
+from escrow_project.common.errors import DomainError
 
 
 class ReadOnlyAdmin(admin.ModelAdmin[Any]):
@@ -19,3 +23,19 @@ class ReadOnlyAdmin(admin.ModelAdmin[Any]):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+def decide_each(
+    model_admin: admin.ModelAdmin[Any],
+    request: HttpRequest,
+    queryset: QuerySet[Any],
+    done: str,
+    decide: Callable[[Any], Any],
+) -> None:
+    """A four-eyes decision per selected row; a refusal (say, deciding one's own request) is shown, not raised."""
+    for row in queryset:
+        try:
+            decide(row)
+            model_admin.message_user(request, f"{row}: {done}.", messages.SUCCESS)
+        except DomainError as exc:
+            model_admin.message_user(request, f"{row}: {exc.detail}", messages.ERROR)

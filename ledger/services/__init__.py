@@ -27,6 +27,11 @@ from ledger.services.batches import batch_execute
 from ledger.services.entries import adjustment_record, deposit_record, entry_create, entry_reverse, transfer_create
 from ledger.services.holds import hold_create, hold_post, hold_void, holds_expire
 from ledger.services.invariants import invariants_run
+from ledger.services.operator_entries import (
+    operator_entry_approve,
+    operator_entry_reject,
+    operator_entry_request,
+)
 from ledger.services.payouts import (
     payout_dispatch,
     payout_record_outcome,
@@ -50,6 +55,9 @@ __all__ = [
     "hold_void",
     "holds_expire",
     "invariants_run",
+    "operator_entry_approve",
+    "operator_entry_reject",
+    "operator_entry_request",
     "payout_dispatch",
     "payout_record_outcome",
     "payout_request",
