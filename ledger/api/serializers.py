@@ -148,3 +148,10 @@ class EntrySerializer(serializers.Serializer[Any]):
                 for line in entry.lines.select_related("account").order_by("id")
             ],
         }
+
+
+class SandboxPaySerializer(serializers.Serializer[Any]):
+    client_secret = serializers.CharField(max_length=200)
+    card_number = serializers.CharField(
+        max_length=19, default="4242424242424242", help_text="4000000000000002 is declined, as in Stripe test mode"
+    )

@@ -32,4 +32,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
         name="ledger-approval-reject",
     ),
     path("webhooks/stripe", views.StripeWebhookView.as_view(), name="webhook-stripe"),
+    path("sandbox/payments/pay", views.SandboxPayView.as_view(), name="sandbox-payment-pay"),
 ]

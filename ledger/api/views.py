@@ -27,6 +27,7 @@ from ledger.api.serializers import (
     HistoryLineSerializer,
     OperatorEntryRequestSerializer,
     ReverseSerializer,
+    SandboxPaySerializer,
     TopUpSerializer,
 )
 from ledger.models import Account, JournalEntry, JournalLine, OperatorEntryRequest
@@ -241,3 +242,19 @@ class StripeWebhookView(APIView):
             payload=request.body, signature_header=request.headers.get("Stripe-Signature", "")
         )
         return Response({"status": "received" if new else "duplicate", "verdict": record.verdict})
+
+
+class SandboxPayView(APIView):
+    """The sandbox payer (embedded default only): pays a payment with its client secret, as Stripe.js
+    would with a test card. 404 on any real rail."""
+
+    @extend_schema(
+        request=SandboxPaySerializer,
+        responses={200: {"type": "object", "properties": {"status": {"type": "string"}}}},
+        summary="Sandbox: pay a payment with its client secret (simulated rail only)",
+    )
+    def post(self, request: Request) -> Response:
+        payload = SandboxPaySerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        payment = services.sandbox_payment_pay(**payload.validated_data)
+        return Response({"status": payment.status, "failure_reason": payment.failure_reason})

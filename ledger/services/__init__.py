@@ -39,7 +39,12 @@ from ledger.services.payouts import (
     payout_retry,
     payouts_sweep,
 )
-from ledger.services.rail_payments import rail_payment_refresh, rail_payment_start, stripe_event_receive
+from ledger.services.rail_payments import (
+    rail_payment_refresh,
+    rail_payment_start,
+    sandbox_payment_pay,
+    stripe_event_receive,
+)
 
 __all__ = [
     "account_close",
@@ -67,6 +72,7 @@ __all__ = [
     "rail_clearing_account",
     "rail_payment_refresh",
     "rail_payment_start",
+    "sandbox_payment_pay",
     "stripe_event_receive",
     "system_account",
     "transfer_create",

@@ -8,6 +8,7 @@ the deposit. Nothing here takes a payer's word for money.
 
 from __future__ import annotations
 
+import hmac
 import json
 import time
 from decimal import Decimal
@@ -19,7 +20,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from prometheus_client import Counter
 
-from escrow_project.common.errors import DomainError, PermissionDeniedError, UnprocessableError
+from escrow_project.common.errors import DomainError, NotFoundError, PermissionDeniedError, UnprocessableError
 from ledger.models import RailEvent, RailPayment, RailPaymentStatus
 from ledger.rails import PaymentState, rail_get
 from ledger.rails.stripe import minor_to_amount as _major
@@ -126,6 +127,37 @@ def _apply_state(payment_id: int, state: PaymentState) -> str:
     payment.save()
     RAIL_PAYMENTS.labels(rail=payment.rail, status=status).inc()
     return "applied" if payment.applied else "unapplied"
+
+
+# Card numbers the sandbox payer may use, as in Stripe's test mode: this one is declined.
+SANDBOX_DECLINED_CARD = "4000000000000002"
+
+
+def sandbox_payment_pay(*, client_secret: str, card_number: str = "4242424242424242") -> RailPayment:
+    """The sandbox's stand-in for Stripe.js: the payer pays a simulated-rail payment with its client
+    secret. Only while the platform runs on the simulated rail (never next to real money)."""
+    from ledger.rails.simulated import sandbox_client_secret
+
+    if settings.PAYMENT_RAIL != "simulated":
+        raise NotFoundError("The sandbox payer exists only on the simulated rail.", code="not_found")
+    reference = client_secret.split("_secret_", 1)[0]
+    if not hmac.compare_digest(sandbox_client_secret(reference), client_secret):
+        raise PermissionDeniedError("The client secret is not valid.", code="invalid_client_secret")
+    payment = RailPayment.objects.filter(rail="simulated", reference=reference).first()
+    if payment is None:
+        raise NotFoundError("No such payment.", code="not_found")
+    declined = card_number == SANDBOX_DECLINED_CARD
+    state = PaymentState(
+        reference=reference,
+        status="failed" if declined else "succeeded",
+        amount=payment.amount,
+        currency=payment.currency,
+        failure_reason="Your card was declined (sandbox test card)." if declined else "",
+    )
+    with transaction.atomic():
+        _apply_state(payment.pk, state)
+    payment.refresh_from_db()
+    return payment
 
 
 # --- webhook events ----------------------------------------------------------------------------
