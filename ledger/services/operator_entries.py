@@ -13,9 +13,9 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 
-from escrow_project.common.errors import ConflictError, PermissionDeniedError, UnprocessableError
+from escrow_project.common.errors import UnprocessableError
+from escrow_project.common.four_eyes import decision_record, second_person_check
 from ledger.models import Account, JournalEntry, OperatorEntryRequest, OperatorEntryStatus, Side
 from ledger.services._core import amount_clean, conflict, key_clean
 from ledger.services.entries import adjustment_record, deposit_record, rail_check
@@ -79,12 +79,9 @@ def operator_entry_request(
 
 def _pending(request_id: int, actor: str) -> OperatorEntryRequest:
     request = OperatorEntryRequest.objects.select_for_update().get(pk=request_id)
-    if request.status != OperatorEntryStatus.PENDING:
-        raise ConflictError(f"This request is already {request.status}.", code="operator_entry_closed")
-    if request.requested_by == actor:
-        raise PermissionDeniedError(
-            "A second operator must approve this: not the one who asked for it.", code="four_eyes_required"
-        )
+    second_person_check(
+        row=request, first_person=request.requested_by, actor=actor, closed_code="operator_entry_closed"
+    )
     return request
 
 
@@ -101,9 +98,8 @@ def operator_entry_approve(*, request_id: int, actor: str) -> JournalEntry:
         details=request.details,
         actor=request.requested_by,
     )
-    request.status, request.decided_by, request.decided_at = OperatorEntryStatus.APPROVED, actor, timezone.now()
     request.entry = entry
-    request.save(update_fields=["status", "decided_by", "decided_at", "entry"])
+    decision_record(request, status=OperatorEntryStatus.APPROVED, actor=actor, also=("entry",))
     return entry
 
 
@@ -111,7 +107,5 @@ def operator_entry_approve(*, request_id: int, actor: str) -> JournalEntry:
 def operator_entry_reject(*, request_id: int, actor: str, reason: str) -> OperatorEntryRequest:
     """A second operator refuses: nothing is posted."""
     request = _pending(request_id, actor)
-    request.status, request.decided_by, request.decided_at = OperatorEntryStatus.REJECTED, actor, timezone.now()
-    request.reason = reason[:300]
-    request.save(update_fields=["status", "decided_by", "decided_at", "reason"])
+    decision_record(request, status=OperatorEntryStatus.REJECTED, actor=actor, reason=reason)
     return request

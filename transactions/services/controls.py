@@ -7,7 +7,8 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from escrow_project.common.errors import ConflictError, PermissionDeniedError, UnprocessableError
+from escrow_project.common.errors import PermissionDeniedError, UnprocessableError
+from escrow_project.common.four_eyes import decision_record, second_person_check
 from identity.models import Membership, Organization, Role
 from identity.selectors import user_is_operator
 from transactions.models import (
@@ -111,13 +112,9 @@ def _pending_change(change_id: int, actor: Any) -> BankDetailsChange:
             "Only another administrator of this organization (or an operator) may decide this change.",
             code="org_admin_required",
         )
-    if change.status != BankDetailsChangeStatus.PENDING:
-        raise ConflictError(f"This change is already {change.status}.", code="bank_details_change_closed")
-    if change.proposed_by_id == actor.pk:
-        raise PermissionDeniedError(
-            "A second person must confirm a bank-details change: not the one who proposed it.",
-            code="four_eyes_required",
-        )
+    second_person_check(
+        row=change, first_person=change.proposed_by_id, actor=actor.pk, closed_code="bank_details_change_closed"
+    )
     return change
 
 
@@ -125,10 +122,7 @@ def _pending_change(change_id: int, actor: Any) -> BankDetailsChange:
 def payee_bank_details_confirm(*, change_id: int, actor: Any) -> PayeeProfile:
     """A second person confirms: the details apply, and a change of existing ones starts the cooling-off."""
     change = _pending_change(change_id, actor)
-    change.status = BankDetailsChangeStatus.CONFIRMED
-    change.decided_by = actor
-    change.decided_at = timezone.now()
-    change.save(update_fields=["status", "decided_by", "decided_at"])
+    decision_record(change, status=BankDetailsChangeStatus.CONFIRMED, actor=actor)
     return _bank_details_apply(organization=change.organization, bank_details=change.bank_details, actor=actor)
 
 
@@ -136,11 +130,7 @@ def payee_bank_details_confirm(*, change_id: int, actor: Any) -> PayeeProfile:
 def payee_bank_details_reject(*, change_id: int, actor: Any, reason: str = "") -> BankDetailsChange:
     """A second person refuses the proposal; nothing about payouts changes."""
     change = _pending_change(change_id, actor)
-    change.status = BankDetailsChangeStatus.REJECTED
-    change.decided_by = actor
-    change.decided_at = timezone.now()
-    change.reason = reason[:300]
-    change.save(update_fields=["status", "decided_by", "decided_at", "reason"])
+    decision_record(change, status=BankDetailsChangeStatus.REJECTED, actor=actor, reason=reason)
     _audit_on_open_transactions(
         change.organization, "escrow.payee_bank_details_rejected", actor, change=str(change.public_id)
     )
