@@ -8,7 +8,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 
-from escrow_project.common.admin import ReadOnlyAdmin, decide_each
+from escrow_project.common.admin import ReadOnlyAdmin, SecondPersonActions
 from ledger import services
 from ledger.models import (
     Account,
@@ -139,31 +139,15 @@ class RailEventAdmin(ReadOnlyAdmin):
 
 
 @admin.register(OperatorEntryRequest)
-class OperatorEntryRequestAdmin(ReadOnlyAdmin):
+class OperatorEntryRequestAdmin(SecondPersonActions, ReadOnlyAdmin):
     """Money recorded by hand above LEDGER_FOUR_EYES_ABOVE: a second operator approves or rejects."""
 
     list_display = ["kind", "account", "amount", "currency", "status", "requested_by", "decided_by", "created_at"]
     list_filter = ["status", "kind"]
-    actions = ["approve", "reject"]
+    confirmed_message = "approved and posted"
 
-    @admin.action(description="Approve the selected entries (as the second operator)")
-    def approve(self, request: HttpRequest, queryset: QuerySet[OperatorEntryRequest]) -> None:
-        decide_each(
-            self,
-            request,
-            queryset,
-            "approved and posted",
-            lambda row: services.operator_entry_approve(request_id=row.pk, actor=f"user:{request.user.pk}"),
-        )
+    def confirm_one(self, request: HttpRequest, row: OperatorEntryRequest) -> None:
+        services.operator_entry_approve(request_id=row.pk, actor=f"user:{request.user.pk}")
 
-    @admin.action(description="Reject the selected entries")
-    def reject(self, request: HttpRequest, queryset: QuerySet[OperatorEntryRequest]) -> None:
-        decide_each(
-            self,
-            request,
-            queryset,
-            "rejected",
-            lambda row: services.operator_entry_reject(
-                request_id=row.pk, actor=f"user:{request.user.pk}", reason="operator console"
-            ),
-        )
+    def reject_one(self, request: HttpRequest, row: OperatorEntryRequest) -> None:
+        services.operator_entry_reject(request_id=row.pk, actor=f"user:{request.user.pk}", reason="operator console")

@@ -8,7 +8,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from escrow_project.common.admin import decide_each
+from escrow_project.common.admin import SecondPersonActions
 from escrow_project.common.admin_masking import MaskedFieldsAdminMixin
 from escrow_project.common.errors import DomainError
 from transactions import services
@@ -187,39 +187,23 @@ class PayeeProfileAdmin(MaskedFieldsAdminMixin, ReadOnlyAdmin):
 
 
 @admin.register(BankDetailsChange)
-class BankDetailsChangeAdmin(MaskedFieldsAdminMixin, ReadOnlyAdmin):
+class BankDetailsChangeAdmin(SecondPersonActions, MaskedFieldsAdminMixin, ReadOnlyAdmin):
     """Proposed payout-detail changes: an operator may be the second person (never the proposer)."""
 
     masked_fields = ("bank_details",)
     list_display = ["organization", "status", "masked_bank_details", "proposed_by", "decided_by", "created_at"]
     list_filter = ["status"]
-    actions = ["confirm", "reject"]
+    confirmed_message = "confirmed; the cooling-off applies"
 
-    @admin.action(description="Confirm the selected changes (as the second person)")
-    def confirm(self, request: HttpRequest, queryset: QuerySet[BankDetailsChange]) -> None:
-        decide_each(
-            self,
-            request,
-            queryset,
-            "confirmed; the cooling-off applies",
-            lambda change: services.payee_bank_details_confirm(change_id=change.pk, actor=request.user),
-        )
+    def confirm_one(self, request: HttpRequest, row: BankDetailsChange) -> None:
+        services.payee_bank_details_confirm(change_id=row.pk, actor=request.user)
 
-    @admin.action(description="Reject the selected changes")
-    def reject(self, request: HttpRequest, queryset: QuerySet[BankDetailsChange]) -> None:
-        decide_each(
-            self,
-            request,
-            queryset,
-            "rejected",
-            lambda change: services.payee_bank_details_reject(
-                change_id=change.pk, actor=request.user, reason="operator console"
-            ),
-        )
+    def reject_one(self, request: HttpRequest, row: BankDetailsChange) -> None:
+        services.payee_bank_details_reject(change_id=row.pk, actor=request.user, reason="operator console")
 
 
 @admin.register(ManualDeposit)
-class ManualDepositAdmin(ReadOnlyAdmin):
+class ManualDepositAdmin(SecondPersonActions, ReadOnlyAdmin):
     """Wires entered by hand above the threshold: a second operator (never the recorder) confirms."""
 
     list_display = [
@@ -233,26 +217,10 @@ class ManualDepositAdmin(ReadOnlyAdmin):
         "created_at",
     ]
     list_filter = ["status", "kind"]
-    actions = ["confirm", "reject"]
+    confirmed_message = "confirmed and recorded in the wallet"
 
-    @admin.action(description="Confirm the selected wires (as the second person)")
-    def confirm(self, request: HttpRequest, queryset: QuerySet[ManualDeposit]) -> None:
-        decide_each(
-            self,
-            request,
-            queryset,
-            "confirmed and recorded in the wallet",
-            lambda wire: services.manual_deposit_confirm(manual_deposit_id=wire.pk, actor=request.user),
-        )
+    def confirm_one(self, request: HttpRequest, row: ManualDeposit) -> None:
+        services.manual_deposit_confirm(manual_deposit_id=row.pk, actor=request.user)
 
-    @admin.action(description="Reject the selected wires")
-    def reject(self, request: HttpRequest, queryset: QuerySet[ManualDeposit]) -> None:
-        decide_each(
-            self,
-            request,
-            queryset,
-            "rejected",
-            lambda wire: services.manual_deposit_reject(
-                manual_deposit_id=wire.pk, actor=request.user, reason="operator console"
-            ),
-        )
+    def reject_one(self, request: HttpRequest, row: ManualDeposit) -> None:
+        services.manual_deposit_reject(manual_deposit_id=row.pk, actor=request.user, reason="operator console")
