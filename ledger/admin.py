@@ -9,6 +9,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 
 from escrow_project.common.admin import ReadOnlyAdmin, SecondPersonActions
+from escrow_project.common.errors import DomainError
 from ledger import services
 from ledger.models import (
     Account,
@@ -124,9 +125,21 @@ class InvariantRunAdmin(ReadOnlyAdmin):
 class RailPaymentAdmin(ReadOnlyAdmin):
     """Payments in at a rail; `applied` false with an error is money at the rail an owner refused."""
 
-    list_display = ["public_id", "rail", "purpose", "amount", "currency", "status", "applied", "created_at"]
+    list_display = [
+        "public_id", "rail", "purpose", "amount", "currency", "status", "applied", "amount_refunded", "created_at"
+    ]  # fmt: skip
     list_filter = ["rail", "status", "applied", "purpose"]
     search_fields = ["reference", "subject_id"]
+    actions = ["refund_unapplied"]
+
+    @admin.action(description="Refund to the payer (money the platform did not credit)")
+    def refund_unapplied(self, request: HttpRequest, queryset: QuerySet[RailPayment]) -> None:
+        for payment in queryset:
+            try:
+                services.rail_payment_refund_unapplied(payment_id=payment.pk, actor=f"user:{request.user.pk}")
+                self.message_user(request, f"{payment.public_id}: refunded to the payer.", messages.SUCCESS)
+            except DomainError as exc:
+                self.message_user(request, f"{payment.public_id}: {exc.detail}", messages.ERROR)
 
 
 @admin.register(RailEvent)

@@ -41,6 +41,7 @@ from ledger.services.payouts import (
 )
 from ledger.services.rail_payments import (
     rail_payment_refresh,
+    rail_payment_refund_unapplied,
     rail_payment_start,
     sandbox_payment_pay,
     stripe_event_receive,
@@ -71,6 +72,7 @@ __all__ = [
     "payouts_sweep",
     "rail_clearing_account",
     "rail_payment_refresh",
+    "rail_payment_refund_unapplied",
     "rail_payment_start",
     "sandbox_payment_pay",
     "stripe_event_receive",

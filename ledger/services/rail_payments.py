@@ -20,7 +20,13 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from prometheus_client import Counter
 
-from escrow_project.common.errors import DomainError, NotFoundError, PermissionDeniedError, UnprocessableError
+from escrow_project.common.errors import (
+    ConflictError,
+    DomainError,
+    NotFoundError,
+    PermissionDeniedError,
+    UnprocessableError,
+)
 from ledger.models import RailEvent, RailPayment, RailPaymentStatus
 from ledger.rails import PaymentState, rail_get
 from ledger.rails.stripe import minor_to_amount as _major
@@ -129,6 +135,33 @@ def _apply_state(payment_id: int, state: PaymentState) -> str:
     return "applied" if payment.applied else "unapplied"
 
 
+def rail_payment_refund_unapplied(*, payment_id: int, actor: str) -> RailPayment:
+    """Give back money that reached the rail but that its owner refused (the escrow was cancelled
+    meanwhile): it was never credited, so only the rail moves; refunded once, by a stable key."""
+    payment = RailPayment.objects.get(pk=payment_id)
+    if payment.status != RailPaymentStatus.SUCCEEDED or payment.applied:
+        raise ConflictError(
+            "Only a payment the rail took and the platform did not credit is refunded here.", code="not_refundable"
+        )
+    left = payment.amount - payment.amount_refunded
+    if left <= 0:
+        raise ConflictError("This payment was already refunded.", code="already_refunded")
+    result = rail_get(payment.rail).refund(
+        idempotency_key=f"unapplied-refund:{payment.public_id}",
+        provider_reference=payment.reference,
+        amount=left,
+        currency=payment.currency,
+    )
+    if result.status == "failed":
+        raise ConflictError(f"The rail refused the refund: {result.failure_reason}", code="refund_failed")
+    RailPayment.objects.filter(pk=payment.pk).update(amount_refunded=payment.amount, apply_error=(
+        f"{payment.apply_error} Refunded to the payer by {actor} ({result.provider_reference})."[:500]
+    ))  # fmt: skip
+    logger.info("rail_payment_refunded_unapplied", payment=str(payment.public_id), actor=actor)
+    payment.refresh_from_db()
+    return payment
+
+
 # Card numbers the sandbox payer may use, as in Stripe's test mode: this one is declined.
 SANDBOX_DECLINED_CARD = "4000000000000002"
 
@@ -212,7 +245,7 @@ def stripe_event_receive(*, payload: bytes, signature_header: str) -> tuple[Rail
     stripe_signature_verify(payload=payload, header=signature_header)
     try:
         event = json.loads(payload)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: absurdly nested JSON, even if signed
         raise UnprocessableError("The event is not JSON.", code="malformed_request") from None
     if not isinstance(event, dict) or not isinstance(event.get("id"), str) or not isinstance(event.get("type"), str):
         raise UnprocessableError("The event has no id or type.", code="malformed_event")
