@@ -65,3 +65,28 @@ def tree_head_message(*, log_id: str, tree_size: int, root_hash: str, timestamp_
             "timestamp_ms": timestamp_ms,
         }
     )
+
+
+COVERAGE_CONTEXT = "escrow-platform/audit/bundle-coverage/v1"
+COVERAGE_FIELDS = (
+    "log_id",
+    "subject_type",
+    "subject_id",
+    "first_seq",
+    "last_seq",
+    "count",
+    "head_hash",
+    "tree_size",
+    "sealed_through_seq",
+    "anchored_tree_size",
+    "generated_at",
+)
+
+
+def coverage_message(coverage: dict[str, Any]) -> bytes:
+    """What the log signs for a bundle: which events of which subject it holds, and how far they are sealed.
+
+    Without it a bundle's length, head and tree size are the bundle's own say-so: dropping the last
+    events, or the proofs and tree heads of rewritten ones, would leave nothing to contradict.
+    """
+    return dumps({"context": COVERAGE_CONTEXT, **{name: coverage.get(name) for name in COVERAGE_FIELDS}})
