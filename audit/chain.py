@@ -80,6 +80,8 @@ def deploy_contract(w3: Any, account: Any) -> str:
 
 
 def _in_process_client() -> ChainClient:
+    if settings.IS_PRODUCTION:  # the settings refuse this at start-up; never fall back to it either
+        raise ChainRejectedError("production does not anchor on the in-process chain: set CHAIN_RPC_URL")
     from eth_account import Account
     from web3 import EthereumTesterProvider, Web3
 
