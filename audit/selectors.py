@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from audit import canonical, chain, signing, verify
 from audit.access import user_may_see_subject
-from audit.models import Anchor, AnchorStatus, AuditEvent, SubjectHead, TreeHead
+from audit.models import Anchor, AnchorStatus, AuditEvent, PendingEvent, SubjectHead, TreeHead
 from audit.services.events import canonical_time
 from audit.tiles import TileStore
 from escrow_project.common.errors import NotFoundError
@@ -102,7 +103,7 @@ def _heads() -> tuple[TreeHead | None, TreeHead | None]:
 
 
 def _proofs(
-    events: list[AuditEvent],
+    events: Sequence[AuditEvent],
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], TreeHead | None, TreeHead | None]:
     """Records with inclusion proofs, the tree heads, the consistency proof, and (latest, anchored) heads.
 
@@ -122,9 +123,9 @@ def _proofs(
             path = store.inclusion(index, head.tree_size)
             record["proof"] = {"tree_size": head.tree_size, "path": [p.hex() for p in path]}
         records.append(record)
-    for head in (latest, anchored):
-        if head is not None:
-            used[head.tree_size] = head
+    for needed in (latest, anchored):
+        if needed is not None:
+            used[needed.tree_size] = needed
     consistency = []
     if anchored is not None and latest is not None and anchored.tree_size < latest.tree_size:
         path = store.consistency(anchored.tree_size, latest.tree_size)
@@ -141,7 +142,7 @@ def _coverage(
     subject_type: str,
     subject_id: str,
     head: SubjectHead,
-    records: list[dict[str, Any]],
+    sealed_through_seq: int,
     latest: TreeHead | None,
     anchored: TreeHead | None,
 ) -> dict[str, Any]:
@@ -156,7 +157,7 @@ def _coverage(
         "count": head.length,
         "head_hash": head.head_hash,
         "tree_size": latest.tree_size if latest else 0,
-        "sealed_through_seq": max((r["seq"] for r in records if r["proof"]), default=0),
+        "sealed_through_seq": sealed_through_seq,
         "anchored_tree_size": anchored.tree_size if anchored else 0,
         "generated_at": canonical_time(timezone.now()),
     }
@@ -171,14 +172,22 @@ def bundle_for_subject(user: Any, subject_type: str, subject_id: str) -> dict[st
     head = SubjectHead.objects.filter(subject_type=subject_type, subject_id=str(subject_id)).first()
     if head is None:
         raise NotFoundError("No such audit trail.", code="audit_trail_not_found")
-    events = list(events_for_subject(user, subject_type, subject_id).filter(seq__lte=head.length))
+    # Queued or not in the same statement as the leaves: a seal committing in between cannot make
+    # an event look sealed without its leaf.
+    queued = PendingEvent.objects.filter(event_id=OuterRef("pk"))
+    events = list(
+        events_for_subject(user, subject_type, subject_id).filter(seq__lte=head.length).annotate(pending=Exists(queued))
+    )
     records, heads, consistency, latest, anchored = _proofs(events)
+    # Every event no longer queued for sealing is in the tree: one whose leaf row has gone (or whose
+    # proof is stripped) then shows as a missing proof, not as "not sealed yet".
+    sealed_through = max((e.seq for e in events if not e.pending), default=0)
     return {
         "format": verify.BUNDLE_FORMAT,
         "generated_at": canonical_time(timezone.now()),
         "log": _log_info(),
         "subject": {"type": subject_type, "id": str(subject_id), "length": head.length, "head_hash": head.head_hash},
-        "coverage": _coverage(subject_type, str(subject_id), head, records, latest, anchored),
+        "coverage": _coverage(subject_type, str(subject_id), head, sealed_through, latest, anchored),
         "events": records,
         "tree_heads": heads,
         "consistency": consistency,

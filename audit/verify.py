@@ -141,6 +141,12 @@ def _hex32(value: Any) -> bytes | None:
     return raw if len(raw) == 32 else None
 
 
+def _hex_path(items: Any) -> list[bytes] | None:
+    """A proof's path as bytes, or None when any node is not 32 bytes of hex."""
+    path = [_hex32(p) for p in items or []]
+    return None if None in path else [p for p in path if p is not None]
+
+
 def _int(value: Any) -> int | None:
     """An integer field; None for a missing one, or for a bool, float or text that only looks like one."""
     return value if isinstance(value, int) and not isinstance(value, bool) else None
@@ -353,11 +359,11 @@ def check_consistency(bundle: dict[str, Any], roots: dict[int, bytes], report: R
     for item in bundle.get("consistency") or []:
         report.count("consistency_proofs")
         first, second = _int(item.get("first")), _int(item.get("second"))
-        path = [_hex32(p) for p in item.get("path") or []]
+        path = _hex_path(item.get("path"))
         label = f"consistency {item.get('first')}->{item.get('second')}"
         if first is None or second is None or first not in roots or second not in roots:
             report.fail("tree_head_missing", f"{label}: a tree head is missing or unverified")
-        elif None in path or not merkle.verify_consistency(first, second, roots[first], roots[second], path):  # type: ignore[arg-type]
+        elif path is None or not merkle.verify_consistency(first, second, roots[first], roots[second], path):
             report.fail(
                 "consistency_proof_invalid",
                 f"{label}: the larger tree does not extend the smaller one (history rewritten)",
@@ -397,7 +403,7 @@ def check_inclusion(
         report.count("inclusion_proofs")
         size, index = _int(proof.get("tree_size")), _int(event.get("leaf_index"))
         leaf = _hex32(event.get("event_hash"))
-        path = [_hex32(p) for p in proof.get("path") or []]
+        path = _hex_path(proof.get("path"))
         if size is None or size not in roots:
             report.fail(
                 "tree_head_missing",
@@ -406,9 +412,9 @@ def check_inclusion(
         elif (
             index is None
             or leaf is None
-            or None in path
+            or path is None
             or not merkle.verify_inclusion(index, size, leaf, path, roots[size])
-        ):  # type: ignore[arg-type]
+        ):
             report.fail(
                 "inclusion_proof_invalid",
                 f"{event_label(event)}: inclusion proof does not lead to the signed root of tree size {size}",

@@ -147,9 +147,12 @@ def test_a_recording_aborted_by_the_server_is_retried_at_once_without_asking_the
         payout = _request(wallet.pk, "p1")
     rail_calls: list[str] = []
     send = SimulatedRail.payout_send
-    monkeypatch.setattr(
-        SimulatedRail, "payout_send", lambda self, **kw: rail_calls.append(kw["idempotency_key"]) or send(self, **kw)
-    )
+
+    def counted_send(self: SimulatedRail, **kw: Any) -> Any:
+        rail_calls.append(kw["idempotency_key"])
+        return send(self, **kw)
+
+    monkeypatch.setattr(SimulatedRail, "payout_send", counted_send)
     aborted: list[int] = []
 
     def abort_first_recording(sender: Any, payout_id: int, **kw: Any) -> None:
