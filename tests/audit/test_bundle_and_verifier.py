@@ -154,6 +154,19 @@ def insert_foreign_event(bundle: Bundle) -> None:
     bundle["events"].insert(1, foreign)
 
 
+def split_view(bundle: Bundle) -> None:
+    """A second head of the latest size, with another root, properly signed: the log showing two histories."""
+    other = copy.deepcopy(head(bundle, 33))
+    other["root_hash"] = merkle.leaf_hash(b"another history").hex()
+    fields = {k: other[k] for k in ("log_id", "tree_size", "root_hash", "timestamp_ms")}
+    other["signature"] = signing.sign(canonical.tree_head_message(**fields))
+    bundle["tree_heads"].insert(0, other)
+
+
+def move_anchor_to_latest(bundle: Bundle) -> None:
+    head(bundle, 33)["anchor"], head(bundle, 7)["anchor"] = head(bundle, 7)["anchor"], None
+
+
 def set_field(getter: Callable[[Bundle], dict[str, Any]], **fields: Any) -> Callable[[Bundle], None]:
     return lambda bundle: getter(bundle).update(fields)
 
@@ -244,6 +257,13 @@ CASES: dict[str, Case] = {
         lambda b: head(b, 7)["anchor"].update(block_number=head(b, 7)["anchor"]["block_number"] + 1),
         {"anchor_block_mismatch": 1},
     ),
+    "anchor names another contract (not pinned)": Case(
+        set_field(lambda b: head(b, 7)["anchor"], contract_address="0x" + "00" * 20), {"anchor_event_missing": 1}
+    ),
+    "anchor moved to another tree head": Case(move_anchor_to_latest, {"anchor_missing": 1, "anchor_size_mismatch": 1}),
+    "two signed heads of one size (split view)": Case(split_view, {"tree_head_conflict": 1}),
+    "event field removed": Case(lambda b: event(b, 2).pop("salt"), {"event_malformed": 1}),
+    "events not a list": Case(lambda b: b.update(events="none"), {"bundle_malformed": 1}),
     "anchor confirmations raised": Case(
         set_field(lambda b: head(b, 7)["anchor"], confirmations_required=1000), {"anchor_unconfirmed": 1}
     ),
@@ -296,6 +316,18 @@ def test_every_tampering_is_refused_for_its_own_reason(in_process_chain: Any) ->
         found[name] = dict(Counter(report.reasons))
         expected[name] = case.reasons
     assert found == expected
+
+
+def test_the_tamper_suite_expects_every_reason_the_verifier_has() -> None:
+    expected = {reason for case in CASES.values() for reason in case.reasons}
+    # chain_unreachable: the next test. anchor_reverted: the contract refuses at gas estimation, so
+    # a reverted anchor transaction cannot be made on the test chain; the check is one comparison.
+    assert set(verify.REASONS) - expected == {"chain_unreachable", "anchor_reverted"}
+
+
+def test_the_documented_reasons_are_the_verifiers() -> None:
+    doc = (ROOT / "docs" / "decisions" / "0203-audit-verifier.md").read_text()
+    assert {reason for reason in verify.REASONS if f"| `{reason}` |" in doc} == set(verify.REASONS)
 
 
 def test_a_failing_rpc_node_is_named_and_not_a_pass(in_process_chain: Any) -> None:
