@@ -15,6 +15,10 @@ class SubjectHead(models.Model):
     subject_id = models.CharField(max_length=128)
     length = models.PositiveBigIntegerField(default=0)
     head_hash = models.CharField(max_length=HASH_LEN, blank=True, default="")
+    # The head before the latest append: the one-statement append reads the event's prev_hash
+    # back from here (RETURNING gives only the new row). A database default, so code deployed
+    # before this column (which does not name it) can still insert heads during a rollout.
+    prev_head_hash = models.CharField(max_length=HASH_LEN, blank=True, default="", db_default="")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
