@@ -44,14 +44,17 @@ class AuditEvent(models.Model):
     request_id = models.CharField(max_length=128, blank=True, default="")
     payload = models.JSONField(default=dict)
     salt = models.CharField(max_length=32)
-    event_hash = models.CharField(max_length=HASH_LEN, unique=True)
+    event_hash = models.CharField(max_length=HASH_LEN)
 
     class Meta:
         ordering = ["id"]
         # Few indexes on purpose: every one is paid on each insert. Kind and time filters run
-        # within one subject, whose rows the (subject, seq) index finds.
+        # within one subject, whose rows the (subject, seq) index finds. The hash is unique by a
+        # constraint rather than `unique=True`, which on PostgreSQL also builds a
+        # varchar_pattern_ops index for prefix searches nobody makes.
         constraints = [
             models.UniqueConstraint(fields=["subject_type", "subject_id", "seq"], name="audit_event_subject_seq"),
+            models.UniqueConstraint(fields=["event_hash"], name="audit_event_hash_unique"),
         ]
 
     def __str__(self) -> str:
