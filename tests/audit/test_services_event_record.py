@@ -149,7 +149,7 @@ AWKWARD_PAYLOADS = [
 
 @pytest.mark.parametrize("payload", AWKWARD_PAYLOADS, ids=["empty", "unicode-and-quotes", "long-and-control"])
 def test_the_record_parts_join_to_the_canonical_record(payload: dict[str, Any]) -> None:
-    fields = {
+    fields: dict[str, Any] = {
         "kind": "escrow.funded",
         "subject_type": "test_case",
         "subject_id": 'id "with" ü',
