@@ -605,10 +605,9 @@ def _summarise(report: Report, coverage: dict[str, Any] | None, key: str, rpc_gi
             f"{str(coverage.get('head_hash'))[:16]}…, as the coverage states"
         )
     if report.key_pinned:
-        report.proven.append(
-            f"included in signed tree heads by the pinned key {key[:16]}…: events up to seq "
-            f"{(coverage or {}).get('sealed_through_seq', '?')} in tree size {(coverage or {}).get('tree_size', '?')}"
-        )
+        sealed = (coverage or {}).get("sealed_through_seq")
+        scope = f": events up to seq {sealed} in tree size {coverage.get('tree_size')}" if coverage and sealed else ""
+        report.proven.append(f"included in signed tree heads by the pinned key {key[:16]}…{scope}")
     else:
         report.unproven.append(
             "no key pinned (--key): the signatures were checked against the key inside the bundle, which proves "
