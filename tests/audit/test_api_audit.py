@@ -122,6 +122,23 @@ def test_verify_checks_the_anchor_on_chain(client_for: Client, buyer: User, in_p
     assert [f["reason"] for f in verdict["failures"]] == ["anchor_chain_mismatch"]
 
 
+def test_verify_says_when_the_anchor_is_on_a_chain_this_process_cannot_read(
+    client_for: Client, buyer: User, in_process_chain: Any
+) -> None:
+    from audit import chain
+
+    record_events("c1", 2)
+    tree_seal()
+    assert anchor_now().status == AnchorStatus.CONFIRMED
+    chain.reset_client()  # as in a web process: the worker's in-process chain is not here
+    event = AuditEvent.objects.get(subject_id="c1", seq=1)
+
+    verdict = client_for(buyer).post(f"/api/v1/audit/events/{event.event_hash}/verify").json()["verdict"]
+    assert (verdict["valid"], verdict["level"], verdict["anchor_verified_on_chain"]) == (True, "signed", False)
+    assert verdict["not_proven"][-1].startswith("anchors not checked on chain: they were made on an in-process")
+    assert chain._client is None  # and it did not build a fresh, empty chain to ask
+
+
 def test_the_audit_trail_is_read_only(client_for: Client, buyer: User) -> None:
     record_events("c1", 1)
     response = client_for(buyer).delete(f"/api/v1/audit/{SUBJECT}/c1/events")
