@@ -166,8 +166,15 @@ class DisputeAdmin(ReadOnlyAdmin):
 
 @admin.register(PlatformControl)
 class PlatformControlAdmin(ReadOnlyAdmin):
-    list_display = ["__str__", "reason", "changed_by", "changed_at"]
+    """The emergency switch: its state here, its history in the audit trail (escrow_platform_control/payouts)."""
+
+    list_display = ["__str__", "payouts_paused", "reason", "changed_by", "changed_at"]
     actions = ["pause_all", "resume_all"]
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
+        # The single row must exist to be shown and selected for the actions, even before anyone paused.
+        PlatformControl.objects.get_or_create(pk=1)
+        return super().changelist_view(request, extra_context)
 
     @admin.action(description="EMERGENCY: pause every escrow payout")
     def pause_all(self, request: HttpRequest, queryset: QuerySet[PlatformControl]) -> None:

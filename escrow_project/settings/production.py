@@ -2,6 +2,7 @@
 
 from django.core.exceptions import ImproperlyConfigured
 
+from escrow_project.settings.apps.audit import AUDIT_ANCHORING_DISABLED
 from escrow_project.settings.apps.ledger import (
     ALLOW_SIMULATED_RAIL,
     PAYMENT_RAIL,
@@ -12,6 +13,7 @@ from escrow_project.settings.apps.ledger import (
 from escrow_project.settings.base import *  # noqa: F403
 from escrow_project.settings.base import (
     BLIND_INDEX_KEY,
+    CHAIN_RPC_URL,
     DATABASES,
     DEBUG,
     FIELD_ENCRYPTION_KEYS,
@@ -61,6 +63,15 @@ if PAYMENT_RAIL == "stripe":
         raise ImproperlyConfigured(
             "STRIPE_LIVE_MODE and STRIPE_SECRET_KEY disagree: a live key needs STRIPE_LIVE_MODE=true, a test key false."
         )
+
+# Without CHAIN_RPC_URL anchors go to an in-process chain that lives and dies with each worker:
+# no party can read it, so its anchors would look like proof and prove nothing.
+if not CHAIN_RPC_URL and not AUDIT_ANCHORING_DISABLED:
+    raise ImproperlyConfigured(
+        "Production refuses to anchor the audit log on the in-process chain, which nobody else can read: set "
+        "CHAIN_RPC_URL (with AUDIT_CHAIN_PRIVATE_KEY and AUDIT_ANCHOR_CONTRACT_ADDRESS), or "
+        "AUDIT_ANCHORING_DISABLED=true to run without anchors (bundles then prove no anchor; --strict fails)."
+    )
 
 # Personal data is encrypted with keys from the environment (or a KMS provider); never derived ones.
 if KEY_PROVIDER.endswith(".EnvironmentKeyProvider") and (

@@ -25,6 +25,7 @@ _KEY_SETTINGS = {
     "AUDIT_SIGNING_KEY",
     "AUDIT_CHAIN_PRIVATE_KEY",
     "CHAIN_RPC_URL",
+    "AUDIT_ANCHORING_DISABLED",
 }
 
 
@@ -50,6 +51,7 @@ def _check_deploy(tmp_path: Path, **overrides: str) -> subprocess.CompletedProce
             "PAYMENT_RAIL": "stripe",
             "STRIPE_SECRET_KEY": "sk_test_" + secrets.token_hex(12),
             "STRIPE_WEBHOOK_SECRETS": "whsec_" + secrets.token_hex(16),
+            "AUDIT_ANCHORING_DISABLED": "true",  # no chain node here; the anchoring cases turn it back on
             **overrides,
         }
     )
@@ -93,6 +95,7 @@ def test_secure_production_configuration_passes_check_deploy(tmp_path):
             {"CHAIN_RPC_URL": "http://127.0.0.1:8545", "AUDIT_CHAIN_PRIVATE_KEY": "0x" + "f" * 64},
             "AUDIT_CHAIN_PRIVATE_KEY must be a secp256k1 private key",
         ),
+        ({"AUDIT_ANCHORING_DISABLED": "false"}, "refuses to anchor the audit log on the in-process chain"),
     ],
     ids=[
         "default-key",
@@ -112,6 +115,7 @@ def test_secure_production_configuration_passes_check_deploy(tmp_path):
         "malformed-audit-signing-key",
         "chain-without-audit-chain-key",
         "invalid-audit-chain-key",
+        "anchoring-on-the-in-process-chain",
     ],
 )
 def test_insecure_production_configuration_refuses_to_start(tmp_path, overrides, complaint):
@@ -124,7 +128,10 @@ def test_insecure_production_configuration_refuses_to_start(tmp_path, overrides,
 def test_production_anchoring_on_a_chain_with_its_own_key_passes_check_deploy(tmp_path):
     """No chain call happens at start-up: the node named by CHAIN_RPC_URL need not be up for the check."""
     result = _check_deploy(
-        tmp_path, CHAIN_RPC_URL="http://127.0.0.1:9", AUDIT_CHAIN_PRIVATE_KEY="0x" + secrets.token_hex(32)
+        tmp_path,
+        CHAIN_RPC_URL="http://127.0.0.1:9",
+        AUDIT_CHAIN_PRIVATE_KEY="0x" + secrets.token_hex(32),
+        AUDIT_ANCHORING_DISABLED="false",
     )
     assert result.returncode == 0, result.stderr
     assert "System check identified no issues" in result.stdout

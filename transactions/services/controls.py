@@ -7,6 +7,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from audit.services import event_record
 from escrow_project.common.errors import PermissionDeniedError, UnprocessableError
 from escrow_project.common.four_eyes import decision_record, second_person_check
 from identity.models import Membership, Organization, Role
@@ -19,8 +20,13 @@ from transactions.models import (
     PlatformControl,
 )
 from transactions.services import funds
-from transactions.services._common import audit, live, logger, txn_lock
+from transactions.services._common import actor_ref, audit, live, logger, txn_lock
 from transactions.states import FINAL
+
+# The audit subject of the emergency switch; nobody registers access to it, so only operators and
+# auditors read its trail (GET /api/v1/audit/escrow_platform_control/payouts/events).
+CONTROL_SUBJECT_TYPE = "escrow_platform_control"
+CONTROL_SUBJECT_ID = "payouts"
 
 
 def _require_operator(user: Any) -> None:
@@ -33,11 +39,21 @@ def payouts_pause_all(*, actor: Any, paused: bool, reason: str = "") -> Platform
     """The emergency switch: no escrow money moves anywhere while it is on."""
     _require_operator(actor)
     row, _ = PlatformControl.objects.select_for_update().get_or_create(pk=1)
+    was_paused = row.payouts_paused
     row.payouts_paused = paused
     row.reason = reason[:300]
     row.changed_by = actor
     row.changed_at = timezone.now()
     row.save()
+    # On the control's own chain: the switch stops every case's money, so who flipped it, when and
+    # why must be as tamper-evident as what it stopped.
+    event_record(
+        kind="escrow.payouts_paused_all" if paused else "escrow.payouts_resumed_all",
+        subject_type=CONTROL_SUBJECT_TYPE,
+        subject_id=CONTROL_SUBJECT_ID,
+        actor=actor_ref(actor),
+        payload={"paused": paused, "was_paused": was_paused, "reason": row.reason},
+    )
     logger.warning("escrow_payouts_paused" if paused else "escrow_payouts_resumed", reason=reason)
     if not paused:
         transaction.on_commit(funds.transactions_unblock_all)
