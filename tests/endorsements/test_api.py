@@ -215,7 +215,8 @@ def test_ledger_balance_topup_and_history(live_world, client_for):
     )
     assert again.headers["Idempotent-Replayed"] == "true"
     secret = top.json()["payment"]["client_secret"]
-    forged = client.post("/api/v1/sandbox/payments/pay", {"client_secret": secret[:-1] + "0"}, format="json")
+    guessed = secret[:-1] + ("1" if secret[-1] != "1" else "2")
+    forged = client.post("/api/v1/sandbox/payments/pay", {"client_secret": guessed}, format="json")
     assert forged.status_code == 403
     declined = client.post(
         "/api/v1/sandbox/payments/pay", {"client_secret": secret, "card_number": "4000000000000002"}, format="json"
