@@ -1,6 +1,7 @@
+from django.conf import settings
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from escrow_project.common import health, metrics
@@ -20,11 +21,17 @@ urlpatterns = [
     path("health/live", health.live, name="health-live"),
     path("health/ready", health.ready, name="health-ready"),
     path("api/v1/", include(api_v1)),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
     path("escrow/", include("transactions.urls")),
     path("metrics", metrics.metrics, name="prometheus-django-metrics"),
 ]
+if settings.API_DOCS_ENABLED:
+    urlpatterns += [
+        path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+        path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
+    ]
+# Last: any other /api/ URL is a problem-JSON 404, never Django's HTML page (which, with DEBUG on,
+# lists every URL pattern).
+urlpatterns.append(re_path(r"^api/", lambda request, *args, **kwargs: not_found(request), name="api-not-found"))
 
 handler404 = "escrow_project.urls.not_found"
 handler500 = "escrow_project.urls.server_error"

@@ -62,6 +62,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # After authentication, so its process_exception runs first for every view (API problem JSON).
+    "escrow_project.common.api_guard.ApiGuardMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
@@ -156,6 +158,12 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "escrow_project.common.errors.problem_exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # DRF's three, refusing NUL, lone surrogates, NaN and deep nesting (escrow_project/common/parsers.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "escrow_project.common.parsers.StrictJSONParser",
+        "escrow_project.common.parsers.StrictFormParser",
+        "escrow_project.common.parsers.StrictMultiPartParser",
+    ],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "COERCE_DECIMAL_TO_STRING": True,
     # Per authenticated client and per IP; 429 problem details with Retry-After (docs/errors.md).
@@ -325,4 +333,9 @@ UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 5 * 1024 * 1024)
 UPLOAD_MAX_ROWS = env_int("UPLOAD_MAX_ROWS", 10_000)
 # Django keeps bigger uploads on disk in a temp file instead of memory; the limit above still applies.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# Also the limit of every API body that is not a file upload: over it a 413 problem, before reading.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# JSON bodies, webhook payloads and batch files nested deeper than this are refused unparsed.
+API_MAX_JSON_DEPTH = env_int("API_MAX_JSON_DEPTH", 32)
+# The OpenAPI schema and Swagger UI at /api/schema/ and /api/docs/ (production turns them off).
+API_DOCS_ENABLED = env_bool("API_DOCS_ENABLED", True)

@@ -72,6 +72,8 @@ if KEY_PROVIDER.endswith(".EnvironmentKeyProvider") and (
     )
 
 METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", "")
+# The API's map is for partners' developers, not for the public: serve it only when asked to.
+API_DOCS_ENABLED = env_bool("API_DOCS_ENABLED", False)
 
 # TLS is terminated by the proxy in front, which must set X-Forwarded-Proto to the scheme the
 # client used and strip any X-Forwarded-Proto the client sent; otherwise a client could claim https.
