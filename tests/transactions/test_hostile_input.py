@@ -49,3 +49,36 @@ def test_unstorable_text_in_dispute_evidence_is_refused_and_nothing_is_written(w
     )
     assert _is_problem(response, 400)["code"] == "malformed_request"
     assert not Dispute.objects.filter(transaction=txn).exists()
+
+
+@pytest.mark.parametrize(
+    ("timestamp", "signature", "body", "code"),
+    [
+        ("\xb2", None, b"{}", "webhook_stale"),
+        ("1" * 400, None, b"{}", "webhook_stale"),
+        ("9" * 5000, None, b"{}", "webhook_stale"),
+        (None, "sha256=\xe9", b"{}", "webhook_signature_invalid"),
+        (None, None, b"[" * 100_000 + b"]" * 100_000, "malformed_request"),
+        (None, None, b'{"task": "\\u0000"}', "malformed_request"),
+    ],
+)
+def test_the_agent_webhook_parses_garbage_defensively(world, api_client, timestamp, signature, body, code):
+    import time
+
+    from verifications.api.views import webhook_signature
+    from verifications.models import AgentProfile, VerificationReport
+
+    AgentProfile.objects.filter(organization=world.title_company).update(webhook_secret="whsec-title-123")
+    ts = str(int(time.time())) if timestamp is None else timestamp
+    sig = signature if signature is not None else webhook_signature("whsec-title-123", ts, body)
+    response = api_client.post(
+        f"{BASE}/agents/{world.title_company.public_id}/webhook/",
+        body,
+        content_type="application/json",
+        HTTP_X_AGENT_TIMESTAMP=ts,
+        HTTP_X_AGENT_SIGNATURE=sig,
+    )
+    assert response.status_code in (400, 403), response.content[:300]
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json()["code"] == code
+    assert not VerificationReport.objects.exists()
