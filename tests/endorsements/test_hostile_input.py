@@ -93,7 +93,8 @@ def _json_file(content: bytes) -> SimpleUploadedFile:
 def test_a_deeply_nested_json_batch_is_refused_at_upload_and_nothing_is_stored(world, client_for, settings, tmp_path):
     settings.MEDIA_ROOT = str(tmp_path)
     content = b"[" + b"[" * 200_000 + b"]" * 200_000 + b"]"
-    response = client_for(world.hr).post("/api/v1/endorsements/batch", {"file": _json_file(content)}, format="multipart")
+    client = client_for(world.hr)
+    response = client.post("/api/v1/endorsements/batch", {"file": _json_file(content)}, format="multipart")
     assert _problem(response, 422)["code"] == "upload_malformed"
     assert not Batch.objects.exists()
     assert not list(Path(tmp_path).rglob("*.json"))

@@ -51,7 +51,8 @@ def test_with_debug_on_api_errors_are_problem_json_not_debug_pages(client, setti
     client.raise_request_exception = False
     missing = client.get("/api/v1/no-such-thing/")
     assert _problem(missing, 404)["code"] == "not_found"
-    assert b"DATABASE" not in missing.content and b"urlpatterns" not in missing.content
+    assert b"DATABASE" not in missing.content
+    assert b"urlpatterns" not in missing.content
     assert _problem(client.post("/api/nothing-here"), 404)["code"] == "not_found"  # no APPEND_SLASH error
     broken = client.get("/api/v1/broken/")
     body = _problem(broken, 500)
@@ -185,5 +186,3 @@ def test_api_docs_follow_the_setting(client, settings):
         importlib.reload(escrow_project.urls)
         clear_url_caches()
     assert client.get("/api/schema/").status_code == 200
-
-
