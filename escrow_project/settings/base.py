@@ -177,9 +177,13 @@ REST_FRAMEWORK = {
         "sign_in": env_str("API_RATE_SIGN_IN_PER_IP", "30/min"),
     },
     # How many proxies in front append to X-Forwarded-For; 0 = use the socket address only. Never
-    # None: DRF would then trust the whole, caller-controlled header.
+    # None: DRF would then trust the whole, caller-controlled header. Leave it 0 when the server
+    # already applies the header (TRUSTED_PROXIES below), or it is applied twice.
     "NUM_PROXIES": env_int("NUM_PROXIES", 0),
 }
+# Addresses of the reverse proxies whose X-Forwarded-For/-Proto the web server (uvicorn, started by
+# run_platform) applies; empty = none, the socket address is the client. Never a caller's choice.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", "")
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Escrow & Endorsements Platform API",
