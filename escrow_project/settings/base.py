@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "django_prometheus",
     "django_structlog",
     "django_celery_beat",
+    "axes",
     "escrow_project.common",
     "identity",
     "ledger",
@@ -65,6 +66,8 @@ MIDDLEWARE = [
     # After authentication, so its process_exception runs first for every view (API problem JSON).
     "escrow_project.common.api_guard.ApiGuardMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes requires: it answers a locked-out sign-in form (settings/apps/identity.py).
+    "axes.middleware.AxesMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 

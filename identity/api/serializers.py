@@ -4,12 +4,15 @@ from typing import Any
 
 from django.db import transaction
 from rest_framework import serializers
-from rest_framework_simplejwt.serializers import TokenRefreshSerializer
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, TokenRefreshSerializer
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.utils import datetime_from_epoch
 
+from escrow_project.common.errors import DomainError
+from identity.lockout import cooloff_minutes
 from identity.models import Membership, Organization, OrganizationKind, User
 
 
@@ -77,3 +80,22 @@ class LockedTokenRefreshSerializer(TokenRefreshSerializer):
             OutstandingToken.objects.select_for_update().filter(pk=outstanding.pk).get()
             # Checked again under the lock (the blacklist row of a winner is committed by now).
             return super().validate(attrs)
+
+
+class LockoutAwareTokenObtainPairSerializer(TokenObtainPairSerializer):
+    """Sign-in for API clients, under the same lockout as the HTML forms (identity.lockout)."""
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, str]:
+        request = self.context.get("request")
+        try:
+            return super().validate(attrs)
+        except AuthenticationFailed:
+            # django-axes marks the request; Django's authenticate() swallows its PermissionDenied.
+            if getattr(request, "axes_locked_out", False):
+                raise DomainError(
+                    f"Too many unsuccessful sign-in attempts for this account from this address; "
+                    f"sign-in is paused for {cooloff_minutes()} minutes.",
+                    code="sign_in_locked",
+                    status=429,
+                ) from None
+            raise

@@ -91,8 +91,9 @@ def test_per_ip_limit_cannot_be_bypassed_by_changing_x_forwarded_for(live_server
 def test_sign_in_has_its_own_lower_ceiling(live_server, settings):
     _rates(settings, client="100000/hour", ip="100000/hour", sign_in="5/hour")
     url = f"{live_server.url}/api/v1/auth/token/"
+    # A new username each time: one account's failures would also trip its lockout (test_login_lockout).
     statuses = [
-        requests.post(url, json={"username": "admin", "password": f"guess{n}"}, timeout=30).status_code
+        requests.post(url, json={"username": f"admin{n}", "password": f"guess{n}"}, timeout=30).status_code
         for n in range(8)
     ]
     assert statuses == [401] * 5 + [429] * 3
