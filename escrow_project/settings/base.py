@@ -9,7 +9,7 @@ import dj_database_url
 import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
 
-from escrow_project.settings.env import env_bool, env_int, env_list, env_str
+from escrow_project.settings.env import env_bool, env_int, env_list, env_str, install_secret
 
 # Lets admin/serializer classes be subscripted at runtime, as the type checker wants them.
 django_stubs_ext.monkeypatch()
@@ -224,7 +224,10 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
-JWT_SIGNING_KEY = env_str("JWT_SIGNING_KEY", SECRET_KEY)
+# From the environment; otherwise a random key made for this install (var/secrets/), so a token
+# signed with a key read in the source is never accepted. Production insists on the environment.
+JWT_SIGNING_KEY_FROM_ENV = bool(env_str("JWT_SIGNING_KEY", ""))
+JWT_SIGNING_KEY = env_str("JWT_SIGNING_KEY", "") or install_secret(VAR_DIR, "jwt_signing_key")
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 15)),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env_int("JWT_REFRESH_DAYS", 7)),

@@ -16,6 +16,7 @@ from escrow_project.settings.base import (
     DEBUG,
     FIELD_ENCRYPTION_KEYS,
     JWT_SIGNING_KEY,
+    JWT_SIGNING_KEY_FROM_ENV,
     KEY_PROVIDER,
     REDIS_URL,
     SECRET_KEY,
@@ -37,6 +38,8 @@ def _refuse_insecure_key(name: str, value: str) -> None:
 if DEBUG:
     raise ImproperlyConfigured("DEBUG must be off in production.")
 _refuse_insecure_key("SECRET_KEY", SECRET_KEY)
+if not JWT_SIGNING_KEY_FROM_ENV:  # a per-host key in var/ would split the fleet's tokens
+    raise ImproperlyConfigured("Production needs JWT_SIGNING_KEY in the environment.")
 _refuse_insecure_key("JWT_SIGNING_KEY", JWT_SIGNING_KEY)
 if JWT_SIGNING_KEY == SECRET_KEY:
     raise ImproperlyConfigured("JWT_SIGNING_KEY must differ from SECRET_KEY in production.")
