@@ -2,6 +2,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.urls import include, path, re_path
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from escrow_project.common import health, metrics
@@ -29,9 +30,6 @@ if settings.API_DOCS_ENABLED:
         path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
         path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
     ]
-# Last: any other /api/ URL is a problem-JSON 404, never Django's HTML page (which, with DEBUG on,
-# lists every URL pattern).
-urlpatterns.append(re_path(r"^api/", lambda request, *args, **kwargs: not_found(request), name="api-not-found"))
 
 handler404 = "escrow_project.urls.not_found"
 handler500 = "escrow_project.urls.server_error"
@@ -47,6 +45,13 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
     return page_not_found(request, exception)
 
 
+@csrf_exempt  # a 404 whatever the method: never the CSRF middleware's HTML 403
+def api_unmatched(request: HttpRequest) -> HttpResponse:
+    from escrow_project.common.errors import api_not_found
+
+    return api_not_found(request)
+
+
 def server_error(request: HttpRequest) -> HttpResponse:
     from django.views.defaults import server_error as page_server_error
 
@@ -55,3 +60,8 @@ def server_error(request: HttpRequest) -> HttpResponse:
     if request.path.startswith("/api/"):
         return api_server_error(request)
     return page_server_error(request)
+
+
+# Last: any other /api/ URL is a problem-JSON 404, never Django's HTML page (which, with DEBUG on,
+# lists every URL pattern).
+urlpatterns.append(re_path(r"^api/", api_unmatched, name="api-not-found"))

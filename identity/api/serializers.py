@@ -24,7 +24,9 @@ class OrganizationSerializer(serializers.ModelSerializer[Organization]):
         fields = ["id", "name", "kind", "slug", "is_active", "client_of", "created_at"]
         read_only_fields = ["is_active", "created_at"]
 
-    client_of: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="public_id", read_only=True)
+    client_of: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="public_id", read_only=True, allow_null=True
+    )
 
 
 class OrganizationCreateSerializer(serializers.Serializer[None]):

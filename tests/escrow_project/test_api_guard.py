@@ -62,6 +62,14 @@ def test_with_debug_on_api_errors_are_problem_json_not_debug_pages(client, setti
 
 
 @pytest.mark.django_db
+def test_an_unmatched_api_post_is_a_404_problem_not_a_csrf_page():
+    from django.test import Client
+
+    response = Client(enforce_csrf_checks=True).post("/api/v1/escrow/transactions/not-a-uuid/cancel/", {})
+    assert _problem(response, 404)["code"] == "not_found"
+
+
+@pytest.mark.django_db
 @pytest.mark.urls(__name__)
 def test_a_500_is_still_signalled_for_logging_and_error_reporting(client):
     with pytest.raises(RuntimeError, match="a bug"):  # the test client re-raises what was signalled
