@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from django.conf import settings
@@ -137,14 +137,14 @@ class ApiGuardMiddleware:
         return response
 
 
-ASGIApp = Callable[[MutableMapping[str, Any], Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Any]
+ASGIApp = Callable[..., Awaitable[None]]
 
 
 def limit_asgi_body(app: ASGIApp) -> ASGIApp:
     """Refuse oversized /api/ bodies while they arrive: Django's ASGI handler reads a whole body
     (to memory or a temp file) before any middleware runs, so the check must sit in front of it."""
 
-    async def guarded(scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+    async def guarded(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope.get("type") != "http" or not is_api_path(str(scope.get("path", ""))):
             await app(scope, receive, send)
             return

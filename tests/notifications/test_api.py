@@ -266,7 +266,7 @@ def test_a_slow_partner_on_test_does_not_hold_the_circuit_breaker_lock(client_fo
     from notifications.models import ChannelCircuit, CircuitState, WebhookEndpoint
 
     lock_free_during_send = []
-    key = {}
+    key: dict[str, str] = {}
 
     def try_lock_from_elsewhere():
         try:

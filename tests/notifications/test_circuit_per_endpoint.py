@@ -63,6 +63,7 @@ def test_retries_of_one_webhook_back_off_growing_over_hours(settings):
         before = timezone.now()
         assert notification_deliver(notification_id=row.pk) == "retry_scheduled"
         due = Notification.objects.get(pk=row.pk).next_attempt_at
+        assert due is not None
         delays.append(round((due - before).total_seconds()))
         # Due now, with the breaker closed, as if the wait and a successful probe had passed.
         Notification.objects.filter(pk=row.pk).update(next_attempt_at=timezone.now())
