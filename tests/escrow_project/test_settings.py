@@ -32,7 +32,9 @@ def _random_key() -> str:
     return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
 
 
-def _check_deploy(tmp_path: Path, **overrides: str) -> subprocess.CompletedProcess[str]:
+def _check_deploy(
+    tmp_path: Path, *, command: tuple[str, ...] = ("check", "--deploy", "--fail-level", "WARNING"), **overrides: str
+) -> subprocess.CompletedProcess[str]:
     env = {key: value for key, value in os.environ.items() if key not in _KEY_SETTINGS}
     env.update(
         {
@@ -54,7 +56,7 @@ def _check_deploy(tmp_path: Path, **overrides: str) -> subprocess.CompletedProce
         }
     )
     return subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        [sys.executable, "manage.py", *command],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -121,6 +123,20 @@ def test_insecure_production_configuration_refuses_to_start(tmp_path, overrides,
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
     assert complaint in result.stderr
+
+
+_WHICH_DOCS = (
+    "shell",
+    "-c",
+    "from django.urls import resolve; print('docs:', resolve('/api/schema/').url_name, resolve('/api/docs/').url_name)",
+)
+
+
+@pytest.mark.parametrize(("overrides", "served"), [({}, "api-not-found"), ({"API_DOCS_ENABLED": "true"}, "schema")])
+def test_production_serves_the_api_docs_only_when_asked_to(tmp_path, overrides, served):
+    result = _check_deploy(tmp_path, command=_WHICH_DOCS, **overrides)
+    assert result.returncode == 0, result.stderr
+    assert f"docs: {served} " in result.stdout
 
 
 def test_production_anchoring_on_a_chain_with_its_own_key_passes_check_deploy(tmp_path):
