@@ -75,7 +75,9 @@ def _claim(notification_id: int) -> tuple[Notification, NotificationAttempt] | s
         retry_at = decision.retry_at or now + timedelta(seconds=settings.NOTIFICATIONS_RETRY_DELAY_SECONDS)
         notification.status = NotificationStatus.PENDING
         notification.next_attempt_at = retry_at
-        notification.last_error = f"the {breaker_key(notification)} circuit breaker is open"
+        # Partners read this: name the channel, not our internal breaker key.
+        scope = " of this endpoint" if breaker_key(notification) != notification.channel else ""
+        notification.last_error = f"the {notification.channel} circuit breaker{scope} is open"
         notification.claimed_until = None
         notification.save()
         delivery_schedule_on_commit(notification.pk, countdown=(retry_at - now).total_seconds())
