@@ -32,9 +32,12 @@ def _random_key() -> str:
     return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
 
 
-def _check_deploy(
-    tmp_path: Path, *, command: tuple[str, ...] = ("check", "--deploy", "--fail-level", "WARNING"), **overrides: str
-) -> subprocess.CompletedProcess[str]:
+def _check_deploy(tmp_path: Path, **overrides: str) -> subprocess.CompletedProcess[str]:
+    return _manage(tmp_path, ("check", "--deploy", "--fail-level", "WARNING"), **overrides)
+
+
+def _manage(tmp_path: Path, command: tuple[str, ...], /, **overrides: str) -> subprocess.CompletedProcess[str]:
+    """manage.py <command> under the production settings, with a secure environment plus overrides."""
     env = {key: value for key, value in os.environ.items() if key not in _KEY_SETTINGS}
     env.update(
         {
@@ -134,7 +137,7 @@ _WHICH_DOCS = (
 
 @pytest.mark.parametrize(("overrides", "served"), [({}, "api-not-found"), ({"API_DOCS_ENABLED": "true"}, "schema")])
 def test_production_serves_the_api_docs_only_when_asked_to(tmp_path, overrides, served):
-    result = _check_deploy(tmp_path, command=_WHICH_DOCS, **overrides)
+    result = _manage(tmp_path, _WHICH_DOCS, **overrides)
     assert result.returncode == 0, result.stderr
     assert f"docs: {served} " in result.stdout
 
