@@ -1,8 +1,12 @@
-"""The web server applies X-Forwarded-For only from TRUSTED_PROXIES: a local caller cannot choose
-its own address (and escape per-IP limits) by sending the header."""
+"""The real web server (uvicorn, with run_platform's flags): it applies X-Forwarded-For only from
+TRUSTED_PROXIES, so a local caller cannot choose its own address (and escape per-IP limits), and it
+refuses an oversized API body from its headers, before reading it."""
 
 from __future__ import annotations
 
+import http.client
+import json
+import os
 import socket
 import subprocess
 import sys
@@ -54,3 +58,40 @@ def test_forwarded_for_is_applied_only_from_a_configured_proxy(settings, trusted
     settings.TRUSTED_PROXIES = trusted
     port = _free_port()
     assert _client_address_seen(web_server_argv(sys.executable, "127.0.0.1", port), port) == seen
+
+
+@pytest.mark.slow
+def test_the_real_asgi_server_refuses_an_oversized_api_body_with_a_413_problem(tmp_path):
+    port = _free_port()
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "escrow_project.settings.test", "VAR_DIR": str(tmp_path)}
+    process = subprocess.Popen(
+        web_server_argv(sys.executable, "127.0.0.1", port),
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                requests.get(f"http://127.0.0.1:{port}/health/live", timeout=5)
+                break
+            except requests.ConnectionError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    pytest.fail("uvicorn did not start")
+                time.sleep(0.2)
+        # Only the headers are sent: the answer must come without the server waiting for the body.
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        connection.putrequest("POST", "/api/v1/organizations/")
+        connection.putheader("Content-Type", "application/json")
+        connection.putheader("Content-Length", str(65 * 1024 * 1024))
+        connection.endheaders()
+        response = connection.getresponse()
+        assert response.status == 413
+        assert response.getheader("Content-Type") == "application/problem+json"
+        assert json.loads(response.read())["code"] == "request_too_large"
+        connection.close()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
