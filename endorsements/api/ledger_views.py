@@ -70,6 +70,15 @@ class EndorsementAccountHistoryLineSerializer(serializers.Serializer[Any]):
     balance_after = serializers.CharField(help_text="with the currency's decimals")
 
 
+class EndorsementAccountHistoryPageSerializer(serializers.Serializer[Any]):
+    """One page of the history, as LinkHeaderPagination answers it (also linked in `Link`)."""
+
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = EndorsementAccountHistoryLineSerializer(many=True)
+
+
 def _account_rows(eas: list[EndorsementAccount]) -> list[dict[str, Any]]:
     rows = []
     for ea in eas:
@@ -150,7 +159,7 @@ class LedgerHistoryView(APIView):
     permission_classes = [IsAuthenticated]
     serializer_class = EndorsementAccountHistoryLineSerializer
 
-    @extend_schema(responses=EndorsementAccountHistoryLineSerializer(many=True))
+    @extend_schema(responses=EndorsementAccountHistoryPageSerializer)
     def get(self, request: Request) -> Response:
         from ledger import selectors as ledger_selectors
 

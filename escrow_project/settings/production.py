@@ -18,6 +18,7 @@ from escrow_project.settings.base import (
     DEBUG,
     FIELD_ENCRYPTION_KEYS,
     JWT_SIGNING_KEY,
+    JWT_SIGNING_KEY_FROM_ENV,
     KEY_PROVIDER,
     REDIS_URL,
     SECRET_KEY,
@@ -39,6 +40,8 @@ def _refuse_insecure_key(name: str, value: str) -> None:
 if DEBUG:
     raise ImproperlyConfigured("DEBUG must be off in production.")
 _refuse_insecure_key("SECRET_KEY", SECRET_KEY)
+if not JWT_SIGNING_KEY_FROM_ENV:  # a per-host key in var/ would split the fleet's tokens
+    raise ImproperlyConfigured("Production needs JWT_SIGNING_KEY in the environment.")
 _refuse_insecure_key("JWT_SIGNING_KEY", JWT_SIGNING_KEY)
 if JWT_SIGNING_KEY == SECRET_KEY:
     raise ImproperlyConfigured("JWT_SIGNING_KEY must differ from SECRET_KEY in production.")
@@ -83,6 +86,8 @@ if KEY_PROVIDER.endswith(".EnvironmentKeyProvider") and (
     )
 
 METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", "")
+# The API's map is for partners' developers, not for the public: serve it only when asked to.
+API_DOCS_ENABLED = env_bool("API_DOCS_ENABLED", False)
 
 # TLS is terminated by the proxy in front, which must set X-Forwarded-Proto to the scheme the
 # client used and strip any X-Forwarded-Proto the client sent; otherwise a client could claim https.

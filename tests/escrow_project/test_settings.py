@@ -34,6 +34,11 @@ def _random_key() -> str:
 
 
 def _check_deploy(tmp_path: Path, **overrides: str) -> subprocess.CompletedProcess[str]:
+    return _manage(tmp_path, ("check", "--deploy", "--fail-level", "WARNING"), **overrides)
+
+
+def _manage(tmp_path: Path, command: tuple[str, ...], /, **overrides: str) -> subprocess.CompletedProcess[str]:
+    """manage.py <command> under the production settings, with a secure environment plus overrides."""
     env = {key: value for key, value in os.environ.items() if key not in _KEY_SETTINGS}
     env.update(
         {
@@ -56,7 +61,7 @@ def _check_deploy(tmp_path: Path, **overrides: str) -> subprocess.CompletedProce
         }
     )
     return subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        [sys.executable, "manage.py", *command],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -78,6 +83,7 @@ def test_secure_production_configuration_passes_check_deploy(tmp_path):
         ({"SECRET_KEY": "insecure-local-development-key-change-me-0123456789abcdef"}, "SECRET_KEY"),
         ({"SECRET_KEY": "short"}, "SECRET_KEY"),
         ({"JWT_SIGNING_KEY": "x" * 60}, "JWT_SIGNING_KEY"),
+        ({"JWT_SIGNING_KEY": ""}, "JWT_SIGNING_KEY in the environment"),
         ({"DEBUG": "true"}, "DEBUG"),
         ({"FIELD_ENCRYPTION_KEYS": ""}, "FIELD_ENCRYPTION_KEYS"),
         ({"BLIND_INDEX_KEY": ""}, "BLIND_INDEX_KEY"),
@@ -101,6 +107,7 @@ def test_secure_production_configuration_passes_check_deploy(tmp_path):
         "default-key",
         "short-key",
         "low-entropy-jwt-key",
+        "no-jwt-key-in-the-environment",
         "debug-on",
         "no-encryption-keys",
         "no-blind-index-key",
@@ -123,6 +130,20 @@ def test_insecure_production_configuration_refuses_to_start(tmp_path, overrides,
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
     assert complaint in result.stderr
+
+
+_WHICH_DOCS = (
+    "shell",
+    "-c",
+    "from django.urls import resolve; print('docs:', resolve('/api/schema/').url_name, resolve('/api/docs/').url_name)",
+)
+
+
+@pytest.mark.parametrize(("overrides", "served"), [({}, "api-not-found"), ({"API_DOCS_ENABLED": "true"}, "schema")])
+def test_production_serves_the_api_docs_only_when_asked_to(tmp_path, overrides, served):
+    result = _manage(tmp_path, _WHICH_DOCS, **overrides)
+    assert result.returncode == 0, result.stderr
+    assert f"docs: {served} " in result.stdout
 
 
 def test_production_anchoring_on_a_chain_with_its_own_key_passes_check_deploy(tmp_path):
