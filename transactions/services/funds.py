@@ -376,6 +376,13 @@ def _payment_for_payout(metadata: dict[str, Any] | None) -> Payment | None:
     public_id = (metadata or {}).get("escrow_payment")
     if not public_id:
         return None
+    txn_id = Payment.objects.filter(public_id=public_id).values_list("transaction_id", flat=True).first()
+    if txn_id is None:
+        return None
+    # The transaction row first, as every other money transaction of the case locks it (a decided
+    # verification, a deposit from the rail): they then queue on it instead of crossing at the
+    # audit head or the rail's clearing account.
+    txn_lock(txn_id)
     return Payment.objects.select_for_update().filter(public_id=public_id).first()
 
 
