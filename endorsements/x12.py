@@ -1,0 +1,291 @@
+"""ANSI X12 834 (005010X220A1) benefit enrollment files: writing ours, reading 999s and HR's 834s.
+
+Only the segments this platform needs. Separators: `*` between elements, `~` after each segment,
+`>` between components (not `:`: our references, such as the BGN02 idempotency key, contain colons),
+`^` for repetitions (ISA11).
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+ELEMENT = "*"
+SEGMENT = "~"
+COMPONENT = ">"
+REPETITION = "^"
+VERSION = "005010X220A1"
+
+# Our endorsement kinds -> INS03/HD01 maintenance type codes.
+MAINTENANCE = {"addition": "021", "modification": "001", "deletion": "024", "reinstatement": "025", "audit": "030"}
+KIND_OF_MAINTENANCE = {"021": "addition", "001": "modification", "024": "deletion"}
+# INS04 maintenance reason: 28 initial enrollment, 41 re-enrollment, XN notification only, AI none given.
+REASON = {"021": "28", "001": "AI", "024": "AI", "025": "41", "030": "XN"}
+# INS02 individual relationship codes.
+RELATIONSHIP = {"employee": "18", "spouse": "01", "child": "19", "parent": "03"}
+RELATIONSHIP_OF_CODE = {v: k for k, v in RELATIONSHIP.items()}
+
+
+class X12Error(ValueError):
+    """The text is not a readable X12 interchange (or not the one expected)."""
+
+
+@dataclass(frozen=True)
+class Envelope:
+    sender_id: str
+    receiver_id: str
+    control_number: int
+    created_at: datetime.datetime
+    usage: str = "P"  # ISA15: P production, T test
+
+
+@dataclass(frozen=True)
+class Enrollment:
+    """One member line (loop 2000 with its 2100A and 2300) of an 834."""
+
+    maintenance: str
+    member_id: str
+    subscriber_id: str
+    relationship: str
+    person_name: str
+    date_of_birth: datetime.date
+    plan: str
+    effective_date: datetime.date
+    tracking_id: str = ""
+
+
+def _clean(value: object) -> str:
+    text = str(value)
+    for sep in (ELEMENT, SEGMENT, COMPONENT, REPETITION):
+        text = text.replace(sep, " ")
+    return text.strip()
+
+
+def _segment(*elements: object) -> str:
+    parts = [_clean(e) for e in elements]
+    while parts and parts[-1] == "":
+        parts.pop()  # trailing empty elements are not sent
+    return ELEMENT.join(parts) + SEGMENT
+
+
+def _names(person_name: str) -> tuple[str, str]:
+    parts = person_name.split()
+    if len(parts) < 2:
+        return (parts[0] if parts else "UNKNOWN"), ""
+    return parts[-1], " ".join(parts[:-1])
+
+
+def write_834(
+    *,
+    envelope: Envelope,
+    reference: str,
+    policy_number: str,
+    sponsor_name: str,
+    sponsor_id: str,
+    insurer_name: str,
+    insurer_id: str,
+    enrollments: Iterable[Enrollment],
+    audit: bool = False,
+) -> str:
+    """One interchange with one 834; `reference` (BGN02, at most 50 characters) is our idempotency key.
+
+    A full-file audit (`audit=True`, every line 030) is sent with BGN08 "4" (verify); updates with "2".
+    """
+    if not 1 <= len(reference) <= 50:
+        raise X12Error("The BGN02 reference must be 1-50 characters.")
+    when = envelope.created_at
+    ctl = envelope.control_number
+    if not 1 <= ctl <= 999_999_999:
+        raise X12Error("An interchange control number is 1-999999999.")
+    body: list[str] = [
+        _segment("ST", "834", "0001", VERSION),
+        _segment("BGN", "00", reference, when.strftime("%Y%m%d"), when.strftime("%H%M"), "", "", "", "4" if audit else "2"),
+        _segment("REF", "38", policy_number),
+        _segment("N1", "P5", sponsor_name, "94", sponsor_id),
+        _segment("N1", "IN", insurer_name, "94", insurer_id),
+    ]
+    for e in enrollments:
+        subscriber = e.relationship == "employee"
+        code = e.maintenance
+        last, first = _names(e.person_name)
+        ended = code == "024"
+        body += [
+            _segment(
+                "INS", "Y" if subscriber else "N", RELATIONSHIP[e.relationship], code, REASON[code], "A", "", "", "FT" if subscriber else ""
+            ),
+            _segment("REF", "0F", e.subscriber_id),
+            _segment("REF", "1L", policy_number),
+        ]
+        if e.tracking_id:
+            # Our tracking id travels with the member: the insurer's result file names it back.
+            body.append(_segment("REF", "ZZ", e.tracking_id))
+        if not subscriber:
+            body.append(_segment("REF", "17", e.member_id))
+        day = e.effective_date.strftime("%Y%m%d")
+        body += [
+            _segment("DTP", "357" if ended else "356", "D8", day),
+            _segment("NM1", "IL", "1", last, first),
+            _segment("DMG", "D8", e.date_of_birth.strftime("%Y%m%d"), "U"),
+            _segment("HD", code, "", "HLT", e.plan),
+            _segment("DTP", "349" if ended else "348", "D8", day),
+        ]
+    body.append(_segment("SE", len(body) + 1, "0001"))
+    isa = ELEMENT.join(
+        [
+            "ISA",
+            "00",
+            " " * 10,
+            "00",
+            " " * 10,
+            "ZZ",
+            envelope.sender_id.ljust(15),
+            "ZZ",
+            envelope.receiver_id.ljust(15),
+            when.strftime("%y%m%d"),
+            when.strftime("%H%M"),
+            REPETITION,
+            "00501",
+            f"{ctl:09d}",
+            "1",  # ask for an acknowledgement
+            envelope.usage,
+            COMPONENT,
+        ]
+    )
+    gs = _segment(
+        "GS", "BE", envelope.sender_id, envelope.receiver_id, when.strftime("%Y%m%d"), when.strftime("%H%M"), ctl, "X", VERSION
+    )
+    tail = [_segment("GE", "1", ctl), _segment("IEA", "1", f"{ctl:09d}")]
+    return "\n".join([isa + SEGMENT, gs, *body, *tail]) + "\n"
+
+
+def segments(text: str) -> Iterator[list[str]]:
+    """The segments of an interchange as element lists; separators are read from its ISA."""
+    start = text.lstrip()
+    if not start.startswith("ISA") or len(start) < 106:
+        raise X12Error("Not an X12 interchange: it does not start with a complete ISA segment.")
+    element, terminator = start[3], start[105]
+    for raw in start.split(terminator):
+        raw = raw.strip()
+        if raw:
+            yield raw.split(element)
+
+
+@dataclass
+class Ack999:
+    """What a 999 says about one of our functional groups."""
+
+    group_control_number: int
+    status: str  # AK9-01: A, E, P or R
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def accepted(self) -> bool:
+        return self.status in ("A", "E", "P")
+
+
+def parse_999(text: str) -> Ack999:
+    """Read a 999; anything that is not one (or lacks AK1/AK9) raises X12Error."""
+    group: int | None = None
+    status = ""
+    errors: list[str] = []
+    kinds: set[str] = set()
+    for seg in segments(text):
+        tag = seg[0]
+        kinds.add(tag)
+        if tag == "ST" and (len(seg) < 2 or seg[1] != "999"):
+            raise X12Error(f"Expected a 999 transaction set, found {seg[1] if len(seg) > 1 else 'none'}.")
+        elif tag == "AK1":
+            if len(seg) < 3 or not seg[2].isdigit():
+                raise X12Error("AK1 carries no group control number.")
+            group = int(seg[2])
+        elif tag in ("IK3", "IK4"):
+            errors.append(ELEMENT.join(seg))
+        elif tag == "AK9":
+            status = seg[1] if len(seg) > 1 else ""
+    if "ST" not in kinds or group is None or status not in ("A", "E", "P", "R"):
+        raise X12Error("The 999 has no ST/AK1/AK9 with a valid acknowledgement code.")
+    return Ack999(group_control_number=group, status=status, errors=errors)
+
+
+@dataclass(frozen=True)
+class Parsed834:
+    reference: str
+    policy_number: str
+    enrollments: list[Enrollment]
+
+
+def _date(value: str) -> datetime.date:
+    try:
+        return datetime.datetime.strptime(value, "%Y%m%d").date()
+    except ValueError:
+        raise X12Error(f"{value!r} is not a CCYYMMDD date.") from None
+
+
+def parse_834(text: str) -> Iterator[tuple[int, dict[str, str]]]:
+    """HR's 834 as intake rows (1-based member number, the same fields as a CSV row).
+
+    A member line that cannot be read becomes a row carrying an `_error`, so intake reports it per
+    row like any other invalid row instead of refusing the whole file.
+    """
+    policy_number = ""
+    current: dict[str, str] | None = None
+    number = 0
+
+    def done(row: dict[str, str]) -> dict[str, str]:
+        row.setdefault("policy_number", policy_number)
+        return row
+
+    seen_st = False
+    for seg in segments(text):
+        tag = seg[0]
+        el = seg + [""] * 10
+        if tag == "ST":
+            if el[1] != "834":
+                raise X12Error(f"Expected an 834 transaction set, found {el[1] or 'none'}.")
+            seen_st = True
+        elif tag == "REF" and el[1] == "38" and current is None:
+            policy_number = el[2]
+        elif tag == "INS":
+            if current is not None:
+                yield number, done(current)
+            number += 1
+            kind = KIND_OF_MAINTENANCE.get(el[3])
+            relationship = RELATIONSHIP_OF_CODE.get(el[2])
+            current = {"kind": kind or "", "relationship": relationship or ""}
+            if kind is None:
+                current["_error"] = f"Maintenance type {el[3]!r} is not an addition, change or termination."
+            elif relationship is None:
+                current["_error"] = f"Relationship code {el[2]!r} is not supported."
+        elif current is None:
+            continue
+        elif tag == "REF" and el[1] == "0F":
+            current.setdefault("member_id", el[2])
+            current["_subscriber_id"] = el[2]
+        elif tag == "REF" and el[1] == "17":
+            current["member_id"] = el[2]
+        elif tag == "REF" and el[1] == "1L":
+            current["policy_number"] = el[2]
+        elif tag == "NM1" and el[1] == "IL":
+            current["name"] = " ".join(p for p in (el[4], el[3]) if p)
+        elif tag == "DMG" and el[1] == "D8":
+            current["date_of_birth"] = _iso(el[2], current)
+        elif tag == "HD":
+            current["plan"] = el[4]
+        elif tag == "DTP" and el[1] in ("348", "349", "356", "357"):
+            current.setdefault("effective_date", _iso(el[3], current))
+        elif tag == "SE":
+            yield number, done(current)
+            current = None
+    if not seen_st:
+        raise X12Error("The interchange holds no 834 transaction set.")
+    if current is not None:
+        yield number, done(current)
+
+
+def _iso(value: str, row: dict[str, str]) -> str:
+    try:
+        return _date(value).isoformat()
+    except X12Error as exc:
+        row["_error"] = str(exc)
+        return value
