@@ -8,7 +8,7 @@ Only the segments this platform needs. Separators: `*` between elements, `~` aft
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 ELEMENT = "*"
@@ -76,46 +76,48 @@ def _names(person_name: str) -> tuple[str, str]:
     return parts[-1], " ".join(parts[:-1])
 
 
-def write_834(
-    *,
-    envelope: Envelope,
-    reference: str,
-    policy_number: str,
-    sponsor_name: str,
-    sponsor_id: str,
-    insurer_name: str,
-    insurer_id: str,
-    enrollments: Iterable[Enrollment],
-    audit: bool = False,
-) -> str:
-    """One interchange with one 834; `reference` (BGN02, at most 50 characters) is our idempotency key.
+@dataclass(frozen=True)
+class Transaction834:
+    """One 834 transaction set: one policy of one sponsor (employer)."""
 
-    A full-file audit (`audit=True`, every line 030) is sent with BGN08 "4" (verify); updates with "2".
-    """
-    if not 1 <= len(reference) <= 50:
-        raise X12Error("The BGN02 reference must be 1-50 characters.")
-    when = envelope.created_at
-    ctl = envelope.control_number
-    if not 1 <= ctl <= 999_999_999:
-        raise X12Error("An interchange control number is 1-999999999.")
+    policy_number: str
+    sponsor_name: str
+    sponsor_id: str
+    insurer_name: str
+    insurer_id: str
+    enrollments: list[Enrollment]
+
+
+def _transaction(number: int, reference: str, when: datetime.datetime, t: Transaction834, audit: bool) -> list[str]:
+    control = f"{number:04d}"
     body: list[str] = [
-        _segment("ST", "834", "0001", VERSION),
-        _segment("BGN", "00", reference, when.strftime("%Y%m%d"), when.strftime("%H%M"), "", "", "", "4" if audit else "2"),
-        _segment("REF", "38", policy_number),
-        _segment("N1", "P5", sponsor_name, "94", sponsor_id),
-        _segment("N1", "IN", insurer_name, "94", insurer_id),
+        _segment("ST", "834", control, VERSION),
+        _segment(
+            "BGN", "00", reference, when.strftime("%Y%m%d"), when.strftime("%H%M"), "", "", "", "4" if audit else "2"
+        ),
+        _segment("REF", "38", t.policy_number),
+        _segment("N1", "P5", t.sponsor_name, "94", t.sponsor_id),
+        _segment("N1", "IN", t.insurer_name, "94", t.insurer_id),
     ]
-    for e in enrollments:
+    for e in t.enrollments:
         subscriber = e.relationship == "employee"
         code = e.maintenance
         last, first = _names(e.person_name)
         ended = code == "024"
         body += [
             _segment(
-                "INS", "Y" if subscriber else "N", RELATIONSHIP[e.relationship], code, REASON[code], "A", "", "", "FT" if subscriber else ""
+                "INS",
+                "Y" if subscriber else "N",
+                RELATIONSHIP[e.relationship],
+                code,
+                REASON[code],
+                "A",
+                "",
+                "",
+                "FT" if subscriber else "",
             ),
             _segment("REF", "0F", e.subscriber_id),
-            _segment("REF", "1L", policy_number),
+            _segment("REF", "1L", t.policy_number),
         ]
         if e.tracking_id:
             # Our tracking id travels with the member: the insurer's result file names it back.
@@ -130,7 +132,24 @@ def write_834(
             _segment("HD", code, "", "HLT", e.plan),
             _segment("DTP", "349" if ended else "348", "D8", day),
         ]
-    body.append(_segment("SE", len(body) + 1, "0001"))
+    body.append(_segment("SE", len(body) + 1, control))
+    return body
+
+
+def write_834(*, envelope: Envelope, reference: str, transactions: list[Transaction834], audit: bool = False) -> str:
+    """One interchange, one functional group, one 834 per policy; BGN02 is `reference` (our
+    idempotency key, at most 50 characters) in each.
+
+    A full-file audit (`audit=True`, every line 030) is sent with BGN08 "4" (verify); updates with "2".
+    """
+    if not 1 <= len(reference) <= 50:
+        raise X12Error("The BGN02 reference must be 1-50 characters.")
+    when = envelope.created_at
+    ctl = envelope.control_number
+    if not 1 <= ctl <= 999_999_999:
+        raise X12Error("An interchange control number is 1-999999999.")
+    if not transactions:
+        raise X12Error("An 834 file needs at least one transaction set.")
     isa = ELEMENT.join(
         [
             "ISA",
@@ -153,9 +172,18 @@ def write_834(
         ]
     )
     gs = _segment(
-        "GS", "BE", envelope.sender_id, envelope.receiver_id, when.strftime("%Y%m%d"), when.strftime("%H%M"), ctl, "X", VERSION
+        "GS",
+        "BE",
+        envelope.sender_id,
+        envelope.receiver_id,
+        when.strftime("%Y%m%d"),
+        when.strftime("%H%M"),
+        ctl,
+        "X",
+        VERSION,
     )
-    tail = [_segment("GE", "1", ctl), _segment("IEA", "1", f"{ctl:09d}")]
+    body = [seg for n, t in enumerate(transactions, 1) for seg in _transaction(n, reference, when, t, audit)]
+    tail = [_segment("GE", len(transactions), ctl), _segment("IEA", "1", f"{ctl:09d}")]
     return "\n".join([isa + SEGMENT, gs, *body, *tail]) + "\n"
 
 
@@ -215,9 +243,13 @@ class Parsed834:
     enrollments: list[Enrollment]
 
 
+def _bad(value: str) -> datetime.date:
+    raise ValueError(value)
+
+
 def _date(value: str) -> datetime.date:
     try:
-        return datetime.datetime.strptime(value, "%Y%m%d").date()
+        return datetime.date(int(value[:4]), int(value[4:6]), int(value[6:8])) if len(value) == 8 else _bad(value)
     except ValueError:
         raise X12Error(f"{value!r} is not a CCYYMMDD date.") from None
 
