@@ -143,11 +143,15 @@ class _DropBox(asyncssh.SFTPServer):
         return super().write(file_obj, offset, data)
 
 
-def serve_sftp(host: str, port: int, options: SftpOptions, config: Config, state: State) -> tuple[int, str]:
-    """Start the drop box and the insurer's file processor in background threads.
+@dataclass
+class DropBoxServer:
+    port: int
+    host_key: str  # OpenSSH public key: what the platform pins
+    stop: Any
 
-    Returns the port and the server's host public key (OpenSSH format) the platform must pin.
-    """
+
+def serve_sftp(host: str, port: int, options: SftpOptions, config: Config, state: State) -> DropBoxServer:
+    """Start the drop box and the insurer's file processor in background threads."""
     (options.root / "inbound").mkdir(parents=True, exist_ok=True)
     (options.root / "outbound").mkdir(parents=True, exist_ok=True)
     host_key = asyncssh.generate_private_key("ssh-ed25519")
@@ -168,6 +172,7 @@ def serve_sftp(host: str, port: int, options: SftpOptions, config: Config, state
             password_auth=False,
             kbdint_auth=False,
         )
+        ready["server"] = server
         ready["port"] = server.sockets[0].getsockname()[1]
         started.set()
 
@@ -176,8 +181,10 @@ def serve_sftp(host: str, port: int, options: SftpOptions, config: Config, state
         loop.run_until_complete(start())
         loop.run_forever()
 
+    stopping = threading.Event()
+
     def processor() -> None:
-        while True:
+        while not stopping.is_set():
             # A file that vanished between listing and reading: the next pass sees the truth.
             with contextlib.suppress(OSError):
                 process_inbound(options, config, state)
@@ -187,5 +194,14 @@ def serve_sftp(host: str, port: int, options: SftpOptions, config: Config, state
     if not started.wait(10):
         raise RuntimeError("the sandbox SFTP server did not start")
     threading.Thread(target=processor, daemon=True).start()
-    public = host_key.export_public_key().decode().strip()
-    return int(ready["port"]), public
+
+    def stop() -> None:
+        stopping.set()
+
+        def close() -> None:
+            ready["server"].close()
+            loop.stop()
+
+        loop.call_soon_threadsafe(close)
+
+    return DropBoxServer(port=int(ready["port"]), host_key=host_key.export_public_key().decode().strip(), stop=stop)
