@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -18,6 +19,7 @@ from endorsements.models import (
     EndorsementRequest,
     GatewayExchange,
     GroupPolicy,
+    InboundFile,
     InsurerCallbackSecret,
     InsurerEvent,
     InsurerProfile,
@@ -25,7 +27,7 @@ from endorsements.models import (
     ParkedRequest,
     RateCard,
 )
-from endorsements.services import funding, lifecycle
+from endorsements.services import dispatch, funding, lifecycle
 from endorsements.states import RequestState
 from escrow_project.common.admin import ReadOnlyAdmin
 from escrow_project.common.errors import DomainError
@@ -44,10 +46,42 @@ class GroupPolicyAdmin(admin.ModelAdmin[Any]):
     inlines = [RateCardInline]
 
 
+class InsurerProfileForm(forms.ModelForm[InsurerProfile]):
+    """Secrets are write-only: entered, never shown; left blank, the stored one is kept."""
+
+    api_key = forms.CharField(
+        required=False, widget=forms.PasswordInput(render_value=False), help_text="Outbound API credential."
+    )
+    sftp_private_key = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"placeholder": "(unchanged)"}), help_text="PEM or OpenSSH."
+    )
+
+    class Meta:
+        model = InsurerProfile
+        exclude = ["x12_last_control_number", "last_window_at"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in ("api_key", "sftp_private_key"):
+            self.initial[name] = ""
+
+    def _keep(self, name: str) -> str:
+        value = str(self.cleaned_data.get(name) or "")
+        return value or str(getattr(self.instance, name, "") or "")
+
+    def clean_api_key(self) -> str:
+        return self._keep("api_key")
+
+    def clean_sftp_private_key(self) -> str:
+        return self._keep("sftp_private_key")
+
+
 @admin.register(InsurerProfile)
 class InsurerProfileAdmin(admin.ModelAdmin[Any]):
+    # Saving runs InsurerProfile.clean: a protocol without what it needs is refused here.
+    form = InsurerProfileForm
     list_display = ["insurer", "protocol", "proration_method", "base_url", "window_seconds", "max_attempts"]
-    exclude = ["api_key"]  # a secret: set through the environment/demo seed, never shown
+    readonly_fields = ["x12_last_control_number", "last_window_at"]
 
 
 @admin.register(InsurerCallbackSecret)
@@ -202,8 +236,32 @@ class BatchRowAdmin(ReadOnlyAdmin):
 
 @admin.register(Dispatch)
 class DispatchAdmin(ReadOnlyAdmin):
-    list_display = ["public_id", "insurer", "status", "attempts", "next_attempt_at", "created_at"]
-    list_filter = ["status"]
+    list_display = [
+        "public_id",
+        "insurer",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "file_name",
+        "ack_status",
+        "created_at",
+    ]
+    list_filter = ["status", "ack_status"]
+    actions = ["stop"]
+
+    @admin.action(description="Stop delivering (dead letter: its requests can then be cancelled or rerouted)")
+    def stop(self, request: HttpRequest, queryset: QuerySet[Dispatch]) -> None:
+        actor = f"user:{request.user.pk}"
+        stopped = [dispatch.dispatch_stop(dispatch_id=d.pk, actor=actor) for d in queryset]
+        dead = sum(1 for d in stopped if d.status == Dispatch.Status.DEAD_LETTER)
+        self.message_user(request, f"{dead} of {len(stopped)} deliveries stopped.")
+
+
+@admin.register(InboundFile)
+class InboundFileAdmin(ReadOnlyAdmin):
+    list_display = ["received_at", "insurer", "name", "kind", "status", "dispatch", "error"]
+    list_filter = ["kind", "status"]
+    search_fields = ["name"]
 
 
 @admin.register(GatewayExchange)

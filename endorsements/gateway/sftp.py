@@ -180,3 +180,48 @@ class SftpGateway(InsurerGateway):
     def fetch_outbox(self, *, skip: set[str]) -> list[tuple[str, bytes]]:
         """The insurer's finished files we have not recorded yet (name, content)."""
         return asyncio.run(self._fetch(skip))
+
+
+def policy_audit_834(*, policy_id: int, control_number: int, reference: str, created_at: Any) -> str:
+    """The full-file audit (every line 030) of a policy's covered members, for reconciliation."""
+    from endorsements.models import GroupPolicy, Member
+
+    policy = GroupPolicy.objects.select_related("employer", "insurer").get(pk=policy_id)
+    profile = InsurerProfile.objects.get(insurer_id=policy.insurer_id)
+    members = (
+        Member.objects.filter(policy=policy, status=Member.Status.COVERED)
+        .select_related("employee")
+        .prefetch_related("coverages")
+        .order_by("pk")
+    )
+    enrollments = []
+    for member in members:
+        open_periods = [c for c in member.coverages.all() if c.end_date is None and c.voided_at is None]
+        start = min((c.start_date for c in open_periods), default=policy.term_start)
+        enrollments.append(
+            x12.Enrollment(
+                maintenance="030",
+                member_id=member.member_id,
+                subscriber_id=member.employee.member_id if member.employee_id else member.member_id,
+                relationship=member.relationship,
+                person_name=member.person_name,
+                date_of_birth=member.date_of_birth,
+                plan=member.plan,
+                effective_date=start,
+            )
+        )
+    envelope = x12.Envelope(
+        sender_id=profile.x12_sender_id,
+        receiver_id=profile.x12_receiver_id,
+        control_number=control_number,
+        created_at=created_at,
+    )
+    transaction_set = x12.Transaction834(
+        policy_number=policy.policy_number,
+        sponsor_name=policy.employer.name,
+        sponsor_id=policy.employer.slug[:80],
+        insurer_name=policy.insurer.name,
+        insurer_id=profile.x12_receiver_id,
+        enrollments=enrollments,
+    )
+    return x12.write_834(envelope=envelope, reference=reference, transactions=[transaction_set], audit=True)

@@ -159,6 +159,20 @@ def dispatch_send(*, dispatch_id: int) -> int | None:
     return dispatch_record_result(dispatch_id=dispatch_id, result=result)
 
 
+def dispatch_stop(*, dispatch_id: int, actor: str) -> Dispatch:
+    """An operator gives up on a delivery that is still being retried: it dead-letters now.
+
+    Its requests can then be cancelled (holds voided) or retried in the next window, after the
+    operator fixed or changed the insurer's route. A delivery already answered is left alone.
+    """
+    dispatch_record_result(
+        dispatch_id=dispatch_id, result=GatewayResult(accepted=False, error=f"Delivery stopped by {actor}.")
+    )
+    dispatch = Dispatch.objects.get(pk=dispatch_id)
+    logger.warning("endorsement_dispatch_stopped", dispatch=dispatch_id, actor=actor, status=dispatch.status)
+    return dispatch
+
+
 def backoff_seconds(attempt: int) -> int:
     base: int = settings.ENDORSEMENTS_RETRY_BASE_SECONDS
     return int(min(base * (2 ** max(attempt - 1, 0)), 3600))
