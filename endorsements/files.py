@@ -133,3 +133,25 @@ def iter_json(binary: IO[bytes]) -> Iterator[tuple[int, Any]]:
         started = True
         row_number += 1
         yield row_number, value
+
+
+def iter_x12(binary: IO[bytes], chunk_size: int = 64 * 1024) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Member lines of an X12 834 as intake rows, read chunk by chunk (see endorsements.x12)."""
+    from endorsements import x12
+
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+
+    def chunks() -> Iterator[str]:
+        while True:
+            data = binary.read(chunk_size)
+            try:
+                yield decoder.decode(data, final=not data)
+            except UnicodeDecodeError:
+                raise FileFormatError("The 834 file is not UTF-8 (or ASCII) text.") from None
+            if not data:
+                return
+
+    try:
+        yield from x12.parse_834(x12.segments_stream(chunks()))
+    except x12.X12Error as exc:
+        raise FileFormatError(f"The 834 file cannot be read: {exc}") from None

@@ -189,14 +189,31 @@ def write_834(*, envelope: Envelope, reference: str, transactions: list[Transact
 
 def segments(text: str) -> Iterator[list[str]]:
     """The segments of an interchange as element lists; separators are read from its ISA."""
-    start = text.lstrip()
-    if not start.startswith("ISA") or len(start) < 106:
+    return segments_stream([text])
+
+
+def segments_stream(chunks: Iterable[str]) -> Iterator[list[str]]:
+    """Segments from text arriving in pieces (a file read chunk by chunk): memory stays bounded."""
+    buffer = ""
+    element = terminator = ""
+    for chunk in chunks:
+        buffer += chunk
+        if not terminator:
+            start = buffer.lstrip()
+            if len(start) < 106:
+                continue
+            if not start.startswith("ISA"):
+                raise X12Error("Not an X12 interchange: it does not start with an ISA segment.")
+            element, terminator, buffer = start[3], start[105], start
+        *complete, buffer = buffer.split(terminator)
+        for raw in complete:
+            raw = raw.strip()
+            if raw:
+                yield raw.split(element)
+    if not terminator:
         raise X12Error("Not an X12 interchange: it does not start with a complete ISA segment.")
-    element, terminator = start[3], start[105]
-    for raw in start.split(terminator):
-        raw = raw.strip()
-        if raw:
-            yield raw.split(element)
+    if buffer.strip():
+        yield buffer.strip().split(element)
 
 
 @dataclass
@@ -236,88 +253,77 @@ def parse_999(text: str) -> Ack999:
     return Ack999(group_control_number=group, status=status, errors=errors)
 
 
-@dataclass(frozen=True)
-class Parsed834:
-    reference: str
-    policy_number: str
-    enrollments: list[Enrollment]
+def parse_834(segs: Iterable[list[str]]) -> Iterator[tuple[int, dict[str, str]]]:
+    """An HR-supplied 834 as intake rows: (member line number, the fields a CSV row would have).
 
-
-def _bad(value: str) -> datetime.date:
-    raise ValueError(value)
-
-
-def _date(value: str) -> datetime.date:
-    try:
-        return datetime.date(int(value[:4]), int(value[4:6]), int(value[6:8])) if len(value) == 8 else _bad(value)
-    except ValueError:
-        raise X12Error(f"{value!r} is not a CCYYMMDD date.") from None
-
-
-def parse_834(text: str) -> Iterator[tuple[int, dict[str, str]]]:
-    """HR's 834 as intake rows (1-based member number, the same fields as a CSV row).
-
-    A member line that cannot be read becomes a row carrying an `_error`, so intake reports it per
-    row like any other invalid row instead of refusing the whole file.
+    Codes we do not take (an audit line 030, an unknown relationship) are passed on as they are,
+    so intake refuses that one row with its usual per-row error instead of refusing the file.
     """
     policy_number = ""
-    current: dict[str, str] | None = None
+    line: dict[str, str] | None = None
     number = 0
-
-    def done(row: dict[str, str]) -> dict[str, str]:
-        row.setdefault("policy_number", policy_number)
-        return row
-
     seen_st = False
-    for seg in segments(text):
+
+    def row(fields: dict[str, str]) -> dict[str, str]:
+        kind = fields.get("kind", "")
+        out = {"policy_number": fields.get("policy_number") or policy_number, "kind": kind}
+        out["member_id"] = fields.get("own_id") or fields.get("subscriber_id", "")
+        out["effective_date"] = fields.get("effective_date", "")
+        if kind == "addition":
+            for name in ("relationship", "name", "date_of_birth", "plan"):
+                out[name] = fields.get(name, "")
+            if fields.get("relationship") != "employee":
+                out["employee_member_id"] = fields.get("subscriber_id", "")
+        elif kind == "modification":
+            out["new_plan"] = fields.get("plan", "")
+        elif kind != "deletion":
+            out["relationship"] = fields.get("relationship", "")
+        return {k: v for k, v in out.items() if v}
+
+    for seg in segs:
         tag = seg[0]
         el = seg + [""] * 10
         if tag == "ST":
             if el[1] != "834":
                 raise X12Error(f"Expected an 834 transaction set, found {el[1] or 'none'}.")
             seen_st = True
-        elif tag == "REF" and el[1] == "38" and current is None:
+        elif tag == "REF" and el[1] == "38" and line is None:
             policy_number = el[2]
         elif tag == "INS":
-            if current is not None:
-                yield number, done(current)
+            if line is not None:
+                yield number, row(line)
             number += 1
-            kind = KIND_OF_MAINTENANCE.get(el[3])
-            relationship = RELATIONSHIP_OF_CODE.get(el[2])
-            current = {"kind": kind or "", "relationship": relationship or ""}
-            if kind is None:
-                current["_error"] = f"Maintenance type {el[3]!r} is not an addition, change or termination."
-            elif relationship is None:
-                current["_error"] = f"Relationship code {el[2]!r} is not supported."
-        elif current is None:
+            line = {
+                "kind": KIND_OF_MAINTENANCE.get(el[3], f"x12 maintenance type {el[3]}"),
+                "relationship": RELATIONSHIP_OF_CODE.get(el[2], f"x12 relationship {el[2]}"),
+            }
+        elif line is None:
             continue
         elif tag == "REF" and el[1] == "0F":
-            current.setdefault("member_id", el[2])
-            current["_subscriber_id"] = el[2]
+            line["subscriber_id"] = el[2]
         elif tag == "REF" and el[1] == "17":
-            current["member_id"] = el[2]
+            line["own_id"] = el[2]
         elif tag == "REF" and el[1] == "1L":
-            current["policy_number"] = el[2]
+            line["policy_number"] = el[2]
         elif tag == "NM1" and el[1] == "IL":
-            current["name"] = " ".join(p for p in (el[4], el[3]) if p)
+            line["name"] = " ".join(p for p in (el[4], el[3]) if p)
         elif tag == "DMG" and el[1] == "D8":
-            current["date_of_birth"] = _iso(el[2], current)
+            line["date_of_birth"] = _iso(el[2])
         elif tag == "HD":
-            current["plan"] = el[4]
+            line["plan"] = el[4]
         elif tag == "DTP" and el[1] in ("348", "349", "356", "357"):
-            current.setdefault("effective_date", _iso(el[3], current))
-        elif tag == "SE":
-            yield number, done(current)
-            current = None
+            line.setdefault("effective_date", _iso(el[3]))
+        elif tag in ("SE", "GE", "IEA"):
+            yield number, row(line)
+            line = None
     if not seen_st:
         raise X12Error("The interchange holds no 834 transaction set.")
-    if current is not None:
-        yield number, done(current)
+    if line is not None:
+        yield number, row(line)
 
 
-def _iso(value: str, row: dict[str, str]) -> str:
-    try:
-        return _date(value).isoformat()
-    except X12Error as exc:
-        row["_error"] = str(exc)
-        return value
+def _iso(value: str) -> str:
+    """CCYYMMDD as ISO; anything else is passed on for intake to refuse as an invalid date."""
+    if len(value) == 8 and value.isdigit():
+        return f"{value[:4]}-{value[4:6]}-{value[6:]}"
+    return value

@@ -8,6 +8,7 @@ import pytest
 
 from endorsements import x12
 from endorsements.sandbox.sftp import validate_834
+from tests.endorsements.conftest import REAL_TODAY
 
 WHEN = datetime.datetime(2026, 3, 1, 12, 30, tzinfo=datetime.UTC)
 
@@ -81,26 +82,31 @@ def test_control_numbers_and_references_are_bounded():
         x12.write_834(envelope=x12.Envelope("A", "B", 1, WHEN), reference="x" * 51, transactions=[])
 
 
-def test_an_hr_834_reads_as_intake_rows_and_a_bad_line_becomes_a_row_error():
-    text = document([enrollment("021"), enrollment("024"), enrollment("030")])
+def test_an_hr_834_reads_as_intake_rows_even_in_small_chunks():
+    text = document([enrollment("021"), enrollment("021", relationship="child", member_id="C-2"), enrollment("024")])
+    pieces = [text[i : i + 7] for i in range(0, len(text), 7)]
 
-    rows = list(x12.parse_834(text))
+    rows = list(x12.parse_834(x12.segments_stream(pieces)))
 
-    assert [n for n, _ in rows] == [1, 2, 3, 4, 5, 6]
-    first = rows[0][1]
-    assert first == {
-        "kind": "addition",
-        "relationship": "employee",
-        "member_id": "E-1",
-        "_subscriber_id": "E-1",
+    assert [n for n, _ in rows] == [1, 2, 3, 4, 5, 6]  # two transaction sets of three lines
+    assert rows[0][1] == {
         "policy_number": "GP-1001",
+        "kind": "addition",
+        "member_id": "E-1",
+        "relationship": "employee",
         "name": "Ann Marie Lee",
         "date_of_birth": "1990-05-17",
-        "effective_date": "2026-03-05",
         "plan": "BASIC",
+        "effective_date": "2026-03-05",
     }
-    assert rows[1][1]["kind"] == "deletion"
-    assert "_error" in rows[2][1]  # 030 is an audit line, not an endorsement
+    assert rows[1][1]["employee_member_id"] == "E-1"
+    assert rows[1][1]["member_id"] == "C-2"
+    assert rows[2][1] == {
+        "policy_number": "GP-1001",
+        "kind": "deletion",
+        "member_id": "E-1",
+        "effective_date": "2026-03-05",
+    }
 
 
 def test_a_999_that_is_not_one_is_refused():
@@ -108,3 +114,56 @@ def test_a_999_that_is_not_one_is_refused():
         x12.parse_999("not x12")
     with pytest.raises(x12.X12Error):
         x12.parse_999(document([enrollment("021")]))  # an 834, not a 999
+
+
+def test_an_834_file_is_a_third_intake_format_with_per_row_results_and_dedupe(live_world):
+    world = live_world
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from endorsements.models import Batch, BatchRow
+    from endorsements.services import batches
+
+    lines = [enrollment("021", member_id="E-1"), enrollment("021", member_id="E-1"), enrollment("030")]
+    lines = [
+        x12.Enrollment(**{**vars(e), "subscriber_id": "E-1", "effective_date": REAL_TODAY + datetime.timedelta(days=5)})
+        for e in lines
+    ]
+    text = x12.write_834(
+        envelope=x12.Envelope("HRSYSTEM", "ESCROWPLAT", 1, WHEN),
+        reference="hr-file-1",
+        transactions=[
+            x12.Transaction834(
+                policy_number="GP-1001",
+                sponsor_name="Acme",
+                sponsor_id="acme",
+                insurer_name="Northwind",
+                insurer_id="NW",
+                enrollments=lines,
+            )
+        ],
+    )
+    upload = SimpleUploadedFile("enrol.834", text.encode(), content_type="application/octet-stream")
+    batch = batches.batch_create(employer=world.employer, user=world.hr, upload=upload)
+    assert batch.file_format == Batch.Format.X12
+
+    assert batches.batch_process(batch_id=batch.pk) is True
+
+    outcomes = list(BatchRow.objects.filter(batch=batch).values_list("row_number", "outcome"))
+    assert outcomes == [(1, "accepted"), (2, "duplicate"), (3, "rejected")]
+    [errors] = BatchRow.objects.filter(batch=batch, outcome="rejected").values_list("errors", flat=True)
+    assert errors[0]["field"] == "kind"
+
+
+def test_an_unreadable_834_fails_the_batch_with_a_reason(world):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from endorsements.models import Batch
+    from endorsements.services import batches
+
+    upload = SimpleUploadedFile("enrol.x12", b"this is not an interchange at all" * 10)
+    batch = batches.batch_create(employer=world.employer, user=world.hr, upload=upload)
+    batches.batch_process(batch_id=batch.pk)
+
+    batch = Batch.objects.get(pk=batch.pk)
+    assert batch.status == Batch.Status.FAILED
+    assert "834" in batch.error
