@@ -8,7 +8,7 @@ Only the segments this platform needs. Separators: `*` between elements, `~` aft
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 ELEMENT = "*"
