@@ -19,7 +19,9 @@ class FileFormatError(ValueError):
     """The file as a whole cannot be read (not one bad row: those become row results)."""
 
 
-def iter_csv(binary: IO[bytes]) -> Iterator[tuple[int, dict[str, Any]]]:
+def iter_csv(
+    binary: IO[bytes], *, required: tuple[str, ...] = ("kind", "member_id"), known: tuple[str, ...] = FIELDS
+) -> Iterator[tuple[int, dict[str, Any]]]:
     """(row number, row) pairs; row 1 is the first data row after the header."""
     text = io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
     reader = csv.reader(text)
@@ -30,8 +32,8 @@ def iter_csv(binary: IO[bytes]) -> Iterator[tuple[int, dict[str, Any]]]:
     except (UnicodeDecodeError, csv.Error) as exc:
         raise FileFormatError(f"The CSV header cannot be read: {exc}.") from None
     names = [h.strip().lower() for h in header]
-    if "kind" not in names or "member_id" not in names:
-        raise FileFormatError(f"The CSV header must name the columns; known columns: {', '.join(FIELDS)}.")
+    if any(name not in names for name in required):
+        raise FileFormatError(f"The CSV header must name the columns; known columns: {', '.join(known)}.")
     row_number = 0
     while True:
         try:

@@ -468,6 +468,43 @@ class InboundFile(models.Model):
         return f"{self.kind} {self.name} ({self.status})"
 
 
+class CensusImport(models.Model):
+    """An employer's already-covered members loaded onto a policy: the opening position.
+
+    Members and coverages are created with their real start dates and no premium is charged (no
+    request, no ledger entry); endorsements afterwards price against that history.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        PROCESSING = "processing", "Processing"
+        COMPLETED = "completed", "Completed"
+        FAILED = "failed", "Failed (file unreadable)"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    policy = models.ForeignKey(GroupPolicy, on_delete=models.PROTECT, related_name="census_imports")
+    submitted_by = models.ForeignKey("identity.User", on_delete=models.SET_NULL, null=True, blank=True)
+    file_name = models.CharField(max_length=255, blank=True, default="")
+    file_path = models.CharField(max_length=500)
+    file_sha256 = models.CharField(max_length=64)
+    file_size = models.PositiveBigIntegerField(default=0)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    rows_done = models.PositiveIntegerField(default=0)
+    rows_created = models.PositiveIntegerField(default=0)
+    rows_rejected = models.PositiveIntegerField(default=0)
+    # The first rejected rows with their reasons (capped: a bad 10,000-row file stays small here).
+    row_errors = models.JSONField(default=list, blank=True)
+    error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Census {self.public_id} ({self.status})"
+
+
 class ParkedRequest(EndorsementRequest):
     """Requests waiting for funds, for the operator console."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from endorsements.services import batches, dispatch, funding, inbox
+from endorsements.services import batches, dispatch, funding, inbox, onboarding
 
 
 @shared_task(acks_late=True, time_limit=900, soft_time_limit=840)
@@ -29,6 +29,11 @@ def dispatch_send_task(dispatch_id: int) -> None:
     delay = dispatch.dispatch_send(dispatch_id=dispatch_id)
     if delay is not None:
         dispatch_send_task.apply_async((dispatch_id,), countdown=delay)
+
+
+@shared_task(acks_late=True, time_limit=1800, soft_time_limit=1700)
+def census_import_task(census_id: int) -> None:
+    onboarding.census_process(census_id=census_id)
 
 
 @shared_task(acks_late=True, time_limit=300, soft_time_limit=280)
