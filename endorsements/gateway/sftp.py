@@ -10,9 +10,10 @@ already there (the rename happened but its reply was lost), the delivery is done
 from __future__ import annotations
 
 import asyncio
+import datetime
 import time
 from collections import defaultdict
-from typing import Any
+from typing import Any, cast
 
 import asyncssh
 import structlog
@@ -20,7 +21,7 @@ from django.db import transaction
 
 from endorsements import metrics, x12
 from endorsements.gateway.base import GatewayItem, GatewayResult, InsurerGateway, exchange_record
-from endorsements.models import Dispatch, EndorsementRequest, InsurerProfile
+from endorsements.models import Dispatch, EndorsementRequest, GroupPolicy, InsurerProfile, Member
 from endorsements.states import RequestState
 
 logger = structlog.get_logger(__name__)
@@ -49,6 +50,24 @@ def control_number_assign(*, dispatch_id: int) -> Dispatch:
     return dispatch
 
 
+def _enrollment(
+    member: Member, code: str, *, plan: str, effective: datetime.date, tracking_id: str = ""
+) -> x12.Enrollment:
+    # A dependant is filed under its employee (REF*0F), with its own id in REF*17.
+    subscriber = member.employee.member_id if member.employee is not None else member.member_id
+    return x12.Enrollment(
+        maintenance=code,
+        member_id=member.member_id,
+        subscriber_id=subscriber,
+        relationship=member.relationship,
+        person_name=member.person_name,
+        date_of_birth=cast(datetime.date, member.date_of_birth),  # an encrypted date field: a date once read
+        plan=plan,
+        effective_date=effective,
+        tracking_id=tracking_id,
+    )
+
+
 def dispatch_834(dispatch: Dispatch, profile: InsurerProfile) -> str:
     """The 834 for a dispatch's requests, one transaction set per policy."""
     requests = (
@@ -64,18 +83,12 @@ def dispatch_834(dispatch: Dispatch, profile: InsurerProfile) -> str:
         policy = group[0].policy
         enrollments = []
         for r in group:
-            member = r.member
-            subscriber = member.employee.member_id if member.employee_id else member.member_id
             enrollments.append(
-                x12.Enrollment(
-                    maintenance=x12.MAINTENANCE[r.kind],
-                    member_id=member.member_id,
-                    subscriber_id=subscriber,
-                    relationship=member.relationship,
-                    person_name=member.person_name,
-                    date_of_birth=member.date_of_birth,
-                    plan=r.new_plan or r.plan or member.plan,
-                    effective_date=r.effective_date,
+                _enrollment(
+                    r.member,
+                    x12.MAINTENANCE[r.kind],
+                    plan=r.new_plan or r.plan or r.member.plan,
+                    effective=r.effective_date,
                     tracking_id=r.tracking_id,
                 )
             )
@@ -182,10 +195,8 @@ class SftpGateway(InsurerGateway):
         return asyncio.run(self._fetch(skip))
 
 
-def policy_audit_834(*, policy_id: int, control_number: int, reference: str, created_at: Any) -> str:
+def policy_audit_834(*, policy_id: int, control_number: int, reference: str, created_at: datetime.datetime) -> str:
     """The full-file audit (every line 030) of a policy's covered members, for reconciliation."""
-    from endorsements.models import GroupPolicy, Member
-
     policy = GroupPolicy.objects.select_related("employer", "insurer").get(pk=policy_id)
     profile = InsurerProfile.objects.get(insurer_id=policy.insurer_id)
     members = (
@@ -198,18 +209,7 @@ def policy_audit_834(*, policy_id: int, control_number: int, reference: str, cre
     for member in members:
         open_periods = [c for c in member.coverages.all() if c.end_date is None and c.voided_at is None]
         start = min((c.start_date for c in open_periods), default=policy.term_start)
-        enrollments.append(
-            x12.Enrollment(
-                maintenance="030",
-                member_id=member.member_id,
-                subscriber_id=member.employee.member_id if member.employee_id else member.member_id,
-                relationship=member.relationship,
-                person_name=member.person_name,
-                date_of_birth=member.date_of_birth,
-                plan=member.plan,
-                effective_date=start,
-            )
-        )
+        enrollments.append(_enrollment(member, "030", plan=member.plan, effective=start))
     envelope = x12.Envelope(
         sender_id=profile.x12_sender_id,
         receiver_id=profile.x12_receiver_id,

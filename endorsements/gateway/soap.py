@@ -29,7 +29,7 @@ TIMEOUT = 15
 def _xml(envelope: object) -> str:
     if envelope is None:
         return ""
-    return etree.tostring(envelope, encoding="unicode")  # type: ignore[arg-type]
+    return etree.tostring(envelope, encoding="unicode")
 
 
 class SoapGateway(InsurerGateway):

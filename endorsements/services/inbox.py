@@ -48,6 +48,10 @@ def _apply_999(insurer: Organization, name: str, text: str) -> Dispatch:
     )
     if dispatch is None:
         raise InboundFileError(f"The 999 acknowledges group {ack.group_control_number}, which we never sent.")
+    if dispatch.ack_status:
+        # A file is acknowledged once; a later 999 for the same group changes nothing (it is kept).
+        logger.warning("endorsement_999_repeated", dispatch=dispatch.pk, first=dispatch.ack_status, again=ack.status)
+        return dispatch
     dispatch.ack_status = ack.status
     dispatch.save(update_fields=["ack_status"])
     if not ack.accepted:

@@ -10,9 +10,12 @@ from decimal import Decimal
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 
 from audit.models import AuditEvent
+from endorsements.gateway.sftp import policy_audit_834
 from endorsements.models import CensusImport, Coverage, EndorsementRequest, GroupPolicy, InsurerProfile, Member
+from endorsements.sandbox.sftp import validate_834
 from endorsements.services import funding, onboarding
 from endorsements.services.intake import endorsement_submit
 from escrow_project.common.errors import UnprocessableError
@@ -50,12 +53,22 @@ def test_a_census_creates_covered_members_with_their_start_dates_and_charges_not
     assert codes == {3: "unknown_plan", 4: "unknown_employee", 5: "already_on_policy", 6: "outside_term"}
     spouse = Member.objects.get(relationship="spouse")
     assert spouse.status == Member.Status.COVERED
+    assert spouse.employee is not None
     assert spouse.employee.relationship == "employee"
     assert set(Coverage.objects.values_list("start_date", flat=True)) == {LIVE_TERM[0]}
     # An opening position: no request, no hold, no premium.
     assert not EndorsementRequest.objects.exists()
     assert JournalEntry.objects.count() == entries
     assert AuditEvent.objects.filter(kind="census.imported", subject_id=str(world.employer.pk)).count() == 1
+    # The same position as the full-file audit 834 (030) an insurer reconciles against.
+    world.profile.x12_sender_id, world.profile.x12_receiver_id = "ESCROWPLAT", "NORTHWIND"
+    world.profile.save()
+    audit_file = policy_audit_834(
+        policy_id=world.policy.pk, control_number=9, reference="audit-1", created_at=timezone.now()
+    )
+    assert validate_834(audit_file)[0]
+    assert audit_file.count("INS*") == 2
+    assert "INS*N*01*030*XN*A~" in audit_file
 
     # Endorsements afterwards price against that history: removing a member cover since the term
     # began refunds the rest of the term; adding someone already covered is refused.

@@ -174,7 +174,9 @@ def test_the_same_file_is_never_taken_twice(db, insurer):
     Dispatch.objects.filter(pk=sent.pk).update(status=Dispatch.Status.PENDING)
     EndorsementRequest.objects.filter(dispatch=sent).update(state=RequestState.FUND_LOCKED)
     assert dispatch.dispatch_send(dispatch_id=sent.pk) is None
-    assert GatewayExchange.objects.filter(operation="upload_834").last().response_body == "already delivered"
+    last = GatewayExchange.objects.filter(operation="upload_834").order_by("pk").last()
+    assert last is not None
+    assert last.response_body == "already delivered"
     # The insurer's side: the same BGN reference under another name is a duplicate, answered by nothing.
     original = insurer.root / "inbound" / sent.file_name
     (insurer.root / "inbound" / "copy.x12").write_text(original.read_text())

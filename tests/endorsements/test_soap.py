@@ -98,7 +98,9 @@ def test_a_mixed_window_round_trips_over_soap(soap_insurer):
     # Every exchange is stored with its envelopes, as for REST.
     calls = list(GatewayExchange.objects.order_by("pk").values_list("operation", "response_status"))
     assert calls == [("SubmitBatch", 500), ("SubmitBatch", 200), ("SubmitBatch", 200)]
-    assert "<ns0:idempotency_key>dispatch:" in GatewayExchange.objects.order_by("pk").last().request_body
+    last = GatewayExchange.objects.order_by("pk").last()
+    assert last is not None
+    assert "<ns0:idempotency_key>dispatch:" in last.request_body
     ea = EndorsementAccount.objects.get(employer=world.employer)
     assert funds.balance_summary(ea)["locked"] == Decimal(0)
 
