@@ -12,6 +12,7 @@ from django.http import HttpRequest
 from endorsements.models import (
     Batch,
     BatchRow,
+    CensusImport,
     Coverage,
     DeadLetterRequest,
     Dispatch,
@@ -274,6 +275,12 @@ class DispatchAdmin(ReadOnlyAdmin):
         stopped = [dispatch.dispatch_stop(dispatch_id=d.pk, actor=actor) for d in queryset]
         dead = sum(1 for d in stopped if d.status == Dispatch.Status.DEAD_LETTER)
         self.message_user(request, f"{dead} of {len(stopped)} deliveries stopped.")
+
+
+@admin.register(CensusImport)
+class CensusImportAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "policy", "status", "rows_done", "rows_created", "rows_rejected", "file_name"]
+    list_filter = ["status"]
 
 
 @admin.register(InboundFile)

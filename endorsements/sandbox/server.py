@@ -259,6 +259,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--callback-base", default="", help="send callbacks to this origin instead")
     parser.add_argument("--reverse-events", action="store_true", help="send activations before confirmations")
     parser.add_argument("--concurrency", type=int, default=1, help="submissions answered at the same time")
+    parser.add_argument("--soap-port", type=int, default=-1, help="also serve SOAP (WSDL at /?wsdl); 0 picks a port")
+    parser.add_argument("--sftp-port", type=int, default=-1, help="also run the SFTP drop box; 0 picks a port")
+    parser.add_argument("--sftp-root", default="var/sandbox-insurer", help="the drop box's inbound/ and outbound/")
+    parser.add_argument("--sftp-authorized-key", default="", help="file with the platform's OpenSSH public key")
     args = parser.parse_args(argv)
     config = Config(
         api_key=args.api_key,
@@ -272,8 +276,22 @@ def main(argv: list[str] | None = None) -> None:
         callback_base=args.callback_base,
         concurrency=args.concurrency,
     )
-    server = build_server(args.host, args.port, config)
+    state = State()
+    server = build_server(args.host, args.port, config, state)
     print(f"sandbox-insurer listening on http://{args.host}:{server.server_address[1]}", flush=True)
+    if args.soap_port >= 0:
+        from endorsements.sandbox.soap import serve_soap  # spyne only when SOAP is asked for
+
+        soap = serve_soap(args.host, args.soap_port, config, state)
+        print(f"sandbox-insurer SOAP WSDL at http://{args.host}:{soap.server_address[1]}/?wsdl", flush=True)
+    if args.sftp_port >= 0:
+        from pathlib import Path
+
+        from endorsements.sandbox.sftp import SftpOptions, serve_sftp
+
+        options = SftpOptions(root=Path(args.sftp_root), authorized_key=Path(args.sftp_authorized_key).read_text())
+        box = serve_sftp(args.host, args.sftp_port, options, config, state)
+        print(f"sandbox-insurer SFTP on {args.host}:{box.port} host key {box.host_key}", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
