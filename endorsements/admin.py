@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path
 
 from endorsements.models import (
     Batch,
@@ -28,7 +32,7 @@ from endorsements.models import (
     ParkedRequest,
     RateCard,
 )
-from endorsements.services import dispatch, funding, lifecycle
+from endorsements.services import dispatch, funding, lifecycle, onboarding
 from endorsements.states import RequestState
 from escrow_project.common.admin import ReadOnlyAdmin
 from escrow_project.common.errors import DomainError
@@ -39,12 +43,43 @@ class RateCardInline(admin.TabularInline[Any, Any]):
     extra = 0
 
 
+class CensusUploadForm(forms.Form):
+    file = forms.FileField(help_text="CSV, streamed to disk and imported in the background.")
+
+
 @admin.register(GroupPolicy)
 class GroupPolicyAdmin(admin.ModelAdmin[Any]):
     list_display = ["policy_number", "employer", "insurer", "term_start", "term_end", "currency", "is_active"]
     list_filter = ["currency", "is_active", "insurer"]
     search_fields = ["policy_number", "employer__name"]
     inlines = [RateCardInline]
+
+    def get_urls(self) -> list[Any]:
+        census = path(
+            "<int:policy_id>/census/",
+            self.admin_site.admin_view(self.census_upload),
+            name="endorsements_grouppolicy_census",
+        )
+        return [census, *super().get_urls()]
+
+    def census_upload(self, request: HttpRequest, policy_id: int) -> HttpResponse:
+        """Upload an employer's existing members (the same service as the onboarding API)."""
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        policy = get_object_or_404(GroupPolicy, pk=policy_id)
+        form = CensusUploadForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                census = onboarding.census_create(
+                    policy=policy, user=cast(Any, request.user), upload=form.cleaned_data["file"]
+                )
+            except DomainError as exc:
+                self.message_user(request, exc.detail, level=messages.ERROR)
+            else:
+                self.message_user(request, f"Census {census.public_id} queued: follow it under Census imports.")
+                return redirect("admin:endorsements_censusimport_changelist")
+        context = {**self.admin_site.each_context(request), "form": form, "policy": policy, "title": "Import census"}
+        return TemplateResponse(request, "admin/endorsements/census_upload.html", context)
 
 
 class InsurerProfileForm(forms.ModelForm[InsurerProfile]):

@@ -207,3 +207,21 @@ def test_operators_onboard_an_insurer_a_policy_and_its_census_through_the_api(op
 def test_onboarding_is_for_operators_only(client_for, live_world):
     response = client_for(live_world.hr).post("/api/v1/onboarding/policies", {}, format="json")
     assert response.status_code == 403
+
+
+def test_an_operator_imports_a_census_from_the_admin(client, live_world, tmp_path, settings):
+    from django.urls import reverse
+
+    from identity.models import User
+
+    settings.MEDIA_ROOT = str(tmp_path)
+    client.force_login(User.objects.create_superuser("census-root", "root@example.test", "pw-not-used-elsewhere"))
+    url = reverse("admin:endorsements_grouppolicy_census", args=[live_world.policy.pk])
+    assert client.get(url).status_code == 200
+    upload = SimpleUploadedFile("c.csv", (HEADER + f"E-1,Ann One,1980-01-01,employee,BASIC,{STARTED},\n").encode())
+
+    response = client.post(url, {"file": upload})
+
+    assert response.status_code == 302
+    census = CensusImport.objects.get(policy=live_world.policy)
+    assert onboarding.census_process(census_id=census.pk).rows_created == 1
