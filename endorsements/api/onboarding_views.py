@@ -174,6 +174,7 @@ class CensusUploadView(APIView):
         },
         responses={202: CensusSerializer},
     )
+    @idempotent
     def post(self, request: Request, policy_id: Any) -> Response:
         upload = request.FILES.get("file")
         if upload is None:

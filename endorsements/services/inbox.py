@@ -16,8 +16,8 @@ from typing import Any
 import structlog
 from django.db import IntegrityError, transaction
 
-from endorsements import x12
-from endorsements.gateway import gateway_for
+from endorsements import metrics, x12
+from endorsements.gateway import GatewayConfigError, gateway_for
 from endorsements.gateway.base import exchange_record
 from endorsements.gateway.sftp import SftpGateway
 from endorsements.models import Dispatch, EndorsementRequest, InboundFile, InsurerProfile
@@ -124,13 +124,19 @@ def inbound_file_apply(*, insurer: Organization, name: str, content: bytes) -> I
         record.error = str(exc)[:2000]
         logger.error("endorsement_inbound_file_dead_letter", insurer=insurer.pk, file=name, error=record.error)
     record.save(update_fields=["status", "error", "dispatch"])
+    metrics.INBOUND_FILES.labels(kind=record.kind, status=record.status).inc()
     return record
 
 
 def insurer_inbox_poll(*, insurer_id: int) -> list[InboundFile]:
     """Fetch the insurer's new outbox files (no locks held during the transfer) and apply each."""
     profile = InsurerProfile.objects.select_related("insurer").get(insurer_id=insurer_id)
-    gateway = gateway_for(profile)
+    try:
+        gateway = gateway_for(profile)
+    except GatewayConfigError as exc:
+        # Nothing to poll until an operator completes the profile; its deliveries dead-letter meanwhile.
+        logger.warning("endorsement_inbox_not_configured", insurer=insurer_id, error=str(exc))
+        return []
     if not isinstance(gateway, SftpGateway):
         return []
     known = set(InboundFile.objects.filter(insurer_id=insurer_id).values_list("name", flat=True))

@@ -128,6 +128,7 @@ def test_a_mixed_window_round_trips_as_834_and_each_answer_applies_once(db, insu
     assert "INS*Y*18*024*" in text
     assert "INS*Y*18*001*" in text
     poll_until(world, 4)
+    assert Dispatch.objects.get(pk=second.pk).ack_status == "A"
     assert set(EndorsementRequest.objects.values_list("state", flat=True)) == {
         RequestState.ACTIVE,
         RequestState.REJECTED,
