@@ -223,6 +223,8 @@ class Ack999:
     group_control_number: int
     status: str  # AK9-01: A, E, P or R
     errors: list[str] = field(default_factory=list)
+    # Per transaction set (ST02 -> IK5-01: A, E, R...): which sets a partial acceptance refused.
+    sets: dict[str, str] = field(default_factory=dict)
 
     @property
     def accepted(self) -> bool:
@@ -234,6 +236,8 @@ def parse_999(text: str) -> Ack999:
     group: int | None = None
     status = ""
     errors: list[str] = []
+    sets: dict[str, str] = {}
+    current_set = ""
     kinds: set[str] = set()
     for seg in segments(text):
         tag = seg[0]
@@ -244,13 +248,17 @@ def parse_999(text: str) -> Ack999:
             if len(seg) < 3 or not seg[2].isdigit():
                 raise X12Error("AK1 carries no group control number.")
             group = int(seg[2])
+        elif tag == "AK2":
+            current_set = seg[2] if len(seg) > 2 else ""
+        elif tag == "IK5" and current_set:
+            sets[current_set] = seg[1] if len(seg) > 1 else ""
         elif tag in ("IK3", "IK4"):
             errors.append(ELEMENT.join(seg))
         elif tag == "AK9":
             status = seg[1] if len(seg) > 1 else ""
     if "ST" not in kinds or group is None or status not in ("A", "E", "P", "R"):
         raise X12Error("The 999 has no ST/AK1/AK9 with a valid acknowledgement code.")
-    return Ack999(group_control_number=group, status=status, errors=errors)
+    return Ack999(group_control_number=group, status=status, errors=errors, sets=sets)
 
 
 def parse_834(segs: Iterable[list[str]]) -> Iterator[tuple[int, dict[str, str]]]:

@@ -54,11 +54,23 @@ def _apply_999(insurer: Organization, name: str, text: str) -> Dispatch:
         return dispatch
     dispatch.ack_status = ack.status
     dispatch.save(update_fields=["ack_status"])
-    if not ack.accepted:
+    sent = EndorsementRequest.objects.filter(dispatch=dispatch, state=RequestState.SENT)
+    if ack.status == "R":
+        refused = list(sent.values_list("tracking_id", flat=True))
+    elif ack.status == "P":
+        # The file holds one transaction set per policy, numbered in policy order (gateway/sftp.py).
+        mine = EndorsementRequest.objects.filter(dispatch=dispatch)
+        policies = sorted(set(mine.values_list("policy_id", flat=True)))
+        bad = {
+            policies[int(n) - 1]
+            for n, code in ack.sets.items()
+            if code == "R" and n.isdigit() and 0 < int(n) <= len(policies)
+        }
+        refused = list(sent.filter(policy_id__in=bad).values_list("tracking_id", flat=True))
+    else:
+        refused = []
+    if refused:
         detail = "; ".join(ack.errors[:5]) or "no detail given"
-        tracking_ids = EndorsementRequest.objects.filter(dispatch=dispatch, state=RequestState.SENT).values_list(
-            "tracking_id", flat=True
-        )
         events = [
             {
                 "event_id": f"{name}:{t}:rejected",
@@ -66,10 +78,9 @@ def _apply_999(insurer: Organization, name: str, text: str) -> Dispatch:
                 "tracking_id": t,
                 "reason": f"The insurer's 999 rejected file {dispatch.file_name}: {detail}"[:2000],
             }
-            for t in tracking_ids
+            for t in refused
         ]
-        if events:
-            insurer_events_apply(insurer=insurer, events=events)
+        insurer_events_apply(insurer=insurer, events=events)
     return dispatch
 
 

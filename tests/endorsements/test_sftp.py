@@ -222,3 +222,37 @@ def test_a_rejecting_999_rejects_the_file_s_requests_and_frees_their_funds(db, i
     assert "999 rejected" in request.rejection_reason
     assert Dispatch.objects.get(pk=sent.pk).ack_status == "R"
     assert funds.balance_summary(ea)["locked"] == 0
+
+
+def test_a_partly_accepting_999_rejects_only_the_refused_policy_s_requests(db, insurer):
+    from decimal import Decimal
+
+    from endorsements.models import GroupPolicy, RateCard
+
+    world = sftp_world(insurer)
+    other = GroupPolicy.objects.create(
+        employer=world.employer,
+        insurer=world.insurer,
+        policy_number="GP-2002",
+        term_start=LIVE_TERM[0],
+        term_end=LIVE_TERM[1],
+        currency="USD",
+    )
+    RateCard.objects.create(policy=other, plan="DAY", relationship="employee", annual_premium=Decimal("365.00"))
+    kept = submit(world, addition("E-1", effective=day(5), plan="DAY"))
+    refused = submit(world, addition("E-2", effective=day(5), plan="DAY", policy_number="GP-2002"))
+    sent = send_window()
+    assert (insurer.root / "inbound" / sent.file_name).read_text().count("ST*834*") == 2
+    partial = (
+        "ISA*00*          *00*          *ZZ*NORTHWIND      *ZZ*ESCROWPLAT     *261203*1200*^*00501*000000001*0*P*>~"
+        "GS*FA*NORTHWIND*ESCROWPLAT*20261203*1200*1*X*005010X231A1~ST*999*0001*005010X231A1~"
+        f"AK1*BE*{sent.control_number}*005010X220A1~AK2*834*0001*005010X220A1~IK5*A~"
+        "AK2*834*0002*005010X220A1~IK3*INS*9**8~IK5*R*5~AK9*P*2*2*1~SE*9*0001~GE*1*1~IEA*1*000000001~"
+    )
+    (insurer.root / "outbound" / "000-partial.999").write_text(partial)
+
+    insurer_inbox_poll(insurer_id=world.insurer.pk)
+
+    assert Dispatch.objects.get(pk=sent.pk).ack_status == "P"
+    assert EndorsementRequest.objects.get(pk=refused.pk).state == RequestState.REJECTED
+    assert EndorsementRequest.objects.get(pk=kept.pk).state != RequestState.REJECTED
