@@ -137,8 +137,10 @@ def iter_json(binary: IO[bytes]) -> Iterator[tuple[int, Any]]:
         yield row_number, value
 
 
-def iter_x12(binary: IO[bytes], chunk_size: int = 64 * 1024) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Member lines of an X12 834 as intake rows, read chunk by chunk (see endorsements.x12)."""
+def iter_x12(
+    binary: IO[bytes], chunk_size: int = 64 * 1024, *, census: bool = False
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Member lines of an X12 834 as intake rows (or census rows), read chunk by chunk."""
     from endorsements import x12
 
     decoder = codecs.getincrementaldecoder("utf-8-sig")()
@@ -154,6 +156,7 @@ def iter_x12(binary: IO[bytes], chunk_size: int = 64 * 1024) -> Iterator[tuple[i
                 return
 
     try:
-        yield from x12.parse_834(x12.segments_stream(chunks()))
+        rows = x12.census_rows if census else x12.parse_834
+        yield from rows(x12.segments_stream(chunks()))
     except x12.X12Error as exc:
         raise FileFormatError(f"The 834 file cannot be read: {exc}") from None

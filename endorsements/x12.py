@@ -261,33 +261,12 @@ def parse_999(text: str) -> Ack999:
     return Ack999(group_control_number=group, status=status, errors=errors, sets=sets)
 
 
-def parse_834(segs: Iterable[list[str]]) -> Iterator[tuple[int, dict[str, str]]]:
-    """An HR-supplied 834 as intake rows: (member line number, the fields a CSV row would have).
-
-    Codes we do not take (an audit line 030, an unknown relationship) are passed on as they are,
-    so intake refuses that one row with its usual per-row error instead of refusing the file.
-    """
+def _member_lines(segs: Iterable[list[str]]) -> Iterator[tuple[int, dict[str, str]]]:
+    """(member line number, what the line says) for each INS loop of an 834."""
     policy_number = ""
     line: dict[str, str] | None = None
     number = 0
     seen_st = False
-
-    def row(fields: dict[str, str]) -> dict[str, str]:
-        kind = fields.get("kind", "")
-        out = {"policy_number": fields.get("policy_number") or policy_number, "kind": kind}
-        out["member_id"] = fields.get("own_id") or fields.get("subscriber_id", "")
-        out["effective_date"] = fields.get("effective_date", "")
-        if kind == "addition":
-            for name in ("relationship", "name", "date_of_birth", "plan"):
-                out[name] = fields.get(name, "")
-            if fields.get("relationship") != "employee":
-                out["employee_member_id"] = fields.get("subscriber_id", "")
-        elif kind == "modification":
-            out["new_plan"] = fields.get("plan", "")
-        elif kind != "deletion":
-            out["relationship"] = fields.get("relationship", "")
-        return {k: v for k, v in out.items() if v}
-
     for seg in segs:
         tag = seg[0]
         el = seg + [""] * 10
@@ -299,12 +278,9 @@ def parse_834(segs: Iterable[list[str]]) -> Iterator[tuple[int, dict[str, str]]]
             policy_number = el[2]
         elif tag == "INS":
             if line is not None:
-                yield number, row(line)
+                yield number, line
             number += 1
-            line = {
-                "kind": KIND_OF_MAINTENANCE.get(el[3], f"x12 maintenance type {el[3]}"),
-                "relationship": RELATIONSHIP_OF_CODE.get(el[2], f"x12 relationship {el[2]}"),
-            }
+            line = {"maintenance": el[3], "relationship_code": el[2], "policy_number": policy_number}
         elif line is None:
             continue
         elif tag == "REF" and el[1] == "0F":
@@ -320,14 +296,63 @@ def parse_834(segs: Iterable[list[str]]) -> Iterator[tuple[int, dict[str, str]]]
         elif tag == "HD":
             line["plan"] = el[4]
         elif tag == "DTP" and el[1] in ("348", "349", "356", "357"):
-            line.setdefault("effective_date", _iso(el[3]))
+            line.setdefault("date", _iso(el[3]))
         elif tag in ("SE", "GE", "IEA"):
-            yield number, row(line)
+            yield number, line
             line = None
     if not seen_st:
         raise X12Error("The interchange holds no 834 transaction set.")
     if line is not None:
-        yield number, row(line)
+        yield number, line
+
+
+def _relationship(line: dict[str, str]) -> str:
+    code = line.get("relationship_code", "")
+    return RELATIONSHIP_OF_CODE.get(code, f"x12 relationship {code}")
+
+
+def parse_834(segs: Iterable[list[str]]) -> Iterator[tuple[int, dict[str, str]]]:
+    """An HR-supplied 834 as intake rows: (member line number, the fields a CSV row would have).
+
+    Codes we do not take (an audit line 030, an unknown relationship) are passed on as they are,
+    so intake refuses that one row with its usual per-row error instead of refusing the file.
+    """
+    for number, line in _member_lines(segs):
+        code = line.get("maintenance", "")
+        kind = KIND_OF_MAINTENANCE.get(code, f"x12 maintenance type {code}")
+        relationship = _relationship(line)
+        out = {"policy_number": line.get("policy_number", ""), "kind": kind}
+        out["member_id"] = line.get("own_id") or line.get("subscriber_id", "")
+        out["effective_date"] = line.get("date", "")
+        if kind == "addition":
+            out |= {"relationship": relationship, "name": line.get("name", "")}
+            out |= {"date_of_birth": line.get("date_of_birth", ""), "plan": line.get("plan", "")}
+            if relationship != "employee":
+                out["employee_member_id"] = line.get("subscriber_id", "")
+        elif kind == "modification":
+            out["new_plan"] = line.get("plan", "")
+        elif kind != "deletion":
+            out["relationship"] = relationship
+        yield number, {k: v for k, v in out.items() if v}
+
+
+def census_rows(segs: Iterable[list[str]]) -> Iterator[tuple[int, dict[str, str]]]:
+    """A full-file 834 (030 lines, or 021 additions) as census rows: who is covered since when."""
+    for number, line in _member_lines(segs):
+        relationship = _relationship(line)
+        out = {
+            "member_id": line.get("own_id") or line.get("subscriber_id", ""),
+            "name": line.get("name", ""),
+            "date_of_birth": line.get("date_of_birth", ""),
+            "relationship": relationship,
+            "plan": line.get("plan", ""),
+            "start_date": line.get("date", ""),
+        }
+        if relationship != "employee":
+            out["employee_member_id"] = line.get("subscriber_id", "")
+        if line.get("maintenance") not in ("030", "021"):
+            out["maintenance"] = line.get("maintenance", "")  # refused as an unknown census column
+        yield number, {k: v for k, v in out.items() if v}
 
 
 def _iso(value: str) -> str:

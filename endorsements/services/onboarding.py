@@ -24,7 +24,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from endorsements import hooks
-from endorsements.files import FileFormatError, iter_csv
+from endorsements.files import FileFormatError, iter_csv, iter_x12
 from endorsements.models import CensusImport, Coverage, GroupPolicy, InsurerProfile, Member, RateCard, Relationship
 from endorsements.validation import MEMBER_ID_RE, RowError, _date, _text, member_index
 from escrow_project.common.bulk import rows_insert
@@ -208,8 +208,10 @@ def census_create(*, policy: GroupPolicy, user: User | None, upload: UploadedFil
     """Store the uploaded census (streamed to disk) and queue it."""
     if not upload.size:
         raise UnprocessableError("The file is empty.", code="empty_file")
+    name = (upload.name or "").lower()
+    suffix = "x12" if name.endswith((".x12", ".834", ".edi")) else "csv"
     public_id = uuid.uuid4()
-    path = _census_dir() / f"{public_id}.csv"
+    path = _census_dir() / f"{public_id}.{suffix}"
     digest, size = hashlib.sha256(), 0
     with path.open("wb") as out:
         for chunk in upload.chunks():
@@ -377,9 +379,12 @@ def census_process(*, census_id: int, progress: Callable[[CensusImport], None] |
     try:
         with open(census.file_path, "rb") as handle:
             chunk: list[tuple[int, Any]] = []
-            for number, raw in iter_csv(
-                handle, required=("member_id", "relationship", "start_date"), known=CENSUS_FIELDS
-            ):
+            rows = (
+                iter_x12(handle, census=True)
+                if census.file_path.endswith(".x12")
+                else iter_csv(handle, required=("member_id", "relationship", "start_date"), known=CENSUS_FIELDS)
+            )
+            for number, raw in rows:
                 chunk.append((number, raw))
                 if len(chunk) >= CENSUS_CHUNK_ROWS:
                     _census_chunk(census_id=census_id, chunk=chunk)

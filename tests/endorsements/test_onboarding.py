@@ -225,3 +225,30 @@ def test_an_operator_imports_a_census_from_the_admin(client, live_world, tmp_pat
     assert response.status_code == 302
     census = CensusImport.objects.get(policy=live_world.policy)
     assert onboarding.census_process(census_id=census.pk).rows_created == 1
+
+
+def test_a_census_can_be_the_employer_s_full_file_834(live_world, tmp_path, settings):
+    from endorsements import x12
+
+    settings.MEDIA_ROOT = str(tmp_path)
+    lines = [
+        x12.Enrollment("030", "E-1", "E-1", "employee", "Ann One", datetime.date(1980, 1, 1), "BASIC", LIVE_TERM[0]),
+        x12.Enrollment("030", "S-1", "E-1", "spouse", "Sam One", datetime.date(1981, 1, 1), "BASIC", LIVE_TERM[0]),
+        x12.Enrollment("024", "E-2", "E-2", "employee", "Bo Two", datetime.date(1982, 1, 1), "BASIC", LIVE_TERM[0]),
+    ]
+    text = x12.write_834(
+        envelope=x12.Envelope("HRSYSTEM", "ESCROWPLAT", 3, datetime.datetime(2026, 1, 2, 9, 0, tzinfo=datetime.UTC)),
+        reference="census-2026",
+        transactions=[x12.Transaction834("GP-1001", "Acme", "acme", "Northwind", "NW", lines)],
+        audit=True,
+    )
+    upload = SimpleUploadedFile("census.834", text.encode())
+    census = onboarding.census_create(policy=live_world.policy, user=None, upload=upload)
+
+    done = onboarding.census_process(census_id=census.pk)
+
+    assert (done.rows_created, done.rows_rejected) == (2, 1)  # a termination is no opening position
+    assert done.row_errors[0]["errors"][0]["field"] == "maintenance"
+    spouse = Member.objects.get(relationship="spouse")
+    assert spouse.employee is not None
+    assert Coverage.objects.get(member=spouse).start_date == LIVE_TERM[0]
