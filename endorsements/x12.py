@@ -27,6 +27,12 @@ RELATIONSHIP = {"employee": "18", "spouse": "01", "child": "19", "parent": "03"}
 RELATIONSHIP_OF_CODE = {v: k for k, v in RELATIONSHIP.items()}
 
 
+def in_progress(name: str) -> bool:
+    """The drop-box convention both sides keep: a dot or `.part` name is an upload under way,
+    never to be read (files are written under such a name, then renamed into place)."""
+    return name.startswith(".") or name.endswith(".part")
+
+
 class X12Error(ValueError):
     """The text is not a readable X12 interchange (or not the one expected)."""
 

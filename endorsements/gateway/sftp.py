@@ -31,11 +31,6 @@ CONNECT_TIMEOUT = 10
 CONFIG_ERRORS = (asyncssh.PermissionDenied, asyncssh.HostKeyNotVerifiable, asyncssh.KeyImportError)
 
 
-def in_progress(name: str) -> bool:
-    """An upload still under way (ours or the insurer's): never read."""
-    return name.startswith(".") or name.endswith(".part")
-
-
 @transaction.atomic
 def control_number_assign(*, dispatch_id: int) -> Dispatch:
     """Give the dispatch its interchange control number and file name, once (persisted)."""
@@ -184,7 +179,7 @@ class SftpGateway(InsurerGateway):
         found: list[tuple[str, bytes]] = []
         async with self._connect() as conn, conn.start_sftp_client() as sftp:
             for name in sorted(await sftp.listdir(outbound)):
-                if name in (".", "..") or in_progress(name) or name in skip:
+                if name in (".", "..") or x12.in_progress(name) or name in skip:
                     continue
                 async with sftp.open(f"{outbound}/{name}", "rb") as handle:
                     found.append((name, await handle.read()))

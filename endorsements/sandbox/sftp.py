@@ -41,10 +41,6 @@ class SftpOptions:
     references: dict[str, str] = field(default_factory=dict)  # BGN02 reference -> first file name
 
 
-def in_progress(name: str) -> bool:
-    return name.startswith(".") or name.endswith(".part")
-
-
 def _write_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.part")
     tmp.write_text(text)
@@ -83,7 +79,7 @@ def process_inbound(options: SftpOptions, config: Config, state: State) -> None:
     """Answer every complete 834 in inbound/ once: a 999, then (if accepted) a result file."""
     inbound, outbound = options.root / "inbound", options.root / "outbound"
     for path in sorted(inbound.iterdir()):
-        if in_progress(path.name) or path.name in options.seen_files or not path.is_file():
+        if x12.in_progress(path.name) or path.name in options.seen_files or not path.is_file():
             continue
         options.seen_files.add(path.name)
         text = path.read_text()
