@@ -23,7 +23,7 @@ from endorsements.models import (
 from endorsements.sandbox.server import Config, State
 from endorsements.sandbox.sftp import SftpOptions, serve_sftp, validate_834
 from endorsements.services import dispatch, funding
-from endorsements.services.inbox import insurer_inbox_poll
+from endorsements.services.inbox import inbound_file_apply, insurer_inbox_poll
 from endorsements.services.intake import endorsement_submit
 from endorsements.states import RequestState
 from tests.conftest import requires_postgres
@@ -103,9 +103,12 @@ def test_a_mixed_window_round_trips_as_834_and_each_answer_applies_once(db, insu
     assert rejected.rejection_reason.startswith("E01: ")
     assert Dispatch.objects.get(pk=first.pk).ack_status == "A"  # the 999 pyx12 wrote for our file
 
-    # Polling again applies nothing twice.
+    # Polling again applies nothing twice, nor does the same file handed over again by name.
     events = InsurerEvent.objects.count()
     assert insurer_inbox_poll(insurer_id=world.insurer.pk) == []
+    result = InboundFile.objects.get(kind=InboundFile.Kind.RESULT)
+    again = inbound_file_apply(insurer=world.insurer, name=result.name, content=result.content.encode())
+    assert again.pk == result.pk
     assert InsurerEvent.objects.count() == events
 
     # The next window: a deletion and a plan change; a new, never repeated control number.
