@@ -65,3 +65,54 @@ def tree_head_message(*, log_id: str, tree_size: int, root_hash: str, timestamp_
             "timestamp_ms": timestamp_ms,
         }
     )
+
+
+COVERAGE_CONTEXT = "escrow-platform/audit/bundle-coverage/v1"
+COVERAGE_FIELDS = (
+    "log_id",
+    "subject_type",
+    "subject_id",
+    "first_seq",
+    "last_seq",
+    "count",
+    "head_hash",
+    "tree_size",
+    "sealed_through_seq",
+    "anchored_tree_size",
+    "generated_at",
+)
+
+
+def coverage_message(coverage: dict[str, Any]) -> bytes:
+    """What the log signs for a bundle: which events of which subject it holds, and how far they are sealed.
+
+    Without it a bundle's length, head and tree size are the bundle's own say-so: dropping the last
+    events, or the proofs and tree heads of rewritten ones, would leave nothing to contradict.
+    """
+    return dumps({"context": COVERAGE_CONTEXT, **{name: coverage.get(name) for name in COVERAGE_FIELDS}})
+
+
+def event_record_parts(
+    *,
+    kind: str,
+    subject_type: str,
+    subject_id: str,
+    actor: str,
+    occurred_at: str,
+    request_id: str,
+    payload: Any,
+    salt: str,
+) -> tuple[str, str, str]:
+    """The canonical record as text around its two chain fields: `a + prev_hash + b + str(seq) + c`.
+
+    Lets the database hash an event in the same statement that advances the subject's head, where
+    seq and prev_hash are known, instead of a round trip to read them first. Keys sort as
+    actor, kind, occurred_at, payload < prev_hash < request_id, salt < seq < subject_id,
+    subject_type, v; tests compare the joined text with `dumps(event_record(...))`.
+    """
+    head = dumps({"actor": actor, "kind": kind, "occurred_at": occurred_at, "payload": payload}).decode()
+    a = head[:-1] + ',"prev_hash":"'
+    b = f'","request_id":{dumps(request_id).decode()},"salt":{dumps(salt).decode()},"seq":'
+    subject = f'"subject_id":{dumps(subject_id).decode()},"subject_type":{dumps(subject_type).decode()}'
+    c = f',{subject},"v":{RECORD_VERSION}}}'
+    return a, b, c

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -79,6 +80,8 @@ def deploy_contract(w3: Any, account: Any) -> str:
 
 
 def _in_process_client() -> ChainClient:
+    if settings.IS_PRODUCTION:  # the settings refuse this at start-up; never fall back to it either
+        raise ChainRejectedError("production does not anchor on the in-process chain: set CHAIN_RPC_URL")
     from eth_account import Account
     from web3 import EthereumTesterProvider, Web3
 
@@ -128,3 +131,59 @@ def reset_client() -> None:
     global _client
     with _lock:
         _client = None
+
+
+def web3_rpc(chain_client: ChainClient) -> Callable[[str, list[Any]], Any]:
+    """The JSON-RPC calls the verifier makes, answered through web3 in wire format.
+
+    For the in-process eth-tester chain, whose provider answers in Python types rather than the
+    hex strings a JSON-RPC node sends.
+    """
+    from web3.exceptions import TransactionNotFound
+
+    w3 = chain_client.w3
+
+    def call(method: str, params: list[Any]) -> Any:
+        if method == "eth_blockNumber":
+            return hex(w3.eth.block_number)
+        if method == "eth_chainId":
+            return hex(w3.eth.chain_id)
+        if method == "eth_getTransactionReceipt":
+            try:
+                r = w3.eth.get_transaction_receipt(params[0])
+            except TransactionNotFound:
+                return None
+            return {
+                "status": hex(r["status"]),
+                "blockNumber": hex(r["blockNumber"]),
+                "blockHash": hex0x(r["blockHash"]),
+                "logs": [
+                    {"address": log["address"], "topics": [hex0x(t) for t in log["topics"]], "data": hex0x(log["data"])}
+                    for log in r["logs"]
+                ],
+            }
+        if method == "eth_call":
+            return hex0x(w3.eth.call(dict(params[0], to=w3.to_checksum_address(params[0]["to"]))))
+        raise RuntimeError(f"{method} is not answered here")
+
+    return call
+
+
+def verifier_rpc(contract_addresses: set[str]) -> tuple[Callable[[str, list[Any]], Any] | None, str]:
+    """An RPC for `audit.verify` on the platform's own chain, or None and why the chain cannot be asked.
+
+    Never builds the in-process chain: a fresh one would hold none of the anchors, which another
+    process (the worker) made on its own in-process chain.
+    """
+    from audit import verify
+
+    if settings.CHAIN_RPC_URL:
+        return verify.http_rpc(settings.CHAIN_RPC_URL, timeout=settings.AUDIT_CHAIN_TIMEOUT_SECONDS), ""
+    with _lock:
+        current = _client
+    if current is None or {a.lower() for a in contract_addresses} - {current.contract_address.lower()}:
+        return None, (
+            "anchors not checked on chain: they were made on an in-process development chain this process "
+            "cannot read (set CHAIN_RPC_URL)"
+        )
+    return web3_rpc(current), ""

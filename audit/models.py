@@ -15,6 +15,10 @@ class SubjectHead(models.Model):
     subject_id = models.CharField(max_length=128)
     length = models.PositiveBigIntegerField(default=0)
     head_hash = models.CharField(max_length=HASH_LEN, blank=True, default="")
+    # The head before the latest append: the one-statement append reads the event's prev_hash
+    # back from here (RETURNING gives only the new row). A database default, so code deployed
+    # before this column (which does not name it) can still insert heads during a rollout.
+    prev_head_hash = models.CharField(max_length=HASH_LEN, blank=True, default="", db_default="")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -40,14 +44,17 @@ class AuditEvent(models.Model):
     request_id = models.CharField(max_length=128, blank=True, default="")
     payload = models.JSONField(default=dict)
     salt = models.CharField(max_length=32)
-    event_hash = models.CharField(max_length=HASH_LEN, unique=True)
+    event_hash = models.CharField(max_length=HASH_LEN)
 
     class Meta:
         ordering = ["id"]
         # Few indexes on purpose: every one is paid on each insert. Kind and time filters run
-        # within one subject, whose rows the (subject, seq) index finds.
+        # within one subject, whose rows the (subject, seq) index finds. The hash is unique by a
+        # constraint rather than `unique=True`, which on PostgreSQL also builds a
+        # varchar_pattern_ops index for prefix searches nobody makes.
         constraints = [
             models.UniqueConstraint(fields=["subject_type", "subject_id", "seq"], name="audit_event_subject_seq"),
+            models.UniqueConstraint(fields=["event_hash"], name="audit_event_hash_unique"),
         ]
 
     def __str__(self) -> str:

@@ -14,7 +14,8 @@ def can_see_employer_endorsements(user: Any, subject_id: str) -> bool:
 
     if user_is_operator(user) or user_has_role(user, "auditor"):
         return True
-    return subject_id.isdigit() and int(subject_id) in employer_ids_for_user(user)
+    # isascii: str.isdigit() is also true of "²" and other scripts' digits, which int() refuses or reads.
+    return subject_id.isascii() and subject_id.isdigit() and int(subject_id) in employer_ids_for_user(user)
 
 
 def register() -> None:

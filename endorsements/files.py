@@ -5,14 +5,15 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-import json
 from collections.abc import Iterator
 from typing import IO, Any
 
+import ijson
+
 from endorsements.validation import FIELDS
+from escrow_project.common.input_guard import max_json_depth
 
 READ_SIZE = 64 * 1024
-MAX_OBJECT_CHARS = 64 * 1024  # one endorsement object is tiny; anything bigger is garbage
 
 
 class FileFormatError(ValueError):
@@ -56,85 +57,90 @@ def iter_csv(
         yield row_number, row
 
 
-def iter_json(binary: IO[bytes]) -> Iterator[tuple[int, Any]]:
-    """Elements of a top-level JSON array (or JSON Lines), decoded incrementally."""
-    decoder = json.JSONDecoder()
-    utf8 = codecs.getincrementaldecoder("utf-8-sig")()
-    buffer = ""
-    position = 0
-    eof = False
-    started = False
-    lines_mode = False
-    row_number = 0
+class _Utf8Checked:
+    """Hands the file to the tokenizer unchanged, minus a BOM, refusing bytes that are not UTF-8."""
 
-    def refill() -> bool:
-        nonlocal buffer, position, eof
-        if eof:
-            return False
-        chunk = binary.read(READ_SIZE)
+    def __init__(self, binary: IO[bytes]) -> None:
+        self.binary = binary
+        self.decoder = codecs.getincrementaldecoder("utf-8")()
+        self.started = False
+
+    def read(self, size: int = -1) -> bytes:
+        if size == 0:  # ijson probes with read(0) whether the file gives bytes or text
+            return b""
+        chunk = self.binary.read(READ_SIZE)
+        if not self.started:
+            while len(chunk) < 3 and (more := self.binary.read(READ_SIZE)):
+                chunk += more
+            chunk = chunk.removeprefix(codecs.BOM_UTF8)
+            self.started = True
         try:
-            text = utf8.decode(chunk, final=not chunk)
+            self.decoder.decode(chunk, final=not chunk)
         except UnicodeDecodeError:
             raise FileFormatError("The JSON file is not UTF-8.") from None
-        if not chunk:
-            eof = True
-        buffer = buffer[position:] + text
-        position = 0
-        return bool(chunk) or bool(text)
+        return chunk
 
-    def skip_space() -> bool:
-        nonlocal position
-        while True:
-            while position < len(buffer) and buffer[position] in " \t\r\n":
-                position += 1
-            if position < len(buffer):
-                return True
-            if not refill():
-                return False
 
-    if not skip_space():
-        raise FileFormatError("The JSON file is empty.")
-    if buffer[position] == "[":
-        position += 1
-    elif buffer[position] == "{":
-        lines_mode = True
-    else:
-        raise FileFormatError("The JSON file must be an array of objects or JSON Lines.")
-    while True:
-        if not skip_space():
-            if lines_mode:
-                return
-            raise FileFormatError(f"The JSON array is not closed after element {row_number}.")
-        char = buffer[position]
-        if not lines_mode:
-            if char == "]":
-                position += 1
-                if skip_space():
-                    raise FileFormatError("Unexpected content after the JSON array.")
-                return
-            if started:
-                if char != ",":
-                    raise FileFormatError(f"Expected ',' after element {row_number}.")
-                position += 1
-                if not skip_space():
-                    raise FileFormatError(f"The JSON array is not closed after element {row_number}.")
-        while True:
-            try:
-                value, end = decoder.raw_decode(buffer, position)
-            except json.JSONDecodeError as exc:
-                if not eof and len(buffer) - position < MAX_OBJECT_CHARS:
-                    refill()
+def iter_json(binary: IO[bytes], *, max_depth: int | None = None) -> Iterator[tuple[int, Any]]:
+    """Elements of a top-level JSON array (or JSON Lines), streamed by a non-recursive tokenizer.
+
+    No element is built deeper than `max_depth` (API_MAX_JSON_DEPTH): a file of 200,000 nested
+    brackets is refused as it is read instead of exhausting the parser's C stack.
+    """
+    limit = max_depth if max_depth is not None else max_json_depth()
+    events = ijson.basic_parse(_Utf8Checked(binary), multiple_values=True, use_float=True)
+    lines_mode: bool | None = None
+    closed = False
+    row_number = 0
+    depth = 0  # of the element being built (the top-level array itself not counted)
+    builder: ijson.ObjectBuilder | None = None
+    try:
+        for kind, value in events:
+            if lines_mode is None:
+                if kind == "start_array":
+                    lines_mode = False
                     continue
-                raise FileFormatError(f"Element {row_number + 1} is not valid JSON: {exc.msg}.") from None
-            # A number or literal cut at a read boundary decodes "successfully" but short.
-            if end == len(buffer) and not eof:
-                refill()
+                if kind != "start_map":
+                    raise FileFormatError("The JSON file must be an array of objects or JSON Lines.")
+                lines_mode = True
+            if closed:
+                raise FileFormatError("Unexpected content after the JSON array.")
+            if not lines_mode and depth == 0 and kind == "end_array":
+                closed = True
                 continue
-            break
-        position = end
-        started = True
-        row_number += 1
-        yield row_number, value
+            if builder is None:
+                builder = ijson.ObjectBuilder()
+            if kind in ("start_map", "start_array"):
+                depth += 1
+                if depth > limit:
+                    raise FileFormatError(f"Element {row_number + 1} is nested deeper than {limit} levels.")
+            elif kind in ("end_map", "end_array"):
+                depth -= 1
+            builder.event(kind, value)
+            if depth == 0:
+                row_number += 1
+                yield row_number, builder.value
+                builder = None
+    except ijson.JSONError as exc:
+        if lines_mode is None and "premature EOF" in str(exc):
+            raise FileFormatError("The JSON file is empty.") from None
+        raise FileFormatError(_json_error(str(exc), row_number=row_number, closed=closed)) from None
+    if lines_mode is None:
+        raise FileFormatError("The JSON file is empty.")
+    if not lines_mode and not closed:
+        raise FileFormatError(f"The JSON array is not closed after element {row_number}.")
+
+
+def _json_error(message: str, *, row_number: int, closed: bool) -> str:
+    if closed or "trailing" in message:
+        return "Unexpected content after the JSON array."
+    if "premature EOF" in message:
+        return f"The JSON array is not closed after element {row_number}."
+    if "expect ','" in message:
+        return f"Expected ',' after element {row_number}."
+    if "UTF8" in message:
+        return "The JSON file is not UTF-8."
+    return f"Element {row_number + 1} is not valid JSON."
 
 
 def iter_x12(

@@ -16,6 +16,7 @@ from typing import Any
 
 from endorsements.models import EndorsementKind, Relationship
 from escrow_project.common.crypto.blind_index import blind_index, normalise
+from escrow_project.common.input_guard import text_refusal
 
 FIELDS = (
     "policy_number",
@@ -75,6 +76,9 @@ def _text(raw: Mapping[str, Any], name: str, errors: list[RowError]) -> str:
         errors.append(RowError(name, "invalid_type", f"{name} must be text."))
         return ""
     text = str(value).strip()
+    if text_refusal(text):  # NUL or a lone surrogate: the database cannot store it
+        errors.append(RowError(name, "invalid_text", f"{name} contains characters that cannot be stored."))
+        return ""
     if len(text) > MAX_FIELD_LENGTH:
         errors.append(RowError(name, "too_long", f"{name} is longer than {MAX_FIELD_LENGTH} characters."))
         return ""
@@ -101,7 +105,8 @@ def parse_row(raw: Mapping[str, Any]) -> tuple[CleanRow | None, list[RowError]]:
     errors: list[RowError] = []
     if not isinstance(raw, Mapping):
         return None, [RowError(None, "invalid_type", "Each endorsement must be an object.")]
-    unknown = sorted(str(k) for k in raw if k not in FIELDS)
+    # An unknown name is echoed in the row's errors (JSONB): made storable first.
+    unknown = sorted(str(k) if not text_refusal(str(k)) else ascii(k) for k in raw if k not in FIELDS)
     for name in unknown:
         errors.append(RowError(name, "unknown_field", f"{name} is not a known field."))
     policy_number = _text(raw, "policy_number", errors)

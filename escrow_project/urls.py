@@ -1,6 +1,8 @@
+from django.conf import settings
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
-from django.urls import include, path
+from django.urls import include, path, re_path
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from escrow_project.common import health, metrics
@@ -20,11 +22,14 @@ urlpatterns = [
     path("health/live", health.live, name="health-live"),
     path("health/ready", health.ready, name="health-ready"),
     path("api/v1/", include(api_v1)),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
     path("escrow/", include("transactions.urls")),
     path("metrics", metrics.metrics, name="prometheus-django-metrics"),
 ]
+if settings.API_DOCS_ENABLED:
+    urlpatterns += [
+        path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+        path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
+    ]
 
 handler404 = "escrow_project.urls.not_found"
 handler500 = "escrow_project.urls.server_error"
@@ -40,6 +45,13 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
     return page_not_found(request, exception)
 
 
+@csrf_exempt  # a 404 whatever the method: never the CSRF middleware's HTML 403
+def api_unmatched(request: HttpRequest) -> HttpResponse:
+    from escrow_project.common.errors import api_not_found
+
+    return api_not_found(request)
+
+
 def server_error(request: HttpRequest) -> HttpResponse:
     from django.views.defaults import server_error as page_server_error
 
@@ -48,3 +60,8 @@ def server_error(request: HttpRequest) -> HttpResponse:
     if request.path.startswith("/api/"):
         return api_server_error(request)
     return page_server_error(request)
+
+
+# Last: any other /api/ URL is a problem-JSON 404, never Django's HTML page (which, with DEBUG on,
+# lists every URL pattern).
+urlpatterns.append(re_path(r"^api/", api_unmatched, name="api-not-found"))

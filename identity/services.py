@@ -17,6 +17,12 @@ def organization_create(
 ) -> Organization:
     """Create an organization; its slug must be unique. `client_of`: the tenant a household belongs to."""
     slug = slug or slugify(name)[:80]
+    if not slug:  # found by the API fuzzer: a name of punctuation made an organization with slug ""
+        raise UnprocessableError(
+            "The name has no letters or digits to make a slug from; send a slug.",
+            code="slug_required",
+            errors=[{"field": "slug", "code": "required", "message": "Send a slug for this name."}],
+        )
     if client_of is not None and kind != OrganizationKind.INDIVIDUAL:
         raise UnprocessableError(
             "Only a household (kind individual) is a client of a tenant; businesses are shared.",

@@ -8,9 +8,20 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 
-from escrow_project.common.admin import ReadOnlyAdmin
+from escrow_project.common.admin import ReadOnlyAdmin, SecondPersonActions
+from escrow_project.common.errors import DomainError
 from ledger import services
-from ledger.models import Account, Hold, InvariantRun, JournalEntry, JournalLine, PayoutIntent, RailEvent, RailPayment
+from ledger.models import (
+    Account,
+    Hold,
+    InvariantRun,
+    JournalEntry,
+    JournalLine,
+    OperatorEntryRequest,
+    PayoutIntent,
+    RailEvent,
+    RailPayment,
+)
 from ledger.states import PAYOUT_OPEN
 
 
@@ -114,9 +125,21 @@ class InvariantRunAdmin(ReadOnlyAdmin):
 class RailPaymentAdmin(ReadOnlyAdmin):
     """Payments in at a rail; `applied` false with an error is money at the rail an owner refused."""
 
-    list_display = ["public_id", "rail", "purpose", "amount", "currency", "status", "applied", "created_at"]
+    list_display = [
+        "public_id", "rail", "purpose", "amount", "currency", "status", "applied", "amount_refunded", "created_at"
+    ]  # fmt: skip
     list_filter = ["rail", "status", "applied", "purpose"]
     search_fields = ["reference", "subject_id"]
+    actions = ["refund_unapplied"]
+
+    @admin.action(description="Refund to the payer (money the platform did not credit)")
+    def refund_unapplied(self, request: HttpRequest, queryset: QuerySet[RailPayment]) -> None:
+        for payment in queryset:
+            try:
+                services.rail_payment_refund_unapplied(payment_id=payment.pk, actor=f"user:{request.user.pk}")
+                self.message_user(request, f"{payment.public_id}: refunded to the payer.", messages.SUCCESS)
+            except DomainError as exc:
+                self.message_user(request, f"{payment.public_id}: {exc.detail}", messages.ERROR)
 
 
 @admin.register(RailEvent)
@@ -126,3 +149,18 @@ class RailEventAdmin(ReadOnlyAdmin):
     list_display = ["received_at", "rail", "type", "event_id", "verdict", "detail", "livemode"]
     list_filter = ["rail", "verdict", "type"]
     search_fields = ["event_id"]
+
+
+@admin.register(OperatorEntryRequest)
+class OperatorEntryRequestAdmin(SecondPersonActions, ReadOnlyAdmin):
+    """Money recorded by hand above LEDGER_FOUR_EYES_ABOVE: a second operator approves or rejects."""
+
+    list_display = ["kind", "account", "amount", "currency", "status", "requested_by", "decided_by", "created_at"]
+    list_filter = ["status", "kind"]
+    confirmed_message = "approved and posted"
+
+    def confirm_one(self, request: HttpRequest, row: OperatorEntryRequest) -> None:
+        services.operator_entry_approve(request_id=row.pk, actor=f"user:{request.user.pk}")
+
+    def reject_one(self, request: HttpRequest, row: OperatorEntryRequest) -> None:
+        services.operator_entry_reject(request_id=row.pk, actor=f"user:{request.user.pk}", reason="operator console")

@@ -299,3 +299,42 @@ class RailEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rail} {self.type} {self.event_id} [{self.verdict}]"
+
+
+class OperatorEntryStatus(models.TextChoices):
+    PENDING = "pending", "Waiting for a second operator"
+    APPROVED = "approved", "Approved and posted"
+    REJECTED = "rejected", "Rejected"
+
+
+class OperatorEntryRequest(models.Model):
+    """Money an operator records by hand (a wire seen on the bank statement, a correction) above the
+    four-eyes threshold: nothing is posted until a second operator approves it."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    kind = models.CharField(max_length=16, choices=[("deposit", "Money received"), ("adjustment", "Correction")])
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
+    amount = models.DecimalField(max_digits=20, decimal_places=4)
+    currency = models.CharField(max_length=3)
+    details = models.JSONField(default=dict, help_text="rail and reference, or direction and reason")
+    idempotency_key = models.CharField(max_length=255, unique=True)
+    requested_by = models.CharField(max_length=100)
+    status = models.CharField(max_length=16, choices=OperatorEntryStatus.choices, default=OperatorEntryStatus.PENDING)
+    decided_by = models.CharField(max_length=100, blank=True, default="")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    reason = models.CharField(max_length=300, blank=True, default="")
+    entry = models.ForeignKey(JournalEntry, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(decided_by="") | ~Q(decided_by=models.F("requested_by")),
+                name="ledger_operator_entry_four_eyes",
+            ),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="ledger_operator_entry_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.amount} {self.currency} [{self.status}]"

@@ -1,9 +1,12 @@
 """Upward news from the ledger. Sent inside the transaction that records the outcome.
 
 - `payout_succeeded(sender, payout_id, metadata)`: the rail confirmed the payout.
-- `payout_failed(sender, payout_id, metadata, failure_reason)`: the rail refused it; the money is
-  already back on the account (reversing entry) when receivers run. Retry with
-  `ledger.services.payout_retry`.
+- `payout_failed(sender, payout_id, metadata, failure_reason)`: the rail refused it. Retry with
+  `ledger.services.payout_retry`, after commit.
+
+Both are sent before the outcome's entry is posted (same transaction): receivers lock their own rows
+and append audit events, and must do so before this transaction locks payouts-in-flight, which
+other transactions of the same case lock after the audit log (see `payout_record_outcome`).
 
 Receivers live in the upper app's `handlers.py` and call one of its services.
 """

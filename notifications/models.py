@@ -209,9 +209,11 @@ class CircuitState(models.TextChoices):
 
 
 class ChannelCircuit(models.Model):
-    """The circuit breaker of one channel, shared by every worker through this row."""
+    """The circuit breaker of one channel or webhook endpoint, shared by every worker through this row."""
 
-    channel = models.CharField(max_length=16, choices=Channel.choices, primary_key=True)
+    # A channel ("email", "sms"), or "webhook:<endpoint id>": each partner's endpoint has its own
+    # breaker, so one partner's dead endpoint never pauses the others' webhooks.
+    channel = models.CharField(max_length=64, primary_key=True)
     state = models.CharField(max_length=16, choices=CircuitState.choices, default=CircuitState.CLOSED)
     consecutive_failures = models.PositiveIntegerField(default=0)
     opened_at = models.DateTimeField(null=True, blank=True)

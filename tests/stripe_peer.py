@@ -3,9 +3,10 @@
 localstripe is a Stripe-compatible server (customers, PaymentIntents, refunds, signed webhooks) that
 runs as a separate local process. It lacks Connect: accounts, transfers, reversals, payouts and
 balance transactions. `StripeReplay` answers those through the SDK's own HTTP-client seam, built from
-Stripe's published example objects (`../shared/stripe/fixtures3.json`): every answer is the example
-object with only the fields the request sets (id, amount, currency, destination, group, metadata,
-times) filled in, so no field is invented. Everything else is forwarded to localstripe over HTTP.
+Stripe's published example objects (fixtures3.json; the resources needed are copied unchanged to
+`tests/fixtures/stripe_examples.json`): every answer is the example object with only the fields the
+request sets (id, amount, currency, destination, group, metadata, times) filled in, so no field is
+invented. Everything else is forwarded to localstripe over HTTP.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ import stripe
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCALSTRIPE = ROOT / "var" / "localstripe-venv" / "bin" / "localstripe"
-FIXTURES = ROOT.parent / "shared" / "stripe" / "fixtures3.json"
+# Stripe's published example objects (fixtures3.json), the resources the replay needs, copied unchanged.
+FIXTURES = ROOT / "tests" / "fixtures" / "stripe_examples.json"
 SECRET_KEY = "sk_test_platform"
 WEBHOOK_SECRET = "whsec_localstripe_test"
 

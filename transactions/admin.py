@@ -8,6 +8,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from escrow_project.common.admin import SecondPersonActions
 from escrow_project.common.admin_masking import MaskedFieldsAdminMixin
 from escrow_project.common.errors import DomainError
 from transactions import services
@@ -165,8 +166,15 @@ class DisputeAdmin(ReadOnlyAdmin):
 
 @admin.register(PlatformControl)
 class PlatformControlAdmin(ReadOnlyAdmin):
-    list_display = ["__str__", "reason", "changed_by", "changed_at"]
+    """The emergency switch: its state here, its history in the audit trail (escrow_platform_control/payouts)."""
+
+    list_display = ["__str__", "payouts_paused", "reason", "changed_by", "changed_at"]
     actions = ["pause_all", "resume_all"]
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
+        # The single row must exist to be shown and selected for the actions, even before anyone paused.
+        PlatformControl.objects.get_or_create(pk=1)
+        return super().changelist_view(request, extra_context)
 
     @admin.action(description="EMERGENCY: pause every escrow payout")
     def pause_all(self, request: HttpRequest, queryset: QuerySet[PlatformControl]) -> None:
@@ -186,49 +194,23 @@ class PayeeProfileAdmin(MaskedFieldsAdminMixin, ReadOnlyAdmin):
 
 
 @admin.register(BankDetailsChange)
-class BankDetailsChangeAdmin(MaskedFieldsAdminMixin, ReadOnlyAdmin):
+class BankDetailsChangeAdmin(SecondPersonActions, MaskedFieldsAdminMixin, ReadOnlyAdmin):
     """Proposed payout-detail changes: an operator may be the second person (never the proposer)."""
 
     masked_fields = ("bank_details",)
     list_display = ["organization", "status", "masked_bank_details", "proposed_by", "decided_by", "created_at"]
     list_filter = ["status"]
-    actions = ["confirm", "reject"]
+    confirmed_message = "confirmed; the cooling-off applies"
 
-    @admin.action(description="Confirm the selected changes (as the second person)")
-    def confirm(self, request: HttpRequest, queryset: QuerySet[BankDetailsChange]) -> None:
-        _decide_each(
-            self,
-            request,
-            queryset,
-            "confirmed; the cooling-off applies",
-            lambda change: services.payee_bank_details_confirm(change_id=change.pk, actor=request.user),
-        )
+    def confirm_one(self, request: HttpRequest, row: BankDetailsChange) -> None:
+        services.payee_bank_details_confirm(change_id=row.pk, actor=request.user)
 
-    @admin.action(description="Reject the selected changes")
-    def reject(self, request: HttpRequest, queryset: QuerySet[BankDetailsChange]) -> None:
-        _decide_each(
-            self,
-            request,
-            queryset,
-            "rejected",
-            lambda change: services.payee_bank_details_reject(
-                change_id=change.pk, actor=request.user, reason="operator console"
-            ),
-        )
-
-
-def _decide_each(model_admin: Any, request: HttpRequest, queryset: QuerySet[Any], done: str, decide: Any) -> None:
-    """A four-eyes decision per selected row; a refusal (say, deciding one's own proposal) is shown, not raised."""
-    for row in queryset:
-        try:
-            decide(row)
-            model_admin.message_user(request, f"{row}: {done}.", messages.SUCCESS)
-        except DomainError as exc:
-            model_admin.message_user(request, f"{row}: {exc.detail}", messages.ERROR)
+    def reject_one(self, request: HttpRequest, row: BankDetailsChange) -> None:
+        services.payee_bank_details_reject(change_id=row.pk, actor=request.user, reason="operator console")
 
 
 @admin.register(ManualDeposit)
-class ManualDepositAdmin(ReadOnlyAdmin):
+class ManualDepositAdmin(SecondPersonActions, ReadOnlyAdmin):
     """Wires entered by hand above the threshold: a second operator (never the recorder) confirms."""
 
     list_display = [
@@ -242,26 +224,10 @@ class ManualDepositAdmin(ReadOnlyAdmin):
         "created_at",
     ]
     list_filter = ["status", "kind"]
-    actions = ["confirm", "reject"]
+    confirmed_message = "confirmed and recorded in the wallet"
 
-    @admin.action(description="Confirm the selected wires (as the second person)")
-    def confirm(self, request: HttpRequest, queryset: QuerySet[ManualDeposit]) -> None:
-        _decide_each(
-            self,
-            request,
-            queryset,
-            "confirmed and recorded in the wallet",
-            lambda wire: services.manual_deposit_confirm(manual_deposit_id=wire.pk, actor=request.user),
-        )
+    def confirm_one(self, request: HttpRequest, row: ManualDeposit) -> None:
+        services.manual_deposit_confirm(manual_deposit_id=row.pk, actor=request.user)
 
-    @admin.action(description="Reject the selected wires")
-    def reject(self, request: HttpRequest, queryset: QuerySet[ManualDeposit]) -> None:
-        _decide_each(
-            self,
-            request,
-            queryset,
-            "rejected",
-            lambda wire: services.manual_deposit_reject(
-                manual_deposit_id=wire.pk, actor=request.user, reason="operator console"
-            ),
-        )
+    def reject_one(self, request: HttpRequest, row: ManualDeposit) -> None:
+        services.manual_deposit_reject(manual_deposit_id=row.pk, actor=request.user, reason="operator console")

@@ -149,13 +149,27 @@ class Deposit(models.Model):
         return f"{self.get_kind_display()} {self.amount}"
 
 
+class SecondPersonDecision(models.Model):
+    """Who decided a request that waits for a second person, when, and why (escrow_project/common/four_eyes.py)."""
+
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    reason = models.CharField(max_length=300, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
 class ManualDepositStatus(models.TextChoices):
     PENDING = "pending", "Waiting for a second person's confirmation"
     CONFIRMED = "confirmed", "Confirmed and recorded"
     REJECTED = "rejected", "Rejected"
 
 
-class ManualDeposit(models.Model):
+class ManualDeposit(SecondPersonDecision):
     """A wire received outside the payment rail, entered by hand: above the threshold, four eyes.
 
     The escrow officer or an operator records it; a different person (another operator, or another
@@ -169,12 +183,6 @@ class ManualDeposit(models.Model):
     provider_reference = models.CharField(max_length=200, blank=True, default="", help_text="the wire's reference")
     status = models.CharField(max_length=16, choices=ManualDepositStatus.choices, default=ManualDepositStatus.PENDING)
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
-    reason = models.CharField(max_length=300, blank=True, default="")
-    created_at = models.DateTimeField(auto_now_add=True)
-    decided_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -354,7 +362,7 @@ class BankDetailsChangeStatus(models.TextChoices):
     SUPERSEDED = "superseded", "Replaced by a newer proposal"
 
 
-class BankDetailsChange(models.Model):
+class BankDetailsChange(SecondPersonDecision):
     """A proposed change of where an organization is paid: four eyes before it counts.
 
     An organization admin (or an operator) proposes; a different admin of that organization (or an
@@ -368,12 +376,6 @@ class BankDetailsChange(models.Model):
         max_length=16, choices=BankDetailsChangeStatus.choices, default=BankDetailsChangeStatus.PENDING
     )
     proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
-    reason = models.CharField(max_length=300, blank=True, default="")
-    created_at = models.DateTimeField(auto_now_add=True)
-    decided_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

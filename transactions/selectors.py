@@ -11,7 +11,7 @@ from escrow_project.common import readcache
 from escrow_project.common.errors import NotFoundError
 from identity.models import Organization
 from identity.selectors import organization_ids_for_user, user_is_operator
-from transactions.models import BankDetailsChange, Dispute, EscrowTransaction, PayeeProfile, Payment
+from transactions.models import BankDetailsChange, Dispute, EscrowTransaction, PayeeProfile, Payment, PlatformControl
 
 
 def escrow_list_for_user(*, user: Any) -> QuerySet[EscrowTransaction]:
@@ -113,3 +113,8 @@ def masked_account(bank_details: Any) -> str:
     """An account number as its last four digits ("\u2022\u2022\u2022\u20224321"), '' when there is none."""
     number = str(bank_details.get("account_number", "")) if isinstance(bank_details, dict) else ""
     return f"\u2022\u2022\u2022\u2022{number[-4:]}" if number else ""
+
+
+def payouts_pause_state() -> PlatformControl:
+    """The emergency switch as it stands (an unsaved default when nobody has ever touched it)."""
+    return PlatformControl.objects.select_related("changed_by").filter(pk=1).first() or PlatformControl(pk=1)

@@ -61,7 +61,7 @@ class SubjectBundleView(SubjectMixin, APIView):
         subject_type, subject_id = self.get_subject()
         bundle = selectors.bundle_for_subject(request.user, subject_type, subject_id)
         response = HttpResponse(json.dumps(bundle, indent=1, sort_keys=True), content_type="application/json")
-        safe_id = "".join(c if c.isalnum() or c in "-_" else "_" for c in subject_id)[:80]
+        safe_id = "".join(c if (c.isascii() and c.isalnum()) or c in "-_" else "_" for c in subject_id)[:80]
         response["Content-Disposition"] = f'attachment; filename="audit-{subject_type}-{safe_id}.json"'
         return response
 

@@ -87,52 +87,61 @@ def _lock_head(subject_type: str, subject_id: str) -> SubjectHead:
     return head
 
 
-# PostgreSQL fast path: two statements per event instead of six. The upsert takes the same row
-# lock as SELECT ... FOR UPDATE (and creates the head on a subject's first event), returning the
-# new length and the previous head hash; the second statement writes the event, queues it for
-# sealing and moves the head, all in one round trip.
-_PG_LOCK_HEAD = """
-INSERT INTO audit_subjecthead (subject_type, subject_id, length, head_hash, updated_at)
-VALUES (%s, %s, 1, '', now())
-ON CONFLICT (subject_type, subject_id) DO UPDATE SET length = audit_subjecthead.length + 1, updated_at = now()
-RETURNING id, length, head_hash
-"""
-_PG_APPEND = """
-WITH ev AS (
+# PostgreSQL fast path: one statement per event. The upsert takes the same row lock as SELECT
+# ... FOR UPDATE (and creates the head on a subject's first event), advances the length and
+# computes the event hash from the canonical text around seq and prev_hash (canonical.
+# event_record_parts), so the previous head never travels to Python and back; the same statement
+# writes the event and queues it for sealing. Python recomputes the hash from the returned seq and
+# prev_hash and refuses a mismatch, so the SQL can never chain anything the verifier would not.
+_PG_APPEND = r"""
+WITH head AS (
+    INSERT INTO audit_subjecthead (subject_type, subject_id, length, prev_head_hash, head_hash, updated_at)
+    VALUES (%(subject_type)s, %(subject_id)s, 1, %(zero)s,
+            encode(sha256('\x00'::bytea || convert_to(%(a)s || %(zero)s || %(b)s || '1' || %(c)s, 'UTF8')), 'hex'),
+            now())
+    ON CONFLICT (subject_type, subject_id) DO UPDATE SET
+        length = audit_subjecthead.length + 1,
+        prev_head_hash = audit_subjecthead.head_hash,
+        head_hash = encode(sha256('\x00'::bytea || convert_to(
+            %(a)s || audit_subjecthead.head_hash || %(b)s || (audit_subjecthead.length + 1)::text || %(c)s, 'UTF8'
+        )), 'hex'),
+        updated_at = now()
+    RETURNING length, prev_head_hash, head_hash
+), ev AS (
     INSERT INTO audit_auditevent (kind, subject_type, subject_id, seq, prev_hash, actor, occurred_at, recorded_at,
                                   request_id, payload, salt, event_hash)
-    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s)
-    RETURNING id
+    SELECT %(kind)s, %(subject_type)s, %(subject_id)s, length, prev_head_hash, %(actor)s, %(occurred_at)s,
+           %(recorded_at)s, %(request_id)s, %(payload)s::jsonb, %(salt)s, head_hash
+    FROM head
+    RETURNING id, seq, prev_hash, event_hash
 ), queued AS (
     INSERT INTO audit_pendingevent (event_id) SELECT id FROM ev
-), moved AS (
-    UPDATE audit_subjecthead SET head_hash = %s WHERE id = %s
 )
-SELECT id FROM ev
+SELECT id, seq, prev_hash, event_hash FROM ev
 """
 
 
 def _append_postgres(fields: dict[str, Any], payload_text: str) -> AuditEvent:
+    a, b, c = canonical.event_record_parts(
+        kind=fields["kind"],
+        subject_type=fields["subject_type"],
+        subject_id=fields["subject_id"],
+        actor=fields["actor"],
+        occurred_at=canonical_time(fields["occurred_at"]),
+        request_id=fields["request_id"],
+        payload=fields["payload"],
+        salt=fields["salt"],
+    )
     with connection.cursor() as cursor:
-        cursor.execute(_PG_LOCK_HEAD, [fields["subject_type"], fields["subject_id"]])
-        head_id, seq, head_hash = cursor.fetchone()
-        fields.update(seq=seq, prev_hash=head_hash or canonical.ZERO_HASH)
-        fields["event_hash"] = canonical.event_hash(_record(fields))
         cursor.execute(
             _PG_APPEND,
-            [
-                *(fields[name] for name in ("kind", "subject_type", "subject_id", "seq", "prev_hash", "actor")),
-                fields["occurred_at"],
-                fields["recorded_at"],
-                fields["request_id"],
-                payload_text,
-                fields["salt"],
-                fields["event_hash"],
-                fields["event_hash"],
-                head_id,
-            ],
+            {**fields, "payload": payload_text, "a": a, "b": b, "c": c, "zero": canonical.ZERO_HASH},
         )
-        (event_id,) = cursor.fetchone()
+        event_id, seq, prev_hash, event_hash = cursor.fetchone()
+    fields.update(seq=seq, prev_hash=prev_hash)
+    fields["event_hash"] = canonical.event_hash(_record(fields))
+    if fields["event_hash"] != event_hash:  # raising rolls the caller back: nothing unverifiable is kept
+        raise RuntimeError(f"audit: the database hashed event seq {seq} differently; refusing to record it")
     event = AuditEvent(id=event_id, **fields)
     event._state.adding = False
     event._state.db = connection.alias
@@ -146,7 +155,7 @@ def _append_orm(fields: dict[str, Any]) -> AuditEvent:
     event = AuditEvent.objects.create(**fields)
     PendingEvent.objects.create(event=event)
     SubjectHead.objects.filter(pk=head.pk).update(
-        length=fields["seq"], head_hash=fields["event_hash"], updated_at=timezone.now()
+        length=fields["seq"], prev_head_hash=head.head_hash, head_hash=fields["event_hash"], updated_at=timezone.now()
     )
     return event
 

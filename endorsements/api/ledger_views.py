@@ -48,7 +48,7 @@ class TopupPaymentSerializer(serializers.Serializer[Any]):
     rail = serializers.CharField()
     reference = serializers.CharField(help_text="the rail's id (Stripe: the PaymentIntent)")
     status = serializers.CharField()
-    client_secret = serializers.CharField(help_text="completes the payment with Stripe.js (empty on the sandbox rail)")
+    client_secret = serializers.CharField(help_text="completes the payment: Stripe.js, or the sandbox payer")
 
 
 class EndorsementAccountTopupResultSerializer(serializers.Serializer[Any]):
@@ -68,6 +68,15 @@ class EndorsementAccountHistoryLineSerializer(serializers.Serializer[Any]):
     currency = serializers.CharField()
     description = serializers.CharField()
     balance_after = serializers.CharField(help_text="with the currency's decimals")
+
+
+class EndorsementAccountHistoryPageSerializer(serializers.Serializer[Any]):
+    """One page of the history, as LinkHeaderPagination answers it (also linked in `Link`)."""
+
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = EndorsementAccountHistoryLineSerializer(many=True)
 
 
 def _account_rows(eas: list[EndorsementAccount]) -> list[dict[str, Any]]:
@@ -110,9 +119,9 @@ class LedgerTopupView(APIView):
     @extend_schema(
         request=EndorsementAccountTopupSerializer,
         responses={201: EndorsementAccountTopupResultSerializer, 202: EndorsementAccountTopupResultSerializer},
-        description="Pays money into the Endorsement Account at the payment rail. 201: the rail confirmed "
-        "and the EA is credited (the sandbox rail). 202: pay with `payment.client_secret`; the EA is credited "
-        "when the rail confirms (Stripe's webhook), never on this request's word.",
+        description="Pays money into the Endorsement Account at the payment rail. 202: pay with "
+        "`payment.client_secret` (Stripe.js; on the embedded default `POST /api/v1/sandbox/payments/pay`); the EA "
+        "is credited when the rail confirms (Stripe's webhook), never on this request's word. 201: it already was.",
     )
     @idempotent
     def post(self, request: Request) -> Response:
@@ -150,7 +159,7 @@ class LedgerHistoryView(APIView):
     permission_classes = [IsAuthenticated]
     serializer_class = EndorsementAccountHistoryLineSerializer
 
-    @extend_schema(responses=EndorsementAccountHistoryLineSerializer(many=True))
+    @extend_schema(responses=EndorsementAccountHistoryPageSerializer)
     def get(self, request: Request) -> Response:
         from ledger import selectors as ledger_selectors
 

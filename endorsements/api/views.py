@@ -8,7 +8,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
-from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -24,6 +23,7 @@ from escrow_project.common.csv_safe import csv_response
 from escrow_project.common.errors import NotFoundError, UnprocessableError
 from escrow_project.common.idempotency import idempotent
 from escrow_project.common.pagination import LinkHeaderPagination
+from escrow_project.common.parsers import StrictFormParser, StrictMultiPartParser
 
 
 class EndorsementListCreateView(ListAPIView[EndorsementRequest]):
@@ -58,7 +58,9 @@ class EndorsementDetailView(APIView):
 
 class BatchUploadView(APIView):
     permission_classes = [IsAuthenticated]
-    parser_classes = [MultiPartParser, FormParser]
+    parser_classes = [StrictMultiPartParser, StrictFormParser]
+    # Bodies over it are refused on Content-Length before they are read (escrow_project.common.api_guard).
+    max_request_bytes_setting = "ENDORSEMENTS_BATCH_MAX_BYTES"
     serializer_class = BatchSerializer
 
     @extend_schema(

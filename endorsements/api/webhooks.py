@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from uuid import UUID
 
@@ -19,6 +18,7 @@ from endorsements.services.callbacks import (
     signature_verify,
 )
 from escrow_project.common.errors import NotFoundError, UnprocessableError
+from escrow_project.common.input_guard import InputRefused, json_loads_bounded
 from identity.models import Organization, OrganizationKind
 
 MAX_EVENTS = 5000
@@ -46,9 +46,9 @@ class _InsurerCallbackView(APIView):
             signature_header=request.headers.get(SIGNATURE_HEADER, ""),
         )
         try:
-            body = json.loads(raw)
-        except ValueError:
-            raise UnprocessableError("The body is not JSON.", code="malformed_callback") from None
+            body = json_loads_bounded(raw)
+        except InputRefused as exc:
+            raise UnprocessableError(f"The body is refused: {exc}", code="malformed_callback") from None
         if self.batch:
             events = body.get("events") if isinstance(body, dict) else None
             if not isinstance(events, list) or len(events) > MAX_EVENTS:

@@ -13,7 +13,7 @@ from typing import IO, Any, cast
 import structlog
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
 from endorsements import hooks, metrics
@@ -23,6 +23,7 @@ from endorsements.services.funding import ea_drain, ea_lock
 from endorsements.services.intake import endorsements_intake
 from endorsements.states import RequestState
 from escrow_project.common.errors import NotFoundError, UnprocessableError
+from escrow_project.common.input_guard import InputRefused, check_json_depth, max_json_depth
 from identity.models import Organization, User
 
 logger = structlog.get_logger(__name__)
@@ -63,7 +64,8 @@ def batch_create(*, employer: Organization, user: User | None, upload: UploadedF
     file_format = file_format_of(upload)
     max_bytes = settings.ENDORSEMENTS_BATCH_MAX_BYTES
     if upload.size is not None and upload.size > max_bytes:
-        raise UnprocessableError(f"The file is larger than {max_bytes} bytes.", code="file_too_large")
+        # Normally refused on Content-Length before the body is read (BatchUploadView.max_request_bytes).
+        raise UnprocessableError(f"The file is larger than {max_bytes} bytes.", code="upload_too_large", status=413)
     if not upload.size:
         raise UnprocessableError("The file is empty.", code="empty_file")
     public_id = uuid.uuid4()
@@ -75,6 +77,8 @@ def batch_create(*, employer: Organization, user: User | None, upload: UploadedF
             digest.update(chunk)
             size += len(chunk)
             out.write(chunk)
+    if file_format == Batch.Format.JSON:
+        _refuse_deep_json(path)
     batch = Batch.objects.create(
         public_id=public_id,
         employer=employer,
@@ -90,6 +94,17 @@ def batch_create(*, employer: Organization, user: User | None, upload: UploadedF
     cast(Any, batch_process_task).delay_on_commit(batch.pk)  # celery-types lacks DjangoTask
     logger.info("endorsement_batch_created", batch=str(batch.public_id), size=size)
     return batch
+
+
+def _refuse_deep_json(path: Path) -> None:
+    """Refuse at upload, not in the worker, a file nested deeper than any endorsement can be."""
+    try:
+        with path.open("rb") as handle:
+            # One level more than a row may have: the file's own top-level array.
+            check_json_depth(handle, max_depth=max_json_depth() + 1)
+    except InputRefused as exc:
+        path.unlink(missing_ok=True)
+        raise UnprocessableError(f"The file is refused: {exc}", code="upload_malformed") from None
 
 
 def _rows(batch: Batch, handle: IO[bytes]) -> Iterator[tuple[int, Any]]:
@@ -133,6 +148,15 @@ def batch_process(*, batch_id: int, max_rows: int | None = ROWS_PER_TASK) -> boo
                     return False
     except FileFormatError as exc:
         _batch_finish(batch_id=batch.pk, error=str(exc))
+        return True
+    except (OperationalError, InterfaceError):
+        raise  # the database is away: the task is redelivered and resumes after the last committed row
+    except Exception as exc:  # any other failure ends the batch, never leaves it "processing"
+        logger.exception("endorsement_batch_crashed", batch=str(batch.public_id))
+        _batch_finish(
+            batch_id=batch.pk,
+            error=f"Processing stopped after row {batch.rows_done} ({type(exc).__name__}); rows before it are kept.",
+        )
         return True
     _batch_finish(batch_id=batch.pk, error="")
     return True

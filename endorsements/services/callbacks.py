@@ -31,6 +31,7 @@ from endorsements.services.funding import ea_drain, ea_lock
 from endorsements.states import RequestState
 from escrow_project.common.bulk import rows_insert, rows_update
 from escrow_project.common.errors import DomainError, UnprocessableError
+from escrow_project.common.input_guard import signatures_in, unix_timestamp_or_none
 from identity.models import Organization
 from ledger.types import HoldPostOp, HoldVoidOp, TransferOp
 
@@ -54,13 +55,16 @@ def sign(secret: str, timestamp: str, raw_body: bytes) -> str:
 
 def signature_verify(*, insurer: Organization, raw_body: bytes, timestamp: str, signature_header: str) -> None:
     """Accept a callback signed by any active secret of the insurer, inside the time tolerance."""
-    if not timestamp.isdigit():
+    # Unauthenticated input: parsed defensively (ASCII digits, bounded length) before any use.
+    unix_time = unix_timestamp_or_none(timestamp)
+    if unix_time is None:
         raise SignatureError("The X-Insurer-Timestamp header is missing or not a Unix time.", code="missing_timestamp")
-    skew = abs(time.time() - int(timestamp))
+    skew = abs(time.time() - unix_time)
     if skew > settings.ENDORSEMENTS_CALLBACK_TOLERANCE_SECONDS:
         raise SignatureError("The callback timestamp is outside the accepted window.", code="stale_timestamp")
-    # Several signatures may be sent during a rotation ("v1=<hex>,v1=<hex>").
-    offered = [part.strip()[3:] for part in signature_header.split(",") if part.strip().startswith("v1=")]
+    timestamp = timestamp.strip()
+    # Several signatures may be sent during a rotation ("v1=<hex>,v1=<hex>"); non-hex ones are ignored.
+    offered = signatures_in(signature_header, scheme="v1")
     if not offered:
         raise SignatureError("The X-Insurer-Signature header is missing.", code="missing_signature")
     secrets_ = InsurerCallbackSecret.objects.filter(insurer=insurer, is_active=True).values_list("secret", flat=True)

@@ -298,7 +298,7 @@ def ea_topup(
 class TopupPayment:
     payment: Any
     client_secret: str
-    woken: DrainResult | None  # set when the rail confirmed at once (the sandbox rail)
+    woken: DrainResult | None  # set only when the rail had already confirmed (a repeated request)
 
 
 def _parked_count(employer: Organization, currency: str) -> int:
@@ -311,7 +311,8 @@ def ea_topup_pay(*, employer: Organization, amount: object, currency: str, idemp
     """An employer pays money into its EA at the rail; it is credited when the rail confirms it.
 
     With Stripe the answer carries the PaymentIntent's client secret and the credit follows its
-    webhook; the sandbox rail confirms at once. No row lock is held while the rail is called.
+    webhook; on the embedded default the sandbox payer pays it (`POST /sandbox/payments/pay`).
+    No row lock is held while the rail is called.
     """
     from ledger import services as ledger
 

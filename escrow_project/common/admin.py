@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import QuerySet
 from django.http import HttpRequest
+
+from escrow_project.common.errors import DomainError
 
 
 class ReadOnlyAdmin(admin.ModelAdmin[Any]):
@@ -19,3 +23,33 @@ class ReadOnlyAdmin(admin.ModelAdmin[Any]):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class SecondPersonActions:
+    """Confirm and reject actions for requests that wait for a second person (four eyes): the admin
+    names the two service calls; a refusal (say, deciding one's own request) is shown, not raised."""
+
+    actions: Any = ["confirm", "reject"]
+    confirmed_message = "confirmed"
+
+    def confirm_one(self, request: HttpRequest, row: Any) -> None:
+        raise NotImplementedError
+
+    def reject_one(self, request: HttpRequest, row: Any) -> None:
+        raise NotImplementedError
+
+    @admin.action(description="Confirm the selected requests (as the second person)")
+    def confirm(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        self._each(request, queryset, self.confirmed_message, self.confirm_one)
+
+    @admin.action(description="Reject the selected requests")
+    def reject(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        self._each(request, queryset, "rejected", self.reject_one)
+
+    def _each(self, request: HttpRequest, queryset: QuerySet[Any], done: str, decide: Callable[..., None]) -> None:
+        for row in queryset:
+            try:
+                decide(request, row)
+                self.message_user(request, f"{row}: {done}.", messages.SUCCESS)  # type: ignore[attr-defined]
+            except DomainError as exc:
+                self.message_user(request, f"{row}: {exc.detail}", messages.ERROR)  # type: ignore[attr-defined]

@@ -66,6 +66,14 @@ class _AtomicWindowThrottle(SimpleRateThrottle):
         with _serialised():
             cache.add(f"{key}:start", now, duration)
             cache.add(key, 0, duration)
+            start = float(cache.get(f"{key}:start", now))
+            if now - start >= duration:
+                # The window is over even if the counter is still there: the database cache's incr()
+                # re-sets the key with the default timeout, so at a steady rate it never expired and
+                # the count grew across windows (429 for ever). The window's start decides, not TTLs.
+                cache.set(f"{key}:start", now, duration)
+                cache.set(key, 1, duration)
+                return 1, now
             try:
                 count = cache.incr(key)
             except ValueError:  # expired between add and incr: this request opens a new window

@@ -9,7 +9,7 @@ import dj_database_url
 import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
 
-from escrow_project.settings.env import env_bool, env_int, env_list, env_str
+from escrow_project.settings.env import env_bool, env_int, env_list, env_str, install_secret
 
 # Lets admin/serializer classes be subscripted at runtime, as the type checker wants them.
 django_stubs_ext.monkeypatch()
@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "django_prometheus",
     "django_structlog",
     "django_celery_beat",
+    "axes",
     "escrow_project.common",
     "identity",
     "ledger",
@@ -62,7 +63,11 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # After authentication, so its process_exception runs first for every view (API problem JSON).
+    "escrow_project.common.api_guard.ApiGuardMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes requires: it answers a locked-out sign-in form (settings/apps/identity.py).
+    "axes.middleware.AxesMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -156,6 +161,12 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "escrow_project.common.errors.problem_exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # DRF's three, refusing NUL, lone surrogates, NaN and deep nesting (escrow_project/common/parsers.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "escrow_project.common.parsers.StrictJSONParser",
+        "escrow_project.common.parsers.StrictFormParser",
+        "escrow_project.common.parsers.StrictMultiPartParser",
+    ],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "COERCE_DECIMAL_TO_STRING": True,
     # Per authenticated client and per IP; 429 problem details with Retry-After (docs/errors.md).
@@ -169,9 +180,13 @@ REST_FRAMEWORK = {
         "sign_in": env_str("API_RATE_SIGN_IN_PER_IP", "30/min"),
     },
     # How many proxies in front append to X-Forwarded-For; 0 = use the socket address only. Never
-    # None: DRF would then trust the whole, caller-controlled header.
+    # None: DRF would then trust the whole, caller-controlled header. Leave it 0 when the server
+    # already applies the header (TRUSTED_PROXIES below), or it is applied twice.
     "NUM_PROXIES": env_int("NUM_PROXIES", 0),
 }
+# Addresses of the reverse proxies whose X-Forwarded-For/-Proto the web server (uvicorn, started by
+# run_platform) applies; empty = none, the socket address is the client. Never a caller's choice.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", "")
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Escrow & Endorsements Platform API",
@@ -187,6 +202,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "escrow_project.common.openapi.add_problem_responses",
+    ],
     # One name per choice set that several serializers share (else drf-spectacular warns, W001).
     "ENUM_NAME_OVERRIDES": {
         "LedgerSideEnum": "ledger.models.Side",
@@ -209,7 +228,10 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
-JWT_SIGNING_KEY = env_str("JWT_SIGNING_KEY", SECRET_KEY)
+# From the environment; otherwise a random key made for this install (var/secrets/), so a token
+# signed with a key read in the source is never accepted. Production insists on the environment.
+JWT_SIGNING_KEY_FROM_ENV = bool(env_str("JWT_SIGNING_KEY", ""))
+JWT_SIGNING_KEY = env_str("JWT_SIGNING_KEY", "") or install_secret(VAR_DIR, "jwt_signing_key")
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 15)),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env_int("JWT_REFRESH_DAYS", 7)),
@@ -325,4 +347,9 @@ UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 5 * 1024 * 1024)
 UPLOAD_MAX_ROWS = env_int("UPLOAD_MAX_ROWS", 10_000)
 # Django keeps bigger uploads on disk in a temp file instead of memory; the limit above still applies.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# Also the limit of every API body that is not a file upload: over it a 413 problem, before reading.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# JSON bodies, webhook payloads and batch files nested deeper than this are refused unparsed.
+API_MAX_JSON_DEPTH = env_int("API_MAX_JSON_DEPTH", 32)
+# The OpenAPI schema and Swagger UI at /api/schema/ and /api/docs/ (production turns them off).
+API_DOCS_ENABLED = env_bool("API_DOCS_ENABLED", True)

@@ -2,6 +2,7 @@
 
 from django.core.exceptions import ImproperlyConfigured
 
+from escrow_project.settings.apps.audit import AUDIT_ANCHORING_DISABLED
 from escrow_project.settings.apps.ledger import (
     ALLOW_SIMULATED_RAIL,
     PAYMENT_RAIL,
@@ -12,10 +13,12 @@ from escrow_project.settings.apps.ledger import (
 from escrow_project.settings.base import *  # noqa: F403
 from escrow_project.settings.base import (
     BLIND_INDEX_KEY,
+    CHAIN_RPC_URL,
     DATABASES,
     DEBUG,
     FIELD_ENCRYPTION_KEYS,
     JWT_SIGNING_KEY,
+    JWT_SIGNING_KEY_FROM_ENV,
     KEY_PROVIDER,
     REDIS_URL,
     SECRET_KEY,
@@ -37,6 +40,8 @@ def _refuse_insecure_key(name: str, value: str) -> None:
 if DEBUG:
     raise ImproperlyConfigured("DEBUG must be off in production.")
 _refuse_insecure_key("SECRET_KEY", SECRET_KEY)
+if not JWT_SIGNING_KEY_FROM_ENV:  # a per-host key in var/ would split the fleet's tokens
+    raise ImproperlyConfigured("Production needs JWT_SIGNING_KEY in the environment.")
 _refuse_insecure_key("JWT_SIGNING_KEY", JWT_SIGNING_KEY)
 if JWT_SIGNING_KEY == SECRET_KEY:
     raise ImproperlyConfigured("JWT_SIGNING_KEY must differ from SECRET_KEY in production.")
@@ -62,6 +67,15 @@ if PAYMENT_RAIL == "stripe":
             "STRIPE_LIVE_MODE and STRIPE_SECRET_KEY disagree: a live key needs STRIPE_LIVE_MODE=true, a test key false."
         )
 
+# Without CHAIN_RPC_URL anchors go to an in-process chain that lives and dies with each worker:
+# no party can read it, so its anchors would look like proof and prove nothing.
+if not CHAIN_RPC_URL and not AUDIT_ANCHORING_DISABLED:
+    raise ImproperlyConfigured(
+        "Production refuses to anchor the audit log on the in-process chain, which nobody else can read: set "
+        "CHAIN_RPC_URL (with AUDIT_CHAIN_PRIVATE_KEY and AUDIT_ANCHOR_CONTRACT_ADDRESS), or "
+        "AUDIT_ANCHORING_DISABLED=true to run without anchors (bundles then prove no anchor; --strict fails)."
+    )
+
 # Personal data is encrypted with keys from the environment (or a KMS provider); never derived ones.
 if KEY_PROVIDER.endswith(".EnvironmentKeyProvider") and (
     not FIELD_ENCRYPTION_KEYS.strip() or not BLIND_INDEX_KEY.strip()
@@ -72,6 +86,8 @@ if KEY_PROVIDER.endswith(".EnvironmentKeyProvider") and (
     )
 
 METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", "")
+# The API's map is for partners' developers, not for the public: serve it only when asked to.
+API_DOCS_ENABLED = env_bool("API_DOCS_ENABLED", False)
 
 # TLS is terminated by the proxy in front, which must set X-Forwarded-Proto to the scheme the
 # client used and strip any X-Forwarded-Proto the client sent; otherwise a client could claim https.

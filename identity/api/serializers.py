@@ -2,8 +2,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import transaction
 from rest_framework import serializers
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, TokenRefreshSerializer
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
+from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
+from rest_framework_simplejwt.tokens import RefreshToken
+from rest_framework_simplejwt.utils import datetime_from_epoch
 
+from escrow_project.common.errors import DomainError
+from identity.lockout import cooloff_minutes
 from identity.models import Membership, Organization, OrganizationKind, User
 
 
@@ -15,7 +24,9 @@ class OrganizationSerializer(serializers.ModelSerializer[Organization]):
         fields = ["id", "name", "kind", "slug", "is_active", "client_of", "created_at"]
         read_only_fields = ["is_active", "created_at"]
 
-    client_of: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="public_id", read_only=True)
+    client_of: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="public_id", read_only=True, allow_null=True
+    )
 
 
 class OrganizationCreateSerializer(serializers.Serializer[None]):
@@ -47,3 +58,46 @@ class MeSerializer(serializers.ModelSerializer[User]):
     class Meta:
         model = User
         fields = ["id", "username", "first_name", "last_name", "email", "memberships"]
+
+
+class LockedTokenRefreshSerializer(TokenRefreshSerializer):
+    """Rotation with the outstanding token's row locked: of N concurrent refreshes of one token,
+    exactly one is handed a new pair; the others wait, then find the token blacklisted (401).
+
+    simplejwt checks the blacklist and blacklists in separate statements, so without the lock
+    every request that checked before the first one blacklisted also rotated.
+    """
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, str]:
+        token = RefreshToken(attrs["refresh"])  # signature, expiry, audience and the blacklist, unlocked
+        with transaction.atomic():
+            outstanding, _ = OutstandingToken.objects.get_or_create(
+                jti=token[jwt_settings.JTI_CLAIM],
+                defaults={
+                    "token": str(token),
+                    "created_at": token.current_time,
+                    "expires_at": datetime_from_epoch(token["exp"]),
+                },
+            )
+            OutstandingToken.objects.select_for_update().filter(pk=outstanding.pk).get()
+            # Checked again under the lock (the blacklist row of a winner is committed by now).
+            return super().validate(attrs)
+
+
+class LockoutAwareTokenObtainPairSerializer(TokenObtainPairSerializer):
+    """Sign-in for API clients, under the same lockout as the HTML forms (identity.lockout)."""
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, str]:
+        request = self.context.get("request")
+        try:
+            return super().validate(attrs)
+        except AuthenticationFailed:
+            # django-axes marks the request; Django's authenticate() swallows its PermissionDenied.
+            if getattr(request, "axes_locked_out", False):
+                raise DomainError(
+                    f"Too many unsuccessful sign-in attempts for this account from this address; "
+                    f"sign-in is paused for {cooloff_minutes()} minutes.",
+                    code="sign_in_locked",
+                    status=429,
+                ) from None
+            raise

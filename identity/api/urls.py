@@ -3,10 +3,21 @@ from rest_framework_simplejwt.views import TokenBlacklistView, TokenObtainPairVi
 
 from escrow_project.common.throttling import SIGN_IN_THROTTLES
 from identity.api import views
+from identity.api.serializers import LockedTokenRefreshSerializer, LockoutAwareTokenObtainPairSerializer
 
 urlpatterns = [
-    path("auth/token/", TokenObtainPairView.as_view(throttle_classes=SIGN_IN_THROTTLES), name="token-obtain"),
-    path("auth/token/refresh/", TokenRefreshView.as_view(throttle_classes=SIGN_IN_THROTTLES), name="token-refresh"),
+    path(
+        "auth/token/",
+        TokenObtainPairView.as_view(
+            throttle_classes=SIGN_IN_THROTTLES, serializer_class=LockoutAwareTokenObtainPairSerializer
+        ),
+        name="token-obtain",
+    ),
+    path(
+        "auth/token/refresh/",
+        TokenRefreshView.as_view(throttle_classes=SIGN_IN_THROTTLES, serializer_class=LockedTokenRefreshSerializer),
+        name="token-refresh",
+    ),
     path("auth/token/revoke/", TokenBlacklistView.as_view(), name="token-revoke"),
     path("me/", views.MeView.as_view(), name="me"),
     path("organizations/", views.OrganizationListCreateView.as_view(), name="organization-list"),

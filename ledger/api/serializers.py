@@ -6,7 +6,7 @@ from rest_framework import serializers
 
 from escrow_project.common.amounts import AmountField
 from escrow_project.common.money import MINOR_UNITS, format_amount
-from ledger.models import Account, JournalLine
+from ledger.models import Account, JournalLine, OperatorEntryRequest
 from ledger.selectors import balance_from_counters, line_balance_after
 
 
@@ -108,6 +108,24 @@ class AdjustmentSerializer(serializers.Serializer[Any]):
     reason = serializers.CharField(max_length=500)
 
 
+class OperatorEntryRequestSerializer(serializers.ModelSerializer[OperatorEntryRequest]):
+    """Money recorded by hand above the four-eyes threshold: nothing is posted until approved."""
+
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    account = serializers.UUIDField(source="account.public_id", read_only=True)
+    amount = serializers.SerializerMethodField()
+    entry = serializers.UUIDField(source="entry.public_id", read_only=True, default=None)
+
+    class Meta:
+        model = OperatorEntryRequest
+        fields = ["id", "kind", "account", "amount", "currency", "details", "status", "requested_by", "decided_by",
+                  "decided_at", "reason", "entry", "created_at"]  # fmt: skip
+        read_only_fields = fields
+
+    def get_amount(self, row: OperatorEntryRequest) -> str:
+        return format_amount(row.amount, row.currency)
+
+
 class ReverseSerializer(serializers.Serializer[Any]):
     reason = serializers.CharField(max_length=500)
 
@@ -130,3 +148,10 @@ class EntrySerializer(serializers.Serializer[Any]):
                 for line in entry.lines.select_related("account").order_by("id")
             ],
         }
+
+
+class SandboxPaySerializer(serializers.Serializer[Any]):
+    client_secret = serializers.CharField(max_length=200)
+    card_number = serializers.CharField(
+        max_length=19, default="4242424242424242", help_text="4000000000000002 is declined, as in Stripe test mode"
+    )

@@ -20,5 +20,17 @@ urlpatterns: list[URLPattern | URLResolver] = [
         name="ledger-account-adjustment",
     ),
     path("ledger/entries/<uuid:public_id>/reverse/", views.EntryReverseView.as_view(), name="ledger-entry-reverse"),
+    path("ledger/approvals/", views.OperatorEntryListView.as_view(), name="ledger-approval-list"),
+    path(
+        "ledger/approvals/<uuid:public_id>/approve/",
+        views.OperatorEntryApproveView.as_view(),
+        name="ledger-approval-approve",
+    ),
+    path(
+        "ledger/approvals/<uuid:public_id>/reject/",
+        views.OperatorEntryRejectView.as_view(),
+        name="ledger-approval-reject",
+    ),
     path("webhooks/stripe", views.StripeWebhookView.as_view(), name="webhook-stripe"),
+    path("sandbox/payments/pay", views.SandboxPayView.as_view(), name="sandbox-payment-pay"),
 ]

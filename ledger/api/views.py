@@ -25,10 +25,12 @@ from ledger.api.serializers import (
     BalanceSerializer,
     EntrySerializer,
     HistoryLineSerializer,
+    OperatorEntryRequestSerializer,
     ReverseSerializer,
+    SandboxPaySerializer,
     TopUpSerializer,
 )
-from ledger.models import Account, JournalEntry, JournalLine
+from ledger.models import Account, JournalEntry, JournalLine, OperatorEntryRequest
 
 
 def _ledger_key(request: Request, action: str) -> str:
@@ -101,36 +103,103 @@ class AccountHistoryView(generics.ListAPIView[JournalLine]):
 class AccountTopUpView(APIView):
     permission_classes = [IsOperator]
 
-    @extend_schema(request=TopUpSerializer, responses={201: EntrySerializer}, summary="Operator: record money received")
+    @extend_schema(
+        request=TopUpSerializer,
+        responses={201: EntrySerializer, 202: OperatorEntryRequestSerializer},
+        summary="Operator: record money received",
+        description="Above LEDGER_FOUR_EYES_ABOVE the entry waits (202) for a second operator's approval.",
+    )
     @idempotent
     def post(self, request: Request, public_id: str) -> Response:
         account = selectors.account_get_for_user(user=request.user, public_id=public_id)
         payload = TopUpSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        entry = services.deposit_record(
-            idempotency_key=_ledger_key(request, "topup"), account_id=account.pk, **payload.validated_data
-        )
-        return Response(EntrySerializer(entry).data, status=status.HTTP_201_CREATED)
+        data = dict(payload.validated_data)
+        return _by_hand(request, "deposit", "topup", account, data.pop("amount"), data.pop("currency"), data)
 
 
 class AccountAdjustmentView(APIView):
     permission_classes = [IsOperator]
 
     @extend_schema(
-        request=AdjustmentSerializer, responses={201: EntrySerializer}, summary="Operator: reversible correction"
+        request=AdjustmentSerializer,
+        responses={201: EntrySerializer, 202: OperatorEntryRequestSerializer},
+        summary="Operator: reversible correction",
+        description="Above LEDGER_FOUR_EYES_ABOVE the entry waits (202) for a second operator's approval.",
     )
     @idempotent
     def post(self, request: Request, public_id: str) -> Response:
         account = selectors.account_get_for_user(user=request.user, public_id=public_id)
         payload = AdjustmentSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        entry = services.adjustment_record(
-            idempotency_key=_ledger_key(request, "adjustment"),
-            account_id=account.pk,
-            actor=f"user:{request.user.pk}",
-            **payload.validated_data,
+        data = dict(payload.validated_data)
+        return _by_hand(request, "adjustment", "adjustment", account, data.pop("amount"), data.pop("currency"), data)
+
+
+def _by_hand(
+    request: Request, kind: str, action: str, account: Account, amount: Any, currency: str, details: dict[str, Any]
+) -> Response:
+    entry, pending = services.operator_entry_request(
+        kind=kind,
+        idempotency_key=_ledger_key(request, action),
+        account_id=account.pk,
+        amount=amount,
+        currency=currency,
+        details=details,
+        actor=f"user:{request.user.pk}",
+    )
+    if pending is not None:
+        return Response(OperatorEntryRequestSerializer(pending).data, status=status.HTTP_202_ACCEPTED)
+    return Response(EntrySerializer(entry).data, status=status.HTTP_201_CREATED)
+
+
+class OperatorEntryListView(generics.ListAPIView[OperatorEntryRequest]):
+    """Money recorded by hand above the threshold, waiting for (or decided by) a second operator."""
+
+    permission_classes = [IsOperator]
+    serializer_class = OperatorEntryRequestSerializer
+
+    def get_queryset(self) -> QuerySet[OperatorEntryRequest]:
+        rows = OperatorEntryRequest.objects.select_related("account")
+        wanted = self.request.query_params.get("status")
+        return rows.filter(status=wanted) if wanted else rows
+
+
+def _entry_request(public_id: str) -> OperatorEntryRequest:
+    row = OperatorEntryRequest.objects.filter(public_id=public_id).first()
+    if row is None:
+        raise NotFoundError("No such request.")
+    return row
+
+
+class OperatorEntryApproveView(APIView):
+    permission_classes = [IsOperator]
+
+    @extend_schema(
+        request=None, responses={201: EntrySerializer}, summary="Operator: approve (the second pair of eyes)"
+    )
+    @idempotent
+    def post(self, request: Request, public_id: str) -> Response:
+        entry = services.operator_entry_approve(
+            request_id=_entry_request(public_id).pk, actor=f"user:{request.user.pk}"
         )
         return Response(EntrySerializer(entry).data, status=status.HTTP_201_CREATED)
+
+
+class OperatorEntryRejectView(APIView):
+    permission_classes = [IsOperator]
+
+    @extend_schema(request=ReverseSerializer, responses=OperatorEntryRequestSerializer, summary="Operator: reject")
+    @idempotent
+    def post(self, request: Request, public_id: str) -> Response:
+        payload = ReverseSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        row = services.operator_entry_reject(
+            request_id=_entry_request(public_id).pk,
+            actor=f"user:{request.user.pk}",
+            reason=payload.validated_data["reason"],
+        )
+        return Response(OperatorEntryRequestSerializer(row).data)
 
 
 class EntryReverseView(APIView):
@@ -173,3 +242,19 @@ class StripeWebhookView(APIView):
             payload=request.body, signature_header=request.headers.get("Stripe-Signature", "")
         )
         return Response({"status": "received" if new else "duplicate", "verdict": record.verdict})
+
+
+class SandboxPayView(APIView):
+    """The sandbox payer (embedded default only): pays a payment with its client secret, as Stripe.js
+    would with a test card. 404 on any real rail."""
+
+    @extend_schema(
+        request=SandboxPaySerializer,
+        responses={200: {"type": "object", "properties": {"status": {"type": "string"}}}},
+        summary="Sandbox: pay a payment with its client secret (simulated rail only)",
+    )
+    def post(self, request: Request) -> Response:
+        payload = SandboxPaySerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        payment = services.sandbox_payment_pay(**payload.validated_data)
+        return Response({"status": payment.status, "failure_reason": payment.failure_reason})

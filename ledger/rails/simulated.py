@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 from decimal import Decimal
 from typing import Any
 
@@ -14,18 +15,32 @@ def _reference(prefix: str, key: str) -> str:
     return f"{prefix}_{hashlib.sha256(key.encode()).hexdigest()[:24]}"
 
 
+def sandbox_client_secret(reference: str) -> str:
+    """Unguessable without the server's secret, checkable without storing it (as Stripe's are)."""
+    from django.conf import settings
+
+    mac = hmac.new(settings.SECRET_KEY.encode(), f"sandbox-pay:{reference}".encode(), hashlib.sha256).hexdigest()
+    return f"{reference}_secret_{mac[:32]}"
+
+
 class SimulatedRail:
     name = "simulated"
 
     def payment_start(
         self, *, idempotency_key: str, amount: Decimal, currency: str, metadata: dict[str, str], manual_capture: bool
     ) -> PaymentStart:
-        # The sandbox payer pays at once: the embedded default needs no card and no Stripe account.
+        # Like a PaymentIntent: nothing is paid until the payer pays with the client secret (the
+        # sandbox's stand-in for Stripe.js is `ledger.services.sandbox_payment_pay`).
         reference = _reference("sim_pi", idempotency_key)
-        return PaymentStart(reference=reference, client_secret="", state=self.payment_state(reference=reference))
+        return PaymentStart(
+            reference=reference,
+            client_secret=sandbox_client_secret(reference),
+            state=PaymentState(reference=reference, status="requires_payment_method"),
+        )
 
     def payment_state(self, *, reference: str) -> PaymentState:
-        return PaymentState(reference=reference, status="succeeded")
+        # The sandbox keeps no state of its own: what the payer did is on the RailPayment row.
+        return PaymentState(reference=reference, status="requires_payment_method")
 
     def deposit_capture(
         self, *, idempotency_key: str, amount: Decimal, currency: str, source: dict[str, Any]

@@ -27,6 +27,11 @@ from ledger.services.batches import batch_execute
 from ledger.services.entries import adjustment_record, deposit_record, entry_create, entry_reverse, transfer_create
 from ledger.services.holds import hold_create, hold_post, hold_void, holds_expire
 from ledger.services.invariants import invariants_run
+from ledger.services.operator_entries import (
+    operator_entry_approve,
+    operator_entry_reject,
+    operator_entry_request,
+)
 from ledger.services.payouts import (
     payout_dispatch,
     payout_record_outcome,
@@ -34,7 +39,13 @@ from ledger.services.payouts import (
     payout_retry,
     payouts_sweep,
 )
-from ledger.services.rail_payments import rail_payment_refresh, rail_payment_start, stripe_event_receive
+from ledger.services.rail_payments import (
+    rail_payment_refresh,
+    rail_payment_refund_unapplied,
+    rail_payment_start,
+    sandbox_payment_pay,
+    stripe_event_receive,
+)
 
 __all__ = [
     "account_close",
@@ -50,6 +61,9 @@ __all__ = [
     "hold_void",
     "holds_expire",
     "invariants_run",
+    "operator_entry_approve",
+    "operator_entry_reject",
+    "operator_entry_request",
     "payout_dispatch",
     "payout_record_outcome",
     "payout_request",
@@ -58,7 +72,9 @@ __all__ = [
     "payouts_sweep",
     "rail_clearing_account",
     "rail_payment_refresh",
+    "rail_payment_refund_unapplied",
     "rail_payment_start",
+    "sandbox_payment_pay",
     "stripe_event_receive",
     "system_account",
     "transfer_create",

@@ -19,6 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 from prometheus_client import Counter, Gauge
 
+from escrow_project.common.db import retry_lock_conflicts
 from escrow_project.common.errors import ConflictError, InvalidTransitionError, NotFoundError
 from ledger import signals
 from ledger.errors import PayoutOutcomeUnknownError
@@ -165,6 +166,17 @@ def payout_record_outcome(
     payout.status = status
     payout.provider_reference = provider_reference or payout.provider_reference
     payout.failure_reason = failure_reason[:500]
+    payout.save(update_fields=["status", "provider_reference", "failure_reason", "updated_at"])
+    # Receivers first, entries second. Receivers append to the audit log, whose per-subject head
+    # row other money transactions of the same case lock before payouts-in-flight (a verification
+    # decided: audit, then milestone payout request). Posting first held payouts-in-flight while
+    # waiting for that head: a deadlock that rolled back the outcome of a payment the rail had made.
+    if status == PayoutStatus.SUCCEEDED:
+        signals.payout_succeeded.send(sender=PayoutIntent, payout_id=payout.pk, metadata=payout.metadata)
+    elif status == PayoutStatus.FAILED:
+        signals.payout_failed.send(
+            sender=PayoutIntent, payout_id=payout.pk, metadata=payout.metadata, failure_reason=payout.failure_reason
+        )
     if status == PayoutStatus.SUCCEEDED:
         in_flight = payouts_in_flight_account(currency=payout.currency)
         clearing = rail_clearing_account(rail=payout.rail, currency=payout.currency)
@@ -188,15 +200,10 @@ def payout_record_outcome(
             reason=f"Payout {payout.pk} failed: {failure_reason}"[:500],
             allow_closed=True,
         )
-    payout.save(update_fields=["status", "provider_reference", "failure_reason", "outcome_entry", "updated_at"])
+    if payout.outcome_entry_id is not None:
+        payout.save(update_fields=["outcome_entry"])
     PAYOUT_OUTCOMES.labels(rail=payout.rail, status=status).inc()
     logger.info("ledger_payout_outcome", payout_id=payout.pk, status=status, rail=payout.rail)
-    if status == PayoutStatus.SUCCEEDED:
-        signals.payout_succeeded.send(sender=PayoutIntent, payout_id=payout.pk, metadata=payout.metadata)
-    elif status == PayoutStatus.FAILED:
-        signals.payout_failed.send(
-            sender=PayoutIntent, payout_id=payout.pk, metadata=payout.metadata, failure_reason=payout.failure_reason
-        )
     return payout
 
 
@@ -234,16 +241,13 @@ def payout_retry(*, payout_id: int, idempotency_key: str, beneficiary: dict[str,
 def payout_dispatch(*, payout_id: int) -> PayoutIntent:
     """Send one payout to its rail (outside any row lock) and record the answer.
 
-    Not atomic on purpose: the rail call must not run while we hold the intent's lock.
+    Not atomic on purpose: the rail call must not run while we hold the intent's lock. A deadlock
+    or serialization failure in either transaction is retried at once with the same arguments, so
+    with the same entry keys, and without asking the rail again: its answer is already known.
     """
-    with transaction.atomic():
-        payout = _payout_lock(payout_id)
-        stale_sent = payout.status == PayoutStatus.SENT and payout.updated_at < timezone.now() - PAYOUT_STALE_AFTER
-        if payout.status not in (PayoutStatus.REQUESTED, PayoutStatus.UNKNOWN) and not stale_sent:
-            return payout  # being sent right now, or settled: a duplicate task run does nothing
-        payout.status = PayoutStatus.SENT
-        payout.dispatch_count += 1
-        payout.save(update_fields=["status", "dispatch_count", "updated_at"])
+    payout, claimed = retry_lock_conflicts(lambda: _dispatch_claim(payout_id), what="payout_dispatch_claim")
+    if not claimed:
+        return payout  # being sent right now, or settled: a duplicate task run does nothing
     try:
         result = rail_get(payout.rail).payout_send(
             idempotency_key=payout.rail_idempotency_key,
@@ -259,17 +263,43 @@ def payout_dispatch(*, payout_id: int) -> PayoutIntent:
         PAYOUT_DISPATCH_ERRORS.labels(rail=payout.rail, error=type(exc).__name__[:40]).inc()
         log = logger.warning if isinstance(exc, RailError) else logger.exception
         log("ledger_payout_rail_error", payout_id=payout.pk, error_type=type(exc).__name__, error=str(exc)[:200])
-        return payout_record_outcome(
+        return _record_retrying(
             payout_id=payout.pk, status=PayoutStatus.UNKNOWN, failure_reason=f"{type(exc).__name__}: {exc}"
         )
     if result.status == "pending":
         return payout  # stays `sent`; the rail's callback or, once stale, the sweeper settles it
-    return payout_record_outcome(
+    return _record_retrying(
         payout_id=payout.pk,
         status=result.status,
         provider_reference=result.provider_reference,
         failure_reason=result.failure_reason,
     )
+
+
+@transaction.atomic
+def _dispatch_claim(payout_id: int) -> tuple[PayoutIntent, bool]:
+    """Mark the payout `sent` unless another run is sending it or it is settled; (payout, claimed)."""
+    payout = _payout_lock(payout_id)
+    stale_sent = payout.status == PayoutStatus.SENT and payout.updated_at < timezone.now() - PAYOUT_STALE_AFTER
+    if payout.status not in (PayoutStatus.REQUESTED, PayoutStatus.UNKNOWN) and not stale_sent:
+        return payout, False
+    payout.status = PayoutStatus.SENT
+    payout.dispatch_count += 1
+    payout.save(update_fields=["status", "dispatch_count", "updated_at"])
+    return payout, True
+
+
+def _record_retrying(
+    *, payout_id: int, status: str, provider_reference: str = "", failure_reason: str = ""
+) -> PayoutIntent:
+    """payout_record_outcome, retried at once on a lock conflict: the rail has answered, the money must be recorded."""
+
+    def record() -> PayoutIntent:
+        return payout_record_outcome(
+            payout_id=payout_id, status=status, provider_reference=provider_reference, failure_reason=failure_reason
+        )
+
+    return retry_lock_conflicts(record, what="payout_record_outcome")
 
 
 def payouts_sweep(*, now: datetime.datetime | None = None, limit: int = 500) -> list[int]:

@@ -8,6 +8,7 @@ the deposit. Nothing here takes a payer's word for money.
 
 from __future__ import annotations
 
+import hmac
 import json
 import time
 from decimal import Decimal
@@ -19,7 +20,13 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from prometheus_client import Counter
 
-from escrow_project.common.errors import DomainError, PermissionDeniedError, UnprocessableError
+from escrow_project.common.errors import (
+    ConflictError,
+    DomainError,
+    NotFoundError,
+    PermissionDeniedError,
+    UnprocessableError,
+)
 from ledger.models import RailEvent, RailPayment, RailPaymentStatus
 from ledger.rails import PaymentState, rail_get
 from ledger.rails.stripe import minor_to_amount as _major
@@ -128,6 +135,64 @@ def _apply_state(payment_id: int, state: PaymentState) -> str:
     return "applied" if payment.applied else "unapplied"
 
 
+def rail_payment_refund_unapplied(*, payment_id: int, actor: str) -> RailPayment:
+    """Give back money that reached the rail but that its owner refused (the escrow was cancelled
+    meanwhile): it was never credited, so only the rail moves; refunded once, by a stable key."""
+    payment = RailPayment.objects.get(pk=payment_id)
+    if payment.status != RailPaymentStatus.SUCCEEDED or payment.applied:
+        raise ConflictError(
+            "Only a payment the rail took and the platform did not credit is refunded here.", code="not_refundable"
+        )
+    left = payment.amount - payment.amount_refunded
+    if left <= 0:
+        raise ConflictError("This payment was already refunded.", code="already_refunded")
+    result = rail_get(payment.rail).refund(
+        idempotency_key=f"unapplied-refund:{payment.public_id}",
+        provider_reference=payment.reference,
+        amount=left,
+        currency=payment.currency,
+    )
+    if result.status == "failed":
+        raise ConflictError(f"The rail refused the refund: {result.failure_reason}", code="refund_failed")
+    RailPayment.objects.filter(pk=payment.pk).update(amount_refunded=payment.amount, apply_error=(
+        f"{payment.apply_error} Refunded to the payer by {actor} ({result.provider_reference})."[:500]
+    ))  # fmt: skip
+    logger.info("rail_payment_refunded_unapplied", payment=str(payment.public_id), actor=actor)
+    payment.refresh_from_db()
+    return payment
+
+
+# Card numbers the sandbox payer may use, as in Stripe's test mode: this one is declined.
+SANDBOX_DECLINED_CARD = "4000000000000002"
+
+
+def sandbox_payment_pay(*, client_secret: str, card_number: str = "4242424242424242") -> RailPayment:
+    """The sandbox's stand-in for Stripe.js: the payer pays a simulated-rail payment with its client
+    secret. Only while the platform runs on the simulated rail (never next to real money)."""
+    from ledger.rails.simulated import sandbox_client_secret
+
+    if settings.PAYMENT_RAIL != "simulated":
+        raise NotFoundError("The sandbox payer exists only on the simulated rail.", code="not_found")
+    reference = client_secret.split("_secret_", 1)[0]
+    if not hmac.compare_digest(sandbox_client_secret(reference), client_secret):
+        raise PermissionDeniedError("The client secret is not valid.", code="invalid_client_secret")
+    payment = RailPayment.objects.filter(rail="simulated", reference=reference).first()
+    if payment is None:
+        raise NotFoundError("No such payment.", code="not_found")
+    declined = card_number == SANDBOX_DECLINED_CARD
+    state = PaymentState(
+        reference=reference,
+        status="failed" if declined else "succeeded",
+        amount=payment.amount,
+        currency=payment.currency,
+        failure_reason="Your card was declined (sandbox test card)." if declined else "",
+    )
+    with transaction.atomic():
+        _apply_state(payment.pk, state)
+    payment.refresh_from_db()
+    return payment
+
+
 # --- webhook events ----------------------------------------------------------------------------
 
 
@@ -180,7 +245,7 @@ def stripe_event_receive(*, payload: bytes, signature_header: str) -> tuple[Rail
     stripe_signature_verify(payload=payload, header=signature_header)
     try:
         event = json.loads(payload)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: absurdly nested JSON, even if signed
         raise UnprocessableError("The event is not JSON.", code="malformed_request") from None
     if not isinstance(event, dict) or not isinstance(event.get("id"), str) or not isinstance(event.get("type"), str):
         raise UnprocessableError("The event has no id or type.", code="malformed_event")

@@ -27,6 +27,7 @@ from notifications.channels import (
     TransientDeliveryError,
     backend_for,
 )
+from notifications.kinds import WEBHOOK
 from notifications.models import Notification, NotificationAttempt, NotificationStatus
 from notifications.services.circuit import circuit_acquire, circuit_record_failure, circuit_record_success
 from notifications.services.scheduling import delivery_schedule_on_commit
@@ -69,12 +70,14 @@ def _claim(notification_id: int) -> tuple[Notification, NotificationAttempt] | s
             return "failed_worker_lost"
     elif notification.next_attempt_at is not None and notification.next_attempt_at > now + _EARLY_TOLERANCE:
         return "not_due"
-    decision = circuit_acquire(channel=notification.channel)
+    decision = circuit_acquire(channel=breaker_key(notification))
     if not decision.allowed:
         retry_at = decision.retry_at or now + timedelta(seconds=settings.NOTIFICATIONS_RETRY_DELAY_SECONDS)
         notification.status = NotificationStatus.PENDING
         notification.next_attempt_at = retry_at
-        notification.last_error = f"the {notification.channel} circuit breaker is open"
+        # Partners read this: name the channel, not our internal breaker key.
+        scope = " of this endpoint" if breaker_key(notification) != notification.channel else ""
+        notification.last_error = f"the {notification.channel} circuit breaker{scope} is open"
         notification.claimed_until = None
         notification.save()
         delivery_schedule_on_commit(notification.pk, countdown=(retry_at - now).total_seconds())
@@ -85,6 +88,19 @@ def _claim(notification_id: int) -> tuple[Notification, NotificationAttempt] | s
     notification.save()
     attempt = NotificationAttempt.objects.create(notification=notification, number=notification.attempts)
     return notification, attempt
+
+
+def breaker_key(notification: Notification) -> str:
+    """Webhooks trip a breaker per endpoint (partners fail independently); other channels per channel."""
+    if notification.channel == WEBHOOK and notification.webhook_endpoint_id:
+        return f"webhook:{notification.webhook_endpoint_id}"
+    return str(notification.channel)
+
+
+def retry_delay_seconds(attempts: int) -> int:
+    """Growing backoff: the base delay doubled per attempt made, capped (5 s, 10 s, ... 1 h)."""
+    base = settings.NOTIFICATIONS_RETRY_DELAY_SECONDS
+    return int(min(base * 2 ** max(0, attempts - 1), settings.NOTIFICATIONS_RETRY_MAX_DELAY_SECONDS))
 
 
 def _error_text(error: Exception, notification: Notification, *, limit: int = 2000) -> str:
@@ -116,6 +132,7 @@ def _record(
     attempt.operator_detail = scrub_text(detail, [notification.address] if notification.address else [])[:2000]
     attempt.save()
     channel = notification.channel
+    breaker = breaker_key(notification)
     if notification.status != NotificationStatus.SENDING or notification.attempts != attempt.number:
         # Our lease expired and another worker took the row over; its outcome is the one that counts.
         return "superseded"
@@ -127,7 +144,7 @@ def _record(
         notification.provider_message_id = result.provider_message_id
         notification.last_error = ""
         notification.save()
-        circuit_record_success(channel=channel)
+        circuit_record_success(channel=breaker)
         metrics.SENT.labels(channel).inc()
         metrics.END_TO_END.labels(channel).observe((now - notification.created_at).total_seconds())
         return "sent"
@@ -136,16 +153,16 @@ def _record(
         notification.status = NotificationStatus.FAILED
         notification.save()
         if isinstance(error, PermanentDeliveryError):
-            circuit_record_success(channel=channel)  # the provider answered: the channel itself works
+            circuit_record_success(channel=breaker)  # the provider answered: the channel itself works
         metrics.FAILED.labels(channel, "permanent").inc()
         return "failed"
-    circuit_record_failure(channel=channel, error=_error_text(error, notification, limit=1000))
+    circuit_record_failure(channel=breaker, error=_error_text(error, notification, limit=1000))
     if notification.attempts >= notification.max_attempts:
         notification.status = NotificationStatus.FAILED
         notification.save()
         metrics.FAILED.labels(channel, "attempts_exhausted").inc()
         return "failed"
-    delay = settings.NOTIFICATIONS_RETRY_DELAY_SECONDS
+    delay = retry_delay_seconds(notification.attempts)
     notification.status = NotificationStatus.PENDING
     notification.next_attempt_at = now + timedelta(seconds=delay)
     notification.save()

@@ -224,7 +224,11 @@ def _enqueue(
                     "digest": digest,
                     "last_error": reason,
                     "next_attempt_at": now,
-                    "max_attempts": settings.NOTIFICATIONS_MAX_ATTEMPTS,
+                    "max_attempts": (
+                        settings.NOTIFICATIONS_WEBHOOK_MAX_ATTEMPTS
+                        if channel == WEBHOOK
+                        else settings.NOTIFICATIONS_MAX_ATTEMPTS
+                    ),
                 },
                 dedupe_key=dedupe_key,
             )

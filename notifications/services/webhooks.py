@@ -168,7 +168,7 @@ def webhook_endpoint_test(*, endpoint_id: int) -> Notification:
         # cast: the encrypted JSON field is typed as text by the stubs, but holds a dict.
         context=cast(Any, {"message": "This is a test event. Verify its signature and answer 2xx."}),
         next_attempt_at=timezone.now(),
-        max_attempts=settings.NOTIFICATIONS_MAX_ATTEMPTS,
+        max_attempts=settings.NOTIFICATIONS_WEBHOOK_MAX_ATTEMPTS,
     )
     delivery_schedule_on_commit(row.pk)
     return row

@@ -35,34 +35,10 @@ def in_process_chain(settings: Any) -> Iterator[Any]:
 
 
 def eth_tester_rpc(client: Any) -> Callable[[str, list[Any]], Any]:
-    """The two JSON-RPC calls the verifier makes, answered by the in-process chain in wire format."""
-    from web3.exceptions import TransactionNotFound
+    """The JSON-RPC calls the verifier makes, answered by the in-process chain in wire format."""
+    from audit.chain import web3_rpc
 
-    from audit.chain import hex0x
-
-    def call(method: str, params: list[Any]) -> Any:
-        if method == "eth_blockNumber":
-            return hex(client.w3.eth.block_number)
-        if method == "eth_getTransactionReceipt":
-            try:
-                r = client.w3.eth.get_transaction_receipt(params[0])
-            except TransactionNotFound:
-                return None
-            return {
-                "status": hex(r["status"]),
-                "blockNumber": hex(r["blockNumber"]),
-                "blockHash": hex0x(r["blockHash"]),
-                "logs": [
-                    {"address": log["address"], "topics": [hex0x(t) for t in log["topics"]], "data": hex0x(log["data"])}
-                    for log in r["logs"]
-                ],
-            }
-        if method == "eth_call":
-            request = dict(params[0], to=client.w3.to_checksum_address(params[0]["to"]))
-            return hex0x(client.w3.eth.call(request))
-        raise AssertionError(f"the verifier should not need {method}")
-
-    return call
+    return web3_rpc(client)
 
 
 def record_events(subject_id: str, n: int, *, kind: str = "escrow.step") -> list[AuditEvent]:

@@ -297,3 +297,19 @@ def test_a_worker_that_finds_the_anchor_already_sent_by_another_does_not_fail_it
     monkeypatch.undo()
     assert anchor_tree_head() == AnchorStatus.CONFIRMED
     assert Anchor.objects.get().status == AnchorStatus.CONFIRMED
+
+
+def test_disabled_anchoring_sends_nothing(settings: Any) -> None:
+    settings.AUDIT_ANCHORING_DISABLED = True
+    record_events("c1", 2)
+    tree_seal()
+    assert anchor_tree_head() == "disabled"
+    assert not Anchor.objects.exists()
+
+
+def test_production_never_falls_back_to_the_in_process_chain(settings: Any) -> None:
+    settings.IS_PRODUCTION, settings.CHAIN_RPC_URL = True, ""
+    chain.reset_client()
+    with pytest.raises(chain.ChainRejectedError, match="production does not anchor on the in-process chain"):
+        chain.client()
+    chain.reset_client()

@@ -2,15 +2,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from rest_framework.test import APIClient
 
 from audit import verify
-from audit.models import AuditEvent
+from audit.models import Anchor, AnchorStatus, AuditEvent
 from audit.services import tree_seal
 from identity.models import Role, User
-from tests.audit.conftest import SUBJECT, record_events
+from tests.audit.conftest import SUBJECT, anchor_now, record_events
 from tests.factories import auditor, member
 
 pytestmark = pytest.mark.django_db
@@ -95,9 +96,47 @@ def test_verify_returns_proof_tree_head_and_verdict(client_for: Client, buyer: U
     assert body["event"]["event_hash"] == event.event_hash
     assert body["event"]["proof"]["tree_size"] == 3
     assert body["tree_heads"][0]["tree_size"] == 3
-    assert body["verdict"] == {"valid": True, "sealed": True, "anchored": False, "failures": [], "notes": [
-        "no tree head of this bundle is anchored on chain yet"
-    ]}  # fmt: skip
+    verdict = body["verdict"]
+    assert (verdict["valid"], verdict["level"], verdict["sealed"], verdict["anchored"]) == (True, "signed", True, False)
+    assert verdict["failures"] == []
+    assert verdict["not_proven"] == ["no tree head of this bundle is anchored on chain yet"]
+
+
+def test_verify_checks_the_anchor_on_chain(client_for: Client, buyer: User, in_process_chain: Any) -> None:
+    record_events("c1", 3)
+    tree_seal()
+    assert anchor_now().status == AnchorStatus.CONFIRMED
+    event = AuditEvent.objects.get(subject_id="c1", seq=2)
+    url = f"/api/v1/audit/events/{event.event_hash}/verify"
+
+    verdict = client_for(buyer).post(url).json()["verdict"]
+    assert (verdict["valid"], verdict["level"], verdict["anchor_verified_on_chain"]) == (True, "anchored", True)
+    assert any(
+        line.startswith(f"anchored on chain {in_process_chain.chain_id} at block ") for line in verdict["proven"]
+    )
+
+    # The anchor row now claims another chain: only asking the chain can tell.
+    Anchor.objects.update(chain_id=1)
+    verdict = client_for(buyer).post(url).json()["verdict"]
+    assert (verdict["valid"], verdict["level"]) == (False, None)
+    assert [f["reason"] for f in verdict["failures"]] == ["anchor_chain_mismatch"]
+
+
+def test_verify_says_when_the_anchor_is_on_a_chain_this_process_cannot_read(
+    client_for: Client, buyer: User, in_process_chain: Any
+) -> None:
+    from audit import chain
+
+    record_events("c1", 2)
+    tree_seal()
+    assert anchor_now().status == AnchorStatus.CONFIRMED
+    chain.reset_client()  # as in a web process: the worker's in-process chain is not here
+    event = AuditEvent.objects.get(subject_id="c1", seq=1)
+
+    verdict = client_for(buyer).post(f"/api/v1/audit/events/{event.event_hash}/verify").json()["verdict"]
+    assert (verdict["valid"], verdict["level"], verdict["anchor_verified_on_chain"]) == (True, "signed", False)
+    assert verdict["not_proven"][-1].startswith("anchors not checked on chain: they were made on an in-process")
+    assert chain._client is None  # and it did not build a fresh, empty chain to ask
 
 
 def test_the_audit_trail_is_read_only(client_for: Client, buyer: User) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import shutil
 import socket
@@ -14,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from audit import breaker, chain
+from audit import breaker, chain, signing
 from audit.models import AnchorStatus
 from audit.services import anchor_confirm, tree_seal
 from tests.audit.conftest import anchor_now, bundle_for, record_events
-from tests.audit.test_bundle_and_verifier import forge, run_verifier
+from tests.audit.test_bundle_and_verifier import rewrite_and_resign, run_verifier
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
@@ -88,14 +89,17 @@ def test_anchoring_and_verification_against_a_real_node(ganache_url: str, settin
         assert (anchor.chain_id, anchor.contract_address) == (1337, address)
 
         bundle = bundle_for("c1")
-        result = run_verifier(tmp_path, bundle, "--rpc", ganache_url)
+        key = signing.public_key_hex()
+        result = run_verifier(tmp_path, bundle, "--rpc", ganache_url, "--key", key, "--strict", "--chain-id", "1337")
         assert result.returncode == 0, result.stdout
         assert "1 anchors" in result.stdout
+        assert result.stdout.splitlines()[-1].startswith("PASS [anchored]: ")
 
-        forged = forge(bundle, 3, {"step": 2, "amount": "0.0100"})
-        assert run_verifier(tmp_path, forged).returncode == 0  # self-consistent without the chain
-        result = run_verifier(tmp_path, forged, "--rpc", ganache_url)
+        forged = copy.deepcopy(bundle)
+        rewrite_and_resign(forged)
+        assert run_verifier(tmp_path, forged, "--key", key).returncode == 0  # self-consistent without the chain
+        result = run_verifier(tmp_path, forged, "--rpc", ganache_url, "--key", key)
         assert result.returncode == 1
-        assert "differs from the signed tree head's root" in result.stdout
+        assert "FAIL [anchor_root_mismatch]" in result.stdout
     finally:
         chain.reset_client()

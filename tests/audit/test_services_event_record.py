@@ -12,6 +12,7 @@ from audit import canonical
 from audit.models import AuditEvent, SubjectHead
 from audit.services import event_record
 from escrow_project.common.errors import UnprocessableError
+from tests.conftest import requires_postgres
 
 pytestmark = pytest.mark.django_db
 
@@ -133,3 +134,59 @@ def test_the_database_refuses_to_delete_an_event_on_postgresql() -> None:
     with pytest.raises(DatabaseError), transaction.atomic():
         AuditEvent.objects.filter(pk=event.pk).delete()
     assert AuditEvent.objects.filter(pk=event.pk).exists()
+
+
+AWKWARD_PAYLOADS = [
+    {},
+    {
+        "quote": 'say "hi"\\',
+        "unicode": "Z\u00fcrich \u2013 \u6771\u4eac \U0001f3e0",
+        "nested": {"b": [1, None, True], "a": {}},
+    },
+    {"long": "x" * 5000, "n": -12345678901234567890, "tab": "a\tb\nc\u2028d"},
+]
+
+
+@pytest.mark.parametrize("payload", AWKWARD_PAYLOADS, ids=["empty", "unicode-and-quotes", "long-and-control"])
+def test_the_record_parts_join_to_the_canonical_record(payload: dict[str, Any]) -> None:
+    fields: dict[str, Any] = {
+        "kind": "escrow.funded",
+        "subject_type": "test_case",
+        "subject_id": 'id "with" ü',
+        "actor": "user:ä",
+        "occurred_at": "2026-01-02T03:04:05.678901+00:00",
+        "request_id": "",
+        "payload": payload,
+        "salt": "ab" * 16,
+    }
+    a, b, c = canonical.event_record_parts(**fields)
+    for seq, prev in ((1, canonical.ZERO_HASH), (12345, "cd" * 32)):
+        assert (a + prev + b + str(seq) + c).encode() == canonical.dumps(
+            canonical.event_record(seq=seq, prev_hash=prev, **fields)
+        )
+
+
+@pytest.mark.parametrize("payload", AWKWARD_PAYLOADS, ids=["empty", "unicode-and-quotes", "long-and-control"])
+def test_the_database_chains_awkward_events_as_the_verifier_recomputes_them(payload: dict[str, Any]) -> None:
+    events = [record('id "with" ü', payload=payload, actor="user:ä") for _ in range(3)]
+    stored = list(AuditEvent.objects.filter(subject_id='id "with" ü').order_by("seq"))
+    assert [recompute(e) for e in stored] == [e.event_hash for e in events]
+    assert [e.prev_hash for e in stored] == [canonical.ZERO_HASH, events[0].event_hash, events[1].event_hash]
+
+
+@requires_postgres
+def test_an_event_the_database_hashed_differently_is_refused_and_nothing_is_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    record()
+    real = canonical.event_record_parts
+
+    def drifted(**kw: Any) -> tuple[str, str, str]:
+        a, b, c = real(**kw)
+        return a.replace('"kind":', '"kind": '), b, c  # text the verifier would never produce
+
+    monkeypatch.setattr(canonical, "event_record_parts", drifted)
+    with pytest.raises(RuntimeError, match="the database hashed event seq 2 differently"), transaction.atomic():
+        record(kind="escrow.released")
+    assert list(AuditEvent.objects.values_list("seq", flat=True)) == [1]
+    assert SubjectHead.objects.get(subject_id="c1").length == 1

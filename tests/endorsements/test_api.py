@@ -207,12 +207,24 @@ def test_ledger_balance_topup_and_history(live_world, client_for):
     top = client.post(
         "/api/v1/ledger/topup", {"amount": "200.00", "currency": "USD"}, format="json", HTTP_IDEMPOTENCY_KEY="top-1"
     )
-    assert top.status_code == 201, top.content
-    assert top.json()["woken"] == {"locked": 1, "still_parked": 0}
+    assert top.status_code == 202, top.content  # asked, not paid: nothing is credited yet
+    assert top.json()["woken"] is None
+    assert Decimal(client.get("/api/v1/ledger/balance").json()["accounts"][0]["balance"]) == 0
     again = client.post(
         "/api/v1/ledger/topup", {"amount": "200.00", "currency": "USD"}, format="json", HTTP_IDEMPOTENCY_KEY="top-1"
     )
     assert again.headers["Idempotent-Replayed"] == "true"
+    secret = top.json()["payment"]["client_secret"]
+    guessed = secret[:-1] + ("1" if secret[-1] != "1" else "2")
+    forged = client.post("/api/v1/sandbox/payments/pay", {"client_secret": guessed}, format="json")
+    assert forged.status_code == 403
+    declined = client.post(
+        "/api/v1/sandbox/payments/pay", {"client_secret": secret, "card_number": "4000000000000002"}, format="json"
+    )
+    assert declined.json()["status"] == "failed"
+    assert Decimal(client.get("/api/v1/ledger/balance").json()["accounts"][0]["balance"]) == 0
+    paid = client.post("/api/v1/sandbox/payments/pay", {"client_secret": secret}, format="json")
+    assert paid.json()["status"] == "succeeded"
     [account] = client.get("/api/v1/ledger/balance").json()["accounts"]
     assert (Decimal(account["balance"]), Decimal(account["locked"]), Decimal(account["available"])) == (
         Decimal("200"),

@@ -25,6 +25,7 @@ _KEY_SETTINGS = {
     "AUDIT_SIGNING_KEY",
     "AUDIT_CHAIN_PRIVATE_KEY",
     "CHAIN_RPC_URL",
+    "AUDIT_ANCHORING_DISABLED",
 }
 
 
@@ -33,6 +34,11 @@ def _random_key() -> str:
 
 
 def _check_deploy(tmp_path: Path, **overrides: str) -> subprocess.CompletedProcess[str]:
+    return _manage(tmp_path, ("check", "--deploy", "--fail-level", "WARNING"), **overrides)
+
+
+def _manage(tmp_path: Path, command: tuple[str, ...], /, **overrides: str) -> subprocess.CompletedProcess[str]:
+    """manage.py <command> under the production settings, with a secure environment plus overrides."""
     env = {key: value for key, value in os.environ.items() if key not in _KEY_SETTINGS}
     env.update(
         {
@@ -50,11 +56,12 @@ def _check_deploy(tmp_path: Path, **overrides: str) -> subprocess.CompletedProce
             "PAYMENT_RAIL": "stripe",
             "STRIPE_SECRET_KEY": "sk_test_" + secrets.token_hex(12),
             "STRIPE_WEBHOOK_SECRETS": "whsec_" + secrets.token_hex(16),
+            "AUDIT_ANCHORING_DISABLED": "true",  # no chain node here; the anchoring cases turn it back on
             **overrides,
         }
     )
     return subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        [sys.executable, "manage.py", *command],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -76,6 +83,7 @@ def test_secure_production_configuration_passes_check_deploy(tmp_path):
         ({"SECRET_KEY": "insecure-local-development-key-change-me-0123456789abcdef"}, "SECRET_KEY"),
         ({"SECRET_KEY": "short"}, "SECRET_KEY"),
         ({"JWT_SIGNING_KEY": "x" * 60}, "JWT_SIGNING_KEY"),
+        ({"JWT_SIGNING_KEY": ""}, "JWT_SIGNING_KEY in the environment"),
         ({"DEBUG": "true"}, "DEBUG"),
         ({"FIELD_ENCRYPTION_KEYS": ""}, "FIELD_ENCRYPTION_KEYS"),
         ({"BLIND_INDEX_KEY": ""}, "BLIND_INDEX_KEY"),
@@ -93,11 +101,13 @@ def test_secure_production_configuration_passes_check_deploy(tmp_path):
             {"CHAIN_RPC_URL": "http://127.0.0.1:8545", "AUDIT_CHAIN_PRIVATE_KEY": "0x" + "f" * 64},
             "AUDIT_CHAIN_PRIVATE_KEY must be a secp256k1 private key",
         ),
+        ({"AUDIT_ANCHORING_DISABLED": "false"}, "refuses to anchor the audit log on the in-process chain"),
     ],
     ids=[
         "default-key",
         "short-key",
         "low-entropy-jwt-key",
+        "no-jwt-key-in-the-environment",
         "debug-on",
         "no-encryption-keys",
         "no-blind-index-key",
@@ -112,6 +122,7 @@ def test_secure_production_configuration_passes_check_deploy(tmp_path):
         "malformed-audit-signing-key",
         "chain-without-audit-chain-key",
         "invalid-audit-chain-key",
+        "anchoring-on-the-in-process-chain",
     ],
 )
 def test_insecure_production_configuration_refuses_to_start(tmp_path, overrides, complaint):
@@ -121,10 +132,27 @@ def test_insecure_production_configuration_refuses_to_start(tmp_path, overrides,
     assert complaint in result.stderr
 
 
+_WHICH_DOCS = (
+    "shell",
+    "-c",
+    "from django.urls import resolve; print('docs:', resolve('/api/schema/').url_name, resolve('/api/docs/').url_name)",
+)
+
+
+@pytest.mark.parametrize(("overrides", "served"), [({}, "api-not-found"), ({"API_DOCS_ENABLED": "true"}, "schema")])
+def test_production_serves_the_api_docs_only_when_asked_to(tmp_path, overrides, served):
+    result = _manage(tmp_path, _WHICH_DOCS, **overrides)
+    assert result.returncode == 0, result.stderr
+    assert f"docs: {served} " in result.stdout
+
+
 def test_production_anchoring_on_a_chain_with_its_own_key_passes_check_deploy(tmp_path):
     """No chain call happens at start-up: the node named by CHAIN_RPC_URL need not be up for the check."""
     result = _check_deploy(
-        tmp_path, CHAIN_RPC_URL="http://127.0.0.1:9", AUDIT_CHAIN_PRIVATE_KEY="0x" + secrets.token_hex(32)
+        tmp_path,
+        CHAIN_RPC_URL="http://127.0.0.1:9",
+        AUDIT_CHAIN_PRIVATE_KEY="0x" + secrets.token_hex(32),
+        AUDIT_ANCHORING_DISABLED="false",
     )
     assert result.returncode == 0, result.stderr
     assert "System check identified no issues" in result.stdout

@@ -61,3 +61,14 @@ def test_duplicate_slug_is_a_conflict(client_for):
     response = client_for(operator()).post("/api/v1/organizations/", {"name": "X", "kind": "lender", "slug": "taken"})
     assert response.status_code == 409
     assert response.json()["code"] == "organization_exists"
+
+
+@pytest.mark.django_db
+def test_a_name_without_letters_or_digits_needs_an_explicit_slug(client_for):
+    client = client_for(operator())
+    refused = client.post("/api/v1/organizations/", {"name": "'\u0089", "kind": "brokerage"}, format="json")
+    assert refused.status_code == 422
+    assert refused.json()["code"] == "slug_required"
+    assert not Organization.objects.filter(slug="").exists()
+    named = client.post("/api/v1/organizations/", {"name": "'", "kind": "brokerage", "slug": "quote"}, format="json")
+    assert named.status_code == 201

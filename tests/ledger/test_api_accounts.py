@@ -209,3 +209,53 @@ def test_upper_apps_can_make_more_accounts_visible(client_for):
         _VISIBILITY_RULES.remove(rule)
     assert response.status_code == 200
     assert response.json()["purpose"] == "earnest_money"
+
+
+def test_money_recorded_by_hand_above_the_threshold_waits_for_a_second_operator(client_for):
+    wallet = _org_wallet(OrganizationFactory.create())
+    first, second = operator(), operator()
+    url = f"/api/v1/ledger/accounts/{wallet.public_id}/topup/"
+    body = {"amount": "250000.00", "currency": "USD", "provider_reference": "FED-77"}
+
+    asked = client_for(first).post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="big-1")
+    assert asked.status_code == 202
+    assert (asked.json()["status"], asked.json()["amount"]) == ("pending", "250000.00")
+    assert account_balance(account_id=wallet.pk).balance == 0
+    approve = f"/api/v1/ledger/approvals/{asked.json()['id']}/approve/"
+
+    own = client_for(first).post(approve)
+    assert (own.status_code, own.json()["code"]) == (403, "four_eyes_required")
+    assert account_balance(account_id=wallet.pk).balance == 0
+    approved = client_for(second).post(approve)
+    assert approved.status_code == 201
+    assert account_balance(account_id=wallet.pk).balance == Decimal("250000.00")
+    again = client_for(operator()).post(approve)
+    assert (again.status_code, again.json()["code"]) == (409, "operator_entry_closed")
+    assert account_balance(account_id=wallet.pk).balance == Decimal("250000.00")
+    listed = client_for(second).get("/api/v1/ledger/approvals/?status=approved").json()["results"]
+    assert [row["entry"] for row in listed] == [approved.json()["id"]]
+
+
+def test_a_large_correction_can_be_rejected_and_a_hopeless_one_is_refused_at_once(client_for):
+    wallet = _org_wallet(OrganizationFactory.create())
+    first, second = operator(), operator()
+    asked = client_for(first).post(
+        f"/api/v1/ledger/accounts/{wallet.public_id}/adjustments/",
+        {"amount": "50000.00", "currency": "USD", "direction": "credit", "reason": "missing wire"},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="adj-big",
+    )
+    assert asked.status_code == 202
+    rejected = client_for(second).post(
+        f"/api/v1/ledger/approvals/{asked.json()['id']}/reject/", {"reason": "not on the statement"}, format="json"
+    )
+    assert rejected.json()["status"] == "rejected"
+    assert account_balance(account_id=wallet.pk).balance == 0
+    other_currency = client_for(first).post(
+        f"/api/v1/ledger/accounts/{wallet.public_id}/topup/",
+        {"amount": "90000.00", "currency": "EUR"},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="eur-big",
+    )
+    assert (other_currency.status_code, other_currency.json()["code"]) == (422, "currency_mismatch")
+    assert JournalEntry.objects.count() == 0

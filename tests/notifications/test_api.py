@@ -263,14 +263,15 @@ def test_a_slow_partner_on_test_does_not_hold_the_circuit_breaker_lock(client_fo
     from django.db.utils import OperationalError
     from django.utils import timezone
 
-    from notifications.models import ChannelCircuit, CircuitState
+    from notifications.models import ChannelCircuit, CircuitState, WebhookEndpoint
 
     lock_free_during_send = []
+    key: dict[str, str] = {}
 
     def try_lock_from_elsewhere():
         try:
             with transaction.atomic():
-                ChannelCircuit.objects.select_for_update(nowait=True).get(channel="webhook")
+                ChannelCircuit.objects.select_for_update(nowait=True).get(channel=key["value"])
             lock_free_during_send.append(True)
         except OperationalError:
             lock_free_during_send.append(False)
@@ -286,9 +287,10 @@ def test_a_slow_partner_on_test_does_not_hold_the_circuit_breaker_lock(client_fo
     receiver.behaviour = slow_partner
     client = client_for(member(Role.INSURER))
     endpoint = client.post("/api/v1/webhook-endpoints/", {"url": receiver.url}).json()
+    key["value"] = f"webhook:{WebhookEndpoint.objects.get(public_id=endpoint['id']).pk}"  # per-endpoint breaker
     # An open breaker due to half-open: deciding the probe locks the circuit row.
     ChannelCircuit.objects.create(
-        channel="webhook", state=CircuitState.OPEN, opened_at=timezone.now() - timedelta(hours=1)
+        channel=key["value"], state=CircuitState.OPEN, opened_at=timezone.now() - timedelta(hours=1)
     )
 
     response = client.post(f"/api/v1/webhook-endpoints/{endpoint['id']}/test/", HTTP_IDEMPOTENCY_KEY="slow-1")
@@ -296,4 +298,4 @@ def test_a_slow_partner_on_test_does_not_hold_the_circuit_breaker_lock(client_fo
     assert response.status_code == 202
     receiver.wait_for_calls(1)
     assert lock_free_during_send == [True]
-    assert ChannelCircuit.objects.get(channel="webhook").state == CircuitState.CLOSED  # the probe succeeded
+    assert ChannelCircuit.objects.get(channel=key["value"]).state == CircuitState.CLOSED  # the probe succeeded

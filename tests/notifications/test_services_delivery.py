@@ -27,8 +27,8 @@ from tests.factories import OrganizationFactory, member, operator
 CTX = {"reference": "REC-7", "break_count": 3}
 
 
-def _circuit_metric() -> float | None:
-    return REGISTRY.get_sample_value("notifications_circuit_state", {"channel": "webhook"})
+def _circuit_metric(key: str) -> float | None:
+    return REGISTRY.get_sample_value("notifications_circuit_state", {"channel": key})
 
 
 def _webhook_rows(receiver, count):
@@ -50,13 +50,14 @@ def test_circuit_breaker_opens_after_three_failures_and_recovers_through_one_pro
     answers = {"status": 500}
     receiver.behaviour = lambda n: (answers["status"], 0.0)
     rows = _webhook_rows(receiver, 5)
+    key = f"webhook:{rows[0].webhook_endpoint_id}"  # one breaker per endpoint
 
     # Three consecutive failures (on three different rows) open the webhook circuit.
     for row in rows[:3]:
         assert notification_deliver(notification_id=row.pk) == "retry_scheduled"
-    circuit = ChannelCircuit.objects.get(channel="webhook")
+    circuit = ChannelCircuit.objects.get(channel=key)
     assert circuit.state == CircuitState.OPEN
-    assert _circuit_metric() == 2.0
+    assert _circuit_metric(key) == 2.0
 
     # While open, nothing goes out: the row waits until the breaker may half-open.
     assert notification_deliver(notification_id=rows[3].pk) == "circuit_open"
@@ -68,20 +69,20 @@ def test_circuit_breaker_opens_after_three_failures_and_recovers_through_one_pro
     assert rows[3].next_attempt_at == circuit.opened_at + timedelta(seconds=120)
 
     # 120 s later (moved back in time rather than slept), one probe goes through; it fails: open again.
-    ChannelCircuit.objects.filter(pk="webhook").update(opened_at=timezone.now() - timedelta(seconds=121))
+    ChannelCircuit.objects.filter(pk=key).update(opened_at=timezone.now() - timedelta(seconds=121))
     Notification.objects.filter(pk=rows[3].pk).update(next_attempt_at=timezone.now())
     assert notification_deliver(notification_id=rows[3].pk) == "retry_scheduled"
-    assert ChannelCircuit.objects.get(pk="webhook").state == CircuitState.OPEN
+    assert ChannelCircuit.objects.get(pk=key).state == CircuitState.OPEN
     assert len(receiver.calls) == 4
 
     # Next window: the partner is back, the probe succeeds and the breaker closes.
     answers["status"] = 200
-    ChannelCircuit.objects.filter(pk="webhook").update(opened_at=timezone.now() - timedelta(seconds=121))
+    ChannelCircuit.objects.filter(pk=key).update(opened_at=timezone.now() - timedelta(seconds=121))
     assert notification_deliver(notification_id=rows[4].pk) == "sent"
-    circuit = ChannelCircuit.objects.get(channel="webhook")
+    circuit = ChannelCircuit.objects.get(channel=key)
     assert circuit.state == CircuitState.CLOSED
     assert circuit.consecutive_failures == 0
-    assert _circuit_metric() == 0.0
+    assert _circuit_metric(key) == 0.0
     Notification.objects.filter(pk=rows[0].pk).update(next_attempt_at=timezone.now())
     assert notification_deliver(notification_id=rows[0].pk) == "sent"
 
@@ -89,13 +90,14 @@ def test_circuit_breaker_opens_after_three_failures_and_recovers_through_one_pro
 @pytest.mark.django_db
 def test_half_open_lets_only_one_probe_through_at_a_time(receiver):
     rows = _webhook_rows(receiver, 2)
+    key = f"webhook:{rows[0].webhook_endpoint_id}"
     ChannelCircuit.objects.create(
-        channel="webhook", state=CircuitState.OPEN, opened_at=timezone.now() - timedelta(seconds=200)
+        channel=key, state=CircuitState.OPEN, opened_at=timezone.now() - timedelta(seconds=200)
     )
     from notifications.services import circuit_acquire
 
-    assert circuit_acquire(channel="webhook").probe is True
-    second = circuit_acquire(channel="webhook")
+    assert circuit_acquire(channel=key).probe is True
+    second = circuit_acquire(channel=key)
     assert second.allowed is False
     assert notification_deliver(notification_id=rows[0].pk) == "circuit_open"
 

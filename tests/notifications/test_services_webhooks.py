@@ -122,7 +122,8 @@ def _make_due(row: Notification) -> None:
 
 
 @pytest.mark.django_db
-def test_endpoint_answering_500_is_retried_three_times_then_failed(receiver):
+def test_endpoint_answering_500_is_retried_up_to_its_attempts_then_failed(receiver, settings):
+    settings.NOTIFICATIONS_WEBHOOK_MAX_ATTEMPTS = 3  # 14 by default (test_circuit_per_endpoint.py)
     receiver.behaviour = lambda n: (500, 0.0)
     org, _, _ = _org_with_endpoint(receiver)
     (row,) = _enqueue_to(org)

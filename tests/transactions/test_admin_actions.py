@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from audit.models import AuditEvent
 from tests.transactions.factories import fund, make_escrow
 from transactions.models import EscrowTransaction, PlatformControl
 
@@ -36,11 +37,17 @@ def test_execute_settlement_action_reports_the_refusal(world, client):
 
 
 def test_global_pause_action(world, client):
-    PlatformControl.objects.get_or_create(pk=1)
     world.operator.is_superuser = True
     world.operator.save()
     client.force_login(world.operator)
 
+    # Readable (and selectable) before anybody ever paused.
+    listing = client.get("/admin/transactions/platformcontrol/")
+    assert "Payouts running" in listing.content.decode()
+
     client.post("/admin/transactions/platformcontrol/", {"action": "pause_all", "_selected_action": [1]})
 
     assert PlatformControl.objects.get(pk=1).payouts_paused is True
+    assert "Payouts paused" in client.get("/admin/transactions/platformcontrol/").content.decode()
+    event = AuditEvent.objects.get(subject_type="escrow_platform_control", subject_id="payouts")
+    assert (event.kind, event.actor) == ("escrow.payouts_paused_all", f"user:{world.operator.public_id}")

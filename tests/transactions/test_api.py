@@ -11,7 +11,7 @@ import pytest
 
 from identity.models import Role
 from ledger.models import JournalEntry
-from tests.factories import member
+from tests.factories import auditor, member
 from tests.transactions.factories import dispatch_payouts, task_of
 from transactions import services
 from transactions.models import EscrowTransaction, Payment
@@ -265,4 +265,20 @@ def test_disputes_and_payment_retry_through_the_api(world, client_for):
 def test_pause_is_for_operators(world, client_for):
     assert client_for(world.officer).post(f"{BASE}/controls/pause/", {"paused": True}, format="json").status_code == 403
     r = client_for(world.operator).post(f"{BASE}/controls/pause/", {"paused": True, "reason": "drill"}, format="json")
-    assert r.json() == {"paused": True, "reason": "drill"}
+    body = r.json()
+    assert (body["paused"], body["reason"], body["changed_by"]) == (True, "drill", str(world.operator.public_id))
+    assert body["changed_at"] is not None
+
+
+def test_the_pause_state_is_readable_by_operators_and_auditors(world, client_for):
+    state = f"{BASE}/controls/pause/"
+    assert client_for(world.operator).get(state).json() == {
+        "paused": False, "reason": "", "changed_by": None, "changed_at": None
+    }  # fmt: skip
+    services.payouts_pause_all(actor=world.operator, paused=True, reason="drill")
+
+    body = client_for(auditor()).get(state).json()
+    assert (body["paused"], body["reason"], body["changed_by"]) == (True, "drill", str(world.operator.public_id))
+    assert client_for(world.officer).get(state).status_code == 403
+    trail = client_for(auditor()).get("/api/v1/audit/escrow_platform_control/payouts/events").json()["results"]
+    assert [e["kind"] for e in trail] == ["escrow.payouts_paused_all"]

@@ -112,3 +112,25 @@ def test_a_wire_of_the_wrong_amount_or_twice_pending_is_refused(world: World, cl
     twice = _record(client_for(world.operator), txn)
     assert (twice.status_code, twice.json()["code"]) == (409, "manual_deposit_pending")
     assert ManualDeposit.objects.count() == 1
+
+
+def test_the_operator_console_confirms_a_wire_only_as_the_second_person(
+    world: World, client_for: Any, client: Any
+) -> None:
+    txn = _opened(world)
+    wire = _record(client_for(world.operator), txn).json()
+    row = ManualDeposit.objects.get(public_id=wire["id"])
+    url = "/admin/transactions/manualdeposit/"
+    for person in (world.operator, world.operator2):
+        person.is_superuser = True
+        person.save()
+
+    client.force_login(world.operator)
+    own = client.post(url, {"action": "confirm", "_selected_action": [row.pk]}, follow=True)
+    assert "not the one who asked for it" in own.content.decode()
+    assert _wallet(txn) == 0
+
+    client.force_login(world.operator2)
+    client.post(url, {"action": "confirm", "_selected_action": [row.pk]}, follow=True)
+    assert ManualDeposit.objects.get(pk=row.pk).status == "confirmed"
+    assert _wallet(txn) == Decimal("20000.00")

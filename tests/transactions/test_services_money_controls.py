@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from audit.models import AuditEvent
 from escrow_project.common.errors import (
     ConflictError,
     InvalidTransitionError,
@@ -236,6 +237,21 @@ def test_a_paused_transaction_cannot_settle_or_cancel(world):
 def test_only_operators_pause(world):
     with pytest.raises(PermissionDeniedError):
         services.payouts_pause_all(actor=world.officer, paused=True)
+    assert not AuditEvent.objects.filter(subject_type="escrow_platform_control").exists()
+
+
+def test_the_global_pause_and_resume_are_audit_events_on_their_own_chain(world):
+    services.payouts_pause_all(actor=world.operator, paused=True, reason="Incident 42")
+    services.payouts_pause_all(actor=world.operator, paused=False)
+
+    events = AuditEvent.objects.filter(subject_type="escrow_platform_control", subject_id="payouts").order_by("seq")
+    assert [(e.seq, e.kind, e.actor, e.payload) for e in events] == [
+        (1, "escrow.payouts_paused_all", f"user:{world.operator.public_id}",
+         {"paused": True, "was_paused": False, "reason": "Incident 42"}),
+        (2, "escrow.payouts_resumed_all", f"user:{world.operator.public_id}",
+         {"paused": False, "was_paused": True, "reason": ""}),
+    ]  # fmt: skip
+    assert events[1].prev_hash == events[0].event_hash
 
 
 # --- multi-signature and time lock -----------------------------------------------------------

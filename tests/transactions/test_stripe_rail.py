@@ -17,6 +17,7 @@ import stripe
 from django.conf import settings as django_settings
 from django.core.management import CommandError, call_command
 
+from escrow_project.common.errors import ConflictError
 from ledger import selectors as ledger_selectors
 from ledger import services as ledger_services
 from ledger.models import PayoutIntent, RailEvent, RailPayment
@@ -321,9 +322,8 @@ def test_a_cancelled_escrow_refunds_the_buyers_card_not_an_account(
 
 def test_a_refund_is_looked_up_before_it_is_made_again(stripe_platform: StripeReplay, localstripe_url: str) -> None:
     client = stripe.StripeClient(SECRET_KEY, base_addresses={"api": localstripe_url})
-    intent = client.v1.payment_intents.create(
-        params={"amount": 5000, "currency": "usd", "payment_method_types": ["card"]}
-    )
+    params: dict[str, Any] = {"amount": 5000, "currency": "usd", "payment_method_types": ["card"]}
+    intent = client.v1.payment_intents.create(params=params)  # type: ignore[arg-type]
     pay_at_stripe(localstripe_url, intent.id)
     rail = stripe_rail_for(stripe_platform, base=localstripe_url)
     send = {"idempotency_key": f"refund-{uuid.uuid4()}", "amount": Decimal("12.00"), "currency": "USD",
@@ -419,3 +419,27 @@ def test_real_stripe_test_mode_when_a_key_is_given(settings: Any, db: None) -> N
     assert started.state.amount == Decimal("12.34")
     assert rail.payment_state(reference=started.reference).status == "requires_payment_method"
     assert django_settings.STRIPE_LIVE_MODE is False
+
+
+@pytest.mark.django_db
+def test_money_for_a_cancelled_escrow_is_not_credited_and_goes_back_to_the_payer(
+    awaiting_earnest: Any, api_client: Any, localstripe_url: str
+) -> None:
+    w, txn, payment = awaiting_earnest
+    pay_at_stripe(localstripe_url, payment.reference)
+    services.escrow_cancel(transaction_id=txn.pk, actor=w.officer, reason="Seller withdrew")
+    assert _post(api_client, *stripe_signed(_succeeded_event(payment))).status_code == 200
+
+    refused = RailPayment.objects.get(pk=payment.pk)
+    assert (refused.status, refused.applied) == ("succeeded", False)
+    assert refused.apply_error  # why it was not credited, for the operator
+    assert not Deposit.objects.filter(transaction=txn).exists()
+
+    ledger_services.rail_payment_refund_unapplied(payment_id=payment.pk, actor="user:ops")
+    at_stripe = stripe.StripeClient(SECRET_KEY, base_addresses={"api": localstripe_url}).v1.refunds.list(
+        params={"payment_intent": payment.reference}
+    )
+    assert [r.amount for r in at_stripe.data] == [2_000_000]
+    assert RailPayment.objects.get(pk=payment.pk).amount_refunded == Decimal("20000")
+    with pytest.raises(ConflictError):
+        ledger_services.rail_payment_refund_unapplied(payment_id=payment.pk, actor="user:ops")

@@ -189,6 +189,15 @@ class PauseSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
 
 
+class PauseStateSerializer(serializers.Serializer):
+    """The emergency switch; its history is the audit trail of escrow_platform_control/payouts."""
+
+    paused = serializers.BooleanField(source="payouts_paused")
+    reason = serializers.CharField()
+    changed_by = serializers.UUIDField(source="changed_by.public_id", allow_null=True, default=None)
+    changed_at = serializers.DateTimeField(allow_null=True)
+
+
 class VerificationSummarySerializer(serializers.ModelSerializer[VerificationTask]):
     id = serializers.UUIDField(source="public_id", read_only=True)
     agent = serializers.SerializerMethodField()

@@ -20,7 +20,7 @@ from escrow_project.common.errors import NotFoundError, PermissionDeniedError, U
 from escrow_project.common.idempotency import idempotent
 from escrow_project.common.pagination import LinkHeaderPagination
 from identity import selectors as identity_selectors
-from identity.permissions import IsOperator
+from identity.permissions import HasAnyRole, IsOperator
 from identity.selectors import user_has_role, user_is_operator
 from ledger import selectors as ledger_selectors
 from ledger import services as ledger_services
@@ -286,15 +286,21 @@ class TransactionPause(APIView):
 
 
 class GlobalPause(APIView):
-    permission_classes = [IsOperator]
+    def get_permissions(self) -> list[Any]:
+        # Auditors read the switch (and its audit trail); only operators flip it.
+        return [IsOperator()] if self.request.method == "POST" else [HasAnyRole.of("auditor")()]
 
-    @extend_schema(request=s.PauseSerializer, responses=s.PauseSerializer)
+    @extend_schema(responses=s.PauseStateSerializer, summary="Whether every escrow payout is paused, why, by whom")
+    def get(self, request: Request) -> Response:
+        return Response(s.PauseStateSerializer(selectors.payouts_pause_state()).data)
+
+    @extend_schema(request=s.PauseSerializer, responses=s.PauseStateSerializer)
     @idempotent
     def post(self, request: Request) -> Response:
         data = s.PauseSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        row = services.payouts_pause_all(actor=request.user, **data.validated_data)
-        return Response({"paused": row.payouts_paused, "reason": row.reason})
+        services.payouts_pause_all(actor=request.user, **data.validated_data)
+        return Response(s.PauseStateSerializer(selectors.payouts_pause_state()).data)
 
 
 class TransactionVerifications(APIView):

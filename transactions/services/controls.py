@@ -7,7 +7,9 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from escrow_project.common.errors import ConflictError, PermissionDeniedError, UnprocessableError
+from audit.services import event_record
+from escrow_project.common.errors import PermissionDeniedError, UnprocessableError
+from escrow_project.common.four_eyes import decision_record, second_person_check
 from identity.models import Membership, Organization, Role
 from identity.selectors import user_is_operator
 from transactions.models import (
@@ -18,8 +20,13 @@ from transactions.models import (
     PlatformControl,
 )
 from transactions.services import funds
-from transactions.services._common import audit, live, logger, txn_lock
+from transactions.services._common import actor_ref, audit, live, logger, txn_lock
 from transactions.states import FINAL
+
+# The audit subject of the emergency switch; nobody registers access to it, so only operators and
+# auditors read its trail (GET /api/v1/audit/escrow_platform_control/payouts/events).
+CONTROL_SUBJECT_TYPE = "escrow_platform_control"
+CONTROL_SUBJECT_ID = "payouts"
 
 
 def _require_operator(user: Any) -> None:
@@ -32,11 +39,21 @@ def payouts_pause_all(*, actor: Any, paused: bool, reason: str = "") -> Platform
     """The emergency switch: no escrow money moves anywhere while it is on."""
     _require_operator(actor)
     row, _ = PlatformControl.objects.select_for_update().get_or_create(pk=1)
+    was_paused = row.payouts_paused
     row.payouts_paused = paused
     row.reason = reason[:300]
     row.changed_by = actor
     row.changed_at = timezone.now()
     row.save()
+    # On the control's own chain: the switch stops every case's money, so who flipped it, when and
+    # why must be as tamper-evident as what it stopped.
+    event_record(
+        kind="escrow.payouts_paused_all" if paused else "escrow.payouts_resumed_all",
+        subject_type=CONTROL_SUBJECT_TYPE,
+        subject_id=CONTROL_SUBJECT_ID,
+        actor=actor_ref(actor),
+        payload={"paused": paused, "was_paused": was_paused, "reason": row.reason},
+    )
     logger.warning("escrow_payouts_paused" if paused else "escrow_payouts_resumed", reason=reason)
     if not paused:
         transaction.on_commit(funds.transactions_unblock_all)
@@ -111,13 +128,9 @@ def _pending_change(change_id: int, actor: Any) -> BankDetailsChange:
             "Only another administrator of this organization (or an operator) may decide this change.",
             code="org_admin_required",
         )
-    if change.status != BankDetailsChangeStatus.PENDING:
-        raise ConflictError(f"This change is already {change.status}.", code="bank_details_change_closed")
-    if change.proposed_by_id == actor.pk:
-        raise PermissionDeniedError(
-            "A second person must confirm a bank-details change: not the one who proposed it.",
-            code="four_eyes_required",
-        )
+    second_person_check(
+        row=change, first_person=change.proposed_by_id, actor=actor.pk, closed_code="bank_details_change_closed"
+    )
     return change
 
 
@@ -125,10 +138,7 @@ def _pending_change(change_id: int, actor: Any) -> BankDetailsChange:
 def payee_bank_details_confirm(*, change_id: int, actor: Any) -> PayeeProfile:
     """A second person confirms: the details apply, and a change of existing ones starts the cooling-off."""
     change = _pending_change(change_id, actor)
-    change.status = BankDetailsChangeStatus.CONFIRMED
-    change.decided_by = actor
-    change.decided_at = timezone.now()
-    change.save(update_fields=["status", "decided_by", "decided_at"])
+    decision_record(change, status=BankDetailsChangeStatus.CONFIRMED, actor=actor)
     return _bank_details_apply(organization=change.organization, bank_details=change.bank_details, actor=actor)
 
 
@@ -136,11 +146,7 @@ def payee_bank_details_confirm(*, change_id: int, actor: Any) -> PayeeProfile:
 def payee_bank_details_reject(*, change_id: int, actor: Any, reason: str = "") -> BankDetailsChange:
     """A second person refuses the proposal; nothing about payouts changes."""
     change = _pending_change(change_id, actor)
-    change.status = BankDetailsChangeStatus.REJECTED
-    change.decided_by = actor
-    change.decided_at = timezone.now()
-    change.reason = reason[:300]
-    change.save(update_fields=["status", "decided_by", "decided_at", "reason"])
+    decision_record(change, status=BankDetailsChangeStatus.REJECTED, actor=actor, reason=reason)
     _audit_on_open_transactions(
         change.organization, "escrow.payee_bank_details_rejected", actor, change=str(change.public_id)
     )

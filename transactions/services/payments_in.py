@@ -13,9 +13,9 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 
 from escrow_project.common.errors import ConflictError, PermissionDeniedError, UnprocessableError
+from escrow_project.common.four_eyes import decision_record, second_person_check
 from identity.models import Role
 from identity.selectors import organization_ids_for_user, user_has_role, user_is_operator
 from ledger import services as ledger
@@ -178,12 +178,7 @@ def _pending_wire(manual_deposit_id: int, actor: Any) -> ManualDeposit:
             "Only an operator or an escrow officer of this escrow company confirms a wire.",
             code="deposit_not_allowed",
         )
-    if wire.status != ManualDepositStatus.PENDING:
-        raise ConflictError(f"This wire is already {wire.status}.", code="manual_deposit_closed")
-    if wire.recorded_by_id == actor.pk:
-        raise PermissionDeniedError(
-            "A second person must confirm this wire: not the one who recorded it.", code="four_eyes_required"
-        )
+    second_person_check(row=wire, first_person=wire.recorded_by_id, actor=actor.pk, closed_code="manual_deposit_closed")
     return wire
 
 
@@ -193,8 +188,7 @@ def manual_deposit_confirm(*, manual_deposit_id: int, actor: Any) -> Deposit:
     from transactions.services.funds import deposit_receive
 
     wire = _pending_wire(manual_deposit_id, actor)
-    wire.status, wire.decided_by, wire.decided_at = ManualDepositStatus.CONFIRMED, actor, timezone.now()
-    wire.save(update_fields=["status", "decided_by", "decided_at"])
+    decision_record(wire, status=ManualDepositStatus.CONFIRMED, actor=actor)
     audit(
         "escrow.manual_deposit_confirmed",
         wire.transaction,
@@ -216,8 +210,6 @@ def manual_deposit_confirm(*, manual_deposit_id: int, actor: Any) -> Deposit:
 def manual_deposit_reject(*, manual_deposit_id: int, actor: Any, reason: str) -> ManualDeposit:
     """The second person refuses the wire (not found on the statement, wrong amount): nothing moves."""
     wire = _pending_wire(manual_deposit_id, actor)
-    wire.status, wire.decided_by, wire.decided_at = ManualDepositStatus.REJECTED, actor, timezone.now()
-    wire.reason = reason[:300]
-    wire.save(update_fields=["status", "decided_by", "decided_at", "reason"])
+    decision_record(wire, status=ManualDepositStatus.REJECTED, actor=actor, reason=reason)
     audit("escrow.manual_deposit_rejected", wire.transaction, actor, manual_deposit=str(wire.public_id), reason=reason)
     return wire

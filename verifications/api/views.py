@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import time
 from typing import Any
 
@@ -18,6 +17,7 @@ from rest_framework.views import APIView
 
 from escrow_project.common.errors import DomainError, NotFoundError, PermissionDeniedError
 from escrow_project.common.idempotency import idempotent
+from escrow_project.common.input_guard import InputRefused, json_loads_bounded, signatures_in, unix_timestamp_or_none
 from verifications import selectors, services
 from verifications.api.serializers import (
     ReportInSerializer,
@@ -107,14 +107,21 @@ class AgentWebhook(APIView):
         timestamp = request.headers.get(TIMESTAMP_HEADER, "")
         signature = request.headers.get(SIGNATURE_HEADER, "")
         secrets = [p.webhook_secret for p in AgentProfile.objects.filter(organization=organization) if p.webhook_secret]
-        if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > WEBHOOK_TOLERANCE_SECONDS:
+        # Headers are parsed before anything trusts them: garbage is a refusal, never an exception.
+        unix_time = unix_timestamp_or_none(timestamp)
+        if unix_time is None or abs(time.time() - unix_time) > WEBHOOK_TOLERANCE_SECONDS:
             raise PermissionDeniedError("The webhook timestamp is missing or too old.", code="webhook_stale")
-        if not any(hmac.compare_digest(webhook_signature(s, timestamp, body), signature) for s in secrets):
+        offered = [f"sha256={hex_}" for hex_ in signatures_in(signature, scheme="sha256")]
+        if not any(
+            hmac.compare_digest(webhook_signature(s, timestamp.strip(), body), candidate)
+            for s in secrets
+            for candidate in offered
+        ):
             raise PermissionDeniedError("The webhook signature does not verify.", code="webhook_signature_invalid")
         try:
-            parsed = json.loads(body)
-        except ValueError:
-            raise DomainError("The webhook body is not JSON.", code="malformed_request") from None
+            parsed = json_loads_bounded(body)
+        except InputRefused as exc:
+            raise DomainError(f"The webhook body is refused: {exc}", code="malformed_request") from None
         data = WebhookInSerializer(data=parsed)
         data.is_valid(raise_exception=True)
         task = VerificationTask.objects.filter(public_id=data.validated_data["task"], agent=organization).first()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 
-from escrow_project.settings.env import env_int, env_str
+from escrow_project.settings.env import env_bool, env_int, env_str
 
 _secret = os.environ.get("SECRET_KEY") or "insecure-local-development-key-change-me-0123456789abcdef"
 
@@ -29,6 +29,9 @@ AUDIT_SEAL_EVERY_EVENTS = env_int("AUDIT_SEAL_EVERY_EVENTS", 1000)
 AUDIT_SEAL_EVERY_SECONDS = env_int("AUDIT_SEAL_EVERY_SECONDS", 30)
 AUDIT_SEAL_MAX_BATCH = env_int("AUDIT_SEAL_MAX_BATCH", 200_000)
 AUDIT_ANCHOR_EVERY_SECONDS = env_int("AUDIT_ANCHOR_EVERY_SECONDS", 300)
+# No anchoring at all (the anchor task does nothing). Production needs this or CHAIN_RPC_URL: it
+# refuses the in-process chain, whose anchors nobody outside the process can check.
+AUDIT_ANCHORING_DISABLED = env_bool("AUDIT_ANCHORING_DISABLED", False)
 
 # Anchoring. Empty CHAIN_RPC_URL (base settings) = an in-process eth-tester chain (development).
 # The derived key is for that chain only: production with CHAIN_RPC_URL refuses to start without

@@ -21,3 +21,6 @@ STRIPE_MAX_NETWORK_RETRIES = env_int("STRIPE_MAX_NETWORK_RETRIES", 3)
 # Circuit breaker: this many failures within the window open it; it half-opens after the window.
 STRIPE_BREAKER_FAILURES = env_int("STRIPE_BREAKER_FAILURES", 5)
 STRIPE_BREAKER_WINDOW_SECONDS = env_int("STRIPE_BREAKER_WINDOW_SECONDS", 60)
+# Money an operator records by hand through the ledger API above this amount (any currency, in its
+# major units) waits for a second operator's approval (docs/decisions/0102).
+LEDGER_FOUR_EYES_ABOVE = env_str("LEDGER_FOUR_EYES_ABOVE", "10000.00")

@@ -2,13 +2,18 @@
 
 from escrow_project.settings.env import env_bool, env_int, env_str
 
-# Delivery: 3 attempts 5 s apart; a worker's lease on a row in flight outlives the slowest send.
+# Delivery: retries wait 5 s, then twice as long after each attempt, up to an hour. E-mail and SMS
+# get 3 attempts; webhooks 14 (about 4.4 hours: partners' outages last longer than a restart).
+# A worker's lease on a row in flight outlives the slowest send.
 NOTIFICATIONS_MAX_ATTEMPTS = env_int("NOTIFICATIONS_MAX_ATTEMPTS", 3)
+NOTIFICATIONS_WEBHOOK_MAX_ATTEMPTS = env_int("NOTIFICATIONS_WEBHOOK_MAX_ATTEMPTS", 14)
 NOTIFICATIONS_RETRY_DELAY_SECONDS = env_int("NOTIFICATIONS_RETRY_DELAY_SECONDS", 5)
+NOTIFICATIONS_RETRY_MAX_DELAY_SECONDS = env_int("NOTIFICATIONS_RETRY_MAX_DELAY_SECONDS", 3600)
 NOTIFICATIONS_DELIVERY_LEASE_SECONDS = env_int("NOTIFICATIONS_DELIVERY_LEASE_SECONDS", 60)
 # The sweeper re-enqueues rows still pending this long after they were due (broker down at commit).
 NOTIFICATIONS_SWEEP_GRACE_SECONDS = env_int("NOTIFICATIONS_SWEEP_GRACE_SECONDS", 30)
-# Circuit breaker per channel: opens after N consecutive transient failures, half-open after M seconds.
+# Circuit breaker per channel, per endpoint for webhooks: opens after N consecutive transient
+# failures, half-open after M seconds.
 NOTIFICATIONS_CIRCUIT_FAILURE_THRESHOLD = env_int("NOTIFICATIONS_CIRCUIT_FAILURE_THRESHOLD", 3)
 NOTIFICATIONS_CIRCUIT_RESET_SECONDS = env_int("NOTIFICATIONS_CIRCUIT_RESET_SECONDS", 120)
 # Webhooks: timeouts, plain http (only for local receivers), grace period of an old secret.

@@ -16,6 +16,17 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 
+def web_server_argv(python: str, host: str, port: int) -> list[str]:
+    """uvicorn trusts X-Forwarded-For/-Proto from 127.0.0.1 unless told otherwise: every local
+    caller could then pick its own address (and escape per-IP limits). Only TRUSTED_PROXIES may."""
+    argv = [python, "-m", "uvicorn", "escrow_project.asgi:application", "--host", host, "--port", str(port)]
+    argv += ["--no-access-log", "--lifespan", "off"]
+    proxies = [p for p in settings.TRUSTED_PROXIES if p.strip()]
+    if proxies:
+        return [*argv, "--proxy-headers", "--forwarded-allow-ips", ",".join(proxies)]
+    return [*argv, "--no-proxy-headers"]
+
+
 def _app_processes(port: int) -> list[tuple[str, list[str]]]:
     """Apps may declare extra processes in `<app>.demo.extra_processes(port)`."""
     found: list[tuple[str, list[str]]] = []
@@ -41,24 +52,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         host, port = options["host"], options["port"]
         python = sys.executable
-        processes: list[tuple[str, list[str]]] = [
-            (
-                "web",
-                [
-                    python,
-                    "-m",
-                    "uvicorn",
-                    "escrow_project.asgi:application",
-                    "--host",
-                    host,
-                    "--port",
-                    str(port),
-                    "--no-access-log",
-                    "--lifespan",
-                    "off",
-                ],
-            ),
-        ]
+        processes: list[tuple[str, list[str]]] = [("web", web_server_argv(python, host, port))]
         if not options["no_worker"]:
             processes += [
                 (
