@@ -259,3 +259,16 @@ def test_a_partly_accepting_999_rejects_only_the_refused_policy_s_requests(db, i
     assert Dispatch.objects.get(pk=sent.pk).ack_status == "P"
     assert EndorsementRequest.objects.get(pk=refused.pk).state == RequestState.REJECTED
     assert EndorsementRequest.objects.get(pk=kept.pk).state != RequestState.REJECTED
+
+
+def test_a_server_whose_host_key_is_not_the_pinned_one_gets_nothing(db, insurer):
+    world = sftp_world(insurer)
+    impostor = asyncssh.generate_private_key("ssh-ed25519").export_public_key().decode()
+    InsurerProfile.objects.filter(pk=world.profile.pk).update(sftp_host_key=impostor)
+    request = submit(world, addition("E-1", effective=day(5), plan="DAY"))
+
+    sent = send_window()
+
+    assert sent.status == Dispatch.Status.DEAD_LETTER  # configuration, not worth retrying
+    assert "HostKeyNotVerifiable" in EndorsementRequest.objects.get(pk=request.pk).last_error
+    assert insurer.inbound() == []
