@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path
 
 from endorsements.models import (
     Batch,
     BatchRow,
+    CensusImport,
     Coverage,
     DeadLetterRequest,
     Dispatch,
@@ -18,6 +24,7 @@ from endorsements.models import (
     EndorsementRequest,
     GatewayExchange,
     GroupPolicy,
+    InboundFile,
     InsurerCallbackSecret,
     InsurerEvent,
     InsurerProfile,
@@ -25,7 +32,7 @@ from endorsements.models import (
     ParkedRequest,
     RateCard,
 )
-from endorsements.services import funding, lifecycle
+from endorsements.services import dispatch, funding, lifecycle, onboarding
 from endorsements.states import RequestState
 from escrow_project.common.admin import ReadOnlyAdmin
 from escrow_project.common.errors import DomainError
@@ -36,6 +43,10 @@ class RateCardInline(admin.TabularInline[Any, Any]):
     extra = 0
 
 
+class CensusUploadForm(forms.Form):
+    file = forms.FileField(help_text="CSV, streamed to disk and imported in the background.")
+
+
 @admin.register(GroupPolicy)
 class GroupPolicyAdmin(admin.ModelAdmin[Any]):
     list_display = ["policy_number", "employer", "insurer", "term_start", "term_end", "currency", "is_active"]
@@ -43,11 +54,89 @@ class GroupPolicyAdmin(admin.ModelAdmin[Any]):
     search_fields = ["policy_number", "employer__name"]
     inlines = [RateCardInline]
 
+    def get_urls(self) -> list[Any]:
+        census = path(
+            "<int:policy_id>/census/",
+            self.admin_site.admin_view(self.census_upload),
+            name="endorsements_grouppolicy_census",
+        )
+        return [census, *super().get_urls()]
+
+    def census_upload(self, request: HttpRequest, policy_id: int) -> HttpResponse:
+        """Upload an employer's existing members (the same service as the onboarding API)."""
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        policy = get_object_or_404(GroupPolicy, pk=policy_id)
+        form = CensusUploadForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                census = onboarding.census_create(
+                    policy=policy, user=cast(Any, request.user), upload=form.cleaned_data["file"]
+                )
+            except DomainError as exc:
+                self.message_user(request, exc.detail, level=messages.ERROR)
+            else:
+                self.message_user(request, f"Census {census.public_id} queued: follow it under Census imports.")
+                return redirect("admin:endorsements_censusimport_changelist")
+        context = {**self.admin_site.each_context(request), "form": form, "policy": policy, "title": "Import census"}
+        return TemplateResponse(request, "admin/endorsements/census_upload.html", context)
+
+
+class InsurerProfileForm(forms.ModelForm[InsurerProfile]):
+    """Secrets are write-only: entered, never shown; left blank, the stored one is kept."""
+
+    api_key = forms.CharField(
+        required=False, widget=forms.PasswordInput(render_value=False), help_text="Outbound API credential."
+    )
+    sftp_private_key = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"placeholder": "(unchanged)"}), help_text="PEM or OpenSSH."
+    )
+
+    class Meta:
+        model = InsurerProfile
+        fields = [
+            "insurer",
+            "proration_method",
+            "protocol",
+            "base_url",
+            "api_key",
+            "backdate_window_days",
+            "future_limit_days",
+            "window_seconds",
+            "max_attempts",
+            "sftp_host",
+            "sftp_port",
+            "sftp_username",
+            "sftp_private_key",
+            "sftp_host_key",
+            "sftp_inbound_dir",
+            "sftp_outbound_dir",
+            "x12_sender_id",
+            "x12_receiver_id",
+        ]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in ("api_key", "sftp_private_key"):
+            self.initial[name] = ""
+
+    def _keep(self, name: str) -> str:
+        value = str(self.cleaned_data.get(name) or "")
+        return value or str(getattr(self.instance, name, "") or "")
+
+    def clean_api_key(self) -> str:
+        return self._keep("api_key")
+
+    def clean_sftp_private_key(self) -> str:
+        return self._keep("sftp_private_key")
+
 
 @admin.register(InsurerProfile)
 class InsurerProfileAdmin(admin.ModelAdmin[Any]):
+    # Saving runs InsurerProfile.clean: a protocol without what it needs is refused here.
+    form = InsurerProfileForm
     list_display = ["insurer", "protocol", "proration_method", "base_url", "window_seconds", "max_attempts"]
-    exclude = ["api_key"]  # a secret: set through the environment/demo seed, never shown
+    readonly_fields = ["x12_last_control_number", "last_window_at"]
 
 
 @admin.register(InsurerCallbackSecret)
@@ -202,8 +291,38 @@ class BatchRowAdmin(ReadOnlyAdmin):
 
 @admin.register(Dispatch)
 class DispatchAdmin(ReadOnlyAdmin):
-    list_display = ["public_id", "insurer", "status", "attempts", "next_attempt_at", "created_at"]
+    list_display = [
+        "public_id",
+        "insurer",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "file_name",
+        "ack_status",
+        "created_at",
+    ]
+    list_filter = ["status", "ack_status"]
+    actions = ["stop"]
+
+    @admin.action(description="Stop delivering (dead letter: its requests can then be cancelled or rerouted)")
+    def stop(self, request: HttpRequest, queryset: QuerySet[Dispatch]) -> None:
+        actor = f"user:{request.user.pk}"
+        stopped = [dispatch.dispatch_stop(dispatch_id=d.pk, actor=actor) for d in queryset]
+        dead = sum(1 for d in stopped if d.status == Dispatch.Status.DEAD_LETTER)
+        self.message_user(request, f"{dead} of {len(stopped)} deliveries stopped.")
+
+
+@admin.register(CensusImport)
+class CensusImportAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "policy", "status", "rows_done", "rows_created", "rows_rejected", "file_name"]
     list_filter = ["status"]
+
+
+@admin.register(InboundFile)
+class InboundFileAdmin(ReadOnlyAdmin):
+    list_display = ["received_at", "insurer", "name", "kind", "status", "dispatch", "error"]
+    list_filter = ["kind", "status"]
+    search_fields = ["name"]
 
 
 @admin.register(GatewayExchange)

@@ -20,7 +20,9 @@ class FileFormatError(ValueError):
     """The file as a whole cannot be read (not one bad row: those become row results)."""
 
 
-def iter_csv(binary: IO[bytes]) -> Iterator[tuple[int, dict[str, Any]]]:
+def iter_csv(
+    binary: IO[bytes], *, required: tuple[str, ...] = ("kind", "member_id"), known: tuple[str, ...] = FIELDS
+) -> Iterator[tuple[int, dict[str, Any]]]:
     """(row number, row) pairs; row 1 is the first data row after the header."""
     text = io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
     reader = csv.reader(text)
@@ -31,8 +33,8 @@ def iter_csv(binary: IO[bytes]) -> Iterator[tuple[int, dict[str, Any]]]:
     except (UnicodeDecodeError, csv.Error) as exc:
         raise FileFormatError(f"The CSV header cannot be read: {exc}.") from None
     names = [h.strip().lower() for h in header]
-    if "kind" not in names or "member_id" not in names:
-        raise FileFormatError(f"The CSV header must name the columns; known columns: {', '.join(FIELDS)}.")
+    if any(name not in names for name in required):
+        raise FileFormatError(f"The CSV header must name the columns; known columns: {', '.join(known)}.")
     row_number = 0
     while True:
         try:
@@ -139,3 +141,28 @@ def _json_error(message: str, *, row_number: int, closed: bool) -> str:
     if "UTF8" in message:
         return "The JSON file is not UTF-8."
     return f"Element {row_number + 1} is not valid JSON."
+
+
+def iter_x12(
+    binary: IO[bytes], chunk_size: int = 64 * 1024, *, census: bool = False
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Member lines of an X12 834 as intake rows (or census rows), read chunk by chunk."""
+    from endorsements import x12
+
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+
+    def chunks() -> Iterator[str]:
+        while True:
+            data = binary.read(chunk_size)
+            try:
+                yield decoder.decode(data, final=not data)
+            except UnicodeDecodeError:
+                raise FileFormatError("The 834 file is not UTF-8 (or ASCII) text.") from None
+            if not data:
+                return
+
+    try:
+        rows = x12.census_rows if census else x12.parse_834
+        yield from rows(x12.segments_stream(chunks()))
+    except x12.X12Error as exc:
+        raise FileFormatError(f"The 834 file cannot be read: {exc}") from None

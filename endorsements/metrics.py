@@ -24,3 +24,8 @@ GATEWAY_CALLS = Counter(
 )
 CALLBACKS = Counter("endorsements_callbacks_total", "Insurer callback events, by outcome", ["outcome"])
 BATCH_ROWS_SECONDS = Histogram("endorsements_batch_chunk_seconds", "Time to process one batch chunk")
+INBOUND_FILES = Counter(
+    "endorsements_inbound_files_total",
+    "Files fetched from insurers' SFTP outboxes, by kind and status",
+    ["kind", "status"],
+)

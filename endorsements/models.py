@@ -53,9 +53,32 @@ class InsurerProfile(models.Model):
     window_seconds = models.PositiveIntegerField(default=60)
     max_attempts = models.PositiveIntegerField(default=5)
     last_window_at = models.DateTimeField(null=True, blank=True)
+    # SOAP: `base_url` is the service's WSDL address. SFTP: the drop box below, key auth only.
+    sftp_host = models.CharField(max_length=255, blank=True, default="")
+    sftp_port = models.PositiveIntegerField(default=22)
+    sftp_username = models.CharField(max_length=64, blank=True, default="")
+    sftp_private_key = EncryptedTextField(blank=True, default="")
+    # The insurer's host public key (OpenSSH format): without it we would send to any server.
+    sftp_host_key = models.TextField(blank=True, default="")
+    sftp_inbound_dir = models.CharField(max_length=255, blank=True, default="inbound")
+    sftp_outbound_dir = models.CharField(max_length=255, blank=True, default="outbound")
+    # X12 envelope identities (ISA06/GS02 ours, ISA08/GS03 the insurer's) and the last control
+    # number used: ISA13/GS06 must never repeat between us and this insurer.
+    x12_sender_id = models.CharField(max_length=15, blank=True, default="")
+    x12_receiver_id = models.CharField(max_length=15, blank=True, default="")
+    x12_last_control_number = models.PositiveIntegerField(default=0)
 
     def __str__(self) -> str:
         return f"Insurer profile of {self.insurer}"
+
+    def clean(self) -> None:
+        from endorsements.gateway.config import profile_problems
+
+        problems = profile_problems(self)
+        if problems:
+            from django.core.exceptions import ValidationError
+
+            raise ValidationError(problems)
 
 
 class InsurerCallbackSecret(models.Model):
@@ -224,6 +247,7 @@ class Batch(models.Model):
     class Format(models.TextChoices):
         CSV = "csv", "CSV"
         JSON = "json", "JSON"
+        X12 = "x12", "X12 834"
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     employer = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="endorsement_batches")
@@ -351,9 +375,20 @@ class Dispatch(models.Model):
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
+    # SFTP: the 834's interchange control number and file name, fixed at the first attempt so a
+    # retry uploads the very same file (the insurer dedupes by name and BGN reference).
+    control_number = models.PositiveIntegerField(null=True, blank=True)
+    file_name = models.CharField(max_length=120, blank=True, default="")
+    # The insurer's 999: "A" accepted, "E" accepted with errors, "R" rejected, "P" partially.
+    ack_status = models.CharField(max_length=1, blank=True, default="")
 
     class Meta:
         verbose_name_plural = "dispatches"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["insurer", "control_number"], name="endorsement_dispatch_unique_control_number"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"Dispatch {self.public_id} ({self.status})"
@@ -400,6 +435,74 @@ class InsurerEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_type} {self.event_id}: {self.outcome}"
+
+
+class InboundFile(models.Model):
+    """A file the insurer left in its SFTP outbox (999 or result): recorded once, applied once."""
+
+    class Kind(models.TextChoices):
+        ACK_999 = "999", "999 acknowledgement"
+        RESULT = "result", "Result file"
+
+    class Status(models.TextChoices):
+        APPLIED = "applied", "Applied"
+        DEAD_LETTER = "dead_letter", "Dead letter (unreadable)"
+
+    insurer = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="endorsement_inbound_files")
+    name = models.CharField(max_length=255)
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    status = models.CharField(max_length=16, choices=Status.choices)
+    sha256 = models.CharField(max_length=64)
+    # Kept whole, also (above all) when it could not be read: an operator needs the original.
+    content = EncryptedTextField(blank=True, default="")
+    error = models.TextField(blank=True, default="")
+    dispatch = models.ForeignKey(
+        Dispatch, on_delete=models.SET_NULL, null=True, blank=True, related_name="inbound_files"
+    )
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["insurer", "name"], name="endorsement_inbound_file_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.name} ({self.status})"
+
+
+class CensusImport(models.Model):
+    """An employer's already-covered members loaded onto a policy: the opening position.
+
+    Members and coverages are created with their real start dates and no premium is charged (no
+    request, no ledger entry); endorsements afterwards price against that history.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        PROCESSING = "processing", "Processing"
+        COMPLETED = "completed", "Completed"
+        FAILED = "failed", "Failed (file unreadable)"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    policy = models.ForeignKey(GroupPolicy, on_delete=models.PROTECT, related_name="census_imports")
+    submitted_by = models.ForeignKey("identity.User", on_delete=models.SET_NULL, null=True, blank=True)
+    file_name = models.CharField(max_length=255, blank=True, default="")
+    file_path = models.CharField(max_length=500)
+    file_sha256 = models.CharField(max_length=64)
+    file_size = models.PositiveBigIntegerField(default=0)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    rows_done = models.PositiveIntegerField(default=0)
+    rows_created = models.PositiveIntegerField(default=0)
+    rows_rejected = models.PositiveIntegerField(default=0)
+    # The first rejected rows with their reasons (capped: a bad 10,000-row file stays small here).
+    row_errors = models.JSONField(default=list, blank=True)
+    error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Census {self.public_id} ({self.status})"
 
 
 class ParkedRequest(EndorsementRequest):

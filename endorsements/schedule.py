@@ -10,6 +10,11 @@ BEAT_SCHEDULE = {
         "task": "endorsements.tasks.scheduler_tick_task",
         "schedule": _TICK,
     },
+    # SFTP insurers answer with files: their 999s and result files are fetched this often.
+    "endorsements-inbox-poll": {
+        "task": "endorsements.tasks.inbox_poll_all_task",
+        "schedule": float(os.environ.get("ENDORSEMENTS_INBOX_POLL_SECONDS", "60")),
+    },
     "endorsements-metrics-refresh": {
         "task": "endorsements.tasks.metrics_refresh_task",
         "schedule": 60.0,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from endorsements.services import batches, dispatch, funding
+from endorsements.services import batches, dispatch, funding, inbox, onboarding
 
 
 @shared_task(acks_late=True, time_limit=900, soft_time_limit=840)
@@ -29,6 +29,27 @@ def dispatch_send_task(dispatch_id: int) -> None:
     delay = dispatch.dispatch_send(dispatch_id=dispatch_id)
     if delay is not None:
         dispatch_send_task.apply_async((dispatch_id,), countdown=delay)
+
+
+@shared_task(acks_late=True, time_limit=1800, soft_time_limit=1700)
+def census_import_task(census_id: int) -> None:
+    onboarding.census_process(census_id=census_id)
+
+
+@shared_task(acks_late=True, time_limit=300, soft_time_limit=280)
+def inbox_poll_task(insurer_id: int) -> None:
+    inbox.insurer_inbox_poll(insurer_id=insurer_id)
+
+
+@shared_task(acks_late=True)
+def inbox_poll_all_task() -> None:
+    """Every SFTP insurer's outbox, each in its own task (one slow server holds up no other)."""
+    from endorsements.models import InsurerProfile
+
+    for insurer_id in InsurerProfile.objects.filter(protocol=InsurerProfile.Protocol.SFTP).values_list(
+        "insurer_id", flat=True
+    ):
+        inbox_poll_task.delay(insurer_id)
 
 
 @shared_task(acks_late=True)

@@ -1,6 +1,6 @@
 from django.urls import URLPattern, URLResolver, path
 
-from endorsements.api import ledger_views, views, webhooks
+from endorsements.api import ledger_views, onboarding_views, views, webhooks
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("ledger/balance", ledger_views.LedgerBalanceView.as_view(), name="endorsement-ledger-balance"),
@@ -24,6 +24,27 @@ urlpatterns: list[URLPattern | URLResolver] = [
         name="endorsement-batch-rows-csv",
     ),
     path("endorsements/<str:tracking_id>", views.EndorsementDetailView.as_view(), name="endorsement-detail"),
+    path(
+        "onboarding/insurers/<uuid:insurer_id>",
+        onboarding_views.InsurerProfileOnboardView.as_view(),
+        name="endorsement-onboarding-insurer",
+    ),
+    path("onboarding/policies", onboarding_views.PolicyOnboardView.as_view(), name="endorsement-onboarding-policies"),
+    path(
+        "onboarding/policies/<uuid:policy_id>/rates",
+        onboarding_views.RateCardsView.as_view(),
+        name="endorsement-onboarding-rates",
+    ),
+    path(
+        "onboarding/policies/<uuid:policy_id>/census",
+        onboarding_views.CensusUploadView.as_view(),
+        name="endorsement-onboarding-census-upload",
+    ),
+    path(
+        "onboarding/census/<uuid:census_id>",
+        onboarding_views.CensusDetailView.as_view(),
+        name="endorsement-onboarding-census",
+    ),
     path(
         "webhooks/insurers/<uuid:insurer_id>/notify",
         webhooks.InsurerNotifyView.as_view(),

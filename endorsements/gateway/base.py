@@ -9,7 +9,9 @@ events, which `services/callbacks.py` applies. Every exchange is recorded (Gatew
 from __future__ import annotations
 
 import abc
+import time
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -48,3 +50,35 @@ class InsurerGateway(abc.ABC):
         self, *, idempotency_key: str, items: list[GatewayItem], callback_url: str, dispatch_id: int | None
     ) -> GatewayResult:
         """Deliver the items; the same idempotency key must never create a second submission."""
+
+
+def exchange_record(
+    *,
+    insurer_id: int,
+    dispatch_id: int | None,
+    operation: str,
+    started: float,
+    direction: str = "outbound",
+    idempotency_key: str = "",
+    url: str = "",
+    request_body: str = "",
+    response_status: int | None = None,
+    response_body: str = "",
+    error: str = "",
+) -> Any:
+    """Store one exchange with an insurer, whatever the protocol (bodies are encrypted at rest)."""
+    from endorsements.models import GatewayExchange
+
+    return GatewayExchange.objects.create(
+        insurer_id=insurer_id,
+        dispatch_id=dispatch_id,
+        direction=direction,
+        operation=operation,
+        idempotency_key=idempotency_key,
+        url=url[:500],
+        request_body=request_body,
+        response_status=response_status,
+        response_body=response_body[:100_000],
+        error=error[:2000],
+        duration_ms=int((time.perf_counter() - started) * 1000),
+    )

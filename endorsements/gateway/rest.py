@@ -9,8 +9,8 @@ import requests
 import structlog
 
 from endorsements import metrics
-from endorsements.gateway.base import GatewayItem, GatewayResult, InsurerGateway
-from endorsements.models import GatewayExchange, InsurerProfile
+from endorsements.gateway.base import GatewayItem, GatewayResult, InsurerGateway, exchange_record
+from endorsements.models import InsurerProfile
 
 logger = structlog.get_logger(__name__)
 
@@ -67,18 +67,17 @@ class RestGateway(InsurerGateway):
             status, text = response.status_code, response.text[:100_000]
         except requests.RequestException as exc:
             error = f"{type(exc).__name__}: {exc}"[:2000]
-        GatewayExchange.objects.create(
+        exchange_record(
             insurer_id=self.profile.insurer_id,
             dispatch_id=dispatch_id,
-            direction="outbound",
             operation="submit_batch",
+            started=started,
             idempotency_key=idempotency_key,
             url=url,
             request_body=body,
             response_status=status,
             response_body=text,
             error=error,
-            duration_ms=int((time.perf_counter() - started) * 1000),
         )
         if status is None:
             metrics.GATEWAY_CALLS.labels(protocol=self.protocol, result="unreachable").inc()

@@ -133,6 +133,49 @@ def responder(config: Config, state: State) -> None:
                 post_signed(callback_url, events[start : start + CALLBACK_CHUNK], config, state)
 
 
+@dataclass(frozen=True)
+class Answer:
+    """The insurer's answer to one submission, whatever the protocol it came by."""
+
+    status: int  # as HTTP: 202 taken, 503 try again, 422 refused (invalid or key reused)
+    body: dict[str, Any]
+    replay: bool = False
+
+
+def submission_take(
+    config: Config, state: State, *, key: str, fingerprint: str, items: list[dict[str, Any]], callback_url: str
+) -> Answer:
+    """Accept, refuse (naming the invalid items) or replay one submission; REST, SOAP and SFTP share it."""
+    with state.lock:
+        seen = state.submissions.get(key)
+        if seen is None and config.fail_first > 0:
+            config.fail_first -= 1
+            state.stats["refused_transient"] += 1
+            return Answer(HTTPStatus.SERVICE_UNAVAILABLE, {"error": "temporarily_unavailable"})
+        if seen is not None:
+            if seen[0] != fingerprint:
+                return Answer(HTTPStatus.UNPROCESSABLE_ENTITY, {"error": "idempotency_key_reused"})
+            state.stats["replays"] += 1
+            return Answer(seen[1], json.loads(seen[2]), replay=True)
+        invalid = [
+            {"tracking_id": i.get("tracking_id"), "message": "member_id is not a valid member number"}
+            for i in items
+            if config.invalid_prefix and str(i.get("member_id", "")).startswith(config.invalid_prefix)
+        ]
+        if invalid:
+            refusal = {"error": "validation_failed", "errors": invalid}
+            state.submissions[key] = (fingerprint, HTTPStatus.UNPROCESSABLE_ENTITY, json.dumps(refusal).encode())
+            state.stats["refused_invalid"] += 1
+            return Answer(HTTPStatus.UNPROCESSABLE_ENTITY, refusal)
+        body = {"batch_reference": f"NWB-{secrets.token_hex(6).upper()}", "accepted": len(items)}
+        state.submissions[key] = (fingerprint, HTTPStatus.ACCEPTED, json.dumps(body).encode())
+        state.stats["submissions"] += 1
+        state.stats["items"] += len(items)
+    if callback_url:
+        state.work.put((callback_url, items))
+    return Answer(HTTPStatus.ACCEPTED, body)
+
+
 def make_handler(config: Config, state: State) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -173,53 +216,28 @@ def make_handler(config: Config, state: State) -> type[BaseHTTPRequestHandler]:
                 self._json(HTTPStatus.BAD_REQUEST, {"error": "idempotency_key_required"})
                 return
             fingerprint = hashlib.sha256(raw).hexdigest()
-            with state.lock:
-                seen = state.submissions.get(key)
-                if seen is None and config.fail_first > 0:
-                    config.fail_first -= 1
-                    state.stats["refused_transient"] += 1
-                    self._json(HTTPStatus.SERVICE_UNAVAILABLE, {"error": "temporarily_unavailable"})
-                    return
-                if seen is not None:
-                    if seen[0] != fingerprint:
-                        self._json(HTTPStatus.UNPROCESSABLE_ENTITY, {"error": "idempotency_key_reused"})
-                        return
-                    state.stats["replays"] += 1
-                    self._send(seen[1], seen[2])
-                    return
-                try:
-                    payload = json.loads(raw)
-                    items = payload["items"]
-                    callback_url = str(payload["callback_url"])
-                    if not isinstance(items, list):
-                        raise TypeError("items")
-                except (ValueError, KeyError, TypeError):
-                    self._json(HTTPStatus.BAD_REQUEST, {"error": "malformed"})
-                    return
-                invalid = [
-                    {"tracking_id": i.get("tracking_id"), "message": "member_id is not a valid member number"}
-                    for i in items
-                    if config.invalid_prefix and str(i.get("member_id", "")).startswith(config.invalid_prefix)
-                ]
-                if invalid:
-                    refusal = json.dumps({"error": "validation_failed", "errors": invalid}).encode()
-                    state.submissions[key] = (fingerprint, HTTPStatus.UNPROCESSABLE_ENTITY, refusal)
-                    state.stats["refused_invalid"] += 1
-                    self._send(HTTPStatus.UNPROCESSABLE_ENTITY, refusal)
-                    return
-                reference = f"NWB-{secrets.token_hex(6).upper()}"
-                body = json.dumps({"batch_reference": reference, "accepted": len(items)}).encode()
-                state.submissions[key] = (fingerprint, HTTPStatus.ACCEPTED, body)
-                state.stats["submissions"] += 1
-                state.stats["items"] += len(items)
-            state.work.put((callback_url, items))
-            self._send(HTTPStatus.ACCEPTED, body)
+            try:
+                payload = json.loads(raw)
+                items = payload["items"]
+                callback_url = str(payload["callback_url"])
+                if not isinstance(items, list):
+                    raise TypeError("items")
+            except (ValueError, KeyError, TypeError):
+                payload = None
+            if payload is None:
+                self._json(HTTPStatus.BAD_REQUEST, {"error": "malformed"})
+                return
+            answer = submission_take(
+                config, state, key=key, fingerprint=fingerprint, items=items, callback_url=callback_url
+            )
+            self._send(answer.status, json.dumps(answer.body).encode())
 
     return Handler
 
 
-def build_server(host: str, port: int, config: Config) -> ThreadingHTTPServer:
-    state = State()
+def build_server(host: str, port: int, config: Config, state: State | None = None) -> ThreadingHTTPServer:
+    """The REST endpoint and the responder threads; pass `state` to share it with SOAP and SFTP."""
+    state = state or State()
     server = ThreadingHTTPServer((host, port), make_handler(config, state))
     server.daemon_threads = True
     for _ in range(max(1, config.concurrency)):
@@ -241,6 +259,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--callback-base", default="", help="send callbacks to this origin instead")
     parser.add_argument("--reverse-events", action="store_true", help="send activations before confirmations")
     parser.add_argument("--concurrency", type=int, default=1, help="submissions answered at the same time")
+    parser.add_argument("--soap-port", type=int, default=-1, help="also serve SOAP (WSDL at /?wsdl); 0 picks a port")
+    parser.add_argument("--sftp-port", type=int, default=-1, help="also run the SFTP drop box; 0 picks a port")
+    parser.add_argument("--sftp-root", default="var/sandbox-insurer", help="the drop box's inbound/ and outbound/")
+    parser.add_argument("--sftp-authorized-key", default="", help="file with the platform's OpenSSH public key")
     args = parser.parse_args(argv)
     config = Config(
         api_key=args.api_key,
@@ -254,8 +276,22 @@ def main(argv: list[str] | None = None) -> None:
         callback_base=args.callback_base,
         concurrency=args.concurrency,
     )
-    server = build_server(args.host, args.port, config)
+    state = State()
+    server = build_server(args.host, args.port, config, state)
     print(f"sandbox-insurer listening on http://{args.host}:{server.server_address[1]}", flush=True)
+    if args.soap_port >= 0:
+        from endorsements.sandbox.soap import serve_soap  # spyne only when SOAP is asked for
+
+        soap = serve_soap(args.host, args.soap_port, config, state)
+        print(f"sandbox-insurer SOAP WSDL at http://{args.host}:{soap.server_address[1]}/?wsdl", flush=True)
+    if args.sftp_port >= 0:
+        from pathlib import Path
+
+        from endorsements.sandbox.sftp import SftpOptions, serve_sftp
+
+        options = SftpOptions(root=Path(args.sftp_root), authorized_key=Path(args.sftp_authorized_key).read_text())
+        box = serve_sftp(args.host, args.sftp_port, options, config, state)
+        print(f"sandbox-insurer SFTP on {args.host}:{box.port} host key {box.host_key}", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

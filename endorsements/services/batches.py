@@ -17,7 +17,7 @@ from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
 from endorsements import hooks, metrics
-from endorsements.files import FileFormatError, iter_csv, iter_json
+from endorsements.files import FileFormatError, iter_csv, iter_json, iter_x12
 from endorsements.models import Batch, BatchRow, GroupPolicy
 from endorsements.services.funding import ea_drain, ea_lock
 from endorsements.services.intake import endorsements_intake
@@ -50,8 +50,11 @@ def file_format_of(upload: UploadedFile) -> str:
         "application/jsonl",
     ):
         return Batch.Format.JSON
+    if name.endswith((".x12", ".834", ".edi")) or content_type in ("application/edi-x12", "application/x12"):
+        return Batch.Format.X12
     raise UnprocessableError(
-        "Upload a CSV (.csv, text/csv) or JSON (.json, application/json) file.", code="unsupported_file_type"
+        "Upload a CSV (.csv, text/csv), JSON (.json, application/json) or X12 834 (.x12, .834, .edi) file.",
+        code="unsupported_file_type",
     )
 
 
@@ -107,6 +110,8 @@ def _refuse_deep_json(path: Path) -> None:
 def _rows(batch: Batch, handle: IO[bytes]) -> Iterator[tuple[int, Any]]:
     if batch.file_format == Batch.Format.CSV:
         return iter_csv(handle)
+    if batch.file_format == Batch.Format.X12:
+        return iter_x12(handle)
     return iter_json(handle)
 
 

@@ -13,7 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from endorsements import funds, hooks
-from endorsements.gateway import GatewayItem, GatewayResult, gateway_for
+from endorsements.gateway import GatewayConfigError, GatewayItem, GatewayResult, gateway_for
 from endorsements.models import Dispatch, EndorsementKind, EndorsementRequest, InsurerProfile, Member
 from endorsements.services.funding import ea_drain, ea_lock
 from endorsements.states import RequestState
@@ -142,13 +142,35 @@ def dispatch_send(*, dispatch_id: int) -> int | None:
         dispatch_record_result(dispatch_id=dispatch_id, result=GatewayResult(accepted=True))
         return None
     profile = InsurerProfile.objects.get(insurer_id=dispatch.insurer_id)
-    result = gateway_for(profile).submit(
+    try:
+        gateway = gateway_for(profile)
+    except GatewayConfigError as exc:
+        # Nothing can be sent until an operator fixes the profile: dead letter now, so the
+        # requests can be cancelled (holds released) or retried, instead of staying locked.
+        return dispatch_record_result(
+            dispatch_id=dispatch_id, result=GatewayResult(accepted=False, error=f"Insurer not configured: {exc}")
+        )
+    result = gateway.submit(
         idempotency_key=dispatch.idempotency_key,
         items=items,
         callback_url=callback_url(dispatch.insurer.public_id),
         dispatch_id=dispatch.pk,
     )
     return dispatch_record_result(dispatch_id=dispatch_id, result=result)
+
+
+def dispatch_stop(*, dispatch_id: int, actor: str) -> Dispatch:
+    """An operator gives up on a delivery that is still being retried: it dead-letters now.
+
+    Its requests can then be cancelled (holds voided) or retried in the next window, after the
+    operator fixed or changed the insurer's route. A delivery already answered is left alone.
+    """
+    dispatch_record_result(
+        dispatch_id=dispatch_id, result=GatewayResult(accepted=False, error=f"Delivery stopped by {actor}.")
+    )
+    dispatch = Dispatch.objects.get(pk=dispatch_id)
+    logger.warning("endorsement_dispatch_stopped", dispatch=dispatch_id, actor=actor, status=dispatch.status)
+    return dispatch
 
 
 def backoff_seconds(attempt: int) -> int:
