@@ -37,6 +37,26 @@ def _invariant_status(request: HttpRequest) -> None:
         )
 
 
+def _rail_status(request: HttpRequest) -> None:
+    """Which rail moves money, and (for Stripe) this process's circuit breaker and retry policy."""
+    from django.conf import settings
+
+    from ledger.rails import rail_get
+
+    if settings.PAYMENT_RAIL != "stripe":
+        messages.info(request, f"Payment rail: {settings.PAYMENT_RAIL} (sandbox: no real money moves).")
+        return
+    breaker = getattr(rail_get("stripe"), "breaker", None)
+    state = breaker.describe() if breaker is not None else "unknown"
+    level = messages.error if breaker is not None and breaker.is_open else messages.info
+    level(
+        request,
+        f"Payment rail: Stripe ({'live' if settings.STRIPE_LIVE_MODE else 'test'} mode). Circuit breaker {state}; "
+        f"each call retried {settings.STRIPE_MAX_NETWORK_RETRIES} times with backoff. Calls by outcome: "
+        "stripe_calls_total on /metrics.",
+    )
+
+
 @admin.register(Account)
 class AccountAdmin(ReadOnlyAdmin):
     list_display = [
@@ -131,6 +151,11 @@ class RailPaymentAdmin(ReadOnlyAdmin):
     list_filter = ["rail", "status", "applied", "purpose"]
     search_fields = ["reference", "subject_id"]
     actions = ["refund_unapplied"]
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        if request.method == "GET":
+            _rail_status(request)
+        return super().changelist_view(request, extra_context)
 
     @admin.action(description="Refund to the payer (money the platform did not credit)")
     def refund_unapplied(self, request: HttpRequest, queryset: QuerySet[RailPayment]) -> None:

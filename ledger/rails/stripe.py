@@ -83,6 +83,15 @@ class CircuitBreaker:
     def is_open(self) -> bool:
         return time.monotonic() < self._open_until
 
+    def describe(self) -> str:
+        """For operators: open or closed, and the recent failures that count toward opening it."""
+        with self._lock:
+            now = time.monotonic()
+            recent = sum(1 for seen in self._seen if seen >= now - self.window)
+            if now < self._open_until:
+                return f"OPEN for {self._open_until - now:.0f} s more: Stripe calls are paused"
+            return f"closed ({recent} of {self.failures} failures within {self.window:.0f} s)"
+
 
 def _minor(amount: Decimal, currency: str) -> int:
     return Money.of(amount, currency).to_minor()

@@ -43,3 +43,21 @@ def test_invariant_action_records_a_run_and_changelist_shows_it(admin_client_, o
     admin_client_.post(url, {"action": "check_invariants", "_selected_action": [wallet.pk]})
     assert InvariantRun.objects.get().ok is True
     assert b"Ledger invariants held" in admin_client_.get(url).content
+
+
+def test_operators_see_the_rail_and_its_breaker_on_the_payments_page(admin_client_, settings):
+    from ledger.rails import rail_get
+
+    url = reverse("admin:ledger_railpayment_changelist")
+    assert "Payment rail: simulated" in admin_client_.get(url).content.decode()
+
+    settings.PAYMENT_RAIL = "stripe"
+    breaker = rail_get("stripe").breaker  # type: ignore[attr-defined]
+    assert "Circuit breaker closed (0 of 5 failures" in admin_client_.get(url).content.decode()
+    try:
+        for _ in range(5):
+            breaker.record(ok=False)
+        assert "Circuit breaker OPEN" in admin_client_.get(url).content.decode()
+    finally:
+        breaker.record(ok=True)
+        breaker._open_until = 0.0
