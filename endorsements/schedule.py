@@ -15,6 +15,8 @@ BEAT_SCHEDULE = {
         "task": "endorsements.tasks.inbox_poll_all_task",
         "schedule": float(os.environ.get("ENDORSEMENTS_INBOX_POLL_SECONDS", "60")),
     },
+    # A batch whose task was lost (broker down at upload, a worker killed) is handed over again.
+    "endorsements-batches-sweep": {"task": "endorsements.tasks.batches_sweep_task", "schedule": 300.0},
     "endorsements-metrics-refresh": {
         "task": "endorsements.tasks.metrics_refresh_task",
         "schedule": 60.0,

@@ -14,6 +14,11 @@ def batch_process_task(batch_id: int) -> None:
         batch_process_task.delay(batch_id)  # hand over: a fresh task continues after the last committed row
 
 
+@shared_task(acks_late=True, time_limit=60, soft_time_limit=50)
+def batches_sweep_task() -> int:
+    return batches.batches_sweep()
+
+
 @shared_task(acks_late=True)
 def ea_drain_task(employer_id: int, currency: str) -> None:
     funding.ea_drain(employer_id=employer_id, currency=currency)

@@ -6,7 +6,7 @@ import hashlib
 import json
 import random
 from datetime import timedelta
-from typing import Any, cast
+from typing import Any
 
 import structlog
 from django.conf import settings
@@ -15,6 +15,7 @@ from django.utils import timezone
 from prometheus_client import Counter, Histogram
 
 from audit.services import event_record
+from escrow_project.common.enqueue import enqueue_on_commit
 from escrow_project.common.errors import ConflictError, NotFoundError, PermissionDeniedError, UnprocessableError
 from escrow_project.common.fsm import transition_run
 from identity.models import Organization
@@ -153,7 +154,7 @@ def workflow_advance(*, workflow_id: int) -> list[VerificationTask]:
         task.start()
         task.deadline = _deadline_for(task.agent_id, task.verification_type)
         task.save()
-        cast(Any, task_execute).delay_on_commit(task.pk)  # celery-types lacks DjangoTask
+        enqueue_on_commit(task_execute, task.pk)
         _audit("verification.assigned", task, deadline=task.deadline, attempt=task.attempt)
         _tell_agent(task)
         started.append(task)
@@ -395,7 +396,7 @@ def task_reassign(*, task_id: int, agent: Organization | None = None) -> Verific
         if workflow.status == WorkflowStatus.BLOCKED:
             workflow.status = WorkflowStatus.RUNNING
             workflow.save(update_fields=["status"])
-    cast(Any, task_execute_job).delay_on_commit(task.pk)  # celery-types lacks DjangoTask
+    enqueue_on_commit(task_execute_job, task.pk)
     return task
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import itertools
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO, Any
 
 import structlog
 from django.conf import settings
@@ -22,6 +23,7 @@ from endorsements.models import Batch, BatchRow, GroupPolicy
 from endorsements.services.funding import ea_drain, ea_lock
 from endorsements.services.intake import endorsements_intake
 from endorsements.states import RequestState
+from escrow_project.common.enqueue import enqueue_on_commit
 from escrow_project.common.errors import NotFoundError, UnprocessableError
 from escrow_project.common.input_guard import InputRefused, check_json_depth, max_json_depth
 from identity.models import Organization, User
@@ -91,9 +93,31 @@ def batch_create(*, employer: Organization, user: User | None, upload: UploadedF
     )
     from endorsements.tasks import batch_process_task
 
-    cast(Any, batch_process_task).delay_on_commit(batch.pk)  # celery-types lacks DjangoTask
+    enqueue_on_commit(batch_process_task, batch.pk)
     logger.info("endorsement_batch_created", batch=str(batch.public_id), size=size)
     return batch
+
+
+BATCH_SWEEP_AFTER = datetime.timedelta(minutes=5)
+
+
+def batches_sweep(*, older_than: datetime.timedelta = BATCH_SWEEP_AFTER) -> int:
+    """Hand every unfinished batch older than `older_than` to a worker again: its task may have been
+    lost (broker down at upload, a worker killed mid-chunk). A second run of a batch that is still
+    being processed is harmless: chunks commit under the batch's lock and resume after `rows_done`."""
+    from endorsements.tasks import batch_process_task
+
+    cutoff = timezone.now() - older_than
+    stuck = list(
+        Batch.objects.filter(status__in=[Batch.Status.QUEUED, Batch.Status.PROCESSING], created_at__lt=cutoff)
+        .values_list("pk", flat=True)
+        .order_by("pk")[:500]
+    )
+    for batch_id in stuck:
+        enqueue_on_commit(batch_process_task, batch_id)
+    if stuck:
+        logger.info("endorsement_batches_swept", count=len(stuck))
+    return len(stuck)
 
 
 def _refuse_deep_json(path: Path) -> None:

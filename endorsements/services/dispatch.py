@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime
 import uuid
-from typing import Any, cast
 
 import structlog
 from django.conf import settings
@@ -17,6 +16,7 @@ from endorsements.gateway import GatewayConfigError, GatewayItem, GatewayResult,
 from endorsements.models import Dispatch, EndorsementKind, EndorsementRequest, InsurerProfile, Member
 from endorsements.services.funding import ea_drain, ea_lock
 from endorsements.states import RequestState
+from escrow_project.common.enqueue import enqueue_on_commit
 from escrow_project.common.errors import NotFoundError
 from ledger.types import HoldVoidOp
 
@@ -70,10 +70,10 @@ def scheduler_tick(*, now: datetime.datetime | None = None, force: bool = False)
         from endorsements.tasks import dispatch_send_task
 
         for dispatch_id in stale:
-            cast(Any, dispatch_send_task).delay_on_commit(dispatch_id)
+            enqueue_on_commit(dispatch_send_task, dispatch_id)
 
         for dispatch_id in created:
-            cast(Any, dispatch_send_task).delay_on_commit(dispatch_id)  # celery-types lacks DjangoTask
+            enqueue_on_commit(dispatch_send_task, dispatch_id)
         logger.info("endorsement_windows_closed", dispatches=len(created))
     return created
 

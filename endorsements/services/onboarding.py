@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import structlog
 from django.conf import settings
@@ -28,6 +28,7 @@ from endorsements.files import FileFormatError, iter_csv, iter_x12
 from endorsements.models import CensusImport, Coverage, GroupPolicy, InsurerProfile, Member, RateCard, Relationship
 from endorsements.validation import MEMBER_ID_RE, RowError, _date, _text, member_index
 from escrow_project.common.bulk import rows_insert
+from escrow_project.common.enqueue import enqueue_on_commit
 from escrow_project.common.errors import ConflictError, NotFoundError, UnprocessableError
 from identity.models import Organization, OrganizationKind, User
 
@@ -229,7 +230,7 @@ def census_create(*, policy: GroupPolicy, user: User | None, upload: UploadedFil
     )
     from endorsements.tasks import census_import_task
 
-    cast(Any, census_import_task).delay_on_commit(census.pk)
+    enqueue_on_commit(census_import_task, census.pk)
     return census
 
 

@@ -20,6 +20,7 @@ from django.utils import timezone
 from prometheus_client import Counter, Gauge
 
 from escrow_project.common.db import retry_lock_conflicts
+from escrow_project.common.enqueue import after_commit
 from escrow_project.common.errors import ConflictError, InvalidTransitionError, NotFoundError
 from ledger import signals
 from ledger.errors import PayoutOutcomeUnknownError
@@ -113,14 +114,9 @@ def _dispatch_enqueue(payout_id: int) -> None:
 
 
 def _dispatch_on_commit(payout_id: int) -> None:
-    # robust: the money already moved and is committed when this runs. A broker outage must not turn
-    # that into an error for the caller (who would retry under a new key and pay twice); the row stays
-    # `requested` and payouts_sweep enqueues it again.
-    # A named closure, not functools.partial: Django logs a robust callback's failure by __qualname__.
-    def enqueue_payout_dispatch() -> None:
-        _dispatch_enqueue(payout_id)
-
-    transaction.on_commit(enqueue_payout_dispatch, robust=True)
+    # The money already moved and is committed when this runs: a broker outage leaves the row
+    # `requested` and payouts_sweep enqueues it again (escrow_project/common/enqueue.py).
+    after_commit(lambda: _dispatch_enqueue(payout_id), name="ledger.tasks.payout_dispatch_task")
 
 
 @transaction.atomic

@@ -254,3 +254,36 @@ def test_hr_reads_its_own_audit_trail_and_nobody_else_does(live_world, client_fo
     ]
     assert trail[1]["payload"]["requests"][0]["state"] == "validated"
     assert client_for(other.hr).get("/api/v1/endorsements/audit-trail").json()["count"] == 0
+
+
+def test_a_batch_whose_task_was_lost_is_picked_up_by_the_sweeper(
+    live_world, client_for, django_capture_on_commit_callbacks
+):
+    import datetime
+
+    from endorsements.services import batches
+    from escrow_project.celery import app as celery_app
+
+    client = client_for(live_world.hr)
+    funding.ea_topup(employer=live_world.employer, amount="500.00", currency="USD", idempotency_key="t1", actor="t")
+    with django_capture_on_commit_callbacks(execute=False):  # the broker never got the task
+        response = client.post(
+            "/api/v1/endorsements/batch",
+            {"file": csv_file([f"GP-1001,addition,E-1,Ann Lee,1990-01-01,employee,DAY,,{day(5)}"])},
+            format="multipart",
+        )
+    batch = Batch.objects.get(public_id=response.json()["id"])
+    assert batch.status == Batch.Status.QUEUED
+    assert batches.batches_sweep() == 0  # too young: its task may still be on its way
+
+    Batch.objects.filter(pk=batch.pk).update(created_at=batch.created_at - datetime.timedelta(minutes=6))
+    eager = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True  # the hand-over runs here, as a worker would run it
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            assert batches.batches_sweep() == 1
+    finally:
+        celery_app.conf.task_always_eager = eager
+    batch = Batch.objects.get(pk=batch.pk)
+    assert (batch.status, batch.rows_accepted) == (Batch.Status.COMPLETED, 1)
+    assert batches.batches_sweep() == 0
