@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -36,3 +37,14 @@ def client_for() -> Callable[[User], APIClient]:
 requires_postgres = pytest.mark.skipif(
     not settings.IS_POSTGRES, reason="needs the real PostgreSQL server: set DATABASE_URL (CI does)"
 )
+
+
+@pytest.fixture
+def eager_worker() -> Any:
+    """Tasks handed to Celery run at once in this process, as a worker would run them."""
+    from escrow_project.celery import app as celery_app
+
+    eager = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = eager

@@ -17,6 +17,12 @@ def escrow_unblock_sweep() -> int:
     return services.transactions_unblock_all()
 
 
+@shared_task(acks_late=True, soft_time_limit=50, time_limit=60)
+def transaction_unblock_task(transaction_id: int) -> None:
+    """Pay what one transaction's pause or dispute held back (the sweep above catches a lost one)."""
+    services.transaction_unblock(transaction_id=transaction_id)
+
+
 @shared_task(soft_time_limit=50, time_limit=60)
 def escrow_state_gauge() -> dict[str, int]:
     """Refresh the transactions-by-state gauge (read by /metrics)."""

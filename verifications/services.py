@@ -185,9 +185,7 @@ def task_execute(*, task_id: int) -> str:
         task.begin()
         task.save()
         countdown = profile.sandbox_delay_seconds * settings.VERIFICATION_SANDBOX_DELAY_SCALE
-        transaction.on_commit(
-            lambda: sandbox_report_deliver.apply_async(args=(task.pk, task.attempt), countdown=countdown)
-        )
+        enqueue_on_commit(sandbox_report_deliver, task.pk, task.attempt, countdown=countdown)
     return result
 
 

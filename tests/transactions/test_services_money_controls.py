@@ -98,11 +98,11 @@ def test_only_the_officer_or_an_operator_resolves_and_a_split_needs_a_share(worl
     assert _reload(txn).status == "disputed"
 
 
-def test_a_dismissed_dispute_resumes_and_pays_what_was_earned(world, django_capture_on_commit_callbacks):
+def test_a_dismissed_dispute_resumes_and_pays_what_was_earned(world, django_capture_on_commit_callbacks, eager_worker):
     txn, dispute = _disputed(world)
     deliver(txn, "inspection")
 
-    with django_capture_on_commit_callbacks(execute=True):
+    with django_capture_on_commit_callbacks(execute=True):  # the worker runs the unblock task after commit
         services.dispute_dismiss(dispute_id=dispute.pk, actor=world.officer)
 
     txn = _reload(txn)
@@ -205,7 +205,7 @@ def test_a_settled_transaction_cannot_be_cancelled(world):
 # --- pause -----------------------------------------------------------------------------------
 
 
-def test_nothing_pays_while_paused_and_everything_goes_on_resume(world, django_capture_on_commit_callbacks):
+def test_nothing_pays_while_paused_and_everything_goes_on_resume(world, django_capture_on_commit_callbacks, eager_worker):
     txn = fund(world, make_escrow(world))
     services.payouts_pause_all(actor=world.operator, paused=True, reason="Incident 42")
     entries = JournalEntry.objects.count()

@@ -56,7 +56,7 @@ def payouts_pause_all(*, actor: Any, paused: bool, reason: str = "") -> Platform
     )
     logger.warning("escrow_payouts_paused" if paused else "escrow_payouts_resumed", reason=reason)
     if not paused:
-        transaction.on_commit(funds.transactions_unblock_all)
+        funds.unblock_all_after_commit()
     return row
 
 
@@ -70,7 +70,7 @@ def escrow_pause(*, transaction_id: int, actor: Any, paused: bool, reason: str =
     txn.save(update_fields=["paused", "pause_reason", "updated_at"])
     audit("escrow.paused" if paused else "escrow.resumed", txn, actor, reason=reason[:300])
     if not paused:
-        transaction.on_commit(lambda: funds.transaction_unblock(transaction_id=txn.pk))
+        funds.unblock_after_commit(txn.pk)
     return txn
 
 
@@ -187,5 +187,5 @@ def payee_rail_account_updated(*, account_id: str, payouts_enabled: bool) -> int
     """Stripe says whether a payee's Connect account can receive payouts; waiting payments move on."""
     updated = PayeeProfile.objects.filter(stripe_account_id=account_id).update(stripe_payouts_enabled=payouts_enabled)
     if updated and payouts_enabled:
-        transaction.on_commit(funds.transactions_unblock_all)
+        funds.unblock_all_after_commit()
     return updated

@@ -123,7 +123,7 @@ def dispute_dismiss(*, dispute_id: int, actor: Any, note: str = "") -> Dispute:
     dispute.save()
     audit("escrow.dispute_dismissed", txn, actor, dispute=str(dispute.public_id))
     notify("dispute_resolved", txn, resolution="dismissed", dedupe=str(dispute.public_id))
-    transaction.on_commit(lambda: funds.transaction_unblock(transaction_id=txn.pk))
+    funds.unblock_after_commit(txn.pk)
     return dispute
 
 

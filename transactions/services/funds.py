@@ -19,6 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from escrow_project.common import amounts
+from escrow_project.common.enqueue import enqueue_on_commit
 from escrow_project.common.errors import ConflictError, NotFoundError, UnprocessableError
 from identity.models import Organization
 from ledger import selectors as ledger_selectors
@@ -441,6 +442,20 @@ def payment_retry(*, payment_id: int, actor: Any = None) -> Payment:
         raise ConflictError(payment.blocked_reason, code="payouts_blocked")
     audit("escrow.payment_retried", txn, actor, payment=str(payment.public_id), attempt=payment.attempts)
     return payment
+
+
+def unblock_after_commit(transaction_id: int) -> None:
+    """Once committed, a worker pays what this transaction held back; never in the caller's request
+    (the unblock sweep catches a hand-over the broker lost)."""
+    from transactions.tasks import transaction_unblock_task
+
+    enqueue_on_commit(transaction_unblock_task, transaction_id)
+
+
+def unblock_all_after_commit() -> None:
+    from transactions.tasks import escrow_unblock_sweep
+
+    enqueue_on_commit(escrow_unblock_sweep)
 
 
 @transaction.atomic
