@@ -205,7 +205,9 @@ def test_a_settled_transaction_cannot_be_cancelled(world):
 # --- pause -----------------------------------------------------------------------------------
 
 
-def test_nothing_pays_while_paused_and_everything_goes_on_resume(world, django_capture_on_commit_callbacks, eager_worker):
+def test_nothing_pays_while_paused_and_everything_goes_on_resume(
+    world, django_capture_on_commit_callbacks, eager_worker
+):
     txn = fund(world, make_escrow(world))
     services.payouts_pause_all(actor=world.operator, paused=True, reason="Incident 42")
     entries = JournalEntry.objects.count()
