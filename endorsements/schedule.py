@@ -17,6 +17,8 @@ BEAT_SCHEDULE = {
     },
     # A batch whose task was lost (broker down at upload, a worker killed) is handed over again.
     "endorsements-batches-sweep": {"task": "endorsements.tasks.batches_sweep_task", "schedule": 300.0},
+    # ... and so is a delivery whose retry never came (the insurer dedupes by our key).
+    "endorsements-dispatches-sweep": {"task": "endorsements.tasks.dispatches_sweep_task", "schedule": 300.0},
     "endorsements-metrics-refresh": {
         "task": "endorsements.tasks.metrics_refresh_task",
         "schedule": 60.0,

@@ -15,6 +15,11 @@ def batch_process_task(batch_id: int) -> None:
 
 
 @shared_task(acks_late=True, time_limit=60, soft_time_limit=50)
+def dispatches_sweep_task() -> int:
+    return len(dispatch.dispatches_sweep())
+
+
+@shared_task(acks_late=True, time_limit=60, soft_time_limit=50)
 def batches_sweep_task() -> int:
     return batches.batches_sweep()
 

@@ -159,6 +159,30 @@ def dispatch_send(*, dispatch_id: int) -> int | None:
     return dispatch_record_result(dispatch_id=dispatch_id, result=result)
 
 
+DISPATCH_SWEEP_AFTER = datetime.timedelta(minutes=5)
+
+
+def dispatches_sweep(*, now: datetime.datetime | None = None) -> list[int]:
+    """Hand again to a worker every pending delivery whose next attempt is overdue by
+    DISPATCH_SWEEP_AFTER: its task was lost (broker down, worker killed). Sending twice is safe: the
+    insurer dedupes by our idempotency key (SFTP: by file name and BGN reference) and only the first
+    answer is applied."""
+    from endorsements.tasks import dispatch_send_task
+
+    cutoff = (now or timezone.now()) - DISPATCH_SWEEP_AFTER
+    stale = list(
+        Dispatch.objects.filter(status=Dispatch.Status.PENDING)
+        .filter(Q(next_attempt_at__lt=cutoff) | Q(next_attempt_at__isnull=True, created_at__lt=cutoff))
+        .order_by("pk")
+        .values_list("pk", flat=True)[:500]
+    )
+    for dispatch_id in stale:
+        enqueue_on_commit(dispatch_send_task, dispatch_id)
+    if stale:
+        logger.info("endorsement_dispatches_swept", count=len(stale))
+    return stale
+
+
 def dispatch_stop(*, dispatch_id: int, actor: str) -> Dispatch:
     """An operator gives up on a delivery that is still being retried: it dead-letters now.
 
