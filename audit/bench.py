@@ -10,7 +10,9 @@ docs/benchmarks/audit.md records a run.
 4. the standalone verifier on a 1,000-event bundle.
 
 `--ceiling` runs step 1's harness with one trivial INSERT per event instead: what this machine
-allows any Django process committing that often, to read step 1 against.
+allows any Django process committing that often, to read step 1 against. `--pending` runs it with
+each event written as an unchained pending row (the group-commit design's caller), then times a
+chainer on those rows (`--with-chainer`: also while the writers run).
 """
 
 from __future__ import annotations
@@ -35,11 +37,15 @@ def _setup() -> None:
     django.setup()
 
 
-def _writer(worker: int, seconds: float, start_at: float, per_tx: int, out: Any, ceiling: bool = False) -> None:
+def _writer(
+    worker: int, seconds: float, start_at: float, per_tx: int, out: Any, ceiling: bool = False, pending: bool = False
+) -> None:
     _setup()
     from django.db import connection, transaction
 
+    from audit import canonical
     from audit.services import event_record
+    from audit.services.events import event_fields
 
     connection.ensure_connection()
     while time.time() < start_at:
@@ -51,6 +57,18 @@ def _writer(worker: int, seconds: float, start_at: float, per_tx: int, out: Any,
                 if ceiling:  # the same harness with one trivial INSERT instead of an event
                     with connection.cursor() as cursor:
                         cursor.execute(f"INSERT INTO {_CEILING_TABLE} (worker, n) VALUES (%s, %s)", [worker, n])
+                elif pending:  # the group-commit caller: validate as event_record does, one plain INSERT
+                    fields = event_fields(
+                        kind="bench.step",
+                        subject_type="bench_case",
+                        subject_id=f"w{worker}-c{n % 500}",
+                        actor="system:bench",
+                        payload={"n": n, "amount": "125.5000", "currency": "EUR"},
+                    )
+                    with connection.cursor() as cursor:
+                        cursor.execute(
+                            _PENDING_INSERT, {**fields, "payload": canonical.dumps(fields["payload"]).decode()}
+                        )
                 else:
                     event_record(
                         kind="bench.step",
@@ -66,18 +84,66 @@ def _writer(worker: int, seconds: float, start_at: float, per_tx: int, out: Any,
 # A plain logged table (so each commit pays the same WAL flush), dropped after the ceiling run.
 _CEILING_TABLE = "bench_ceiling_insert"
 
+# `--pending`: what the group-commit design (issue 15) would have each caller write: the event's
+# columns without seq, prev_hash and hash, one row per event, indexed by its id only (a chainer
+# reads them in id order). A scratch table, dropped after the run; `_chain_pending` times the
+# chainer's side on the rows the writers left.
+_PENDING_TABLE = "bench_pending_event"
+_PENDING_CREATE = f"""
+CREATE TABLE IF NOT EXISTS {_PENDING_TABLE} (
+    id bigserial PRIMARY KEY, kind varchar(100) NOT NULL, subject_type varchar(64) NOT NULL,
+    subject_id varchar(128) NOT NULL, actor varchar(200) NOT NULL, occurred_at timestamptz NOT NULL,
+    recorded_at timestamptz NOT NULL, request_id varchar(128) NOT NULL, payload jsonb NOT NULL,
+    salt varchar(32) NOT NULL
+)
+"""
+_PENDING_INSERT = f"""
+INSERT INTO {_PENDING_TABLE} (kind, subject_type, subject_id, actor, occurred_at, recorded_at, request_id, payload,
+                              salt)
+VALUES (%(kind)s, %(subject_type)s, %(subject_id)s, %(actor)s, %(occurred_at)s, %(recorded_at)s, %(request_id)s,
+        %(payload)s::jsonb, %(salt)s)
+"""
 
-def bench_append(processes: int, seconds: float, per_tx: int = 1, ceiling: bool = False) -> float:
+
+def _chainer(seconds: float, start_at: float, out: Any) -> None:
+    """`--pending --with-chainer`: chain pending rows while the writers write, as deployed."""
+    _setup()
+    while time.time() < start_at:
+        time.sleep(0.001)
+    n, deadline = 0, time.time() + seconds
+    while time.time() < deadline:
+        done, _ = _chain_pending(batch=2000, until=deadline)
+        n += done
+        if not done:
+            time.sleep(0.01)
+    out.put(n)
+
+
+def bench_append(
+    processes: int,
+    seconds: float,
+    per_tx: int = 1,
+    ceiling: bool = False,
+    pending: bool = False,
+    chainer: bool = False,
+) -> tuple[float, float]:
+    """(appended/s, chained/s by a concurrent chainer, 0 without one)."""
     ctx = mp.get_context("spawn")
-    out = ctx.Queue()
+    out, chained = ctx.Queue(), ctx.Queue()
     start_at = time.time() + 3.0  # let every process import Django and connect first
-    procs = [ctx.Process(target=_writer, args=(w, seconds, start_at, per_tx, out, ceiling)) for w in range(processes)]
+    procs = [
+        ctx.Process(target=_writer, args=(w, seconds, start_at, per_tx, out, ceiling, pending))
+        for w in range(processes)
+    ]
+    if chainer:
+        procs.append(ctx.Process(target=_chainer, args=(seconds, start_at, chained)))
     for p in procs:
         p.start()
-    total = sum(out.get() for _ in procs)
+    total = sum(out.get() for _ in range(processes))
+    chained_total = chained.get() if chainer else 0
     for p in procs:
         p.join()
-    return total / seconds
+    return total / seconds, chained_total / seconds
 
 
 def _bulk_events(n: int, subjects: int) -> None:
@@ -117,6 +183,71 @@ def _bulk_events(n: int, subjects: int) -> None:
     )
 
 
+def _chain_pending(batch: int = 10_000, until: float | None = None) -> tuple[int, float]:
+    """Chain the rows `--pending` left into real events, as a group-commit chainer would; (count, s).
+
+    One transaction per batch: read the oldest pending rows, lock their subjects' heads, hash each
+    event onto its subject's head in id order, insert the events and their sealing-queue rows, move
+    the heads and delete the pending rows. A measurement of the chainer's cost, not a service.
+    """
+    import datetime as dt
+
+    from django.db import connection, transaction
+
+    from audit import canonical
+    from audit.models import AuditEvent, PendingEvent, SubjectHead
+    from audit.services.events import canonical_time
+
+    total, started = 0, time.perf_counter()
+    while True:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT id, kind, subject_type, subject_id, actor, occurred_at, recorded_at, request_id, payload, "
+                f"salt FROM {_PENDING_TABLE} ORDER BY id LIMIT %s",
+                [batch],
+            )
+            rows = cursor.fetchall()
+            if not rows:
+                break
+            subjects = sorted({(r[2], r[3]) for r in rows})
+            SubjectHead.objects.bulk_create(
+                [SubjectHead(subject_type=t, subject_id=i) for t, i in subjects], ignore_conflicts=True
+            )
+            heads = {
+                (h.subject_type, h.subject_id): h
+                for h in SubjectHead.objects.select_for_update().filter(
+                    subject_type="bench_case", subject_id__in=[i for _, i in subjects]
+                )
+            }
+            events = []
+            for _id, kind, stype, sid, actor, occurred, recorded, rid, payload, salt in rows:
+                head = heads[(stype, sid)]
+                seq, prev = head.length + 1, head.head_hash or canonical.ZERO_HASH
+                occurred = occurred.astimezone(dt.UTC)
+                record = canonical.event_record(
+                    kind=kind, subject_type=stype, subject_id=sid, seq=seq, prev_hash=prev, actor=actor,
+                    occurred_at=canonical_time(occurred), request_id=rid, payload=payload, salt=salt,
+                )  # fmt: skip
+                head.length, head.prev_head_hash, head.head_hash = seq, prev, canonical.event_hash(record)
+                events.append(
+                    AuditEvent(
+                        kind=kind, subject_type=stype, subject_id=sid, seq=seq, prev_hash=prev, actor=actor,
+                        occurred_at=occurred, recorded_at=recorded, request_id=rid, payload=payload, salt=salt,
+                        event_hash=head.head_hash,
+                    )
+                )  # fmt: skip
+            AuditEvent.objects.bulk_create(events, batch_size=5000)
+            PendingEvent.objects.bulk_create([PendingEvent(event_id=e.pk) for e in events], batch_size=5000)
+            SubjectHead.objects.bulk_update(list(heads.values()), ["length", "prev_head_hash", "head_hash"])
+            # By the ids read, not by the highest: a lower id whose writer commits after the SELECT
+            # must stay for the next batch (it becomes a later link, as late commits become later leaves).
+            cursor.execute(f"DELETE FROM {_PENDING_TABLE} WHERE id = ANY(%s)", [[r[0] for r in rows]])
+            total += len(rows)
+        if until is not None and time.time() >= until:
+            break
+    return total, time.perf_counter() - started
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m audit.bench")
     parser.add_argument("--processes", type=int, default=4)
@@ -129,10 +260,17 @@ def main() -> int:
     )
     parser.add_argument("--only-append", action="store_true", help="run step 1 only")
     parser.add_argument(
+        "--pending",
+        action="store_true",
+        help="run step 1 only, each event written as an unchained pending row (the group-commit caller), "
+        "then time chaining those rows",
+    )
+    parser.add_argument(
         "--ceiling",
         action="store_true",
         help="run step 1 only, with one trivial INSERT instead of each event (this machine's ceiling)",
     )
+    parser.add_argument("--with-chainer", action="store_true", help="with --pending: chain while appending")
     args = parser.parse_args()
 
     _setup()
@@ -151,6 +289,8 @@ def main() -> int:
         )
     print(f"database {name}, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
 
+    from django.contrib.auth import get_user_model
+
     from audit import merkle, selectors, verify
     from audit.models import AuditEvent, TreeState
     from audit.services import event_record, tree_seal
@@ -160,7 +300,7 @@ def main() -> int:
         with connection.cursor() as cursor:
             cursor.execute(f"CREATE TABLE IF NOT EXISTS {_CEILING_TABLE} (id bigserial PRIMARY KEY, worker int, n int)")
         try:
-            rate = bench_append(args.processes, args.seconds, args.per_transaction, ceiling=True)
+            rate, _ = bench_append(args.processes, args.seconds, args.per_transaction, ceiling=True)
         finally:
             with connection.cursor() as cursor:
                 cursor.execute(f"DROP TABLE {_CEILING_TABLE}")
@@ -169,7 +309,30 @@ def main() -> int:
             f"({args.seconds:.0f} s, {args.per_transaction} per transaction)"
         )
         return 0
-    rate = bench_append(args.processes, args.seconds, args.per_transaction)
+    if args.pending:
+        with connection.cursor() as cursor:
+            cursor.execute(_PENDING_CREATE)
+        try:
+            rate, chained = bench_append(
+                args.processes, args.seconds, args.per_transaction, pending=True, chainer=args.with_chainer
+            )
+            print(
+                f"1p. pending rows: {rate:,.0f} unchained events/s from {args.processes} processes, same harness "
+                f"({args.seconds:.0f} s, {args.per_transaction} per transaction)"
+            )
+            if args.with_chainer:
+                print(f"1r. chained meanwhile by one concurrent chainer: {chained:,.0f} events/s")
+            count, chain_s = _chain_pending()
+            print(f"1q. chaining the rest: {count:,} events in {chain_s:.2f} s ({count / chain_s:,.0f}/s, one process)")
+            tree_seal(max_events=10_000_000)
+            user = get_user_model()(username="bench", is_superuser=True)  # sees every case; never saved
+            report = verify.verify_bundle(selectors.bundle_for_subject(user, "bench_case", "w0-c0"))
+            assert report.ok, report.failures  # the chainer's output is what the verifier accepts
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute(f"DROP TABLE {_PENDING_TABLE}")
+        return 0
+    rate, _ = bench_append(args.processes, args.seconds, args.per_transaction)
     print(
         f"1. append: {rate:,.0f} events/s through event_record from {args.processes} processes "
         f"({args.seconds:.0f} s, {args.per_transaction} event(s) per transaction)"
@@ -220,8 +383,6 @@ def main() -> int:
                      payload={"i": i, "amount": "10.0000"})  # fmt: skip
     _bulk_events(20_000, subjects=2000)  # other cases around it, so proofs have realistic depth
     tree_seal(max_events=10_000_000)
-    from django.contrib.auth import get_user_model
-
     user = get_user_model()(username="bench", is_superuser=True)  # sees every case; never saved
     bundle = selectors.bundle_for_subject(user, "bench_case", "case-1")
     t = time.perf_counter()
