@@ -94,26 +94,7 @@ class InsurerProfileForm(forms.ModelForm[InsurerProfile]):
 
     class Meta:
         model = InsurerProfile
-        fields = [
-            "insurer",
-            "proration_method",
-            "protocol",
-            "base_url",
-            "api_key",
-            "backdate_window_days",
-            "future_limit_days",
-            "window_seconds",
-            "max_attempts",
-            "sftp_host",
-            "sftp_port",
-            "sftp_username",
-            "sftp_private_key",
-            "sftp_host_key",
-            "sftp_inbound_dir",
-            "sftp_outbound_dir",
-            "x12_sender_id",
-            "x12_receiver_id",
-        ]
+        fields = ["insurer", *onboarding.PROFILE_FIELDS]  # what onboarding may set, one list for both
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -6,7 +6,6 @@ On the real PostgreSQL: the deadlock needs two processes, and the retried errors
 from __future__ import annotations
 
 import multiprocessing
-import time
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -22,6 +21,7 @@ from ledger.rails.simulated import SimulatedRail
 from ledger.services import payouts
 from ledger.states import PayoutStatus
 from tests.conftest import requires_postgres
+from tests.locking import run_in_child, until_someone_waits_for_a_lock
 
 pytestmark = [requires_postgres, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -59,25 +59,12 @@ def _request(wallet_id: int, key: str) -> PayoutIntent:
     )
 
 
-def _until_someone_waits_for_a_lock() -> bool:
-    with connection.cursor() as cursor:
-        for _ in range(600):
-            cursor.execute("SELECT pg_stat_clear_snapshot()")  # inside a transaction the view is frozen otherwise
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-            )
-            if cursor.fetchone()[0]:
-                return True
-            time.sleep(0.05)
-    return False
-
-
 def _verification_decided(wallet_id: int, head_taken: Any) -> str:
     """The other money transaction of the case: audit first, then a milestone payout (payouts-in-flight)."""
     with transaction.atomic():
         _audit("test.verification_verified", 0)
         head_taken.set()
-        if not _until_someone_waits_for_a_lock():
+        if not until_someone_waits_for_a_lock():
             return "the outcome never waited for the audit head"
         _request(wallet_id, "milestone-payout")
     return "ok"
@@ -87,16 +74,6 @@ def _record_succeeded(payout_id: int, head_taken: Any) -> str:
     head_taken.wait(timeout=30)
     services.payout_record_outcome(payout_id=payout_id, status=PayoutStatus.SUCCEEDED, provider_reference="sim-1")
     return "ok"
-
-
-def _child(target: Any, queue: Any, name: str, args: tuple[Any, ...]) -> None:
-    try:
-        result: Any = target(*args)
-    except BaseException as exc:  # noqa: BLE001 -- a deadlock here is the bug
-        result = f"{type(exc).__name__}: {str(exc).splitlines()[0][:120]}"
-    finally:
-        connections.close_all()
-    queue.put((name, result))
 
 
 def test_a_payout_outcome_and_a_verification_of_the_same_case_do_not_deadlock(
@@ -114,8 +91,8 @@ def test_a_payout_outcome_and_a_verification_of_the_same_case_do_not_deadlock(
     queue = CTX.Queue()
     head_taken = CTX.Event()
     procs = [
-        CTX.Process(target=_child, args=(_verification_decided, queue, "verification", (wallet.pk, head_taken))),
-        CTX.Process(target=_child, args=(_record_succeeded, queue, "outcome", (payout.pk, head_taken))),
+        CTX.Process(target=run_in_child, args=(_verification_decided, queue, "verification", (wallet.pk, head_taken))),
+        CTX.Process(target=run_in_child, args=(_record_succeeded, queue, "outcome", (payout.pk, head_taken))),
     ]
     for proc in procs:
         proc.start()

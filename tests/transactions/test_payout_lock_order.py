@@ -8,11 +8,10 @@ the outcome must queue behind it, not deadlock with it and roll back a payment t
 from __future__ import annotations
 
 import multiprocessing
-import time
 from typing import Any
 
 import pytest
-from django.db import connection, connections, transaction
+from django.db import connections, transaction
 
 from audit.models import AuditEvent
 from ledger import services as ledger_services
@@ -20,6 +19,7 @@ from ledger.models import PayoutIntent
 from ledger.services import payouts
 from ledger.states import PayoutStatus
 from tests.conftest import requires_postgres
+from tests.locking import run_in_child, until_someone_waits_for_a_lock
 from tests.transactions.factories import World, deliver, fund, make_escrow, make_world
 from transactions.models import Payment, PaymentStatus
 from transactions.services._common import audit, txn_lock
@@ -34,19 +34,6 @@ def w(transactional_db: None) -> World:
     return make_world()
 
 
-def _until_someone_waits_for_a_lock() -> bool:
-    with connection.cursor() as cursor:
-        for _ in range(600):
-            cursor.execute("SELECT pg_stat_clear_snapshot()")  # inside a transaction the view is frozen otherwise
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-            )
-            if cursor.fetchone()[0]:
-                return True
-            time.sleep(0.05)
-    return False
-
-
 def _inspection_decided(txn_id: int, case_locked: Any) -> str:
     """What a decided verification does, held open until the payout outcome is waiting for it."""
     from transactions.models import EscrowTransaction
@@ -55,7 +42,7 @@ def _inspection_decided(txn_id: int, case_locked: Any) -> str:
     with transaction.atomic():
         audit("escrow.verification_note", txn_lock(txn_id), None)  # the case's row and audit head
         case_locked.set()
-        if not _until_someone_waits_for_a_lock():
+        if not until_someone_waits_for_a_lock():
             return "the payout outcome never waited for the case"
         deliver(txn, "inspection")  # verified: the inspection milestone's payout locks payouts-in-flight
     return "ok"
@@ -65,16 +52,6 @@ def _title_payout_succeeded(payout_id: int, case_locked: Any) -> str:
     case_locked.wait(timeout=30)
     ledger_services.payout_record_outcome(payout_id=payout_id, status=PayoutStatus.SUCCEEDED, provider_reference="tr_1")
     return "ok"
-
-
-def _child(target: Any, queue: Any, name: str, args: tuple[Any, ...]) -> None:
-    try:
-        result: Any = target(*args)
-    except BaseException as exc:  # noqa: BLE001 -- a deadlock here is the incident
-        result = f"{type(exc).__name__}: {str(exc).splitlines()[0][:120]}"
-    finally:
-        connections.close_all()
-    queue.put((name, result))
 
 
 def test_a_milestone_payout_outcome_queues_behind_another_verification_of_the_case(
@@ -90,8 +67,10 @@ def test_a_milestone_payout_outcome_queues_behind_another_verification_of_the_ca
     queue = CTX.Queue()
     case_locked = CTX.Event()
     procs = [
-        CTX.Process(target=_child, args=(_inspection_decided, queue, "inspection", (txn.pk, case_locked))),
-        CTX.Process(target=_child, args=(_title_payout_succeeded, queue, "payout", (title.payout_id, case_locked))),
+        CTX.Process(target=run_in_child, args=(_inspection_decided, queue, "inspection", (txn.pk, case_locked))),
+        CTX.Process(
+            target=run_in_child, args=(_title_payout_succeeded, queue, "payout", (title.payout_id, case_locked))
+        ),
     ]
     for proc in procs:
         proc.start()
