@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import random
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, cast
 
 from identity.models import Organization, OrganizationKind, Role, User
@@ -163,3 +164,11 @@ def close_funds(w: World, txn: EscrowTransaction) -> None:
     due = statement_for(txn).cash_from_buyer
     if due > 0:
         services.deposit_receive(transaction_id=txn.pk, kind="closing_funds", amount=due)
+
+
+def wallet_balance(txn: EscrowTransaction) -> Decimal:
+    """The escrow wallet's balance now (zero before the wallet exists)."""
+    from ledger.selectors import account_balance
+
+    txn = EscrowTransaction.objects.get(pk=txn.pk)
+    return account_balance(account_id=int(txn.wallet_account_id)).balance if txn.wallet_account_id else Decimal(0)

@@ -9,9 +9,8 @@ import pytest
 
 from audit.models import AuditEvent
 from identity.models import Role
-from ledger.selectors import account_balance
 from tests.factories import member
-from tests.transactions.factories import World, make_escrow
+from tests.transactions.factories import World, make_escrow, wallet_balance
 from transactions import services
 from transactions.models import Deposit, EscrowTransaction, ManualDeposit
 
@@ -23,11 +22,6 @@ def _opened(world: World) -> EscrowTransaction:
     txn = make_escrow(world)
     services.escrow_open(transaction_id=txn.pk, actor=world.officer)
     return txn
-
-
-def _wallet(txn: EscrowTransaction) -> Decimal:
-    txn = EscrowTransaction.objects.get(pk=txn.pk)
-    return account_balance(account_id=int(txn.wallet_account_id)).balance if txn.wallet_account_id else Decimal(0)
 
 
 def _record(client: Any, txn: EscrowTransaction, kind: str = "earnest", amount: str = "20000.00") -> Any:
@@ -48,19 +42,19 @@ def test_a_large_wire_waits_for_a_second_person_then_counts(world: World, client
     assert recorded.status_code == 202
     wire = recorded.json()
     assert (wire["status"], wire["amount"], wire["recorded_by"]) == ("pending", "20000.00", world.officer.username)
-    assert _wallet(txn) == 0
+    assert wallet_balance(txn) == 0
     assert EscrowTransaction.objects.get(pk=txn.pk).status == "awaiting_earnest_money"
 
     own = _decide(client_for(world.officer), txn, wire["id"], "confirm")
     assert (own.status_code, own.json()["code"]) == (403, "four_eyes_required")
     for party in (world.buyer_user, world.seller_user):
         assert _decide(client_for(party), txn, wire["id"], "confirm").status_code in (403, 404)
-    assert _wallet(txn) == 0
+    assert wallet_balance(txn) == 0
 
     confirmed = _decide(client_for(world.operator), txn, wire["id"], "confirm")
     assert confirmed.status_code == 200
     assert confirmed.json()["status"] == "verifying"
-    assert _wallet(txn) == Decimal("20000.00")
+    assert wallet_balance(txn) == Decimal("20000.00")
     deposit = Deposit.objects.get(transaction=txn)
     assert deposit.provider_reference == "FED-20261203-0042"
     assert ManualDeposit.objects.get().decided_by == world.operator
@@ -78,7 +72,7 @@ def test_another_escrow_officer_of_the_same_company_may_be_the_second_person(wor
     outsider_officer = member(Role.ESCROW_OFFICER)  # an escrow officer of another company
     assert _decide(client_for(outsider_officer), txn, wire["id"], "confirm").status_code in (403, 404)
     assert _decide(client_for(colleague), txn, wire["id"], "confirm").status_code == 200
-    assert _wallet(txn) == Decimal("20000.00")
+    assert wallet_balance(txn) == Decimal("20000.00")
 
 
 def test_a_rejected_wire_moves_nothing(world: World, client_for: Any) -> None:
@@ -88,7 +82,7 @@ def test_a_rejected_wire_moves_nothing(world: World, client_for: Any) -> None:
     rejected = _decide(client_for(world.operator), txn, wire["id"], "reject", reason="Not on the bank statement")
     assert rejected.status_code == 200
     assert rejected.json()["status"] == "rejected"
-    assert _wallet(txn) == 0
+    assert wallet_balance(txn) == 0
     assert not Deposit.objects.exists()
     # The officer may record the wire again once it has really arrived.
     assert _record(client_for(world.officer), txn).status_code == 202
@@ -128,9 +122,9 @@ def test_the_operator_console_confirms_a_wire_only_as_the_second_person(
     client.force_login(world.operator)
     own = client.post(url, {"action": "confirm", "_selected_action": [row.pk]}, follow=True)
     assert "not the one who asked for it" in own.content.decode()
-    assert _wallet(txn) == 0
+    assert wallet_balance(txn) == 0
 
     client.force_login(world.operator2)
     client.post(url, {"action": "confirm", "_selected_action": [row.pk]}, follow=True)
     assert ManualDeposit.objects.get(pk=row.pk).status == "confirmed"
-    assert _wallet(txn) == Decimal("20000.00")
+    assert wallet_balance(txn) == Decimal("20000.00")

@@ -8,18 +8,12 @@ from typing import Any
 
 import pytest
 
-from ledger.selectors import account_balance
-from tests.transactions.factories import World, make_escrow
+from tests.transactions.factories import World, make_escrow, wallet_balance
 from transactions import services
 from transactions.models import Deposit, EscrowTransaction
 
 pytestmark = pytest.mark.django_db
 BASE = "/api/v1/escrow"
-
-
-def _wallet(txn: EscrowTransaction) -> Decimal:
-    txn = EscrowTransaction.objects.get(pk=txn.pk)
-    return account_balance(account_id=int(txn.wallet_account_id)).balance if txn.wallet_account_id else Decimal(0)
 
 
 def test_asking_to_pay_is_not_paying_until_the_payer_pays(world: World, client_for: Any) -> None:
@@ -38,7 +32,7 @@ def test_asking_to_pay_is_not_paying_until_the_payer_pays(world: World, client_f
         "20000.00",
         "simulated",
     )
-    assert _wallet(txn) == 0
+    assert wallet_balance(txn) == 0
     seller = client_for(world.seller_user).post(
         f"{BASE}/transactions/{txn.public_id}/payments-in/", {"kind": "earnest"}, format="json"
     )
@@ -47,12 +41,12 @@ def test_asking_to_pay_is_not_paying_until_the_payer_pays(world: World, client_f
     paid = buyer.post("/api/v1/sandbox/payments/pay", {"client_secret": asked.json()["client_secret"]}, format="json")
     assert paid.json()["status"] == "succeeded"
     assert Deposit.objects.get(transaction=txn).amount == Decimal("20000.00")
-    assert _wallet(txn) == Decimal("20000.00")
+    assert wallet_balance(txn) == Decimal("20000.00")
     assert EscrowTransaction.objects.get(pk=txn.pk).status == "verifying"
     twice = buyer.post("/api/v1/sandbox/payments/pay", {"client_secret": asked.json()["client_secret"]}, format="json")
     assert twice.json()["status"] == "succeeded"
     assert Deposit.objects.filter(transaction=txn).count() == 1
-    assert _wallet(txn) == Decimal("20000.00")
+    assert wallet_balance(txn) == Decimal("20000.00")
 
 
 def test_the_sandbox_payer_does_not_exist_next_to_a_real_rail(world: World, client_for: Any, settings: Any) -> None:

@@ -18,7 +18,6 @@ from django.conf import settings as django_settings
 from django.core.management import CommandError, call_command
 
 from escrow_project.common.errors import ConflictError
-from ledger import selectors as ledger_selectors
 from ledger import services as ledger_services
 from ledger.models import PayoutIntent, RailEvent, RailPayment
 from ledger.rails.stripe import StripeRail
@@ -31,7 +30,7 @@ from tests.stripe_peer import (
     stripe_rail_for,
     stripe_signed,
 )
-from tests.transactions.factories import World, deliver, dispatch_payouts, make_escrow, make_world
+from tests.transactions.factories import World, deliver, dispatch_payouts, make_escrow, make_world, wallet_balance
 from transactions import services
 from transactions.models import Deposit, EscrowTransaction, PayeeProfile, Payment
 from transactions.services.funds import payee_block_reason
@@ -76,13 +75,6 @@ def _ask_to_pay(api: Any, txn: EscrowTransaction, kind: str) -> dict[str, Any]:
     return answer.json()
 
 
-def _wallet_balance(txn: EscrowTransaction) -> Decimal:
-    txn = EscrowTransaction.objects.get(pk=txn.pk)
-    if not txn.wallet_account_id:
-        return Decimal(0)
-    return ledger_selectors.account_balance(account_id=int(txn.wallet_account_id)).balance
-
-
 @pytest.mark.django_db(transaction=True)
 def test_an_escrow_goes_from_earnest_money_to_settlement_through_stripe(
     stripe_platform: StripeReplay, localstripe_url: str, live_server: Any, client_for: Any
@@ -96,12 +88,12 @@ def test_an_escrow_goes_from_earnest_money_to_settlement_through_stripe(
     earnest = _ask_to_pay(client_for(w.buyer_user), txn, "earnest")
     assert (earnest["amount"], earnest["status"], earnest["rail"]) == ("20000.00", "requires_payment_method", "stripe")
     assert earnest["client_secret"].startswith(earnest["reference"])
-    assert _wallet_balance(txn) == 0  # asking to pay is not paying
+    assert wallet_balance(txn) == 0  # asking to pay is not paying
     pay_at_stripe(localstripe_url, earnest["reference"], balance=stripe_platform)
     # localstripe delivers payment_intent.succeeded, signed, to the live server: the deposit follows.
     _wait(lambda: Deposit.objects.filter(transaction=txn, kind="earnest").exists(), "the signed webhook")
     assert EscrowTransaction.objects.get(pk=txn.pk).status == "verifying"
-    assert _wallet_balance(txn) == Decimal("20000.00")
+    assert wallet_balance(txn) == Decimal("20000.00")
 
     # The sandbox agents (title, inspection, appraisal, lending) report on their own; each fee is a transfer.
     _wait(lambda: EscrowTransaction.objects.get(pk=txn.pk).status == "clear_to_close", "the verifications")
@@ -124,7 +116,7 @@ def test_an_escrow_goes_from_earnest_money_to_settlement_through_stripe(
     services.settlement_execute(transaction_id=txn.pk, actor=w.officer)
     txn = EscrowTransaction.objects.get(pk=txn.pk)
     assert txn.status == "settled"
-    assert _wallet_balance(txn) == 0
+    assert wallet_balance(txn) == 0
     paid = Payment.objects.filter(transaction=txn, status="succeeded")
     assert paid.exclude(amount=0).count() == len(stripe_platform.transfers)  # one transfer per payout, none twice
     for payment in paid.exclude(amount=0).select_related("payee"):
@@ -290,7 +282,7 @@ def test_a_party_cannot_record_a_deposit_on_its_word(awaiting_earnest: Any, clie
         )
         assert answer.status_code in (403, 404)
     assert not Deposit.objects.filter(transaction=txn).exists()
-    assert _wallet_balance(txn) == 0
+    assert wallet_balance(txn) == 0
 
 
 @pytest.mark.django_db
@@ -305,7 +297,7 @@ def test_a_cancelled_escrow_refunds_the_buyers_card_not_an_account(
     earnest = _ask_to_pay(client_for(w.buyer_user), txn, "earnest")
     pay_at_stripe(localstripe_url, earnest["reference"])
     client_for(w.buyer_user).post(f"/api/v1/escrow/transactions/{txn.public_id}/payments-in/{earnest['id']}/refresh/")
-    assert _wallet_balance(txn) == Decimal("20000.00")
+    assert wallet_balance(txn) == Decimal("20000.00")
 
     services.escrow_cancel(transaction_id=txn.pk, actor=w.officer, reason="Financing fell through")
     dispatch_payouts()
@@ -316,7 +308,7 @@ def test_a_cancelled_escrow_refunds_the_buyers_card_not_an_account(
         params={"payment_intent": earnest["reference"]}
     )
     assert [(r.amount, r.status) for r in at_stripe.data] == [(2_000_000, "succeeded")]
-    assert _wallet_balance(txn) == 0
+    assert wallet_balance(txn) == 0
     assert not stripe_platform.transfers  # nothing went to an account
 
 
