@@ -150,8 +150,10 @@ else:
 
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
-    # JWT first: its WWW-Authenticate header makes a missing or bad token a 401, not a 403.
+    # A bearer token is a partner API key (esk_...) or a person's JWT; the first class answers
+    # WWW-Authenticate, which makes a missing or bad token a 401, not a 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "identity.authentication.ApiKeyAuthentication",
         "rest_framework_simplejwt.authentication.JWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
