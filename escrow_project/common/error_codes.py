@@ -38,7 +38,9 @@ KERNEL_ERROR_CODES: tuple[ErrorCode, ...] = (
     ErrorCode("domain_error", 400, "a business rule refused the request (a more specific code is normal)"),
     ErrorCode("not_authenticated", 401, "no credentials were sent"),
     ErrorCode("authentication_failed", 401, "the token or API key is expired, forged, revoked or for another audience"),
-    ErrorCode("permission_denied", 403, "your role (or your API key's scopes, or its read-only flag) does not allow this"),
+    ErrorCode(
+        "permission_denied", 403, "your role (or your API key's scopes, or its read-only flag) does not allow this"
+    ),
     ErrorCode("four_eyes_required", 403, "a second person must decide this, not the one who asked for it"),
     ErrorCode(
         "webhook_signature_invalid",
@@ -90,7 +92,9 @@ def error_code_registry() -> dict[str, tuple[str, ErrorCode]]:
             continue
         for entry in getattr(module, "ERROR_CODES", ()):
             if entry.code in registry:
-                raise ValueError(f"error code {entry.code!r} is registered twice ({registry[entry.code][0]}, {config.label})")
+                raise ValueError(
+                    f"error code {entry.code!r} is registered twice ({registry[entry.code][0]}, {config.label})"
+                )
             registry[entry.code] = (config.label, entry)
     return registry
 

@@ -160,7 +160,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "escrow_project.common.pagination.LinkHeaderPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "escrow_project.common.openapi.PlatformAutoSchema",
     "EXCEPTION_HANDLER": "escrow_project.common.errors.problem_exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     # DRF's three, refusing NUL, lone surrogates, NaN and deep nesting (escrow_project/common/parsers.py).
@@ -207,6 +207,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "escrow_project.common.openapi.add_problem_responses",
+        "escrow_project.common.openapi.add_examples",
     ],
     # One name per choice set that several serializers share (else drf-spectacular warns, W001).
     "ENUM_NAME_OVERRIDES": {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -14,7 +15,16 @@ from escrow_project.common.error_codes import error_code_registry
 from escrow_project.common.errors import DomainError
 
 ROOT = Path(settings.BASE_DIR)
-SOURCE_PACKAGES = ["escrow_project", "identity", "ledger", "audit", "notifications", "verifications", "endorsements", "transactions"]
+SOURCE_PACKAGES = [
+    "escrow_project",
+    "identity",
+    "ledger",
+    "audit",
+    "notifications",
+    "verifications",
+    "endorsements",
+    "transactions",
+]
 # Raise sites whose status the test can read from the class named in the call.
 STATUS_OF = {
     "DomainError": DomainError.status,
@@ -26,9 +36,9 @@ STATUS_OF = {
 }
 
 
-def _literal_codes() -> list[tuple[str, int | None, str]]:
+def _literal_codes() -> list[tuple[str, Any, str]]:
     """(code, status if the raise names a kernel class, where) for every literal `code=` and `code = ...`."""
-    found = []
+    found: list[tuple[str, Any, str]] = []
     for package in SOURCE_PACKAGES:
         for path in (ROOT / package).rglob("*.py"):
             if "migrations" in path.parts or "settings" in path.parts:
@@ -50,7 +60,7 @@ def _literal_codes() -> list[tuple[str, int | None, str]]:
                             and [getattr(t, "id", None) for t in statement.targets] == ["code"]
                             and isinstance(statement.value, ast.Constant)
                         ):
-                            found.append((statement.value.value, None, where))
+                            found.append((str(statement.value.value), None, where))
     return found
 
 
