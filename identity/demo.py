@@ -54,6 +54,8 @@ DEMO_PEOPLE: list[DemoPerson] = [
     DemoPerson("appraiser", "Alan", "Moss", "summit-appraisals", Role.VERIFIER),
     DemoPerson("lender", "Lena", "Brooks", "lakeside-bank", Role.VERIFIER),
     DemoPerson("hr", "Hannah", "Kim", "acme-manufacturing", Role.EMPLOYER_HR),
+    # Administers Acme's integration: issues its API keys (docs/integration/authentication.md).
+    DemoPerson("acme_admin", "Omar", "Haddad", "acme-manufacturing", Role.ORG_ADMIN),
     DemoPerson("insurer", "Isaac", "Stone", "northwind-mutual", Role.INSURER),
     DemoPerson("auditor", "Ada", "Quinn", "platform-ops", Role.AUDITOR),
 ]

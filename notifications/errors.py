@@ -29,4 +29,9 @@ ERROR_CODES: tuple[ErrorCode, ...] = (
         403,
         "managing webhook endpoints needs an administrator or integration role in the organization",
     ),
+    ErrorCode("webhook_url_insecure", 400, "a webhook URL that is not https (plain http only on the embedded default)"),
+    ErrorCode(
+        "webhook_url_invalid", 400, "a webhook URL without a host, with a bad port, credentials, or over 500 characters"
+    ),
+    ErrorCode("webhook_url_internal", 400, "a webhook URL pointing at a private, loopback or link-local address"),
 )

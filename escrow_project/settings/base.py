@@ -208,6 +208,7 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "escrow_project.common.openapi.add_problem_responses",
         "escrow_project.common.openapi.add_examples",
+        "notifications.openapi.add_outbound_webhooks",
     ],
     # One name per choice set that several serializers share (else drf-spectacular warns, W001).
     "ENUM_NAME_OVERRIDES": {
