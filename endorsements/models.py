@@ -258,11 +258,16 @@ class Batch(models.Model):
     file_sha256 = models.CharField(max_length=64)
     file_size = models.PositiveBigIntegerField(default=0)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    # The resume cursor: the number of the last row committed (a CSV's spreadsheet line, a JSON
+    # element's position), not a count. Counts of rows are the three below; the total is counted at upload.
     rows_done = models.PositiveIntegerField(default=0)
+    rows_total = models.PositiveIntegerField(null=True, blank=True)
     rows_accepted = models.PositiveIntegerField(default=0)
     rows_rejected = models.PositiveIntegerField(default=0)
     rows_duplicate = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True, default="")
+    # Things the uploader should know that are not errors ("the file has no rows").
+    warnings = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -270,9 +275,29 @@ class Batch(models.Model):
     class Meta:
         verbose_name_plural = "batches"
         ordering = ["-created_at"]
+        constraints = [
+            # The same file is one batch: a second upload answers with the first (unless it failed).
+            models.UniqueConstraint(
+                fields=["employer", "file_sha256"],
+                condition=~Q(file_sha256="") & ~Q(status="failed"),
+                name="endorsement_batch_unique_file",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"Batch {self.public_id} ({self.status})"
+
+    @property
+    def rows_processed(self) -> int:
+        return self.rows_accepted + self.rows_rejected + self.rows_duplicate
+
+    @property
+    def percent_done(self) -> int:
+        if self.status == self.Status.COMPLETED:
+            return 100
+        if not self.rows_total:
+            return 0
+        return min(100, self.rows_processed * 100 // self.rows_total)
 
 
 class EndorsementRequest(RequestStateMachine):

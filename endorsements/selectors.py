@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 from typing import Any
 
 from django.db.models import QuerySet
@@ -91,3 +92,15 @@ def batch_rows(*, batch: Batch, outcome: str | None = None) -> QuerySet[BatchRow
     if outcome:
         qs = qs.filter(outcome=outcome)
     return qs
+
+
+def parked_totals(*, employer_id: int, currency: str) -> tuple[Decimal, int]:
+    """What waits for funds in one EA: the sum of the parked debits and how many there are."""
+    from django.db.models import Count, Sum
+
+    from endorsements.states import RequestState
+
+    got = EndorsementRequest.objects.filter(
+        employer_id=employer_id, currency=currency, state=RequestState.ON_HOLD_FUNDS
+    ).aggregate(total=Sum("amount"), count=Count("pk"))
+    return got["total"] or Decimal(0), got["count"]

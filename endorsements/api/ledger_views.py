@@ -37,6 +37,8 @@ class EndorsementAccountRowSerializer(serializers.Serializer[Any]):
     balance = serializers.CharField(help_text="with the currency's decimals")
     locked = serializers.CharField(help_text="with the currency's decimals")
     available = serializers.CharField(help_text="with the currency's decimals")
+    parked = serializers.CharField(help_text="waiting for funds (not locked), with the currency's decimals")
+    parked_count = serializers.IntegerField(help_text="endorsements waiting for funds")
 
 
 class EndorsementAccountBalancesSerializer(serializers.Serializer[Any]):
@@ -83,6 +85,7 @@ def _account_rows(eas: list[EndorsementAccount]) -> list[dict[str, Any]]:
     rows = []
     for ea in eas:
         summary = funds.balance_summary(ea)
+        parked, parked_count = selectors.parked_totals(employer_id=ea.employer_id, currency=ea.currency)
         rows.append(
             {
                 "employer": str(ea.employer.public_id),
@@ -90,6 +93,8 @@ def _account_rows(eas: list[EndorsementAccount]) -> list[dict[str, Any]]:
                 "balance": format_amount(summary["balance"], ea.currency),
                 "locked": format_amount(summary["locked"], ea.currency),
                 "available": format_amount(summary["available"], ea.currency),
+                "parked": format_amount(parked, ea.currency),
+                "parked_count": parked_count,
             }
         )
     return rows

@@ -17,7 +17,7 @@ from endorsements import selectors
 from endorsements.api.serializers import BatchRowSerializer, BatchSerializer, EndorsementRequestSerializer
 from endorsements.hooks import SUBJECT_TYPE
 from endorsements.models import BatchRow, EndorsementRequest
-from endorsements.services.batches import batch_create
+from endorsements.services.batches import batch_upload
 from endorsements.services.intake import endorsement_submit
 from escrow_project.common.csv_safe import csv_response
 from escrow_project.common.errors import NotFoundError, UnprocessableError
@@ -67,7 +67,10 @@ class BatchUploadView(APIView):
         request={
             "multipart/form-data": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}
         },
-        responses={202: BatchSerializer},
+        responses={202: BatchSerializer, 200: BatchSerializer},
+        description="202: the file is accepted and queued. 200: the same file was uploaded before; the answer "
+        "is that first batch (`repeated: true`). 422: the file's encoding, header or structure is wrong (nothing "
+        "is kept).",
     )
     @idempotent
     def post(self, request: Request) -> Response:
@@ -77,10 +80,13 @@ class BatchUploadView(APIView):
         upload = request.FILES.get("file")
         if upload is None:
             raise UnprocessableError("Attach the file as the multipart field `file`.", code="file_required")
-        batch = batch_create(employer=employer, user=request.user, upload=upload)  # type: ignore[arg-type]
-        body = BatchSerializer(batch).data
+        uploaded = batch_upload(employer=employer, user=request.user, upload=upload)  # type: ignore[arg-type]
+        batch = uploaded.batch
+        body = {**BatchSerializer(batch).data, "repeated": uploaded.repeated}
         location = f"/api/v1/endorsements/batches/{batch.public_id}"
-        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": location})
+        # The same file again is not a new batch: 200 with the first upload's batch.
+        code = status.HTTP_200_OK if uploaded.repeated else status.HTTP_202_ACCEPTED
+        return Response(body, status=code, headers={"Location": location})
 
 
 class BatchDetailView(APIView):
