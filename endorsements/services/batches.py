@@ -23,6 +23,7 @@ from endorsements.files import FileFormatError, file_survey, iter_csv, iter_json
 from endorsements.models import Batch, BatchRow, GroupPolicy
 from endorsements.services.funding import ea_drain, ea_lock
 from endorsements.services.intake import endorsements_intake
+from endorsements.services.velocity import batch_velocity_hold
 from endorsements.states import RequestState
 from escrow_project.common.enqueue import enqueue_on_commit
 from escrow_project.common.errors import NotFoundError, UnprocessableError
@@ -205,12 +206,16 @@ def batch_process(*, batch_id: int, max_rows: int | None = ROWS_PER_TASK) -> boo
     batch = Batch.objects.filter(pk=batch_id).first()
     if batch is None:
         raise NotFoundError("No such batch.", code="batch_not_found")
-    if batch.status in (Batch.Status.COMPLETED, Batch.Status.FAILED):
+    if batch.status in (Batch.Status.COMPLETED, Batch.Status.FAILED, Batch.Status.HELD, Batch.Status.REJECTED):
         return True
+    if batch.started_at is None and batch_velocity_hold(batch_id=batch.pk):
+        return True  # waits for an operator's review; releasing it queues it again
     if batch.started_at is None:
-        Batch.objects.filter(pk=batch.pk, started_at__isnull=True).update(
+        Batch.objects.filter(pk=batch.pk, started_at__isnull=True, status=Batch.Status.QUEUED).update(
             started_at=timezone.now(), status=Batch.Status.PROCESSING
         )
+        if Batch.objects.filter(pk=batch.pk, status=Batch.Status.HELD).exists():
+            return True  # a concurrent run held it
     processed = 0
     try:
         with open(batch.file_path, "rb") as handle:
