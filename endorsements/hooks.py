@@ -84,6 +84,33 @@ def low_balance(
     )
 
 
+def ea_running_low(
+    *,
+    employer_id: int,
+    employer_name: str,
+    currency: str,
+    days_left: int,
+    available: str,
+    needed_now: str,
+    recommended_topup: str,
+    day: str,
+) -> None:
+    """The forecast says the account runs dry soon: once a day at most per account."""
+    _notify(
+        kind="ea_running_low",
+        employer_id=employer_id,
+        context={
+            "employer_name": employer_name,
+            "currency": currency,
+            "days_left": days_left,
+            "available": available,
+            "needed_now": needed_now,
+            "recommended_topup": recommended_topup,
+        },
+        dedupe_key=f"endorsements:ea_running_low:{employer_id}:{currency}:{day}",
+    )
+
+
 def batch_finished(*, batch: Any, warning: str) -> None:
     """One message per file with its counts, named by the file the HR user uploaded."""
     _notify(

@@ -86,6 +86,12 @@ KINDS: dict[str, KindSpec] = {
             "An operator released or rejected a held endorsement file.",
         ),
         _kind(
+            "ea_running_low",
+            "employer_name currency days_left available needed_now recommended_topup",
+            "An endorsement account will run dry soon at the employer's usual pace (forecast).",
+            (EMAIL, LIVE, WEBHOOK),
+        ),
+        _kind(
             "ea_low_balance",
             "employer_name balance threshold currency",
             "An endorsement account fell below its threshold.",
