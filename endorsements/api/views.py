@@ -115,18 +115,8 @@ class BatchRowsCsvView(APIView):
     @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR})
     def get(self, request: Request, batch_id: str) -> StreamingHttpResponse:
         batch = selectors.batch_get_for_user(user=request.user, public_id=batch_id)
-        rows = selectors.batch_rows(batch=batch, outcome=request.query_params.get("outcome"))
-
-        def lines() -> Any:
-            for row in rows.iterator(chunk_size=2000):
-                reasons = "; ".join(f"{e.get('field') or '-'}: {e.get('message')}" for e in row.errors)
-                yield [row.row_number, row.outcome, row.tracking_id, row.original_tracking_id, reasons]
-
-        return csv_response(
-            f"batch-{batch.public_id}-results.csv",
-            ["row", "outcome", "tracking_id", "original_tracking_id", "errors"],
-            lines(),
-        )
+        header, lines = selectors.batch_rows_csv(batch=batch, outcome=request.query_params.get("outcome"))
+        return csv_response(f"batch-{batch.public_id}-results.csv", header, lines)
 
 
 class AuditTrailEventSerializer(serializers.Serializer[Any]):
