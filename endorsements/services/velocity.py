@@ -8,7 +8,9 @@ whatever the history says. A held file has done nothing: no request, no hold, no
 
 from __future__ import annotations
 
+import csv
 import datetime
+import io
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,7 +22,7 @@ from django.db.models.functions import TruncDate, TruncHour
 from django.utils import timezone
 
 from endorsements import hooks
-from endorsements.files import FileFormatError, iter_csv, iter_json, iter_x12
+from endorsements.files import FileFormatError, iter_json, iter_x12
 from endorsements.models import (
     Batch,
     EmployerSafeguards,
@@ -59,15 +61,33 @@ def file_kind_counts(batch: Batch) -> Counter[str]:
     counts: Counter[str] = Counter()
     with open(batch.file_path, "rb") as handle:
         if batch.file_format == Batch.Format.CSV:
-            rows: Any = iter_csv(handle)
-        elif batch.file_format == Batch.Format.X12:
-            rows = iter_x12(handle)
+            return _csv_kind_counts(handle)
+        if batch.file_format == Batch.Format.X12:
+            rows: Any = iter_x12(handle)
         else:
             rows = iter_json(handle)
         for _, row in rows:
             kind = row.get("kind") if isinstance(row, dict) else None
             counts[str(kind).strip().lower() if kind else ""] += 1
     return counts
+
+
+def _csv_kind_counts(binary: Any) -> Counter[str]:
+    # Only the kind column, without building each row (the check runs before every file).
+    text = io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
+    reader = csv.reader(text)
+    try:
+        names = [h.strip().lower() for h in next(reader, [])]
+        if "kind" not in names:
+            raise FileFormatError("The CSV header has no kind column.")
+        at = names.index("kind")
+        return Counter(
+            values[at].strip().lower() if at < len(values) else ""
+            for values in reader
+            if any(v.strip() for v in values)
+        )
+    except (csv.Error, UnicodeDecodeError) as exc:
+        raise FileFormatError(f"The CSV cannot be read: {exc}.") from None
 
 
 def _peak(employer_id: int, kind: str, trunc: Any, since: datetime.datetime, until: datetime.datetime) -> int:
@@ -137,8 +157,8 @@ def batch_velocity_hold(*, batch_id: int) -> bool:
         return False
     try:
         counts = file_kind_counts(batch)
-    except FileFormatError:
-        return False
+    except (FileFormatError, OSError):
+        return False  # the processing fails it with its reason
     verdict = velocity_check(employer_id=batch.employer_id, counts=counts)
     with transaction.atomic():
         locked = Batch.objects.select_for_update(no_key=True).select_related("employer").get(pk=batch_id)

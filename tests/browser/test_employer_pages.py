@@ -135,3 +135,31 @@ def test_another_employer_s_hr_gets_a_404_in_the_browser(live_server: Any, page:
     assert response is not None
     assert response.status == 404
     assert mine.employer.name not in page.content()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_account_page_fits_a_phone_screen(live_server: Any, browser: Any, tmp_path: Path) -> None:
+    from django.conf import settings
+    from django.test import Client
+
+    from endorsements.services import funding
+
+    world = make_world(term=LIVE_TERM)
+    funding.ea_topup(employer=world.employer, amount="100.00", currency="USD", idempotency_key="t1", actor="t")
+    endorsement_submit(employer=world.employer, data=addition("E-1", effective=day(5), plan="DAY"), actor="t")
+    client = Client()
+    client.force_login(world.hr)
+    context = browser.new_context(viewport={"width": 375, "height": 740}, device_scale_factor=2)
+    try:
+        cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+        context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}])
+        phone = context.new_page()
+        for path in ("", "requests/", "waiting-for-funds/", "files/", "top-up/", "messages/"):
+            phone.goto(f"{live_server.url}/employer/{world.employer.public_id}/{path}")
+            # No sideways scrolling of the page: wide tables scroll inside their own box.
+            assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), path
+        phone.goto(f"{live_server.url}/employer/{world.employer.public_id}/")
+        assert phone.locator("svg.chart").bounding_box()["width"] <= 375
+        phone.screenshot(path=str(tmp_path / "phone.png"), full_page=True)
+    finally:
+        context.close()

@@ -217,3 +217,30 @@ def test_message_settings_are_saved_for_the_person(live_world, hr):
     assert not prefs.get(kind="ea_running_low", channel="sms").enabled
     assert not prefs.get(kind="endorsement_batch_finished", channel="email").enabled
     assert prefs.get(kind="endorsement_batch_finished", channel="live").enabled
+
+
+def test_the_same_file_again_on_the_page_shows_the_first_upload(live_world, hr):
+    lines = [f"GP-1001,addition,E-1,Ann Lee,1990-01-01,employee,DAY,,{day(5)}"]
+    first = _upload(hr, live_world, lines)
+    again = _upload(hr, live_world, lines, name="march-copy.csv")
+
+    assert again.headers["Location"] == first.headers["Location"]
+    page = hr.get(again.headers["Location"]).content.decode()
+    assert "You uploaded this file before. These are the results of that upload." in page
+    assert Batch.objects.count() == 1
+
+
+def test_a_held_file_says_why_on_the_account_and_file_pages(live_world, hr):
+    from tests.endorsements.velocity_world import covered_members
+
+    world = live_world
+    members = covered_members(world, 12)
+    uploaded = _upload(hr, world, [f"GP-1001,deletion,{m.member_id},,,,,,{day(5)}" for m in members])
+    batch_process_task(Batch.objects.get().pk)
+
+    reason = "this file removes 12 of 12 covered members (100%, more than 20%)"
+    assert reason in hr.get(f"/employer/{world.employer.public_id}/").content.decode()
+    page = hr.get(uploaded.headers["Location"]).content.decode()
+    assert "This file is waiting for a check." in page
+    assert reason in page
+    assert hr.get(uploaded.headers["Location"] + "progress").json()["status"] == "held"
