@@ -295,6 +295,9 @@ class Batch(models.Model):
     file_name = models.CharField(max_length=255, blank=True, default="")
     file_path = models.CharField(max_length=500)
     file_sha256 = models.CharField(max_length=64)
+    # The SHA-256 again, set on uploads since whole-file dedupe (NULL on older rows, which may hold
+    # the same file twice): the unique constraint below is on it, so it applies to existing data.
+    file_key = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
     file_size = models.PositiveBigIntegerField(default=0)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
     # The resume cursor: the number of the last row committed (a CSV's spreadsheet line, a JSON
@@ -325,8 +328,8 @@ class Batch(models.Model):
         constraints = [
             # The same file is one batch: a second upload answers with the first (unless it failed).
             models.UniqueConstraint(
-                fields=["employer", "file_sha256"],
-                condition=~Q(file_sha256="") & ~Q(status="failed"),
+                fields=["employer", "file_key"],
+                condition=Q(file_key__isnull=False) & ~Q(status="failed"),
                 name="endorsement_batch_unique_file",
             ),
         ]

@@ -121,6 +121,7 @@ def batch_upload(*, employer: Organization, user: User | None, upload: UploadedF
                 file_name=(upload.name or "")[:255],
                 file_path=str(path),
                 file_sha256=sha256,
+                file_key=sha256,
                 file_size=size,
                 rows_total=rows_total,
                 warnings=[] if rows_total else [NO_ROWS_WARNING],

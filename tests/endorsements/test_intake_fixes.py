@@ -178,3 +178,20 @@ def test_a_batch_process_of_the_stored_file_counts_rows_for_progress(
     }
     batch_process_task(Batch.objects.get().pk)
     assert client.get(response.headers["Location"]).json()["progress"]["percent"] == 100
+
+
+def test_the_database_refuses_a_second_batch_of_the_same_file_but_not_older_rows(live_world, tmp_path):
+    from django.db import IntegrityError, transaction
+
+    def batch(**fields):
+        return Batch.objects.create(employer=live_world.employer, file_format="csv", file_path="/x", **fields)
+
+    # Rows from before whole-file dedupe may hold the same file twice: they carry no file key.
+    batch(file_sha256="a" * 64)
+    batch(file_sha256="a" * 64)
+    batch(file_sha256="b" * 64, file_key="b" * 64)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        batch(file_sha256="b" * 64, file_key="b" * 64)
+    # A failed upload of a file does not stop a new upload of it.
+    Batch.objects.filter(file_key="b" * 64).update(status=Batch.Status.FAILED)
+    batch(file_sha256="b" * 64, file_key="b" * 64)
