@@ -6,10 +6,16 @@ class AuditConfig(AppConfig):
     name = "audit"
 
     def ready(self) -> None:
-        from audit.handlers import on_membership_granted, on_membership_revoked, on_personal_value_revealed
+        from audit.handlers import (
+            on_api_key_issued,
+            on_api_key_revoked,
+            on_membership_granted,
+            on_membership_revoked,
+            on_personal_value_revealed,
+        )
         from audit.keys import refuse_unsafe_production_keys
         from escrow_project.common.signals import personal_value_revealed
-        from identity.signals import membership_granted, membership_revoked
+        from identity.signals import api_key_issued, api_key_revoked, membership_granted, membership_revoked
 
         # Here rather than in the settings module: IS_PRODUCTION is only known once the production
         # settings have finished loading, and every process (web, ASGI, Celery) runs ready().
@@ -17,3 +23,5 @@ class AuditConfig(AppConfig):
         personal_value_revealed.connect(on_personal_value_revealed, dispatch_uid="audit.personal_value_revealed")
         membership_granted.connect(on_membership_granted, dispatch_uid="audit.membership_granted")
         membership_revoked.connect(on_membership_revoked, dispatch_uid="audit.membership_revoked")
+        api_key_issued.connect(on_api_key_issued, dispatch_uid="audit.api_key_issued")
+        api_key_revoked.connect(on_api_key_revoked, dispatch_uid="audit.api_key_revoked")

@@ -44,3 +44,28 @@ def on_membership_granted(sender: Any, membership: Any, granted_by: Any = None, 
 def on_membership_revoked(sender: Any, membership: Any, revoked_by: Any = None, **_: Any) -> None:
     """A role was taken away."""
     _membership_event("identity.role_revoked", membership, revoked_by)
+
+
+def _api_key_event(kind: str, api_key: Any, by: Any) -> None:
+    event_record(
+        kind=kind,
+        subject_type="identity_organization",
+        subject_id=str(api_key.organization.public_id),
+        actor=_actor(by),
+        payload={
+            "api_key": str(api_key.public_id),
+            "hint": f"esk_{api_key.prefix}_",
+            "scopes": list(api_key.scopes),
+            "read_only": api_key.read_only,
+            "rotated_from": str(api_key.rotated_from.public_id) if api_key.rotated_from_id else None,
+        },
+    )
+
+
+def on_api_key_issued(sender: Any, api_key: Any, issued_by: Any = None, **_: Any) -> None:
+    """A partner key was issued (or a successor on rotation): never the key itself, only its public hint."""
+    _api_key_event("identity.api_key_issued", api_key, issued_by)
+
+
+def on_api_key_revoked(sender: Any, api_key: Any, revoked_by: Any = None, **_: Any) -> None:
+    _api_key_event("identity.api_key_revoked", api_key, revoked_by)

@@ -30,6 +30,21 @@ FIELDS = (
     "employee_member_id",
     "effective_date",
 )
+# What each field means and when it is needed: the single description the OpenAPI schema, the
+# batch-format documentation and the HR page's help text are all built from.
+FIELD_DESCRIPTIONS: dict[str, str] = {
+    "policy_number": "The group policy's number at the insurer. Always required.",
+    "kind": "addition, deletion or modification. Always required.",
+    "member_id": "The covered person's id at the employer: 1-40 letters, digits, '.', '_', '/', '-'. Always required.",
+    "name": "Full name. Required for an addition.",
+    "date_of_birth": "YYYY-MM-DD. Required for an addition; not after effective_date.",
+    "relationship": "employee, spouse, child or parent. Required for an addition.",
+    "plan": "The plan code to cover the person under. Required for an addition.",
+    "new_plan": "The plan code to move the person to. Required for a modification.",
+    "employee_member_id": "For a dependant (spouse, child, parent): the member_id of their employee. Required then.",
+    "effective_date": "YYYY-MM-DD: the day the change takes effect. Always required.",
+}
+ALWAYS_REQUIRED = ("policy_number", "kind", "member_id", "effective_date")
 MEMBER_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,39}$")
 PLAN_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,39}$")
 MAX_FIELD_LENGTH = 200

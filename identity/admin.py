@@ -1,14 +1,15 @@
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from escrow_project.common.admin import ReadOnlyAdmin
 from escrow_project.common.admin_masking import MaskedFieldsAdminMixin
 from escrow_project.common.crypto.blind_index import blind_index
 from identity import services
-from identity.models import EMAIL_INDEX_PURPOSE, Membership, Organization, User
+from identity.models import EMAIL_INDEX_PURPOSE, ApiKey, Membership, Organization, User
 from identity.selectors import user_is_operator
 
 
@@ -77,6 +78,23 @@ class MembershipAdmin(SuperuserOnlyRolesMixin, admin.ModelAdmin[Membership]):
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Membership]) -> None:
         for membership in queryset:
             services.membership_revoke(membership=membership, revoked_by=_user(request))
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(ReadOnlyAdmin):
+    """Keys are issued through the API (the key is shown once, to the person who asked); the console
+    sees them and can revoke one at once, for example when a partner reports a leak."""
+
+    list_display = ["name", "organization", "prefix", "scopes", "read_only", "created_at", "expires_at", "revoked_at"]
+    list_filter = ["read_only", ("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["name", "prefix", "organization__name"]
+    actions = ["revoke"]
+
+    @admin.action(description="Revoke the selected API keys now")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        for api_key in queryset:
+            services.api_key_revoke(api_key=api_key, revoked_by=_user(request))
+        self.message_user(request, f"{queryset.count()} key(s) revoked.", messages.SUCCESS)
 
 
 def _user(request: HttpRequest) -> User | None:

@@ -102,3 +102,38 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} is {self.get_role_display()} at {self.organization}"
+
+
+class ApiKey(models.Model):
+    """A partner organization's machine credential: sent as `Authorization: Bearer esk_<prefix>_<secret>`.
+
+    Only a SHA-256 digest of the whole key is stored; the key is shown once, at issue. A slow hash
+    (as for passwords) buys nothing here: the secret is 256 random bits, not something a person chose.
+    The key signs in as its own service user, whose memberships are the key's scopes (roles in the
+    organization), so every existing permission and tenant check applies unchanged. A rotation issues
+    a successor for the same service user and lets the old key live on for a grace period.
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="api_keys")
+    service_user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="api_keys")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, unique=True)
+    key_digest = models.CharField(max_length=64)
+    scopes = models.JSONField(default=list, help_text="roles the key acts with in its organization")
+    read_only = models.BooleanField(default=False)
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+", null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    rotated_from = models.OneToOneField(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="rotated_to"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["organization", "revoked_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.name} (esk_{self.prefix}_…)"

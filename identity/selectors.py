@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 
 from escrow_project.common.crypto.blind_index import blind_index
 from escrow_project.common.errors import NotFoundError
-from identity.models import EMAIL_INDEX_PURPOSE, Membership, Organization, OrganizationKind, Role, User
+from identity.models import EMAIL_INDEX_PURPOSE, ApiKey, Membership, Organization, OrganizationKind, Role, User
 
 # Roles with platform-wide reach count only when held in the platform operator's own organization:
 # an "operator" membership in a partner's organization grants nothing.
@@ -64,3 +64,29 @@ def user_find_by_email(*, email: str) -> User | None:
         return None
     index = blind_index(email.strip(), purpose=EMAIL_INDEX_PURPOSE)
     return User.objects.filter(email_index=index).order_by("pk").first()
+
+
+def _key_managed_org_ids(user: Any) -> QuerySet[Membership, int] | None:
+    """None for operators (every organization), else the organizations the user administers."""
+    if user_is_operator(user):
+        return None
+    return Membership.objects.filter(user=user, role=Role.ORG_ADMIN).values_list("organization_id", flat=True)
+
+
+def api_key_list_for_user(*, user: Any, organization: Organization) -> QuerySet[ApiKey]:
+    """The organization's keys, for its administrator or an operator; nobody else learns they exist."""
+    managed = _key_managed_org_ids(user)
+    if managed is not None and organization.pk not in set(managed):
+        raise NotFoundError("No such organization.")
+    return ApiKey.objects.filter(organization=organization).order_by("-created_at", "-id")
+
+
+def api_key_get_for_user(*, user: Any, public_id: Any) -> ApiKey:
+    keys = ApiKey.objects.select_related("organization", "service_user").filter(public_id=public_id)
+    managed = _key_managed_org_ids(user)
+    if managed is not None:
+        keys = keys.filter(organization_id__in=managed)
+    api_key = keys.first()
+    if api_key is None:
+        raise NotFoundError("No such API key.")
+    return api_key

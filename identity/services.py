@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django.utils.text import slugify
 
 from escrow_project.common.errors import ConflictError, PermissionDeniedError, UnprocessableError
-from identity.models import Membership, Organization, OrganizationKind, User
-from identity.selectors import PLATFORM_ROLES
-from identity.signals import membership_granted, membership_revoked
+from identity.api_keys import key_digest, key_generate
+from identity.models import ApiKey, Membership, Organization, OrganizationKind, Role, User
+from identity.selectors import PLATFORM_ROLES, user_is_operator
+from identity.signals import api_key_issued, api_key_revoked, membership_granted, membership_revoked
+
+# A key acts for an organization in its business roles; it never administers (so a leaked key
+# cannot mint keys or change payout details) and never holds platform-wide reach.
+API_KEY_SCOPES = frozenset(Role) - PLATFORM_ROLES - {Role.ORG_ADMIN}
 
 
 @transaction.atomic
@@ -69,3 +77,110 @@ def organization_claim_client(*, organization: Organization, tenant: Organizatio
     elif row.client_of_id != tenant.pk:
         raise PermissionDeniedError(f"{row} is a client of another escrow company.", code="party_of_another_tenant")
     return row
+
+
+def _may_manage_keys(user: User | None, organization: Organization) -> bool:
+    if user is None:
+        return False
+    return (
+        user_is_operator(user)
+        or Membership.objects.filter(user=user, organization=organization, role=Role.ORG_ADMIN).exists()
+    )
+
+
+@transaction.atomic
+def api_key_issue(
+    *,
+    organization: Organization,
+    name: str,
+    scopes: list[str],
+    issued_by: User | None,
+    read_only: bool = False,
+    expires_at: datetime | None = None,
+) -> tuple[ApiKey, str]:
+    """Issue a key for `organization` acting in `scopes`; returns (row, the key: shown this once only)."""
+    if not _may_manage_keys(issued_by, organization):
+        raise PermissionDeniedError("Only the organization's administrator or an operator manages its API keys.")
+    refused = sorted(set(scopes) - API_KEY_SCOPES)
+    if not scopes or refused:
+        raise UnprocessableError(
+            f"A key's scopes are business roles: {', '.join(sorted(API_KEY_SCOPES))}.",
+            code="api_key_scope_invalid",
+            errors=[{"field": "scopes", "code": "invalid_choice", "message": f"Not allowed: {', '.join(refused)}."}],
+        )
+    if expires_at is not None and expires_at <= timezone.now():
+        raise UnprocessableError(
+            "The expiry is in the past.",
+            code="api_key_expiry_past",
+            errors=[{"field": "expires_at", "code": "past", "message": "Choose a time in the future."}],
+        )
+    # Named after a fresh random handle, not the key: the username shows in logs and audit lines.
+    service_user = User(username=f"apikey-{key_generate()[0]}", is_active=True)
+    service_user.set_unusable_password()
+    service_user.save()
+    for role in sorted(set(scopes)):
+        membership_grant(user=service_user, organization=organization, role=role, granted_by=issued_by)
+    return _key_create(
+        template=ApiKey(
+            organization=organization,
+            service_user=service_user,
+            name=name,
+            scopes=sorted(set(scopes)),
+            read_only=read_only,
+            expires_at=expires_at,
+        ),
+        issued_by=issued_by,
+    )
+
+
+def _key_create(*, template: ApiKey, issued_by: User | None) -> tuple[ApiKey, str]:
+    prefix, key = key_generate()
+    template.prefix = prefix
+    template.key_digest = key_digest(key)
+    template.created_by = issued_by
+    template.save()
+    api_key_issued.send(sender=ApiKey, api_key=template, issued_by=issued_by)
+    return template, key
+
+
+@transaction.atomic
+def api_key_revoke(*, api_key: ApiKey, revoked_by: User | None) -> ApiKey:
+    """Revoke at once (idempotent). The service user is disabled once none of its keys is live."""
+    row = ApiKey.objects.select_for_update().get(pk=api_key.pk)
+    if not _may_manage_keys(revoked_by, row.organization):
+        raise PermissionDeniedError("Only the organization's administrator or an operator manages its API keys.")
+    if row.revoked_at is not None:
+        return row
+    row.revoked_at = timezone.now()
+    row.save(update_fields=["revoked_at"])
+    if not ApiKey.objects.filter(service_user_id=row.service_user_id, revoked_at__isnull=True).exists():
+        User.objects.filter(pk=row.service_user_id).update(is_active=False)
+    api_key_revoked.send(sender=ApiKey, api_key=row, revoked_by=revoked_by)
+    return row
+
+
+@transaction.atomic
+def api_key_rotate(*, api_key: ApiKey, rotated_by: User | None, grace: timedelta) -> tuple[ApiKey, str]:
+    """A successor with the same scopes and service user; the old key expires after `grace` (0: now)."""
+    row = ApiKey.objects.select_for_update().get(pk=api_key.pk)
+    if not _may_manage_keys(rotated_by, row.organization):
+        raise PermissionDeniedError("Only the organization's administrator or an operator manages its API keys.")
+    if row.revoked_at is not None or ApiKey.objects.filter(rotated_from=row).exists():
+        raise ConflictError("This key is revoked or was already rotated; rotate its successor.", code="api_key_retired")
+    successor, key = _key_create(
+        template=ApiKey(
+            organization=row.organization,
+            service_user=row.service_user,
+            name=row.name,
+            scopes=list(row.scopes),
+            read_only=row.read_only,
+            expires_at=row.expires_at,
+            rotated_from=row,
+        ),
+        issued_by=rotated_by,
+    )
+    old_expiry = timezone.now() + grace
+    if row.expires_at is None or row.expires_at > old_expiry:
+        row.expires_at = old_expiry
+        row.save(update_fields=["expires_at"])
+    return successor, key

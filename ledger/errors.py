@@ -122,3 +122,47 @@ class EntryNotReversibleError(ConflictError, LedgerError):
 class PayoutOutcomeUnknownError(ConflictError, LedgerError):
     code = "payout_outcome_unknown"
     title = "The payout's outcome is not known yet"
+
+
+from escrow_project.common.error_codes import ErrorCode  # noqa: E402 - the registry below documents the classes above
+
+ERROR_CODES: tuple[ErrorCode, ...] = (
+    ErrorCode("account_closed", 409, "posting to a closed account (voids are still allowed)"),
+    ErrorCode("account_conflict", 409, "account_open with attributes differing from the existing account"),
+    ErrorCode("account_not_empty", 409, "closing an account with a balance or pending holds"),
+    ErrorCode("already_refunded", 409, "this payment was already refunded"),
+    ErrorCode("batch_too_large", 422, "a ledger batch holds more operations than the limit"),
+    ErrorCode("currency_mismatch", 422, "an amount's currency differs from an account's, or a currency is unsupported"),
+    ErrorCode("empty_batch", 422, "A batch needs at least one operation"),
+    ErrorCode("entry_already_reversed", 409, "reversing an entry twice (also the loser of two concurrent reversals)"),
+    ErrorCode(
+        "entry_not_reversible",
+        409,
+        "reversing a payout, settlement, hold post or reversal, or one tied to a payout/hold",
+    ),
+    ErrorCode("hold_already_resolved", 409, "posting/voiding a hold already posted, voided or expired"),
+    ErrorCode("hold_expired", 409, "posting a hold past its expiry"),
+    ErrorCode(
+        "idempotency_conflict",
+        422,
+        "a payment key reused with another amount, currency or rail (refused before the rail is called)",
+    ),
+    ErrorCode("insufficient_funds", 409, "a guarded account would go below zero available (pending counted)"),
+    ErrorCode("invalid_client_secret", 403, "the client secret is not valid"),
+    ErrorCode("invalid_expiry", 422, "expires_at must be in the future"),
+    ErrorCode("invalid_side", 422, "direction must be 'credit' or 'debit'"),
+    ErrorCode("malformed_event", 422, "a correctly signed body without `id`, `type` or `data.object`"),
+    ErrorCode("not_refundable", 409, "only a payment the rail took and the platform did not credit is refunded here"),
+    ErrorCode("operator_entry_closed", 409, "the ledger entry request was already approved or rejected"),
+    ErrorCode("payout_already_retried", 409, "the payout was already retried; the message names the retry"),
+    ErrorCode("payout_outcome_unknown", 409, "retrying a payout whose outcome is not known to be failed"),
+    ErrorCode("payout_succeeded", 409, "the payout succeeded; there is nothing to retry"),
+    ErrorCode("refund_failed", 409, "the payment rail refused the refund; the message gives its reason"),
+    ErrorCode("same_account", 422, "A transfer needs two different accounts"),
+    ErrorCode("unbalanced_entry", 422, "debits differ from credits in some currency"),
+    ErrorCode("unknown_account", 404, "an account id that does not exist"),
+    ErrorCode("unknown_entry", 404, "no journal entry with that id"),
+    ErrorCode("unknown_hold", 404, "no hold with that id"),
+    ErrorCode("unknown_payout", 404, "no payout with that id"),
+    ErrorCode("unknown_rail", 422, "the payment rail named is not configured on this platform"),
+)

@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from endorsements import selectors
+from endorsements.api.schema import BATCH_FORMATS_DESCRIPTION, BATCH_UPLOAD_ANSWERS, ENDORSEMENT_REQUEST_SCHEMA
 from endorsements.api.serializers import BatchRowSerializer, BatchSerializer, EndorsementRequestSerializer
 from endorsements.hooks import SUBJECT_TYPE
 from endorsements.models import BatchRow, EndorsementRequest
@@ -37,6 +38,11 @@ class EndorsementListCreateView(ListAPIView[EndorsementRequest]):
             qs = qs.filter(state=state)
         return qs.order_by("-created_at", "-pk")
 
+    @extend_schema(
+        request={"application/json": ENDORSEMENT_REQUEST_SCHEMA},
+        responses={201: EndorsementRequestSerializer},
+        summary="Submit one endorsement (add, remove or change a covered person)",
+    )
     @idempotent
     def post(self, request: Request) -> Response:
         if not isinstance(request.data, dict):
@@ -68,9 +74,8 @@ class BatchUploadView(APIView):
             "multipart/form-data": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}
         },
         responses={202: BatchSerializer, 200: BatchSerializer},
-        description="202: the file is accepted and queued. 200: the same file was uploaded before; the answer "
-        "is that first batch (`repeated: true`). 422: the file's encoding, header or structure is wrong (nothing "
-        "is kept).",
+        summary="Upload a batch of endorsements (CSV, JSON or X12 834)",
+        description=BATCH_FORMATS_DESCRIPTION + BATCH_UPLOAD_ANSWERS,
     )
     @idempotent
     def post(self, request: Request) -> Response:

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import structlog
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, JsonResponse
@@ -18,6 +19,7 @@ from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
+from escrow_project.common.error_codes import is_registered
 from escrow_project.common.redaction import scrub_text, submitted_values
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -93,6 +95,9 @@ def problem(
     request_id: str = "",
     errors: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
+    if getattr(settings, "ERROR_CODES_STRICT", False) and not is_registered(code):
+        # Tests run strict: a code that reaches a client must be in the registry (and so in docs/errors.md).
+        raise LookupError(f"error code {code!r} is not registered: add it to its app's errors.py")
     return {
         "type": f"{PROBLEM_TYPE_PREFIX}{code}",
         "title": title,

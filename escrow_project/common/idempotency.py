@@ -102,6 +102,7 @@ def idempotent(handler: Handler) -> Handler:
         except _NotStored as not_stored:
             return not_stored.response
 
+    wrapper.honours_idempotency_key = True  # type: ignore[attr-defined]  # read by the OpenAPI schema
     return cast(Handler, wrapper)
 
 

@@ -150,15 +150,17 @@ else:
 
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
-    # JWT first: its WWW-Authenticate header makes a missing or bad token a 401, not a 403.
+    # A bearer token is a partner API key (esk_...) or a person's JWT; the first class answers
+    # WWW-Authenticate, which makes a missing or bad token a 401, not a 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "identity.authentication.ApiKeyAuthentication",
         "rest_framework_simplejwt.authentication.JWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "escrow_project.common.pagination.LinkHeaderPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "escrow_project.common.openapi.PlatformAutoSchema",
     "EXCEPTION_HANDLER": "escrow_project.common.errors.problem_exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     # DRF's three, refusing NUL, lone surrogates, NaN and deep nesting (escrow_project/common/parsers.py).
@@ -205,6 +207,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "escrow_project.common.openapi.add_problem_responses",
+        "escrow_project.common.openapi.add_examples",
     ],
     # One name per choice set that several serializers share (else drf-spectacular warns, W001).
     "ENUM_NAME_OVERRIDES": {

@@ -11,6 +11,8 @@ REST_FRAMEWORK = {
 }
 
 DEBUG = False
+# An error code missing from the registry (docs/errors.md) fails the request (escrow_project/common/error_codes.py).
+ERROR_CODES_STRICT = True
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed only; tests only
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 LOG_FORMAT = "console"

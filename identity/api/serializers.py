@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 from rest_framework import serializers
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, TokenRefreshSerializer
@@ -13,7 +14,7 @@ from rest_framework_simplejwt.utils import datetime_from_epoch
 
 from escrow_project.common.errors import DomainError
 from identity.lockout import cooloff_minutes
-from identity.models import Membership, Organization, OrganizationKind, User
+from identity.models import ApiKey, Membership, Organization, OrganizationKind, User
 
 
 class OrganizationSerializer(serializers.ModelSerializer[Organization]):
@@ -101,3 +102,65 @@ class LockoutAwareTokenObtainPairSerializer(TokenObtainPairSerializer):
                     status=429,
                 ) from None
             raise
+
+
+class ApiKeySerializer(serializers.ModelSerializer[ApiKey]):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    organization = serializers.UUIDField(source="organization.public_id", read_only=True)
+    hint = serializers.SerializerMethodField(help_text="the key's public start, to tell keys apart")
+    status = serializers.SerializerMethodField()
+    rotated_from: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="public_id", read_only=True, allow_null=True
+    )
+
+    class Meta:
+        model = ApiKey
+        fields = [
+            "id",
+            "organization",
+            "name",
+            "hint",
+            "scopes",
+            "read_only",
+            "status",
+            "created_at",
+            "expires_at",
+            "revoked_at",
+            "last_used_at",
+            "rotated_from",
+        ]
+        read_only_fields = fields
+
+    def get_hint(self, api_key: ApiKey) -> str:
+        return f"esk_{api_key.prefix}_…"
+
+    def get_status(self, api_key: ApiKey) -> str:
+        if api_key.revoked_at is not None:
+            return "revoked"
+        if api_key.expires_at is not None and api_key.expires_at <= timezone.now():
+            return "expired"
+        return "active"
+
+
+class ApiKeyIssuedSerializer(ApiKeySerializer):
+    key = serializers.SerializerMethodField(help_text="the key itself: shown in this response only, never again")
+
+    class Meta(ApiKeySerializer.Meta):
+        fields = [*ApiKeySerializer.Meta.fields, "key"]
+        read_only_fields = fields
+
+    def get_key(self, api_key: ApiKey) -> str:
+        return str(self.context["key"])
+
+
+class ApiKeyCreateSerializer(serializers.Serializer[None]):
+    name = serializers.CharField(max_length=100)
+    scopes = serializers.ListField(child=serializers.CharField(max_length=32), min_length=1, max_length=10)
+    read_only = serializers.BooleanField(default=False)  # type: ignore[assignment]  # a field named like Field.read_only
+    expires_at = serializers.DateTimeField(required=False, allow_null=True)
+
+
+class ApiKeyRotateSerializer(serializers.Serializer[None]):
+    grace_hours = serializers.IntegerField(
+        min_value=0, max_value=720, default=24, help_text="how long the old key keeps working (0: stops now)"
+    )

@@ -22,4 +22,7 @@ urlpatterns = [
     path("me/", views.MeView.as_view(), name="me"),
     path("organizations/", views.OrganizationListCreateView.as_view(), name="organization-list"),
     path("organizations/<uuid:public_id>/", views.OrganizationDetailView.as_view(), name="organization-detail"),
+    path("organizations/<uuid:public_id>/api-keys/", views.ApiKeyListCreateView.as_view(), name="api-key-list"),
+    path("api-keys/<uuid:public_id>/revoke/", views.ApiKeyRevokeView.as_view(), name="api-key-revoke"),
+    path("api-keys/<uuid:public_id>/rotate/", views.ApiKeyRotateView.as_view(), name="api-key-rotate"),
 ]

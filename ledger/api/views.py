@@ -235,7 +235,6 @@ class StripeWebhookView(APIView):
         responses={
             200: {"type": "object", "properties": {"status": {"type": "string"}, "verdict": {"type": "string"}}}
         },
-        tags=["webhooks"],
     )
     def post(self, request: Request) -> Response:
         record, new = services.stripe_event_receive(
