@@ -20,10 +20,12 @@ from endorsements.models import (
     Coverage,
     DeadLetterRequest,
     Dispatch,
+    EmployerSafeguards,
     EndorsementAccount,
     EndorsementRequest,
     GatewayExchange,
     GroupPolicy,
+    HeldBatch,
     InboundFile,
     InsurerCallbackSecret,
     InsurerEvent,
@@ -32,7 +34,7 @@ from endorsements.models import (
     ParkedRequest,
     RateCard,
 )
-from endorsements.services import dispatch, funding, lifecycle, onboarding
+from endorsements.services import dispatch, funding, lifecycle, onboarding, velocity
 from endorsements.states import RequestState
 from escrow_project.common.admin import ReadOnlyAdmin
 from escrow_project.common.errors import DomainError
@@ -251,8 +253,9 @@ class BatchAdmin(ReadOnlyAdmin):
     list_display = [
         "public_id",
         "employer",
+        "file_name",
         "status",
-        "rows_done",
+        "rows_total",
         "rows_accepted",
         "rows_rejected",
         "rows_duplicate",
@@ -260,6 +263,53 @@ class BatchAdmin(ReadOnlyAdmin):
         "finished_at",
     ]
     list_filter = ["status", "file_format"]
+
+
+@admin.register(HeldBatch)
+class HeldBatchAdmin(BatchAdmin):
+    """Files the velocity circuit breaker held: check with the employer, then release or reject."""
+
+    list_display = ["public_id", "employer", "file_name", "rows_total", "hold_reason", "created_at"]
+    actions = ["release", "reject"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Batch]:
+        queryset = super().get_queryset(request)
+        match = getattr(request, "resolver_match", None)
+        if match is not None and str(match.url_name).endswith("_change"):
+            return queryset  # a reviewed file's page still opens from the operator's link
+        return queryset.filter(status=Batch.Status.HELD)
+
+    def _review(self, request: HttpRequest, queryset: QuerySet[Batch], call: Any, verb: str) -> None:
+        done = 0
+        for batch in queryset:
+            try:
+                call(batch_id=batch.pk, user=request.user, note=f"{verb} in the operator console")
+                done += 1
+            except DomainError as exc:
+                self.message_user(request, f"{batch.public_id}: {exc.detail}", level=messages.WARNING)
+        self.message_user(request, f"{done} {verb.lower()}.")
+
+    @admin.action(description="Release (process the file as it is)")
+    def release(self, request: HttpRequest, queryset: QuerySet[Batch]) -> None:
+        self._review(request, queryset, velocity.batch_release, "Released")
+
+    @admin.action(description="Reject (nothing in the file is processed)")
+    def reject(self, request: HttpRequest, queryset: QuerySet[Batch]) -> None:
+        self._review(request, queryset, velocity.batch_reject, "Rejected")
+
+
+@admin.register(EmployerSafeguards)
+class EmployerSafeguardsAdmin(admin.ModelAdmin[Any]):
+    list_display = [
+        "employer",
+        "velocity_enabled",
+        "velocity_multiplier",
+        "velocity_min_rows",
+        "deletion_share_percent",
+        "floor_percent",
+        "low_balance_days",
+    ]
+    search_fields = ["employer__name"]
 
 
 @admin.register(BatchRow)

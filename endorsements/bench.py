@@ -102,6 +102,7 @@ def main() -> None:
 
     from endorsements.models import (
         Batch,
+        EmployerSafeguards,
         EndorsementRequest,
         GroupPolicy,
         InsurerCallbackSecret,
@@ -122,6 +123,9 @@ def main() -> None:
     insurer = Organization.objects.create(
         name=f"Bench Insurer {run}", slug=f"bench-ins-{run}", kind=OrganizationKind.INSURER
     )
+    # A first file of 100,000 additions is exactly what the velocity breaker holds for review: the
+    # bench measures the pipeline a released file goes through, so this employer's breaker is off.
+    EmployerSafeguards.objects.create(employer=employer, velocity_enabled=False)
     hr = User.objects.create(username=f"bench-hr-{run}")
     Membership.objects.create(user=hr, organization=employer, role=Role.EMPLOYER_HR)
     InsurerProfile.objects.create(

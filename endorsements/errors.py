@@ -7,6 +7,7 @@ from escrow_project.common.error_codes import ErrorCode
 ERROR_CODES: tuple[ErrorCode, ...] = (
     ErrorCode("account_not_found", 404, "no Endorsement Account in that currency; pass ?currency="),
     ErrorCode("batch_not_found", 404, "no such batch"),
+    ErrorCode("batch_not_held", 409, "only a file held by the velocity breaker can be released or rejected"),
     ErrorCode("census_not_found", 404, "no such organization of that kind, policy or census import"),
     ErrorCode(
         "currency_without_policy",
@@ -56,11 +57,18 @@ ERROR_CODES: tuple[ErrorCode, ...] = (
     ErrorCode("stale_timestamp", 401, "the callback timestamp is outside the accepted window"),
     ErrorCode("unknown_field", 422, "a profile field that onboarding does not set"),
     ErrorCode(
+        "upload_unreadable",
+        422,
+        "a batch file refused at upload as a whole: not UTF-8 (the line is named), a CSV header missing "
+        "`kind`/`member_id` or naming unknown columns, or a JSON/834 file that cannot be read; nothing is kept",
+    ),
+    ErrorCode(
         "unsupported_file_type",
         422,
         "upload a CSV (.csv, text/csv), JSON (.json, application/json) or X12 834 (.x12, .834, .edi) file",
     ),
     # Why one row of a batch or census was refused (in its row errors), never a problem's own code.
     ErrorCode("outside_term", None, "the effective date is outside the policy's term"),
+    ErrorCode("unreadable", None, "the uploaded file as a whole cannot be read; the message says why and where"),
     ErrorCode("before_coverage_start", None, "the change takes effect before the member's coverage starts"),
 )

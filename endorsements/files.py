@@ -21,9 +21,15 @@ class FileFormatError(ValueError):
 
 
 def iter_csv(
-    binary: IO[bytes], *, required: tuple[str, ...] = ("kind", "member_id"), known: tuple[str, ...] = FIELDS
+    binary: IO[bytes],
+    *,
+    required: tuple[str, ...] = ("kind", "member_id"),
+    known: tuple[str, ...] = FIELDS,
+    header_row: int = 1,
 ) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(row number, row) pairs; row 1 is the first data row after the header."""
+    """(row number, row) pairs numbered as a spreadsheet shows them: the header is row 1, so the
+    first data row is row 2 and a blank line still takes its number. (The census keeps counting
+    data rows from 1, `header_row=0`: its results are an operator's, and its API says so.)"""
     text = io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
     reader = csv.reader(text)
     try:
@@ -35,14 +41,14 @@ def iter_csv(
     names = [h.strip().lower() for h in header]
     if any(name not in names for name in required):
         raise FileFormatError(f"The CSV header must name the columns; known columns: {', '.join(known)}.")
-    row_number = 0
+    row_number = header_row
     while True:
         try:
             values = next(reader)
         except StopIteration:
             return
         except UnicodeDecodeError:
-            raise FileFormatError(f"The file is not UTF-8 after row {row_number}.") from None
+            raise FileFormatError(f"The file is not UTF-8 text after row {row_number}.") from None
         except csv.Error as exc:
             raise FileFormatError(f"The CSV is malformed after row {row_number}: {exc}.") from None
         row_number += 1
@@ -166,3 +172,80 @@ def iter_x12(
         yield from rows(x12.segments_stream(chunks()))
     except x12.X12Error as exc:
         raise FileFormatError(f"The 834 file cannot be read: {exc}") from None
+
+
+def _encoding_problem(binary: IO[bytes]) -> str | None:
+    """The first line that is not UTF-8, named as the spreadsheet numbers it (line 1 is the header).
+
+    Line by line, not in the reader's 8 KiB blocks: a block-wise decoder blames whichever row the
+    block happened to end in.
+    """
+    for line_number, line in enumerate(binary, start=1):
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            try:
+                line.decode("cp1252")
+                hint = " It looks like Latin-1 or Windows-1252 (what Excel saves as plain CSV)."
+            except UnicodeDecodeError:
+                hint = ""
+            return (
+                f"The file is not UTF-8 text: line {line_number} has a character that cannot be read "
+                f"(position {exc.start + 1}).{hint} Save it as “CSV UTF-8” and upload it again."
+            )
+    return None
+
+
+def _csv_header_problem(binary: IO[bytes], known: tuple[str, ...]) -> str | None:
+    text = io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
+    try:
+        header = next(csv.reader(text), [])
+    finally:
+        text.detach()
+    names = [h.strip().lower() for h in header]
+    if len(names) == 1 and ";" in names[0]:
+        return "The columns in line 1 are separated by semicolons; separate them with commas."
+    missing = [name for name in ("kind", "member_id") if name not in names]
+    unknown = [h.strip() for h, name in zip(header, names, strict=True) if name and name not in known]
+    if not missing and not unknown:
+        return None
+    parts = ["Line 1 must name the columns."]
+    if missing:
+        parts.append(f"Missing: {', '.join(missing)}.")
+    if unknown:
+        parts.append(f"Not recognised: {', '.join(unknown)}.")
+    parts.append(f"The columns are: {', '.join(known)}.")
+    return " ".join(parts)
+
+
+def _csv_data_rows(binary: IO[bytes]) -> int:
+    """Rows after the header that are not blank, without building them (a 100,000-row file is
+    counted at upload, while the uploader waits)."""
+    text = io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
+    reader = csv.reader(text)
+    try:
+        next(reader, None)
+        return sum(1 for values in reader if any(v.strip() for v in values))
+    except csv.Error as exc:
+        raise FileFormatError(f"The CSV cannot be read at line {reader.line_num}: {exc}.") from None
+
+
+def file_survey(path: str, file_format: str) -> int:
+    """Read a stored upload once, before it is accepted: the number of rows it holds.
+
+    Raises FileFormatError naming what is wrong with the file as a whole (encoding, header,
+    structure), so the uploader hears it at once instead of from a failed batch later.
+    """
+    with open(path, "rb") as handle:
+        if file_format == "csv":
+            problem = _encoding_problem(handle)
+            if problem is None:
+                handle.seek(0)
+                problem = _csv_header_problem(handle, FIELDS)
+            if problem is not None:
+                raise FileFormatError(problem)
+            handle.seek(0)
+            return _csv_data_rows(handle)
+        if file_format == "x12":
+            return sum(1 for _ in iter_x12(handle))
+        return sum(1 for _ in iter_json(handle))

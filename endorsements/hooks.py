@@ -22,11 +22,13 @@ NOTIFY_KINDS = {
     "endorsement.received": "endorsement_received",
     "endorsement.on_hold_funds": "endorsement_on_hold_funds",
     "endorsement.confirmed": "endorsement_confirmed",
+    "endorsement.activated": "endorsement_activated",
     "endorsement.rejected": "endorsement_rejected",
-    # The notifications app has no "failed" kind yet; to HR a terminal refusal reads as a rejection
-    # (the reason says it failed validation at the insurer).
-    "endorsement.failed": "endorsement_rejected",
+    "endorsement.failed": "endorsement_failed",
+    "endorsement.dead_letter": "endorsement_dead_lettered",
 }
+# Not a step of its own in the trail (the step is "fund_locked"): told to HR when the request had waited.
+WOKEN_KIND = "endorsement_woken"
 
 
 def request_step(
@@ -82,14 +84,94 @@ def low_balance(
     )
 
 
-def batch_received(*, employer_id: int, employer_name: str, batch_public_id: str, accepted: int) -> None:
-    """One notification per file rather than one per row."""
+def ea_running_low(
+    *,
+    employer_id: int,
+    employer_name: str,
+    currency: str,
+    days_left: int,
+    available: str,
+    needed_now: str,
+    recommended_topup: str,
+    day: str,
+) -> None:
+    """The forecast says the account runs dry soon: once a day at most per account."""
     _notify(
-        kind="endorsement_received",
+        kind="ea_running_low",
         employer_id=employer_id,
-        context={"reference": f"batch {batch_public_id} ({accepted} accepted)", "employer_name": employer_name},
-        dedupe_key=f"endorsements:batch:{batch_public_id}:received",
+        context={
+            "employer_name": employer_name,
+            "currency": currency,
+            "days_left": days_left,
+            "available": available,
+            "needed_now": needed_now,
+            "recommended_topup": recommended_topup,
+        },
+        dedupe_key=f"endorsements:ea_running_low:{employer_id}:{currency}:{day}",
     )
+
+
+def batch_finished(*, batch: Any, warning: str) -> None:
+    """One message per file with its counts, named by the file the HR user uploaded."""
+    _notify(
+        kind="endorsement_batch_finished",
+        employer_id=batch.employer_id,
+        context={
+            "file_name": batch.file_name or "without a name",
+            "employer_name": batch.employer.name,
+            "accepted": batch.rows_accepted,
+            "rejected": batch.rows_rejected,
+            "duplicate": batch.rows_duplicate,
+            "error": batch.error,
+            "warning": warning,
+        },
+        dedupe_key=f"endorsements:batch:{batch.public_id}:finished",
+    )
+
+
+def batch_held(*, batch: Any, reason: str) -> None:
+    """HR hears that its file waits for review; the trail records why."""
+    _audit(
+        kind="endorsement.batch_held",
+        subject_id=str(batch.employer_id),
+        actor="system:velocity",
+        payload={"batch": str(batch.public_id), "file_name": batch.file_name, "reason": reason},
+    )
+    _notify(
+        kind="endorsement_batch_held",
+        employer_id=batch.employer_id,
+        context={
+            "file_name": batch.file_name or "without a name",
+            "employer_name": batch.employer.name,
+            "reason": reason,
+        },
+        dedupe_key=f"endorsements:batch:{batch.public_id}:held",
+    )
+
+
+def batch_reviewed(*, batch: Any, decision: str, actor: str, note: str) -> None:
+    _audit(
+        kind=f"endorsement.batch_{decision}",
+        subject_id=str(batch.employer_id),
+        actor=actor,
+        payload={"batch": str(batch.public_id), "file_name": batch.file_name, "note": note},
+    )
+    _notify(
+        kind="endorsement_batch_reviewed",
+        employer_id=batch.employer_id,
+        context={
+            "file_name": batch.file_name or "without a name",
+            "employer_name": batch.employer.name,
+            "decision": decision,
+            "note": note,
+        },
+        dedupe_key=f"endorsements:batch:{batch.public_id}:reviewed",
+    )
+
+
+def requests_woken(requests: list[EndorsementRequest], *, actor: str) -> None:
+    """Parked requests that got their funds: HR is told (per request, or once per file)."""
+    _notify_requests(requests, "endorsement.woken", WOKEN_KIND)
 
 
 def _audit(*, kind: str, subject_id: str, actor: str, payload: dict[str, Any]) -> None:
@@ -147,6 +229,12 @@ def requests_step(
     notify_kind = NOTIFY_KINDS.get(kind)
     if not (notify and notify_kind):
         return
+    _notify_requests(requests, kind, notify_kind)
+
+
+def _notify_requests(requests: list[EndorsementRequest], kind: str, notify_kind: str) -> None:
+    if not requests:
+        return
     singles = [r for r in requests if r.batch_id is None]
     digests: dict[int, list[EndorsementRequest]] = {}
     for request in requests:
@@ -162,7 +250,9 @@ def requests_step(
     for group in digests.values():
         first = group[0]
         assert first.batch is not None
-        reference = f"batch {first.batch.public_id}"
+        count = len(group)
+        noun = "endorsement" if count == 1 else "endorsements"
+        reference = f"{count} {noun} from your file {first.batch.file_name or 'without a name'}"
         _notify(
             kind=notify_kind,
             employer_id=first.employer_id,
@@ -172,7 +262,8 @@ def requests_step(
                 "policy_number": first.policy.policy_number,
                 "amount_required": str(sum((r.amount for r in group), start=group[0].amount * 0)),
                 "currency": first.currency,
-                "reason": "see the batch results for each endorsement",
+                "reason": "see the file's results for each endorsement",
             },
+            # One message per file and step, however many chunks or deliveries step its requests.
             dedupe_key=f"endorsements:batch:{first.batch.public_id}:{kind}",
         )

@@ -219,6 +219,43 @@ class EndorsementAccount(models.Model):
         return f"EA {self.employer} {self.currency}"
 
 
+class EmployerSafeguards(models.Model):
+    """Per-employer thresholds of the velocity circuit breaker and the cash-flow forecast.
+
+    An employer without a row gets the defaults below (`safeguards_for`).
+    """
+
+    employer = models.OneToOneField(Organization, on_delete=models.CASCADE, related_name="endorsement_safeguards")
+    velocity_enabled = models.BooleanField(default=True)
+    # A file trips the breaker when, with it, the last hour's or day's additions (or deletions) pass
+    # this many times the employer's busiest hour or day of the lookback period...
+    velocity_multiplier = models.PositiveSmallIntegerField(default=3)
+    velocity_lookback_days = models.PositiveSmallIntegerField(default=90)
+    # ... and are more than this many rows (a small employer's normal month never trips).
+    velocity_min_rows = models.PositiveIntegerField(default=100)
+    # A single file removing more than this share of the covered members trips it too.
+    deletion_share_percent = models.PositiveSmallIntegerField(default=20)
+    deletion_share_min_rows = models.PositiveIntegerField(default=5)
+    # Forecast: the balance to keep above what is pending, as a share of the annual premium...
+    floor_percent = models.PositiveSmallIntegerField(default=10)
+    # ... plus this many days of the employer's usual spending in a recommended top-up.
+    topup_cover_days = models.PositiveSmallIntegerField(default=30)
+    # HR is warned when the account will run dry within this many days.
+    low_balance_days = models.PositiveSmallIntegerField(default=14)
+
+    class Meta:
+        verbose_name_plural = "employer safeguards"
+        constraints = [
+            models.CheckConstraint(condition=Q(velocity_multiplier__gte=1), name="endorsement_safeguard_multiplier"),
+            models.CheckConstraint(
+                condition=Q(deletion_share_percent__lte=100, floor_percent__lte=100), name="endorsement_safeguard_pct"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Safeguards of {self.employer}"
+
+
 class InsurerAccount(models.Model):
     """The insurer's premium account per currency: debits are posted to it, refunds come from it."""
 
@@ -243,6 +280,8 @@ class Batch(models.Model):
         PROCESSING = "processing", "Processing"
         COMPLETED = "completed", "Completed"
         FAILED = "failed", "Failed (file unreadable)"
+        HELD = "held", "Held for review (far above the usual pattern)"
+        REJECTED = "rejected", "Rejected after review"
 
     class Format(models.TextChoices):
         CSV = "csv", "CSV"
@@ -256,13 +295,29 @@ class Batch(models.Model):
     file_name = models.CharField(max_length=255, blank=True, default="")
     file_path = models.CharField(max_length=500)
     file_sha256 = models.CharField(max_length=64)
+    # The SHA-256 again, set on uploads since whole-file dedupe (NULL on older rows, which may hold
+    # the same file twice): the unique constraint below is on it, so it applies to existing data.
+    file_key = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
     file_size = models.PositiveBigIntegerField(default=0)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    # The resume cursor: the number of the last row committed (a CSV's spreadsheet line, a JSON
+    # element's position), not a count. Counts of rows are the three below; the total is counted at upload.
     rows_done = models.PositiveIntegerField(default=0)
+    rows_total = models.PositiveIntegerField(null=True, blank=True)
     rows_accepted = models.PositiveIntegerField(default=0)
     rows_rejected = models.PositiveIntegerField(default=0)
     rows_duplicate = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True, default="")
+    # Things the uploader should know that are not errors ("the file has no rows").
+    warnings = models.JSONField(default=list, blank=True)
+    # The velocity circuit breaker: why the file waits for review, the figures it decided on, and
+    # the review. A released file is not checked again.
+    hold_reason = models.TextField(blank=True, default="")
+    velocity = models.JSONField(default=dict, blank=True)
+    velocity_cleared = models.BooleanField(default=False)
+    reviewed_by = models.ForeignKey("identity.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    review_note = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -270,9 +325,29 @@ class Batch(models.Model):
     class Meta:
         verbose_name_plural = "batches"
         ordering = ["-created_at"]
+        constraints = [
+            # The same file is one batch: a second upload answers with the first (unless it failed).
+            models.UniqueConstraint(
+                fields=["employer", "file_key"],
+                condition=Q(file_key__isnull=False) & ~Q(status="failed"),
+                name="endorsement_batch_unique_file",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"Batch {self.public_id} ({self.status})"
+
+    @property
+    def rows_processed(self) -> int:
+        return self.rows_accepted + self.rows_rejected + self.rows_duplicate
+
+    @property
+    def percent_done(self) -> int:
+        if self.status == self.Status.COMPLETED:
+            return 100
+        if not self.rows_total:
+            return 0
+        return min(100, self.rows_processed * 100 // self.rows_total)
 
 
 class EndorsementRequest(RequestStateMachine):
@@ -511,6 +586,15 @@ class ParkedRequest(EndorsementRequest):
     class Meta:
         proxy = True
         verbose_name = "parked request (insufficient funds)"
+
+
+class HeldBatch(Batch):
+    """Files the velocity circuit breaker held, for the operator's review."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "held batch (velocity review)"
+        verbose_name_plural = "held batches (velocity review)"
 
 
 class DeadLetterRequest(EndorsementRequest):

@@ -19,6 +19,8 @@ BEAT_SCHEDULE = {
     "endorsements-batches-sweep": {"task": "endorsements.tasks.batches_sweep_task", "schedule": 300.0},
     # ... and so is a delivery whose retry never came (the insurer dedupes by our key).
     "endorsements-dispatches-sweep": {"task": "endorsements.tasks.dispatches_sweep_task", "schedule": 300.0},
+    # Accounts that will run dry within their warning period: HR is told (once a day per account).
+    "endorsements-forecast-alerts": {"task": "endorsements.tasks.ea_forecast_alerts_task", "schedule": 3600.0},
     "endorsements-metrics-refresh": {
         "task": "endorsements.tasks.metrics_refresh_task",
         "schedule": 60.0,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from endorsements.services import batches, dispatch, funding, inbox, onboarding
+from endorsements.services import batches, dispatch, forecast, funding, inbox, onboarding
 
 
 @shared_task(acks_late=True, time_limit=900, soft_time_limit=840)
@@ -12,6 +12,18 @@ def batch_process_task(batch_id: int) -> None:
     done = batches.batch_process(batch_id=batch_id)
     if not done:
         batch_process_task.delay(batch_id)  # hand over: a fresh task continues after the last committed row
+        return
+    # A file is the largest change to what waits for funds: warn HR now, not at the next sweep.
+    from endorsements.models import Batch
+
+    employer_id = Batch.objects.filter(pk=batch_id).values_list("employer_id", flat=True).first()
+    if employer_id is not None:
+        forecast.ea_forecast_alerts(employer_id=employer_id)
+
+
+@shared_task(acks_late=True, time_limit=300, soft_time_limit=280)
+def ea_forecast_alerts_task() -> int:
+    return forecast.ea_forecast_alerts()
 
 
 @shared_task(acks_late=True, time_limit=60, soft_time_limit=50)

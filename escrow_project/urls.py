@@ -23,6 +23,7 @@ urlpatterns = [
     path("health/ready", health.ready, name="health-ready"),
     path("api/v1/", include(api_v1)),
     path("escrow/", include("transactions.urls")),
+    path("employer/", include("endorsements.urls")),
     path("metrics", metrics.metrics, name="prometheus-django-metrics"),
 ]
 if settings.API_DOCS_ENABLED:

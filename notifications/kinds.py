@@ -57,6 +57,40 @@ KINDS: dict[str, KindSpec] = {
         ),
         _kind("endorsement_confirmed", "reference employer_name", "The insurer confirmed an endorsement."),
         _kind("endorsement_rejected", "reference employer_name reason", "The insurer rejected an endorsement."),
+        _kind("endorsement_activated", "reference employer_name", "Cover is in force: the insurer activated it."),
+        _kind(
+            "endorsement_woken",
+            "reference employer_name",
+            "An endorsement that waited for funds got them and is on its way to the insurer.",
+        ),
+        _kind("endorsement_failed", "reference employer_name reason", "An endorsement failed and will not go ahead."),
+        _kind(
+            "endorsement_dead_lettered",
+            "reference employer_name reason",
+            "The insurer could not be reached for an endorsement; an operator is looking at it.",
+        ),
+        _kind(
+            "endorsement_batch_finished",
+            "file_name employer_name accepted rejected duplicate",
+            "An uploaded endorsement file was processed (with its counts).",
+        ),
+        _kind(
+            "endorsement_batch_held",
+            "file_name employer_name reason",
+            "An uploaded endorsement file is far above the employer's usual pattern and waits for review.",
+            (EMAIL, SMS, LIVE),
+        ),
+        _kind(
+            "endorsement_batch_reviewed",
+            "file_name employer_name decision",
+            "An operator released or rejected a held endorsement file.",
+        ),
+        _kind(
+            "ea_running_low",
+            "employer_name currency days_left available needed_now recommended_topup",
+            "An endorsement account will run dry soon at the employer's usual pace (forecast).",
+            (EMAIL, LIVE, WEBHOOK),
+        ),
         _kind(
             "ea_low_balance",
             "employer_name balance threshold currency",

@@ -37,6 +37,8 @@ class EndorsementAccountRowSerializer(serializers.Serializer[Any]):
     balance = serializers.CharField(help_text="with the currency's decimals")
     locked = serializers.CharField(help_text="with the currency's decimals")
     available = serializers.CharField(help_text="with the currency's decimals")
+    parked = serializers.CharField(help_text="waiting for funds (not locked), with the currency's decimals")
+    parked_count = serializers.IntegerField(help_text="endorsements waiting for funds")
 
 
 class EndorsementAccountBalancesSerializer(serializers.Serializer[Any]):
@@ -83,6 +85,7 @@ def _account_rows(eas: list[EndorsementAccount]) -> list[dict[str, Any]]:
     rows = []
     for ea in eas:
         summary = funds.balance_summary(ea)
+        parked, parked_count = selectors.parked_totals(employer_id=ea.employer_id, currency=ea.currency)
         rows.append(
             {
                 "employer": str(ea.employer.public_id),
@@ -90,6 +93,8 @@ def _account_rows(eas: list[EndorsementAccount]) -> list[dict[str, Any]]:
                 "balance": format_amount(summary["balance"], ea.currency),
                 "locked": format_amount(summary["locked"], ea.currency),
                 "available": format_amount(summary["available"], ea.currency),
+                "parked": format_amount(parked, ea.currency),
+                "parked_count": parked_count,
             }
         )
     return rows
@@ -186,3 +191,88 @@ class LedgerHistoryView(APIView):
             for line in page
         ]
         return paginator.get_paginated_response(data)
+
+
+class ForecastPointSerializer(serializers.Serializer[Any]):
+    day = serializers.IntegerField(help_text="days from today")
+    left = serializers.CharField(help_text="projected balance left after what waits (negative: short)")
+
+
+class EndorsementAccountForecastSerializer(serializers.Serializer[Any]):
+    employer = serializers.UUIDField()
+    currency = serializers.CharField()
+    balance = serializers.CharField()
+    locked = serializers.CharField()
+    available = serializers.CharField()
+    parked = serializers.CharField(help_text="debits waiting for funds")
+    parked_count = serializers.IntegerField()
+    pending = serializers.CharField(help_text="debits received but not yet funded or parked")
+    daily_spend = serializers.CharField(help_text="usual net spending per day (last 30 days)")
+    annual_premium = serializers.CharField(help_text="yearly premium of the members covered now")
+    floor = serializers.CharField(help_text="balance to keep above what waits (floor_percent of annual premium)")
+    floor_percent = serializers.IntegerField()
+    needed_to_clear = serializers.CharField(help_text="to top up now so nothing waits for funds")
+    recommended_topup = serializers.CharField(help_text="what waits + cover_days of usual spending + floor - available")
+    cover_days = serializers.IntegerField()
+    days_until_exhausted = serializers.IntegerField(
+        allow_null=True, help_text="0: already short; null: nothing is spent at the usual pace"
+    )
+    runs_out_on = serializers.DateField(allow_null=True)
+    running_low = serializers.BooleanField(help_text="runs dry within low_balance_days: HR is warned")
+    low_balance_days = serializers.IntegerField()
+    projection = ForecastPointSerializer(many=True)
+
+
+def forecast_body(ea: EndorsementAccount) -> dict[str, Any]:
+    from endorsements.services.forecast import ea_forecast
+
+    f = ea_forecast(ea=ea)
+
+    def money(minor: int) -> str:
+        return format_amount(f.amount(minor), f.currency)
+
+    return {
+        "employer": str(ea.employer.public_id),
+        "currency": f.currency,
+        **{
+            name: money(getattr(f, name))
+            for name in (
+                "balance",
+                "locked",
+                "available",
+                "parked",
+                "pending",
+                "daily_spend",
+                "annual_premium",
+                "floor",
+                "needed_to_clear",
+                "recommended_topup",
+            )
+        },
+        "parked_count": f.parked_count,
+        "floor_percent": f.floor_percent,
+        "cover_days": f.cover_days,
+        "days_until_exhausted": f.days_until_exhausted,
+        "runs_out_on": f.runs_out_on,
+        "running_low": f.running_low,
+        "low_balance_days": f.low_balance_days,
+        "projection": [{"day": day, "left": money(left)} for day, left in f.projection],
+    }
+
+
+class LedgerForecastView(APIView):
+    """When the Endorsement Account runs dry at the usual pace, and what to top up."""
+
+    permission_classes = [IsAuthenticated]
+    serializer_class = EndorsementAccountForecastSerializer
+
+    def get(self, request: Request) -> Response:
+        employer = selectors.employer_for_user(
+            user=request.user, employer_public_id=request.query_params.get("employer")
+        )
+        currency = request.query_params.get("currency")
+        eas = EndorsementAccount.objects.filter(employer=employer).select_related("employer")
+        ea = eas.filter(currency=currency).first() if currency else (eas.first() if eas.count() == 1 else None)
+        if ea is None:
+            raise NotFoundError("No Endorsement Account in that currency; pass ?currency=.", code="account_not_found")
+        return Response(EndorsementAccountForecastSerializer(forecast_body(ea)).data)

@@ -41,7 +41,8 @@ Upload a file of endorsements as the multipart field `file` (and `employer` when
 Accepted: **CSV** (`.csv`, UTF-8, a header line naming the columns below, one endorsement
 per line), **JSON** (`.json`, an array of objects with the same fields) or **X12 834** (`.x12`,
 `.834`, `.edi`). The answer is 202 with the batch; follow `Location` for progress and
-`/rows` (or `/rows.csv`) for each row's outcome and errors.
+`/rows` (or `/rows.csv`) for each row's outcome and errors. Rows are numbered as a spreadsheet
+shows the file: the header is row 1.
 
 | column | meaning |
 | --- | --- |
@@ -52,4 +53,11 @@ CSV example:
 ```
 {_CSV_EXAMPLE}
 ```
+"""
+
+BATCH_UPLOAD_ANSWERS = """
+**Answers.** 202: the file is accepted and queued (`rows_total` counted). 200: the same file was
+uploaded before; the answer is that first batch, with `repeated: true`. 422 `upload_unreadable`:
+the file's encoding (not UTF-8: the line is named), CSV header or structure is wrong; nothing is
+kept. A file far above the employer's usual pattern is accepted and then `held` for review.
 """

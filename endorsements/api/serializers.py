@@ -57,12 +57,13 @@ class BatchSerializer(serializers.ModelSerializer[Batch]):
             "file_name",
             "file_format",
             "file_size",
-            "rows_done",
+            "rows_total",
             "rows_accepted",
             "rows_rejected",
             "rows_duplicate",
             "progress",
             "error",
+            "warnings",
             "created_at",
             "started_at",
             "finished_at",
@@ -70,7 +71,9 @@ class BatchSerializer(serializers.ModelSerializer[Batch]):
 
     def get_progress(self, obj: Batch) -> dict[str, Any]:
         return {
-            "rows_done": obj.rows_done,
+            "rows_done": obj.rows_processed,
+            "rows_total": obj.rows_total,
+            "percent": obj.percent_done,
             "accepted": obj.rows_accepted,
             "rejected": obj.rows_rejected,
             "duplicate": obj.rows_duplicate,

@@ -5,6 +5,7 @@ from endorsements.api import ledger_views, onboarding_views, views, webhooks
 urlpatterns: list[URLPattern | URLResolver] = [
     path("ledger/balance", ledger_views.LedgerBalanceView.as_view(), name="endorsement-ledger-balance"),
     path("ledger/topup", ledger_views.LedgerTopupView.as_view(), name="endorsement-ledger-topup"),
+    path("ledger/forecast", ledger_views.LedgerForecastView.as_view(), name="endorsement-ledger-forecast"),
     path("ledger/history", ledger_views.LedgerHistoryView.as_view(), name="endorsement-ledger-history"),
     path("endorsements/", views.EndorsementListCreateView.as_view(), name="endorsement-list"),
     path("endorsements/audit-trail", views.EndorsementAuditTrailView.as_view(), name="endorsement-audit-trail"),

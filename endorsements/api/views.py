@@ -14,11 +14,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from endorsements import selectors
-from endorsements.api.schema import BATCH_FORMATS_DESCRIPTION, ENDORSEMENT_REQUEST_SCHEMA
+from endorsements.api.schema import BATCH_FORMATS_DESCRIPTION, BATCH_UPLOAD_ANSWERS, ENDORSEMENT_REQUEST_SCHEMA
 from endorsements.api.serializers import BatchRowSerializer, BatchSerializer, EndorsementRequestSerializer
 from endorsements.hooks import SUBJECT_TYPE
 from endorsements.models import BatchRow, EndorsementRequest
-from endorsements.services.batches import batch_create
+from endorsements.services.batches import batch_upload
 from endorsements.services.intake import endorsement_submit
 from escrow_project.common.csv_safe import csv_response
 from escrow_project.common.errors import NotFoundError, UnprocessableError
@@ -73,9 +73,9 @@ class BatchUploadView(APIView):
         request={
             "multipart/form-data": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}
         },
-        responses={202: BatchSerializer},
+        responses={202: BatchSerializer, 200: BatchSerializer},
         summary="Upload a batch of endorsements (CSV, JSON or X12 834)",
-        description=BATCH_FORMATS_DESCRIPTION,
+        description=BATCH_FORMATS_DESCRIPTION + BATCH_UPLOAD_ANSWERS,
     )
     @idempotent
     def post(self, request: Request) -> Response:
@@ -85,10 +85,13 @@ class BatchUploadView(APIView):
         upload = request.FILES.get("file")
         if upload is None:
             raise UnprocessableError("Attach the file as the multipart field `file`.", code="file_required")
-        batch = batch_create(employer=employer, user=request.user, upload=upload)  # type: ignore[arg-type]
-        body = BatchSerializer(batch).data
+        uploaded = batch_upload(employer=employer, user=request.user, upload=upload)  # type: ignore[arg-type]
+        batch = uploaded.batch
+        body = {**BatchSerializer(batch).data, "repeated": uploaded.repeated}
         location = f"/api/v1/endorsements/batches/{batch.public_id}"
-        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": location})
+        # The same file again is not a new batch: 200 with the first upload's batch.
+        code = status.HTTP_200_OK if uploaded.repeated else status.HTTP_202_ACCEPTED
+        return Response(body, status=code, headers={"Location": location})
 
 
 class BatchDetailView(APIView):
@@ -117,18 +120,8 @@ class BatchRowsCsvView(APIView):
     @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR})
     def get(self, request: Request, batch_id: str) -> StreamingHttpResponse:
         batch = selectors.batch_get_for_user(user=request.user, public_id=batch_id)
-        rows = selectors.batch_rows(batch=batch, outcome=request.query_params.get("outcome"))
-
-        def lines() -> Any:
-            for row in rows.iterator(chunk_size=2000):
-                reasons = "; ".join(f"{e.get('field') or '-'}: {e.get('message')}" for e in row.errors)
-                yield [row.row_number, row.outcome, row.tracking_id, row.original_tracking_id, reasons]
-
-        return csv_response(
-            f"batch-{batch.public_id}-results.csv",
-            ["row", "outcome", "tracking_id", "original_tracking_id", "errors"],
-            lines(),
-        )
+        header, lines = selectors.batch_rows_csv(batch=batch, outcome=request.query_params.get("outcome"))
+        return csv_response(f"batch-{batch.public_id}-results.csv", header, lines)
 
 
 class AuditTrailEventSerializer(serializers.Serializer[Any]):

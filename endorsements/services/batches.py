@@ -8,20 +8,22 @@ import itertools
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 import structlog
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
-from django.db import InterfaceError, OperationalError, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
 from endorsements import hooks, metrics
-from endorsements.files import FileFormatError, iter_csv, iter_json, iter_x12
+from endorsements.files import FileFormatError, file_survey, iter_csv, iter_json, iter_x12
 from endorsements.models import Batch, BatchRow, GroupPolicy
 from endorsements.services.funding import ea_drain, ea_lock
 from endorsements.services.intake import endorsements_intake
+from endorsements.services.velocity import batch_velocity_hold
 from endorsements.states import RequestState
 from escrow_project.common.enqueue import enqueue_on_commit
 from escrow_project.common.errors import NotFoundError, UnprocessableError
@@ -60,9 +62,31 @@ def file_format_of(upload: UploadedFile) -> str:
     )
 
 
-@transaction.atomic
-def batch_create(*, employer: Organization, user: User | None, upload: UploadedFile) -> Batch:
-    """Store the uploaded file (streamed to disk) and queue it for background processing."""
+@dataclass(frozen=True)
+class BatchUpload:
+    batch: Batch
+    repeated: bool  # the same file was uploaded before: `batch` is the first upload's batch
+
+
+def _refuse_unreadable(path: Path, file_format: str) -> int:
+    try:
+        return file_survey(str(path), file_format)
+    except FileFormatError as exc:
+        path.unlink(missing_ok=True)
+        raise UnprocessableError(
+            str(exc),
+            code="upload_unreadable",
+            errors=[{"field": "file", "code": "unreadable", "message": str(exc)}],
+        ) from None
+
+
+def batch_upload(*, employer: Organization, user: User | None, upload: UploadedFile) -> BatchUpload:
+    """Store the uploaded file (streamed to disk), check it as a whole, and queue it for processing.
+
+    A file this employer already sent (same SHA-256, not failed) is not processed twice: the answer
+    is the first batch. A file whose encoding, header or structure is wrong is refused here (422),
+    before anything is accepted.
+    """
     file_format = file_format_of(upload)
     max_bytes = settings.ENDORSEMENTS_BATCH_MAX_BYTES
     if upload.size is not None and upload.size > max_bytes:
@@ -79,23 +103,58 @@ def batch_create(*, employer: Organization, user: User | None, upload: UploadedF
             digest.update(chunk)
             size += len(chunk)
             out.write(chunk)
+    sha256 = digest.hexdigest()
+    earlier = _same_file(employer, sha256)
+    if earlier is not None:
+        path.unlink(missing_ok=True)
+        return BatchUpload(batch=earlier, repeated=True)
     if file_format == Batch.Format.JSON:
         _refuse_deep_json(path)
-    batch = Batch.objects.create(
-        public_id=public_id,
-        employer=employer,
-        submitted_by=user,
-        file_format=file_format,
-        file_name=(upload.name or "")[:255],
-        file_path=str(path),
-        file_sha256=digest.hexdigest(),
-        file_size=size,
-    )
-    from endorsements.tasks import batch_process_task
+    rows_total = _refuse_unreadable(path, file_format)
+    try:
+        with transaction.atomic():
+            batch = Batch.objects.create(
+                public_id=public_id,
+                employer=employer,
+                submitted_by=user,
+                file_format=file_format,
+                file_name=(upload.name or "")[:255],
+                file_path=str(path),
+                file_sha256=sha256,
+                file_key=sha256,
+                file_size=size,
+                rows_total=rows_total,
+                warnings=[] if rows_total else [NO_ROWS_WARNING],
+            )
+            from endorsements.tasks import batch_process_task
 
-    enqueue_on_commit(batch_process_task, batch.pk)
-    logger.info("endorsement_batch_created", batch=str(batch.public_id), size=size)
-    return batch
+            enqueue_on_commit(batch_process_task, batch.pk)
+    except IntegrityError:
+        # The same file uploaded twice at once: the other upload's batch won the constraint.
+        path.unlink(missing_ok=True)
+        earlier = _same_file(employer, sha256)
+        if earlier is None:
+            raise
+        return BatchUpload(batch=earlier, repeated=True)
+    logger.info("endorsement_batch_created", batch=str(batch.public_id), size=size, rows=rows_total)
+    return BatchUpload(batch=batch, repeated=False)
+
+
+NO_ROWS_WARNING = "The file has no rows to process (only a header, or nothing): nothing was changed."
+
+
+def _same_file(employer: Organization, sha256: str) -> Batch | None:
+    return (
+        Batch.objects.filter(employer=employer, file_sha256=sha256)
+        .exclude(status=Batch.Status.FAILED)
+        .order_by("created_at")
+        .first()
+    )
+
+
+def batch_create(*, employer: Organization, user: User | None, upload: UploadedFile) -> Batch:
+    """The batch for an upload (the first one's, when the same file was sent before)."""
+    return batch_upload(employer=employer, user=user, upload=upload).batch
 
 
 BATCH_SWEEP_AFTER = datetime.timedelta(minutes=5)
@@ -148,12 +207,16 @@ def batch_process(*, batch_id: int, max_rows: int | None = ROWS_PER_TASK) -> boo
     batch = Batch.objects.filter(pk=batch_id).first()
     if batch is None:
         raise NotFoundError("No such batch.", code="batch_not_found")
-    if batch.status in (Batch.Status.COMPLETED, Batch.Status.FAILED):
+    if batch.status in (Batch.Status.COMPLETED, Batch.Status.FAILED, Batch.Status.HELD, Batch.Status.REJECTED):
         return True
+    if batch.started_at is None and batch_velocity_hold(batch_id=batch.pk):
+        return True  # waits for an operator's review; releasing it queues it again
     if batch.started_at is None:
-        Batch.objects.filter(pk=batch.pk, started_at__isnull=True).update(
+        Batch.objects.filter(pk=batch.pk, started_at__isnull=True, status=Batch.Status.QUEUED).update(
             started_at=timezone.now(), status=Batch.Status.PROCESSING
         )
+        if Batch.objects.filter(pk=batch.pk, status=Batch.Status.HELD).exists():
+            return True  # a concurrent run held it
     processed = 0
     try:
         with open(batch.file_path, "rb") as handle:
@@ -217,19 +280,18 @@ def _chunk_commit(*, batch_id: int, chunk: list[tuple[int, Any]]) -> bool:
 
 @transaction.atomic
 def _batch_finish(*, batch_id: int, error: str) -> None:
-    batch = Batch.objects.select_for_update(no_key=True).get(pk=batch_id)
+    batch = Batch.objects.select_for_update(no_key=True).select_related("employer").get(pk=batch_id)
     if batch.status in (Batch.Status.COMPLETED, Batch.Status.FAILED):
         return
     # A file that breaks half-way keeps the rows committed before the break (never lost).
     batch.status = Batch.Status.FAILED if error else Batch.Status.COMPLETED
     batch.error = error
     batch.finished_at = timezone.now()
-    batch.save(update_fields=["status", "error", "finished_at"])
-    if batch.rows_done:
-        hooks.batch_received(
-            employer_id=batch.employer_id,
-            employer_name=batch.employer.name,
-            batch_public_id=str(batch.public_id),
-            accepted=batch.rows_accepted,
-        )
+    warning = ""
+    if not error and not batch.rows_processed:
+        warning = NO_ROWS_WARNING
+        if warning not in batch.warnings:
+            batch.warnings = [*batch.warnings, warning]
+    batch.save(update_fields=["status", "error", "finished_at", "warnings"])
+    hooks.batch_finished(batch=batch, warning=warning)
     logger.info("endorsement_batch_finished", batch=str(batch.public_id), status=batch.status)

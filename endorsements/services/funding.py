@@ -80,11 +80,13 @@ def ea_drain(*, employer_id: int, currency: str, actor: str = "system") -> Drain
         )
         if not page:
             break
+        was_parked = {r.pk for r in page if r.state == RequestState.ON_HOLD_FUNDS}
         fitting, blocked, available = _fund_in_order(ea, page, available)
         if not fitting:
             break
         _save_states(fitting, ["state", "parked_at", "hold_id"])
         hooks.requests_step(fitting, "endorsement.fund_locked", actor=actor)
+        hooks.requests_woken([r for r in fitting if r.pk in was_parked], actor=actor)
         result.locked += len(fitting)
     if blocked:
         # Park the newcomers behind the head of the queue; already parked ones stay as they are.

@@ -383,7 +383,9 @@ def census_process(*, census_id: int, progress: Callable[[CensusImport], None] |
             rows = (
                 iter_x12(handle, census=True)
                 if census.file_path.endswith(".x12")
-                else iter_csv(handle, required=("member_id", "relationship", "start_date"), known=CENSUS_FIELDS)
+                else iter_csv(
+                    handle, required=("member_id", "relationship", "start_date"), known=CENSUS_FIELDS, header_row=0
+                )
             )
             for number, raw in rows:
                 chunk.append((number, raw))

@@ -110,15 +110,23 @@ def test_a_batch_with_good_and_bad_rows_keeps_the_good_ones(live_world, client_f
     response, batch = upload(client, csv_file(lines), django_capture_on_commit_callbacks)
     status = client.get(response.headers["Location"]).json()
     assert status["status"] == "completed"
-    assert status["progress"] == {"rows_done": 6, "accepted": 2, "rejected": 3, "duplicate": 1}
+    assert status["progress"] == {
+        "rows_done": 6,
+        "rows_total": 6,
+        "percent": 100,
+        "accepted": 2,
+        "rejected": 3,
+        "duplicate": 1,
+    }
     rows = client.get(f"/api/v1/endorsements/batches/{batch.public_id}/rows").json()["results"]
     assert [(r["row"], r["outcome"]) for r in rows] == [
-        (1, "accepted"),
-        (2, "rejected"),
+        # As the spreadsheet numbers them: the header is row 1.
+        (2, "accepted"),
         (3, "rejected"),
-        (4, "accepted"),
-        (5, "duplicate"),
-        (6, "rejected"),
+        (4, "rejected"),
+        (5, "accepted"),
+        (6, "duplicate"),
+        (7, "rejected"),
     ]
     assert rows[1]["errors"] == [
         {"field": "plan", "code": "unknown_plan", "message": "This plan is not on the policy for this relationship."}

@@ -81,7 +81,7 @@ def test_invalid_items_fail_with_holds_voided_and_the_rest_go_out_next_window(li
 
     failed = AuditEvent.objects.get(subject_id=str(world.employer.pk), kind="endorsement.failed")
     assert [r["tracking_id"] for r in failed.payload["requests"]] == [bad.tracking_id]
-    told = Notification.objects.filter(recipient_organization=world.employer, kind="endorsement_rejected")
+    told = Notification.objects.filter(recipient_organization=world.employer, kind="endorsement_failed")
     contexts: list[Any] = [n.context for n in told]
     assert {c["reference"] for c in contexts} == {bad.tracking_id}
     assert all("not a valid member number" in c["reason"] for c in contexts)

@@ -49,9 +49,10 @@ def test_broken_json_files_say_why(data, message):
 
 def test_csv_rows_are_numbered_and_blank_lines_skipped():
     data = b'\xef\xbb\xbfkind,member_id\naddition,E1\n\n"deletion","E,2"\n'
+    # Numbered as a spreadsheet shows the file: the header is row 1, the blank line is row 3.
     assert list(iter_csv(io.BytesIO(data))) == [
-        (1, {"kind": "addition", "member_id": "E1"}),
-        (3, {"kind": "deletion", "member_id": "E,2"}),
+        (2, {"kind": "addition", "member_id": "E1"}),
+        (4, {"kind": "deletion", "member_id": "E,2"}),
     ]
 
 

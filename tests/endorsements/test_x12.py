@@ -154,16 +154,16 @@ def test_an_834_file_is_a_third_intake_format_with_per_row_results_and_dedupe(li
     assert errors[0]["field"] == "kind"
 
 
-def test_an_unreadable_834_fails_the_batch_with_a_reason(world):
+def test_an_unreadable_834_is_refused_at_upload_with_a_reason(world):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     from endorsements.models import Batch
     from endorsements.services import batches
+    from escrow_project.common.errors import UnprocessableError
 
     upload = SimpleUploadedFile("enrol.x12", b"this is not an interchange at all" * 10)
-    batch = batches.batch_create(employer=world.employer, user=world.hr, upload=upload)
-    batches.batch_process(batch_id=batch.pk)
+    with pytest.raises(UnprocessableError, match="834") as refused:
+        batches.batch_create(employer=world.employer, user=world.hr, upload=upload)
 
-    batch = Batch.objects.get(pk=batch.pk)
-    assert batch.status == Batch.Status.FAILED
-    assert "834" in batch.error
+    assert refused.value.code == "upload_unreadable"
+    assert not Batch.objects.exists()

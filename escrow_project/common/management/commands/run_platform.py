@@ -85,6 +85,8 @@ class Command(BaseCommand):
             self.style.SUCCESS(
                 "\nThe platform is starting:\n"
                 f"  Operator console   {base}/admin/\n"
+                f"  Party pages        {base}/escrow/\n"
+                f"  Employer HR pages  {base}/employer/\n"
                 f"  API docs (Swagger) {base}/api/docs/\n"
                 f"  OpenAPI schema     {base}/api/schema/\n"
                 f"  Health             {base}/health/live  {base}/health/ready\n"
