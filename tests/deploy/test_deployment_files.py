@@ -104,7 +104,8 @@ def test_dashboards_read_real_metrics(exported):
     problems = []
     for path in dashboards:
         dashboard: dict[str, Any] = json.loads(path.read_text())
-        assert dashboard["uid"] and dashboard["panels"]
+        assert dashboard["uid"]
+        assert dashboard["panels"]
         for panel in dashboard["panels"]:
             for target in panel["targets"]:
                 problems += [f"{path.name} / {panel['title']}: {p}" for p in _check_expr(target["expr"], exported)]
@@ -136,6 +137,7 @@ def test_dockerfile_is_multi_stage_and_runs_as_a_non_root_user():
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert len(re.findall(r"^FROM ", dockerfile, re.MULTILINE)) >= 2
     user = re.findall(r"^USER (\S+)", dockerfile, re.MULTILINE)
-    assert user and user[-1] not in ("root", "0")
+    assert user
+    assert user[-1] not in ("root", "0")
     cmd = json.loads(re.findall(r"^CMD (.+)$", dockerfile, re.MULTILINE)[-1])
     assert shlex.join(cmd).startswith("python -m uvicorn escrow_project.asgi:application")
