@@ -10,7 +10,8 @@ from django.db.models import prefetch_related_objects
 from audit.services import event_record
 from endorsements import metrics
 from endorsements.models import EndorsementRequest
-from notifications.services import notification_enqueue
+from ledger import selectors as ledger_selectors
+from notifications.services import notification_enqueue, send_escalation_alert
 from notifications.types import Recipient
 
 logger = structlog.get_logger(__name__)
@@ -175,4 +176,28 @@ def requests_step(
                 "reason": "see the batch results for each endorsement",
             },
             dedupe_key=f"endorsements:batch:{first.batch.public_id}:{kind}",
+        )
+
+
+def reconciliation_break_audit(*, break_row: Any, event: str, actor: str) -> bool:
+    """A break of an insurer run changed: one event on the run's own chain (auditors follow a run)."""
+    event_record(
+        kind=f"reconciliation.{event}",
+        subject_type="reconciliation_run",
+        subject_id=str(break_row.run.public_id),
+        actor=actor or "system",
+        payload=ledger_selectors.break_audit_payload(break_row=break_row, event=event),
+    )
+    return True
+
+
+def reconciliation_breaks_alert(*, run: Any) -> None:
+    """Operators hear of a run that found breaks (e-mail, SMS, live), once per run."""
+    if run.break_count:
+        send_escalation_alert(
+            kind="reconciliation_breaks_found",
+            context={"reference": f"{run} ({run.public_id})", "break_count": run.break_count},
+            subject_type="reconciliation_run",
+            subject_id=str(run.public_id),
+            dedupe_key=f"reconciliation:{run.public_id}",
         )

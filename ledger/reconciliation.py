@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
@@ -33,7 +33,7 @@ class Outcome(StrEnum):
     DUPLICATE = "duplicate"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Line:
     """One record on either side. `key` is the natural key without the date (member, action)."""
 
@@ -46,7 +46,7 @@ class Line:
     source: str = ""  # where it came from: a statement row number, a request's tracking id
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Result:
     outcomes: tuple[Outcome, ...]
     ours: Line | None
@@ -105,6 +105,19 @@ def reconcile(
     date_window_days: int = 31,
 ) -> list[Result]:
     """Classify every line of both sides exactly once (statement order, then our unmatched lines)."""
+    return list(reconcile_iter(ours, theirs, tolerance=tolerance, date_window_days=date_window_days))
+
+
+def reconcile_iter(
+    ours: Iterable[Line],
+    theirs: Iterable[Line],
+    *,
+    tolerance: Decimal = Decimal(0),
+    date_window_days: int = 31,
+) -> Iterator[Result]:
+    """`reconcile`, streamed: our side is held (it must be searchable), the statement is read one line
+    at a time and each result is handed on at once, so a caller writing results in chunks holds only
+    our lines, the keys seen so far and one chunk, never both sides' results (issue 17's benchmark)."""
     mine = list(ours)
     pool = _Pool()
     for index, line in enumerate(mine):
@@ -114,7 +127,6 @@ def reconcile(
             pool.by_key_date[(line.key, line.date)].append(index)
             pool.by_key[line.key].append(index)
 
-    results: list[Result] = []
     seen_references: set[str] = set()
     seen_keys: set[tuple[tuple[str, ...], datetime.date | None]] = set()
     for line in theirs:
@@ -127,7 +139,7 @@ def reconcile(
         if line.key:
             seen_keys.add(identity)
         if repeated:
-            results.append(Result((Outcome.DUPLICATE,), None, line))
+            yield Result((Outcome.DUPLICATE,), None, line)
             continue
         match = pool.first(pool.by_reference.get(line.reference, [])) if line.reference else None
         if match is None and line.key:
@@ -142,11 +154,10 @@ def reconcile(
             ]
             match = min(near, key=lambda i: abs((mine[i].date - line.date).days), default=None)  # type: ignore[operator]
         if match is None:
-            results.append(Result((Outcome.MISSING_INTERNAL,), None, line))
+            yield Result((Outcome.MISSING_INTERNAL,), None, line)
             continue
         pool.taken.add(match)
-        results.append(Result(_compare(mine[match], line, tolerance), mine[match], line))
+        yield Result(_compare(mine[match], line, tolerance), mine[match], line)
     for index, line in enumerate(mine):
         if index not in pool.taken:
-            results.append(Result((Outcome.MISSING_AT_COUNTERPARTY,), line, None))
-    return results
+            yield Result((Outcome.MISSING_AT_COUNTERPARTY,), line, None)
