@@ -180,24 +180,13 @@ def requests_step(
 
 
 def reconciliation_break_audit(*, break_row: Any, event: str, actor: str) -> bool:
-    """A break of an insurer run changed: one event on the run's own chain (auditors follow a run)."""
-    event_record(
-        kind=f"reconciliation.{event}",
-        subject_type="reconciliation_run",
-        subject_id=str(break_row.run.public_id),
-        actor=actor or "system",
-        payload=ledger_selectors.break_audit_payload(break_row=break_row, event=event),
-    )
+    """A break of an insurer run changed: its event on the run's own chain (auditors follow a run)."""
+    event_record(**ledger_selectors.break_audit_event(break_row=break_row, event=event, actor=actor))
     return True
 
 
 def reconciliation_breaks_alert(*, run: Any) -> None:
     """Operators hear of a run that found breaks (e-mail, SMS, live), once per run."""
-    if run.break_count:
-        send_escalation_alert(
-            kind="reconciliation_breaks_found",
-            context={"reference": f"{run} ({run.public_id})", "break_count": run.break_count},
-            subject_type="reconciliation_run",
-            subject_id=str(run.public_id),
-            dedupe_key=f"reconciliation:{run.public_id}",
-        )
+    alert = ledger_selectors.breaks_found_alert(run=run)
+    if alert is not None:
+        send_escalation_alert(**alert)

@@ -346,8 +346,32 @@ def breaks_open_by_age(*, today: datetime.date | None = None) -> dict[tuple[str,
     return counts
 
 
-def break_audit_payload(*, break_row: Any, event: str) -> dict[str, Any]:
-    """What an audit event of a break records: the line compared, the decision and any money moved."""
+def break_audit_event(*, break_row: Any, event: str, actor: str) -> dict[str, Any]:
+    """The audit event (audit.services.event_record's arguments) of a step on a break, on its run's
+    chain: the line compared, the decision and any money moved. Business apps record it as it is."""
+    return {
+        "kind": f"reconciliation.{event}",
+        "subject_type": "reconciliation_run",
+        "subject_id": str(break_row.run.public_id),
+        "actor": actor or "system",
+        "payload": _break_audit_payload(break_row, event),
+    }
+
+
+def breaks_found_alert(*, run: Any) -> dict[str, Any] | None:
+    """The operators' alert (notifications' send_escalation_alert arguments) for a run with breaks."""
+    if not run.break_count:
+        return None
+    return {
+        "kind": "reconciliation_breaks_found",
+        "context": {"reference": f"{run} ({run.public_id})", "break_count": run.break_count},
+        "subject_type": "reconciliation_run",
+        "subject_id": str(run.public_id),
+        "dedupe_key": f"reconciliation:{run.public_id}",
+    }
+
+
+def _break_audit_payload(break_row: Any, event: str) -> dict[str, Any]:
     line = break_row.line
     return {
         "event": event,
@@ -369,3 +393,20 @@ def break_audit_payload(*, break_row: Any, event: str) -> dict[str, Any]:
         "requested_by": break_row.requested_by,
         "decided_by": break_row.decided_by,
     }
+
+
+def accounts_posted_sum_as_of(*, account_ids: list[int], at: datetime.datetime) -> Decimal:
+    """Σ of the accounts' posted balances (each on its normal side) at `at`."""
+    return sum((account_balance_as_of(account_id=i, at=at).balance for i in account_ids), start=ZERO)
+
+
+def books_at_rails_as_of(*, currency: str, at: datetime.datetime) -> tuple[Decimal, list[int]]:
+    """What the books say the rails hold for customers at `at`: every rail's clearing account less the
+    payouts in flight; and the ids of the system accounts counted (the trial balance leaves them out)."""
+    system = Account.objects.filter(owner_type="system", currency=currency)
+    clearing = list(system.filter(purpose="rail_clearing").values_list("pk", flat=True))
+    in_flight = list(system.filter(purpose="payouts_in_flight").values_list("pk", flat=True))
+    books = accounts_posted_sum_as_of(account_ids=clearing, at=at) - accounts_posted_sum_as_of(
+        account_ids=in_flight, at=at
+    )
+    return books, clearing + in_flight

@@ -24,10 +24,11 @@ from typing import Any
 import structlog
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from prometheus_client import Gauge
 
 from escrow_project.common.errors import ConflictError, NotFoundError, UnprocessableError
 from escrow_project.common.four_eyes import decision_record, second_person_check
-from ledger import signals
+from ledger import selectors, signals
 from ledger.models import (
     Account,
     BreakComment,
@@ -43,6 +44,12 @@ from ledger.reconciliation import Line, Result, reconcile_iter
 from ledger.services.entries import adjustment_record
 
 logger = structlog.get_logger(__name__)
+
+BREAKS_OPEN = Gauge(
+    "ledger_reconciliation_breaks_open",
+    "Reconciliation breaks not yet resolved, by business and age in days (refreshed by a task and after each run)",
+    ["business", "age"],
+)
 
 CHUNK = 2000
 # Reason codes that may carry a money correction (the others change nothing in the books).
@@ -143,7 +150,16 @@ def reconciliation_run_record(
     run.save(update_fields=["line_count", "break_count", "summary"])
     logger.info("reconciliation_run_recorded", run=str(run.public_id), kind=kind, lines=position, breaks=breaks)
     signals.reconciliation_run_recorded.send(sender=ReconciliationRun, run=run)
+    transaction.on_commit(breaks_gauge_refresh)
     return run, True
+
+
+def breaks_gauge_refresh() -> dict[str, int]:
+    """Set the open-breaks gauge from the table; returns {"business/age": count}."""
+    counts = selectors.breaks_open_by_age()
+    for (business, age), count in counts.items():
+        BREAKS_OPEN.labels(business=business, age=age).set(count)
+    return {f"{business}/{age}": count for (business, age), count in counts.items()}
 
 
 def _locked(break_id: int) -> ReconciliationBreak:
