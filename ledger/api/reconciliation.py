@@ -23,7 +23,7 @@ from escrow_project.common.errors import NotFoundError, UnprocessableError
 from escrow_project.common.idempotency import idempotent
 from identity.permissions import IsOperator
 from ledger import selectors, services
-from ledger.models import BreakStatus, ReasonCode, ReconciliationBreak, ReconciliationLine, ReconciliationRun
+from ledger.models import BreakStatus, ReasonCode, ReconciliationBreak, ReconciliationLine, ReconciliationRun, Side
 from ledger.reconciliation_report import REPORT_COLUMNS, report_pdf, report_rows
 
 
@@ -86,7 +86,7 @@ class CommentSerializer(serializers.Serializer[Any]):
 class CorrectionSerializer(serializers.Serializer[Any]):
     account = serializers.UUIDField()
     amount = serializers.DecimalField(max_digits=20, decimal_places=4)
-    direction = serializers.ChoiceField(choices=["debit", "credit"])
+    direction = serializers.ChoiceField(choices=Side.choices)
 
 
 class ResolveSerializer(serializers.Serializer[Any]):
