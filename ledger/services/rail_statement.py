@@ -142,7 +142,10 @@ def rail_statement_lines(*, rail: str, day: datetime.date) -> list[StatementLine
 
 
 def _engine_lines(lines: list[StatementLine], day: datetime.date, side: str) -> list[Line]:
-    return [Line(amount=line.amount, currency=line.currency, key=(line.kind,), date=day, reference=line.reference,
+    # No natural key: a rail's line is matched by its reference alone (two charges of one day are
+    # not the same charge). The kind (in, out, back) is the status, so a reference booked as money
+    # in but out at the rail is a STATUS_DELTA.
+    return [Line(amount=line.amount, currency=line.currency, date=day, reference=line.reference, status=line.kind,
                  source=f"{side} {line.kind} {line.reference}") for line in lines]  # fmt: skip
 
 
