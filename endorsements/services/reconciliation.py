@@ -47,6 +47,9 @@ _ACTIONS = {
 _STATUSES = {"": "", "active": "active", "confirmed": "active", "in force": "active", "cancelled": "cancelled",
              "canceled": "cancelled", "rejected": "rejected", "pending": "pending"}  # fmt: skip
 _CONFIRMED = (RequestState.CONFIRMED, RequestState.ACTIVE)
+# What the line tables hold (numeric(20, 4)): larger or finer amounts are refused, not rounded.
+_LARGEST = Decimal(10) ** 15
+_CENTS_OF_A_CENT = Decimal("0.0001")
 
 
 def counterparty_of(insurer: Organization) -> str:
@@ -80,12 +83,18 @@ def statement_lines(handle: IO[bytes]) -> Iterator[Line]:
                 effective = datetime.date.fromisoformat(str(row.get("effective_date", "")).strip())
             except (InvalidOperation, ValueError):
                 raise _refuse(number, "amount must be a number and effective_date YYYY-MM-DD.") from None
-            if not amount.is_finite():
-                raise _refuse(number, "amount must be a number.")
+            if not amount.is_finite() or abs(amount) >= _LARGEST or amount != amount.quantize(_CENTS_OF_A_CENT):
+                raise _refuse(number, "amount must be a number of at most 4 decimals below 10^15.")
+            currency = str(row.get("currency", "")).strip().upper()
+            member_id = str(row.get("member_id", "")).strip()
+            if not (len(currency) == 3 and currency.isalpha() and currency.isascii()):
+                raise _refuse(number, "currency must be a 3-letter ISO 4217 code.")
+            if not member_id:
+                raise _refuse(number, "member_id is empty.")
             yield Line(
                 amount=amount,
-                currency=str(row.get("currency", "")).strip().upper(),
-                key=(member_index(str(row["member_id"])), action),
+                currency=currency,
+                key=(member_index(member_id), action),
                 date=effective,
                 reference=str(row.get("reference", "")).strip(),
                 status=status,

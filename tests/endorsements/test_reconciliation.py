@@ -14,6 +14,7 @@ from endorsements.services.reconciliation import insurer_audit_import, insurer_s
 from endorsements.states import RequestState
 from endorsements.validation import member_index
 from endorsements.x12 import Envelope, Transaction834, write_834
+from escrow_project.common.errors import UnprocessableError
 from ledger.models import ReconciliationBreak, ReconciliationLine, ReconciliationRun
 from notifications.models import Notification
 from tests.endorsements.conftest import World
@@ -146,13 +147,34 @@ def test_importing_the_same_statement_again_returns_the_first_run_and_writes_not
             ReconciliationBreak.objects.count(), Notification.objects.count()) == counts  # fmt: skip
 
 
-def test_a_statement_with_a_bad_row_is_refused_whole(world: World) -> None:
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        (",E-10,upgrade,2026-03-01,5.00,USD,active", "row 9: action must be one of"),
+        (",E-10,add,2026-03-01,1e20,USD,active", "row 9: amount must be a number of at most 4 decimals"),
+        (",E-10,add,2026-03-01,0.00001,USD,active", "row 9: amount must be a number of at most 4 decimals"),
+        (",E-10,add,2026-03-01,NaN,USD,active", "row 9: amount must be a number of at most 4 decimals"),
+        (",E-10,add,2026-03-01,5.00,DOLLARS,active", "row 9: currency must be a 3-letter"),
+        (",,add,2026-03-01,5.00,USD,active", "row 9: member_id is empty"),
+        (",E-10,add,1 March,5.00,USD,active", "row 9: amount must be a number and effective_date YYYY-MM-DD"),
+        (",E-10,add,2026-03-01,5.00,USD,lapsed", "row 9: status must be one of"),
+    ],
+)
+def test_a_statement_with_a_bad_row_is_refused_whole(world: World, row: str, message: str) -> None:
     _statement_world(world)
-    bad = STATEMENT + ",E-10,upgrade,2026-03-01,5.00,USD,active\n"
-    with pytest.raises(Exception, match="row 9: action must be one of"):
-        _import(world, bad)
+    with pytest.raises(UnprocessableError, match=message):
+        _import(world, STATEMENT + row + "\n")
     assert not ReconciliationRun.objects.exists()
     assert not ReconciliationLine.objects.exists()
+
+
+def test_a_file_that_is_not_a_statement_is_refused(world: World) -> None:
+    with pytest.raises(UnprocessableError, match="header must name the columns"):
+        _import(world, "name,salary\nAda,1\n")
+    with pytest.raises(UnprocessableError, match=r"not UTF-8|cannot be read"):
+        insurer_statement_import(insurer=world.insurer, handle=io.BytesIO(b"member_id,action\n\xff\xfe,add\n"),
+                                 period_start=MARCH[0], period_end=MARCH[1])  # fmt: skip
+    assert not ReconciliationRun.objects.exists()
 
 
 def test_an_834_audit_file_is_compared_with_our_open_coverages(world: World) -> None:
