@@ -27,6 +27,7 @@ from endorsements.models import Coverage, Direction, EndorsementKind, Endorsemen
 from endorsements.states import RequestState
 from endorsements.validation import member_index
 from escrow_project.common.errors import UnprocessableError
+from escrow_project.common.input_guard import text_refusal
 from identity.models import Organization
 from ledger import services as ledger
 from ledger.models import Business, ReconciliationRun, RunKind
@@ -72,6 +73,9 @@ def statement_lines(handle: IO[bytes]) -> Iterator[Line]:
     """The statement's rows as engine lines, one at a time; a bad row refuses the whole file."""
     try:
         for number, row in iter_csv(handle, required=_REQUIRED, known=STATEMENT_COLUMNS):
+            refusal = next((why for value in row.values() if (why := text_refusal(str(value)))), None)
+            if refusal:
+                raise _refuse(number, f"a value {refusal}.")
             action = _ACTIONS.get(str(row.get("action", "")).strip().lower())
             if action is None:
                 raise _refuse(number, f"action must be one of {', '.join(sorted(_ACTIONS))}.")
@@ -171,6 +175,9 @@ def insurer_statement_import(
 def _audit_lines(handle: IO[bytes], currency: str) -> Iterator[Line]:
     try:
         for number, row in iter_x12(handle, census=True):
+            refusal = next((why for value in row.values() if (why := text_refusal(str(value)))), None)
+            if refusal:
+                raise _refuse(number, f"a value {refusal}.")
             if row.get("maintenance"):
                 raise _refuse(number, f"an audit file holds 030 lines only, not {row['maintenance']}.")
             try:

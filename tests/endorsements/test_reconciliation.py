@@ -158,6 +158,7 @@ def test_importing_the_same_statement_again_returns_the_first_run_and_writes_not
         (",,add,2026-03-01,5.00,USD,active", "row 9: member_id is empty"),
         (",E-10,add,1 March,5.00,USD,active", "row 9: amount must be a number and effective_date YYYY-MM-DD"),
         (",E-10,add,2026-03-01,5.00,USD,lapsed", "row 9: status must be one of"),
+        ("EQ-\x00,E-10,add,2026-03-01,5.00,USD,active", "row 9: a value contains a NUL character"),
     ],
 )
 def test_a_statement_with_a_bad_row_is_refused_whole(world: World, row: str, message: str) -> None:
