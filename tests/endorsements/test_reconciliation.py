@@ -241,3 +241,22 @@ def test_a_resolution_is_an_audit_event_on_the_run(world: World) -> None:
     assert (event.kind, event.actor) == ("reconciliation.resolved", "user:ops-1")
     assert event.payload["reason_code"] == "raised_with_counterparty"
     assert event.payload["outcomes"] == ["status_delta"]
+
+
+def test_the_command_records_a_statement_once_and_fails_on_breaks(world: World, tmp_path) -> None:
+    from django.core.management import CommandError, call_command
+
+    _statement_world(world)
+    path = tmp_path / "march.csv"
+    path.write_text(STATEMENT)
+    out = io.StringIO()
+    with pytest.raises(CommandError, match="6 break"):
+        call_command("insurer_statement", str(path), "--insurer", world.insurer.slug, "--period", "2026-03",
+                     "--tolerance", "0.01", stdout=out)  # fmt: skip
+    assert "recorded: run" in out.getvalue()
+    again = io.StringIO()
+    with pytest.raises(CommandError):
+        call_command("insurer_statement", str(path), "--insurer", world.insurer.slug, "--period", "2026-03",
+                     stdout=again)  # fmt: skip
+    assert "already recorded" in again.getvalue()
+    assert ReconciliationRun.objects.count() == 1

@@ -82,3 +82,18 @@ def test_a_correction_that_moved_books_but_no_money_shows_on_the_next_run(world:
     assert second.pk != first.pk
     assert (_trial_line(first).outcome, _trial_line(second).outcome) == ("matched", "amount_delta")
     assert _trial_line(second).difference == Decimal("-0.0200")
+
+
+def test_the_command_prints_the_legs_and_fails_on_a_break(world: World) -> None:
+    import io
+
+    from django.core.management import CommandError, call_command
+
+    kept = fund(world, make_escrow(world))
+    out = io.StringIO()
+    call_command("escrow_three_way", "--date", _today().isoformat(), stdout=out)
+    assert "matched" in out.getvalue()
+    assert "agree" in out.getvalue()
+    EscrowTransaction.objects.filter(pk=kept.pk).update(status=EscrowStatus.CANCELLED)
+    with pytest.raises(CommandError, match="1 break"):
+        call_command("escrow_three_way", "--date", _today().isoformat(), stdout=io.StringIO())
