@@ -126,3 +126,27 @@ def test_the_console_lists_runs_lines_and_breaks_with_filters_and_approves_write
                 {"action": "confirm", "_selected_action": [brk.pk]})  # fmt: skip
     brk.refresh_from_db()
     assert (brk.status, brk.decided_by) == ("resolved", f"user:{root.pk}")
+
+
+def test_an_operator_uploads_a_statement_in_the_console(world: World, client) -> None:
+    import datetime
+
+    from ledger.models import ReconciliationRun
+
+    _statement_world(world)
+    client.force_login(User.objects.create_superuser("recon-up", "up@example.test", "pw-not-used-elsewhere"))
+    url = reverse("admin:endorsements_insurerprofile_statement", args=[world.profile.pk])
+    assert client.get(url).status_code == 200
+
+    upload = io.BytesIO(STATEMENT.encode())
+    upload.name = "march.csv"
+    answer = client.post(url, {"file": upload, "format": "statement_csv", "period": datetime.date(2026, 3, 15),
+                               "tolerance": "0.01"})  # fmt: skip
+
+    run = ReconciliationRun.objects.get()
+    assert answer.status_code == 302
+    assert answer["Location"] == reverse("admin:ledger_reconciliationrun_change", args=[run.pk])
+    assert client.get(answer["Location"]).status_code == 200
+    assert (run.period_start, run.period_end, run.break_count) == (
+        datetime.date(2026, 3, 1), datetime.date(2026, 3, 31), 6,
+    )  # fmt: skip
