@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from typing import Any, cast
 
 from django import forms
@@ -11,7 +12,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
+from django.utils.html import format_html
 
 from endorsements.models import (
     Batch,
@@ -34,10 +36,10 @@ from endorsements.models import (
     ParkedRequest,
     RateCard,
 )
-from endorsements.services import dispatch, funding, lifecycle, onboarding, velocity
+from endorsements.services import dispatch, funding, lifecycle, onboarding, reconciliation, velocity
 from endorsements.states import RequestState
 from escrow_project.common.admin import ReadOnlyAdmin
-from escrow_project.common.errors import DomainError
+from escrow_project.common.errors import DomainError, UnprocessableError
 
 
 class RateCardInline(admin.TabularInline[Any, Any]):
@@ -114,12 +116,72 @@ class InsurerProfileForm(forms.ModelForm[InsurerProfile]):
         return self._keep("sftp_private_key")
 
 
+class StatementUploadForm(forms.Form):
+    file = forms.FileField(help_text="The insurer's monthly statement (CSV) or an 834 full-file audit.")
+    format = forms.ChoiceField(choices=[("statement_csv", "Monthly statement (CSV)"), ("audit_834", "834 audit")])
+    period = forms.DateField(required=False, help_text="Any day of the statement's month (CSV only).")
+    tolerance = forms.DecimalField(required=False, min_value=0, decimal_places=4, max_digits=20)
+    currency = forms.CharField(required=False, max_length=3, help_text="The policies' currency (834 only).")
+
+
 @admin.register(InsurerProfile)
 class InsurerProfileAdmin(admin.ModelAdmin[Any]):
     # Saving runs InsurerProfile.clean: a protocol without what it needs is refused here.
     form = InsurerProfileForm
-    list_display = ["insurer", "protocol", "proration_method", "base_url", "window_seconds", "max_attempts"]
+    list_display = ["insurer", "protocol", "proration_method", "base_url", "window_seconds", "max_attempts",
+                    "reconcile"]  # fmt: skip
     readonly_fields = ["x12_last_control_number", "last_window_at"]
+
+    @admin.display(description="reconciliation")
+    def reconcile(self, obj: InsurerProfile) -> str:
+        url = reverse("admin:endorsements_insurerprofile_statement", args=[obj.pk])
+        return format_html('<a href="{}">Upload a statement</a>', url)
+
+    def get_urls(self) -> list[Any]:
+        statement = path(
+            "<int:profile_id>/statement/",
+            self.admin_site.admin_view(self.statement_upload),
+            name="endorsements_insurerprofile_statement",
+        )
+        return [statement, *super().get_urls()]
+
+    def statement_upload(self, request: HttpRequest, profile_id: int) -> HttpResponse:
+        """Reconcile an insurer's statement (the same services as the API); shows the recorded run."""
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        profile = get_object_or_404(InsurerProfile, pk=profile_id)
+        form = StatementUploadForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            data, actor = form.cleaned_data, f"user:{request.user.pk}"
+            try:
+                run, created = _statement_import(profile.insurer, data, actor)
+            except DomainError as exc:
+                self.message_user(request, exc.detail, level=messages.ERROR)
+            else:
+                done = "Recorded" if created else "Already recorded"
+                self.message_user(request, f"{done}: {run.line_count} lines, {run.break_count} breaks.")
+                return redirect("admin:ledger_reconciliationrun_change", run.pk)
+        context = {**self.admin_site.each_context(request), "form": form, "profile": profile,
+                   "title": "Reconcile an insurer statement"}  # fmt: skip
+        return TemplateResponse(request, "admin/endorsements/statement_upload.html", context)
+
+
+def _statement_import(insurer: Any, data: dict[str, Any], actor: str) -> tuple[Any, bool]:
+    upload = data["file"]
+    if data["format"] == "audit_834":
+        if not data.get("currency"):
+            raise UnprocessableError("An 834 audit needs the policies' currency.", code="currency_required")
+        return reconciliation.insurer_audit_import(
+            insurer=insurer, handle=upload.file, currency=data["currency"].upper(), file_name=upload.name, actor=actor
+        )
+    if not data.get("period"):
+        raise UnprocessableError("A monthly statement needs its month.", code="period_required")
+    start = data["period"].replace(day=1)
+    end = (start + datetime.timedelta(days=32)).replace(day=1) - datetime.timedelta(days=1)
+    return reconciliation.insurer_statement_import(
+        insurer=insurer, handle=upload.file, period_start=start, period_end=end, tolerance=data.get("tolerance"),
+        file_name=upload.name, actor=actor,
+    )  # fmt: skip
 
 
 @admin.register(InsurerCallbackSecret)

@@ -71,4 +71,9 @@ ERROR_CODES: tuple[ErrorCode, ...] = (
     ErrorCode("outside_term", None, "the effective date is outside the policy's term"),
     ErrorCode("unreadable", None, "the uploaded file as a whole cannot be read; the message says why and where"),
     ErrorCode("before_coverage_start", None, "the change takes effect before the member's coverage starts"),
+    ErrorCode("currency_required", 422, "an 834 audit file needs the policies' currency"),
+    ErrorCode("invalid_period", 422, "the statement period ends before it starts"),
+    ErrorCode("period_required", 422, "a monthly statement needs period_start and period_end"),
+    ErrorCode("statement_row_invalid", 422, "a statement row is refused; the message names its row number and why"),
+    ErrorCode("statement_unreadable", 422, "the statement file cannot be read as the documented CSV or as an 834"),
 )

@@ -87,6 +87,8 @@ def holds_place(*, ea: EndorsementAccount, requests: list[Any]) -> list[str]:
             amount=r.amount,
             currency=ea.currency,
             idempotency_key=f"endorsement:{r.tracking_id}:hold",
+            # Carried onto the entry that posts the hold: a ledger line leads back to its request.
+            metadata={"tracking_id": r.tracking_id},
         )
         for r in requests
     ]

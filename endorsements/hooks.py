@@ -10,7 +10,8 @@ from django.db.models import prefetch_related_objects
 from audit.services import event_record
 from endorsements import metrics
 from endorsements.models import EndorsementRequest
-from notifications.services import notification_enqueue
+from ledger import selectors as ledger_selectors
+from notifications.services import notification_enqueue, send_escalation_alert
 from notifications.types import Recipient
 
 logger = structlog.get_logger(__name__)
@@ -267,3 +268,16 @@ def _notify_requests(requests: list[EndorsementRequest], kind: str, notify_kind:
             # One message per file and step, however many chunks or deliveries step its requests.
             dedupe_key=f"endorsements:batch:{first.batch.public_id}:{kind}",
         )
+
+
+def reconciliation_break_audit(*, break_row: Any, event: str, actor: str) -> bool:
+    """A break of an insurer run changed: its event on the run's own chain (auditors follow a run)."""
+    event_record(**ledger_selectors.break_audit_event(break_row=break_row, event=event, actor=actor))
+    return True
+
+
+def reconciliation_breaks_alert(*, run: Any) -> None:
+    """Operators hear of a run that found breaks (e-mail, SMS, live), once per run."""
+    alert = ledger_selectors.breaks_found_alert(run=run)
+    if alert is not None:
+        send_escalation_alert(**alert)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from django.utils.html import format_html
 
 from escrow_project.common.admin import ReadOnlyAdmin, SecondPersonActions
 from escrow_project.common.errors import DomainError
@@ -21,7 +24,11 @@ from ledger.models import (
     PayoutIntent,
     RailEvent,
     RailPayment,
+    ReconciliationBreak,
+    ReconciliationLine,
+    ReconciliationRun,
 )
+from ledger.selectors import AGE_BUCKETS, break_age_bucket
 from ledger.states import PAYOUT_OPEN
 
 
@@ -189,3 +196,114 @@ class OperatorEntryRequestAdmin(SecondPersonActions, ReadOnlyAdmin):
 
     def reject_one(self, request: HttpRequest, row: OperatorEntryRequest) -> None:
         services.operator_entry_reject(request_id=row.pk, actor=f"user:{request.user.pk}", reason="operator console")
+
+
+@admin.register(ReconciliationRun)
+class ReconciliationRunAdmin(ReadOnlyAdmin):
+    """Each comparison with a counterparty's statement; reports as CSV and PDF through the API."""
+
+    list_display = ["kind", "counterparty_name", "statement_name", "period_start", "line_count", "break_count",
+                    "created_at", "reports"]  # fmt: skip
+    list_filter = ["kind", "business"]
+    search_fields = ["statement_name", "counterparty_name", "counterparty", "public_id"]
+
+    @admin.display(description="reports")
+    def reports(self, obj: ReconciliationRun) -> str:
+        base = f"/api/v1/ledger/reconciliation/runs/{obj.public_id}"
+        return format_html('<a href="{}/report.csv">CSV</a> · <a href="{}/report.pdf">PDF</a>', base, base)
+
+
+class _OutcomeFilter(admin.SimpleListFilter):
+    title = "class"
+    parameter_name = "outcome"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        from ledger.reconciliation import Outcome
+
+        return [(o.value, o.value) for o in Outcome]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if not self.value():
+            return queryset
+        field = "outcomes" if queryset.model is ReconciliationLine else "line__outcomes"
+        return queryset.filter(**{f"{field}__contains": f",{self.value()},"})
+
+
+@admin.register(ReconciliationLine)
+class ReconciliationLineAdmin(ReadOnlyAdmin):
+    list_display = ["run", "position", "outcomes", "reference", "our_amount", "their_amount", "difference",
+                    "our_date", "their_date", "our_source", "their_source"]  # fmt: skip
+    list_filter = [_OutcomeFilter, "is_break", "run__kind"]
+    search_fields = ["reference", "our_source", "their_source"]
+    list_select_related = ["run"]
+
+
+class _AgeFilter(admin.SimpleListFilter):
+    title = "age (days open)"
+    parameter_name = "age"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(name, name) for name, _low, _high in AGE_BUCKETS]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        bucket = next((b for b in AGE_BUCKETS if b[0] == self.value()), None)
+        if bucket is None:
+            return queryset
+        today, (_name, low, high) = timezone.now().date(), bucket
+        start = datetime.datetime.combine(today - datetime.timedelta(days=low - 1), datetime.time.min, datetime.UTC)
+        queryset = queryset.filter(opened_at__lt=start)
+        if high is not None:
+            end = datetime.datetime.combine(today - datetime.timedelta(days=high), datetime.time.min, datetime.UTC)
+            queryset = queryset.filter(opened_at__gte=end)
+        return queryset
+
+
+@admin.register(ReconciliationBreak)
+class ReconciliationBreakAdmin(SecondPersonActions, ReadOnlyAdmin):
+    """Breaks to work. Resolving with a note or a correction is done through the API; the console
+    assigns, accepts or raises, and a second operator approves or rejects write-offs."""
+
+    list_display = ["public_id", "run", "outcomes", "difference", "status", "age", "assignee", "reason_code",
+                    "requested_by", "decided_by"]  # fmt: skip
+    list_filter = ["status", "run__business", "reason_code", _AgeFilter, _OutcomeFilter]
+    search_fields = ["public_id", "assignee", "line__reference", "line__our_source", "line__their_source"]
+    list_select_related = ["run", "line"]
+    actions = ["confirm", "reject", "assign_to_me", "raise_with_counterparty", "accept_difference"]
+    confirmed_message = "write-off approved"
+
+    @admin.display(description="classes")
+    def outcomes(self, obj: ReconciliationBreak) -> str:
+        return " ".join(obj.line.outcome_list)
+
+    @admin.display(description="difference")
+    def difference(self, obj: ReconciliationBreak) -> str:
+        return f"{obj.line.difference} {obj.line.currency}"
+
+    @admin.display(description="age")
+    def age(self, obj: ReconciliationBreak) -> str:
+        return break_age_bucket(opened_at=obj.opened_at)
+
+    def confirm_one(self, request: HttpRequest, row: ReconciliationBreak) -> None:
+        services.break_write_off_approve(break_id=row.pk, actor=f"user:{request.user.pk}")
+
+    def reject_one(self, request: HttpRequest, row: ReconciliationBreak) -> None:
+        services.break_write_off_reject(break_id=row.pk, actor=f"user:{request.user.pk}", reason="operator console")
+
+    @admin.action(description="Assign the selected breaks to me")
+    def assign_to_me(self, request: HttpRequest, queryset: QuerySet[ReconciliationBreak]) -> None:
+        actor = f"user:{request.user.pk}"
+        self._each(request, queryset, "assigned", lambda r, row: services.break_assign(
+            break_id=row.pk, assignee=actor, actor=actor))  # fmt: skip
+
+    @admin.action(description="Resolve: raised with the insurer / rail")
+    def raise_with_counterparty(self, request: HttpRequest, queryset: QuerySet[ReconciliationBreak]) -> None:
+        self._resolve(request, queryset, "raised_with_counterparty")
+
+    @admin.action(description="Resolve: accept the difference")
+    def accept_difference(self, request: HttpRequest, queryset: QuerySet[ReconciliationBreak]) -> None:
+        self._resolve(request, queryset, "accepted_difference")
+
+    def _resolve(self, request: HttpRequest, queryset: QuerySet[ReconciliationBreak], code: str) -> None:
+        actor = f"user:{request.user.pk}"
+        self._each(request, queryset, "resolved", lambda r, row: services.break_resolve(
+            break_id=row.pk, actor=actor, reason_code=code, note="resolved in the operator console"))  # fmt: skip

@@ -165,4 +165,18 @@ ERROR_CODES: tuple[ErrorCode, ...] = (
     ErrorCode("unknown_hold", 404, "no hold with that id"),
     ErrorCode("unknown_payout", 404, "no payout with that id"),
     ErrorCode("unknown_rail", 422, "the payment rail named is not configured on this platform"),
+    ErrorCode("break_not_audited", 409, "no app recorded the break's step in the audit trail, so the step was refused"),
+    ErrorCode("break_not_open", 409, "the reconciliation break is already resolved or waits for a write-off approval"),
+    ErrorCode("break_not_pending", 409, "the break has no write-off waiting for a second person"),
+    ErrorCode("comment_required", 422, "a comment on a break needs some text"),
+    ErrorCode(
+        "correction_not_allowed",
+        422,
+        "only a resolution that moves money (corrected internally, write-off) takes a correction",
+    ),
+    ErrorCode("invalid_reason", 422, "reason_code is not one of the resolution reason codes"),
+    ErrorCode("invalid_run", 422, "the run filter is not a reconciliation run's id"),
+    ErrorCode("invalid_tolerance", 422, "the matching tolerance cannot be negative"),
+    ErrorCode("note_required", 422, "a resolution needs a note saying why"),
+    ErrorCode("correction_account_unknown", 422, "a break's correction names an account that does not exist"),
 )

@@ -3,8 +3,8 @@
 Pure and money-exact (Decimal, signed the counterparty's way: refunds negative), so both businesses
 use it: an insurer's monthly statement against confirmed endorsements, the payment rail's balance
 transactions against the ledger. Each app turns its records and the counterparty's file into
-`Line`s; the engine only matches and classifies (groundwork for issue 17; runs, breaks and their
-workflow come on top of it).
+`Line`s; the engine only matches and classifies. Runs, lines and breaks are recorded by
+`ledger.services.reconciliation` (docs/decisions/0103).
 
 Matching, in order: the counterparty's reference (ours, echoed back, or theirs when we stored it);
 then the natural key with the date (member + action + effective date); then the natural key alone,
@@ -15,11 +15,11 @@ one side. A statement line whose reference or key repeats one already seen is a 
 from __future__ import annotations
 
 import datetime
-from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 
 class Outcome(StrEnum):
@@ -33,7 +33,7 @@ class Outcome(StrEnum):
     DUPLICATE = "duplicate"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Line:
     """One record on either side. `key` is the natural key without the date (member, action)."""
 
@@ -46,7 +46,7 @@ class Line:
     source: str = ""  # where it came from: a statement row number, a request's tracking id
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Result:
     outcomes: tuple[Outcome, ...]
     ours: Line | None
@@ -68,19 +68,50 @@ class Result:
         return not set(self.outcomes) <= {Outcome.MATCHED, Outcome.MATCHED_WITHIN_TOLERANCE}
 
 
-@dataclass
 class _Pool:
-    """Our lines not yet matched, findable by reference, by key and date, and by key alone."""
+    """Our lines not yet matched, findable by reference and by key (then by date among the few lines
+    of one key). Sized for 100,000s of lines: one index per line, a bare int where a reference or key
+    has one line (nearly always) and a list only where it has several, and `taken` as one byte a line."""
 
-    by_reference: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
-    by_key_date: dict[tuple[tuple[str, ...], datetime.date | None], list[int]] = field(
-        default_factory=lambda: defaultdict(list)
-    )
-    by_key: dict[tuple[str, ...], list[int]] = field(default_factory=lambda: defaultdict(list))
-    taken: set[int] = field(default_factory=set)
+    def __init__(self, mine: list[Line]) -> None:
+        self.mine = mine
+        self.by_reference: dict[str, int | list[int]] = {}
+        self.by_key: dict[tuple[str, ...], int | list[int]] = {}
+        self.taken = bytearray(len(mine))
+        for index, line in enumerate(mine):
+            if line.reference:
+                _add(self.by_reference, line.reference, index)
+            if line.key:
+                _add(self.by_key, line.key, index)
 
-    def first(self, candidates: list[int]) -> int | None:
-        return next((i for i in candidates if i not in self.taken), None)
+    def _free(self, found: int | list[int] | None) -> list[int]:
+        if found is None:
+            return []
+        return [i for i in ((found,) if isinstance(found, int) else found) if not self.taken[i]]
+
+    def by_ref(self, reference: str) -> int | None:
+        return next(iter(self._free(self.by_reference.get(reference))), None)
+
+    def same_date(self, key: tuple[str, ...], date: datetime.date | None) -> int | None:
+        return next((i for i in self._free(self.by_key.get(key)) if self.mine[i].date == date), None)
+
+    def nearest(self, key: tuple[str, ...], date: datetime.date, window: int) -> int | None:
+        near = [
+            (abs((day - date).days), i)
+            for i in self._free(self.by_key.get(key))
+            if (day := self.mine[i].date) is not None and abs((day - date).days) <= window
+        ]
+        return min(near)[1] if near else None
+
+
+def _add(index: dict[Any, int | list[int]], name: Any, position: int) -> None:
+    found = index.get(name)
+    if found is None:
+        index[name] = position
+    elif isinstance(found, int):
+        index[name] = [found, position]
+    else:
+        found.append(position)
 
 
 def _compare(ours: Line, theirs: Line, tolerance: Decimal) -> tuple[Outcome, ...]:
@@ -105,20 +136,28 @@ def reconcile(
     date_window_days: int = 31,
 ) -> list[Result]:
     """Classify every line of both sides exactly once (statement order, then our unmatched lines)."""
-    mine = list(ours)
-    pool = _Pool()
-    for index, line in enumerate(mine):
-        if line.reference:
-            pool.by_reference[line.reference].append(index)
-        if line.key:
-            pool.by_key_date[(line.key, line.date)].append(index)
-            pool.by_key[line.key].append(index)
+    return list(reconcile_iter(ours, theirs, tolerance=tolerance, date_window_days=date_window_days))
 
-    results: list[Result] = []
+
+def reconcile_iter(
+    ours: Iterable[Line],
+    theirs: Iterable[Line],
+    *,
+    tolerance: Decimal = Decimal(0),
+    date_window_days: int = 31,
+) -> Iterator[Result]:
+    """`reconcile`, streamed: our side is held (it must be searchable), the statement is read one line
+    at a time and each result is handed on at once, so a caller writing results in chunks holds only
+    our lines, the keys seen so far and one chunk, never both sides' results (issue 17's benchmark)."""
+    mine = list(ours)
+    pool = _Pool(mine)
     seen_references: set[str] = set()
-    seen_keys: set[tuple[tuple[str, ...], datetime.date | None]] = set()
+    # Hashes, not the (key, date) tuples: the statement's lines are not kept alive by this set. Two
+    # different lines with equal 64-bit hashes (odds about 1 in 10^9 at 100,000 lines) would show
+    # the second as a DUPLICATE break for a person to look at: never a silent match.
+    seen_keys: set[int] = set()
     for line in theirs:
-        identity = (line.key, line.date)
+        identity = hash((line.key, line.date))
         repeated = (line.reference and line.reference in seen_references) or (
             not line.reference and line.key and identity in seen_keys
         )
@@ -127,26 +166,18 @@ def reconcile(
         if line.key:
             seen_keys.add(identity)
         if repeated:
-            results.append(Result((Outcome.DUPLICATE,), None, line))
+            yield Result((Outcome.DUPLICATE,), None, line)
             continue
-        match = pool.first(pool.by_reference.get(line.reference, [])) if line.reference else None
+        match = pool.by_ref(line.reference) if line.reference else None
         if match is None and line.key:
-            match = pool.first(pool.by_key_date.get(identity, []))
+            match = pool.same_date(line.key, line.date)
         if match is None and line.key and line.date is not None:
-            near = [
-                i
-                for i in pool.by_key.get(line.key, [])
-                if i not in pool.taken
-                and mine[i].date is not None
-                and abs((mine[i].date - line.date).days) <= date_window_days  # type: ignore[operator]
-            ]
-            match = min(near, key=lambda i: abs((mine[i].date - line.date).days), default=None)  # type: ignore[operator]
+            match = pool.nearest(line.key, line.date, date_window_days)
         if match is None:
-            results.append(Result((Outcome.MISSING_INTERNAL,), None, line))
+            yield Result((Outcome.MISSING_INTERNAL,), None, line)
             continue
-        pool.taken.add(match)
-        results.append(Result(_compare(mine[match], line, tolerance), mine[match], line))
+        pool.taken[match] = 1
+        yield Result(_compare(mine[match], line, tolerance), mine[match], line)
     for index, line in enumerate(mine):
-        if index not in pool.taken:
-            results.append(Result((Outcome.MISSING_AT_COUNTERPARTY,), line, None))
-    return results
+        if not pool.taken[index]:
+            yield Result((Outcome.MISSING_AT_COUNTERPARTY,), line, None)

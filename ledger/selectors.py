@@ -311,3 +311,102 @@ def rail_payments_succeeded(*, rail: str, references: list[str]) -> set[str]:
             "reference", flat=True
         )
     )
+
+
+# Reconciliation: ageing of open breaks and what an audit event of a break says.
+AGE_BUCKETS: tuple[tuple[str, int, int | None], ...] = (
+    ("0-30", 0, 30),
+    ("31-60", 31, 60),
+    ("61-90", 61, 90),
+    ("90+", 91, None),
+)
+
+
+def break_age_bucket(*, opened_at: datetime.datetime, today: datetime.date | None = None) -> str:
+    """The ageing bucket of a break opened at `opened_at` (days counted in UTC)."""
+    days = ((today or timezone.now().date()) - opened_at.date()).days
+    return next(name for name, low, high in AGE_BUCKETS if days >= low and (high is None or days <= high))
+
+
+def breaks_open_by_age(*, today: datetime.date | None = None) -> dict[tuple[str, str], int]:
+    """{(business, bucket): count} of breaks not yet resolved, every bucket present (zeros included)."""
+    from ledger.models import BreakStatus, Business, ReconciliationBreak
+
+    today = today or timezone.now().date()
+    counts = {(business, name): 0 for business in Business.values for name, _low, _high in AGE_BUCKETS}
+    for business, name, low, high in ((b, n, lo, hi) for b in Business.values for n, lo, hi in AGE_BUCKETS):
+        rows = ReconciliationBreak.objects.exclude(status=BreakStatus.RESOLVED).filter(run__business=business)
+        # opened on or before today - low days, and (for a closed bucket) after today - high - 1 days
+        upper = datetime.datetime.combine(today - datetime.timedelta(days=low - 1), datetime.time.min, datetime.UTC)
+        rows = rows.filter(opened_at__lt=upper)
+        if high is not None:
+            lower = datetime.datetime.combine(today - datetime.timedelta(days=high), datetime.time.min, datetime.UTC)
+            rows = rows.filter(opened_at__gte=lower)
+        counts[(business, name)] = rows.count()
+    return counts
+
+
+def break_audit_event(*, break_row: Any, event: str, actor: str) -> dict[str, Any]:
+    """The audit event (audit.services.event_record's arguments) of a step on a break, on its run's
+    chain: the line compared, the decision and any money moved. Business apps record it as it is."""
+    return {
+        "kind": f"reconciliation.{event}",
+        "subject_type": "reconciliation_run",
+        "subject_id": str(break_row.run.public_id),
+        "actor": actor or "system",
+        "payload": _break_audit_payload(break_row, event),
+    }
+
+
+def breaks_found_alert(*, run: Any) -> dict[str, Any] | None:
+    """The operators' alert (notifications' send_escalation_alert arguments) for a run with breaks."""
+    if not run.break_count:
+        return None
+    return {
+        "kind": "reconciliation_breaks_found",
+        "context": {"reference": f"{run} ({run.public_id})", "break_count": run.break_count},
+        "subject_type": "reconciliation_run",
+        "subject_id": str(run.public_id),
+        "dedupe_key": f"reconciliation:{run.public_id}",
+    }
+
+
+def _break_audit_payload(break_row: Any, event: str) -> dict[str, Any]:
+    line = break_row.line
+    return {
+        "event": event,
+        "break": str(break_row.public_id),
+        "run": str(break_row.run.public_id),
+        "run_kind": break_row.run.kind,
+        "outcomes": line.outcome_list,
+        "reference": line.reference,
+        "key": line.key,
+        "currency": line.currency,
+        "our_amount": None if line.our_amount is None else str(line.our_amount),
+        "their_amount": None if line.their_amount is None else str(line.their_amount),
+        "difference": str(line.difference),
+        "status": break_row.status,
+        "reason_code": break_row.reason_code,
+        "note": break_row.note,
+        "correction": break_row.correction,
+        "correction_entry": str(break_row.correction_entry.public_id) if break_row.correction_entry else None,
+        "requested_by": break_row.requested_by,
+        "decided_by": break_row.decided_by,
+    }
+
+
+def accounts_posted_sum_as_of(*, account_ids: list[int], at: datetime.datetime) -> Decimal:
+    """Σ of the accounts' posted balances (each on its normal side) at `at`."""
+    return sum((account_balance_as_of(account_id=i, at=at).balance for i in account_ids), start=ZERO)
+
+
+def books_at_rails_as_of(*, currency: str, at: datetime.datetime) -> tuple[Decimal, list[int]]:
+    """What the books say the rails hold for customers at `at`: every rail's clearing account less the
+    payouts in flight; and the ids of the system accounts counted (the trial balance leaves them out)."""
+    system = Account.objects.filter(owner_type="system", currency=currency)
+    clearing = list(system.filter(purpose="rail_clearing").values_list("pk", flat=True))
+    in_flight = list(system.filter(purpose="payouts_in_flight").values_list("pk", flat=True))
+    books = accounts_posted_sum_as_of(account_ids=clearing, at=at) - accounts_posted_sum_as_of(
+        account_ids=in_flight, at=at
+    )
+    return books, clearing + in_flight

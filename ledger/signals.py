@@ -24,3 +24,11 @@ rail_payment_succeeded = Signal()
 rail_payment_failed = Signal()
 # A Connect account changed (Stripe `account.updated`): `account_id`, `payouts_enabled`.
 rail_account_updated = Signal()
+
+# Reconciliation (ledger.services.reconciliation). `run` is a new ReconciliationRun; the business app
+# that owns it (run.business) tells operators when it found breaks.
+reconciliation_run_recorded = Signal()
+# A break changed: `break_row`, `event` (resolved | write_off_requested | write_off_approved |
+# write_off_rejected), `actor`. The owning business app records the audit event and returns True;
+# when no receiver returns True the change is refused, so no resolution goes unaudited.
+reconciliation_break_changed = Signal()

@@ -35,9 +35,19 @@ def rail_statement_task() -> int:
 
     from django.conf import settings
 
-    from ledger.services.rail_statement import rail_statement_compare
+    from ledger.services.rail_statement import rail_statement_compare, rail_statement_reconcile
 
     if settings.PAYMENT_RAIL != "stripe":
         return 0
     day = datetime.datetime.now(datetime.UTC).date() - datetime.timedelta(days=1)
-    return len(rail_statement_compare(rail="stripe", day=day).breaks)
+    breaks = len(rail_statement_compare(rail="stripe", day=day).breaks)
+    rail_statement_reconcile(rail="stripe", day=day)  # the same comparison as a run with breaks to work
+    return breaks
+
+
+@shared_task(soft_time_limit=50, time_limit=60)
+def reconciliation_breaks_gauge() -> dict[str, int]:
+    """Refresh the open-breaks-by-age gauge (read by /metrics)."""
+    from ledger.services.reconciliation import breaks_gauge_refresh
+
+    return breaks_gauge_refresh()

@@ -7,7 +7,11 @@ from typing import Any
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
+from audit.services import event_record
+from ledger import selectors as ledger_selectors
 from ledger import signals as ledger_signals
+from ledger.models import Business
+from notifications.services import send_escalation_alert
 from transactions import selectors, services
 from transactions.models import EscrowTransaction, Milestone
 from verifications import signals as verification_signals
@@ -65,3 +69,17 @@ def _txn_written(sender: Any, instance: EscrowTransaction, **kw: Any) -> None:
 @receiver([post_save, post_delete], sender=Milestone, dispatch_uid="escrow_state_cache_milestone")
 def _milestone_written(sender: Any, instance: Milestone, **kw: Any) -> None:
     selectors.escrow_state_invalidate(transaction_id=instance.transaction_id)
+
+
+@receiver(ledger_signals.reconciliation_run_recorded, dispatch_uid="escrow_reconciliation_run_recorded")
+def _reconciliation_run_recorded(sender: Any, run: Any, **kw: Any) -> None:
+    if run.business == Business.ESCROW and (alert := ledger_selectors.breaks_found_alert(run=run)):
+        send_escalation_alert(**alert)
+
+
+@receiver(ledger_signals.reconciliation_break_changed, dispatch_uid="escrow_reconciliation_break_changed")
+def _reconciliation_break_changed(sender: Any, break_row: Any, event: str, actor: str, **kw: Any) -> bool:
+    if break_row.run.business != Business.ESCROW:
+        return False
+    event_record(**ledger_selectors.break_audit_event(break_row=break_row, event=event, actor=actor))
+    return True

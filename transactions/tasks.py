@@ -30,3 +30,16 @@ def escrow_state_gauge() -> dict[str, int]:
     for state in EscrowStatus.values:
         BY_STATE.labels(state=state).set(counts.get(state, 0))
     return counts
+
+
+@shared_task(acks_late=True, soft_time_limit=600, time_limit=660)
+def escrow_three_way_task(day: str | None = None) -> int:
+    """Yesterday's (UTC) three-way reconciliation, once the rail's day is complete; returns its breaks."""
+    import datetime
+
+    when = (
+        datetime.date.fromisoformat(day)
+        if day
+        else datetime.datetime.now(datetime.UTC).date() - datetime.timedelta(days=1)
+    )
+    return services.escrow_three_way(day=when).break_count

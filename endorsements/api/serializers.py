@@ -11,6 +11,8 @@ from escrow_project.common.amounts import MoneyField
 class EndorsementRequestSerializer(serializers.ModelSerializer[EndorsementRequest]):
     policy_number = serializers.CharField(source="policy.policy_number")
     member = serializers.UUIDField(source="member.public_id")
+    # The employer's own id for the member (as submitted): what an insurer's statement names.
+    member_id = serializers.CharField(source="member.member_id", read_only=True)
     batch = serializers.SerializerMethodField()
     amount = MoneyField()
     settled_amount = MoneyField(allow_null=True)
@@ -23,6 +25,7 @@ class EndorsementRequestSerializer(serializers.ModelSerializer[EndorsementReques
             "kind",
             "policy_number",
             "member",
+            "member_id",
             "plan",
             "new_plan",
             "effective_date",

@@ -1,6 +1,6 @@
 from django.urls import URLPattern, URLResolver, path
 
-from endorsements.api import ledger_views, onboarding_views, views, webhooks
+from endorsements.api import ledger_views, onboarding_views, reconciliation_views, views, webhooks
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("ledger/balance", ledger_views.LedgerBalanceView.as_view(), name="endorsement-ledger-balance"),
@@ -23,6 +23,11 @@ urlpatterns: list[URLPattern | URLResolver] = [
         "endorsements/batches/<uuid:batch_id>/rows.csv",
         views.BatchRowsCsvView.as_view(),
         name="endorsement-batch-rows-csv",
+    ),
+    path(
+        "endorsements/reconciliation/statements",
+        reconciliation_views.StatementUploadView.as_view(),
+        name="endorsement-reconciliation-statement",
     ),
     path("endorsements/<str:tracking_id>", views.EndorsementDetailView.as_view(), name="endorsement-detail"),
     path(

@@ -263,6 +263,7 @@ def _confirm(request: EndorsementRequest, event: dict[str, Any], effects: _Effec
                     currency=request.currency,
                     description="Endorsement refund confirmed by the insurer",
                     idempotency_key=f"endorsement:{request.tracking_id}:refund",
+                    metadata={"tracking_id": request.tracking_id},
                 )
             )
             effects.wake.add((request.employer_id, request.currency))

@@ -46,7 +46,7 @@ class SecondPersonActions:
     def reject(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
         self._each(request, queryset, "rejected", self.reject_one)
 
-    def _each(self, request: HttpRequest, queryset: QuerySet[Any], done: str, decide: Callable[..., None]) -> None:
+    def _each(self, request: HttpRequest, queryset: QuerySet[Any], done: str, decide: Callable[..., object]) -> None:
         for row in queryset:
             try:
                 decide(request, row)

@@ -2,7 +2,9 @@
 # ledger/history stay free for the employer-facing endpoints of issue #7.
 from django.urls import URLPattern, URLResolver, path
 
-from ledger.api import views
+from ledger.api import reconciliation, views
+
+_R = "ledger/reconciliation"
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("ledger/accounts/", views.AccountListView.as_view(), name="ledger-account-list"),
@@ -30,6 +32,34 @@ urlpatterns: list[URLPattern | URLResolver] = [
         "ledger/approvals/<uuid:public_id>/reject/",
         views.OperatorEntryRejectView.as_view(),
         name="ledger-approval-reject",
+    ),
+    path(f"{_R}/runs/", reconciliation.RunListView.as_view(), name="ledger-recon-run-list"),
+    path(f"{_R}/runs/<uuid:public_id>/", reconciliation.RunDetailView.as_view(), name="ledger-recon-run"),
+    path(f"{_R}/runs/<uuid:public_id>/lines/", reconciliation.RunLinesView.as_view(), name="ledger-recon-run-lines"),
+    path(f"{_R}/runs/<uuid:public_id>/report.csv", reconciliation.RunReportCsvView.as_view(), name="ledger-recon-csv"),
+    path(f"{_R}/runs/<uuid:public_id>/report.pdf", reconciliation.RunReportPdfView.as_view(), name="ledger-recon-pdf"),
+    path(f"{_R}/breaks/", reconciliation.BreakListView.as_view(), name="ledger-recon-break-list"),
+    path(f"{_R}/breaks/<uuid:public_id>/", reconciliation.BreakDetailView.as_view(), name="ledger-recon-break"),
+    path(f"{_R}/breaks/<uuid:public_id>/assign/", reconciliation.BreakAssignView.as_view(), name="ledger-recon-assign"),
+    path(
+        f"{_R}/breaks/<uuid:public_id>/comments/",
+        reconciliation.BreakCommentView.as_view(),
+        name="ledger-recon-comment",
+    ),
+    path(
+        f"{_R}/breaks/<uuid:public_id>/resolve/",
+        reconciliation.BreakResolveView.as_view(),
+        name="ledger-recon-resolve",
+    ),
+    path(
+        f"{_R}/breaks/<uuid:public_id>/approve/",
+        reconciliation.BreakWriteOffApproveView.as_view(),
+        name="ledger-recon-approve",
+    ),
+    path(
+        f"{_R}/breaks/<uuid:public_id>/reject/",
+        reconciliation.BreakWriteOffRejectView.as_view(),
+        name="ledger-recon-reject",
     ),
     path("webhooks/stripe", views.StripeWebhookView.as_view(), name="webhook-stripe"),
     path("sandbox/payments/pay", views.SandboxPayView.as_view(), name="sandbox-payment-pay"),

@@ -8,6 +8,8 @@ Batches:   batch_execute (TransferOp | HoldOp | HoldPostOp | HoldVoidOp from led
 Payouts:   payout_request, payout_dispatch (the task's body), payout_record_outcome, payout_retry,
            payouts_sweep (re-enqueues requested, unknown and stale sent payouts with the same rail key)
 Money in: rail_payment_start, rail_payment_refresh (verified retrieve), stripe_event_receive (webhook)
+Reconciliation: reconciliation_run_record (idempotent per statement), break_assign, break_comment,
+           break_resolve, break_write_off_approve, break_write_off_reject (docs/decisions/0103)
 Checks:    invariants_run (records an InvariantRun, sets the Prometheus gauge, logs breaches)
 
 Every posting takes a caller-supplied `idempotency_key`: the same key with the same content returns
@@ -46,6 +48,14 @@ from ledger.services.rail_payments import (
     sandbox_payment_pay,
     stripe_event_receive,
 )
+from ledger.services.reconciliation import (
+    break_assign,
+    break_comment,
+    break_resolve,
+    break_write_off_approve,
+    break_write_off_reject,
+    reconciliation_run_record,
+)
 
 __all__ = [
     "account_close",
@@ -53,6 +63,11 @@ __all__ = [
     "adjustment_record",
     "adjustments_account",
     "batch_execute",
+    "break_assign",
+    "break_comment",
+    "break_resolve",
+    "break_write_off_approve",
+    "break_write_off_reject",
     "deposit_record",
     "entry_create",
     "entry_reverse",
@@ -74,6 +89,7 @@ __all__ = [
     "rail_payment_refresh",
     "rail_payment_refund_unapplied",
     "rail_payment_start",
+    "reconciliation_run_record",
     "sandbox_payment_pay",
     "stripe_event_receive",
     "system_account",

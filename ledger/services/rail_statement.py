@@ -4,12 +4,15 @@ Stripe's balance transactions for the day (charges in, transfers out, reversals 
 to what the ledger booked on that rail: deposits (by PaymentIntent) and succeeded payouts (by
 transfer id). Every line that does not match is a break, with both amounts and the signed
 difference. The matching engine with classes and tolerances is the reconciliation issue's; this
-provides its rail statement and a daily check operators can run or schedule.
+provides its rail statement and a daily check operators can run or schedule;
+`rail_statement_reconcile` records the same comparison as a reconciliation run through that engine.
 """
 
 from __future__ import annotations
 
 import datetime
+import hashlib
+import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -17,8 +20,9 @@ from typing import Any
 import structlog
 from prometheus_client import Gauge
 
-from ledger.models import EntryKind, JournalEntry, PayoutIntent
+from ledger.models import Business, EntryKind, JournalEntry, PayoutIntent, ReconciliationRun, RunKind
 from ledger.rails import rail_get
+from ledger.reconciliation import Line
 from ledger.states import PayoutStatus
 
 logger = structlog.get_logger(__name__)
@@ -125,6 +129,55 @@ def _book_lines(rail: str, day: datetime.date) -> list[StatementLine]:
     for payout in paid:
         lines.append(StatementLine(payout.provider_reference, "out", -payout.amount, payout.currency))
     return lines
+
+
+def rail_has_statement(rail: str) -> bool:
+    """Whether the rail can list its balance transactions (Stripe can; the simulated rail keeps none)."""
+    return hasattr(rail_get(rail), "balance_transactions")
+
+
+def rail_statement_lines(*, rail: str, day: datetime.date) -> list[StatementLine]:
+    """The rail's own statement lines for `day` (UTC), signed as its balance moved."""
+    return _rail_lines(rail, day)
+
+
+def _engine_lines(lines: list[StatementLine], day: datetime.date, side: str) -> list[Line]:
+    # No natural key: a rail's line is matched by its reference alone (two charges of one day are
+    # not the same charge). The kind (in, out, back) is the status, so a reference booked as money
+    # in but out at the rail is a STATUS_DELTA.
+    return [Line(amount=line.amount, currency=line.currency, date=day, reference=line.reference, status=line.kind,
+                 source=f"{side} {line.kind} {line.reference}") for line in lines]  # fmt: skip
+
+
+def rail_statement_reconcile(*, rail: str, day: datetime.date, actor: str = "system") -> ReconciliationRun:
+    """The day's rail statement against the books as a recorded run (breaks to work, reports).
+
+    Matched by the rail's reference; a reference on one side only is missing on the other. The
+    same statement content for the day again returns its run; a statement that changed since (a
+    late balance transaction) is a new run.
+    """
+    from ledger.services.reconciliation import reconciliation_run_record
+
+    report = RailStatementReport(
+        rail=rail, day=day, rail_lines=_rail_lines(rail, day), book_lines=_book_lines(rail, day)
+    )
+    digest = hashlib.sha256(json.dumps(report.as_dict()["rail_net"], sort_keys=True).encode())
+    for line in report.rail_lines:
+        digest.update(f"{line.kind}|{line.reference}|{line.amount}|{line.currency}".encode())
+    run, _created = reconciliation_run_record(
+        kind=RunKind.RAIL_STATEMENT,
+        business=Business.ESCROW,
+        counterparty=f"rail:{rail}",
+        counterparty_name=rail,
+        statement_key=f"{day.isoformat()}:{digest.hexdigest()[:32]}",
+        statement_name=f"{rail} balance transactions {day.isoformat()}",
+        period_start=day,
+        period_end=day,
+        ours=_engine_lines(report.book_lines, day, "books"),
+        theirs=_engine_lines(report.rail_lines, day, "rail"),
+        actor=actor,
+    )
+    return run
 
 
 def rail_statement_compare(*, rail: str, day: datetime.date) -> RailStatementReport:

@@ -62,6 +62,7 @@ def test_single_endorsement_is_created_funded_and_replayed_with_the_same_key(liv
     got = client.get(f"/api/v1/endorsements/{data['tracking_id']}")
     assert got.status_code == 200
     assert got.json()["tracking_id"] == data["tracking_id"]
+    assert got.json()["member_id"] == "E-1"  # the employer's own id, as an insurer's statement names it
 
 
 def test_an_invalid_endorsement_is_a_422_naming_fields_and_nothing_is_created(live_world, client_for):

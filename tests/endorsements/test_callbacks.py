@@ -14,6 +14,7 @@ from endorsements.services import dispatch, funding
 from endorsements.services.callbacks import sign
 from endorsements.services.intake import endorsement_submit
 from endorsements.states import RequestState
+from ledger.models import Hold
 from tests.endorsements.conftest import SECRET, addition, day
 
 
@@ -72,6 +73,10 @@ def test_a_signed_batch_is_applied_and_a_replay_changes_nothing(sent):
     a.refresh_from_db()
     b.refresh_from_db()
     assert (a.state, b.state) == (RequestState.CONFIRMED, RequestState.REJECTED)
+    # The entry posting the hold leads back to the request (a reconciler's manual match).
+    posted = Hold.objects.select_related("post_entry").get(pk=int(a.hold_id)).post_entry
+    assert posted is not None
+    assert posted.metadata["tracking_id"] == a.tracking_id
     replay = post(world, body)
     assert replay.json()["outcomes"] == {"duplicate": 2}
     assert InsurerEvent.objects.count() == 2

@@ -435,3 +435,38 @@ def test_money_for_a_cancelled_escrow_is_not_credited_and_goes_back_to_the_payer
     assert RailPayment.objects.get(pk=payment.pk).amount_refunded == Decimal("20000")
     with pytest.raises(ConflictError):
         ledger_services.rail_payment_refund_unapplied(payment_id=payment.pk, actor="user:ops")
+
+
+@pytest.mark.django_db
+def test_the_rail_statement_and_the_three_way_are_recorded_as_runs_with_breaks(stripe_platform: StripeReplay) -> None:
+    from ledger.services.rail_statement import rail_statement_reconcile
+    from transactions.services import escrow_three_way
+
+    w = make_world()
+    _connect_payees(stripe_platform)
+    txn = _fund_on_stripe(w, make_escrow(w))  # booked as PaymentIntent pi_test: Stripe never saw it
+    stripe_platform.charge_settled(amount=1_500_00, currency="usd", payment_intent="pi_nobody_booked")
+    deliver(txn, "inspection")
+    fee = Payment.objects.get(transaction=txn, payee=w.inspection_firm)
+    ledger_services.payout_dispatch(payout_id=cast(int, fee.payout_id))
+    [transfer] = stripe_platform.transfers.values()
+    stripe_platform.balance[-1]["amount"] = -40000  # the rail says 400.00 left, the books 500.00
+    today = datetime.datetime.now(datetime.UTC).date()
+
+    run = rail_statement_reconcile(rail="stripe", day=today)
+
+    found = {line.reference: (line.outcome, line.difference) for line in run.lines.all()}
+    assert found == {
+        "pi_test": ("missing_at_counterparty", Decimal("-20000.0000")),
+        "pi_nobody_booked": ("missing_internal", Decimal("1500.0000")),
+        transfer["id"]: ("amount_delta", Decimal("100.0000")),
+    }
+    assert run.break_count == 3
+    assert rail_statement_reconcile(rail="stripe", day=today).pk == run.pk  # the same statement: the same run
+
+    three_way = escrow_three_way(day=today)
+    rail_leg = three_way.lines.get(key__startswith="rail vs books | stripe")
+    # books: 20,000.00 in less 500.00 paid out; the rail: 1,500.00 in less 400.00 out
+    assert (rail_leg.outcome, rail_leg.our_amount, rail_leg.their_amount) == (
+        "amount_delta", Decimal("19500.0000"), Decimal("1100.0000"),
+    )  # fmt: skip

@@ -9,6 +9,7 @@ settlement: settlement_refresh, settlement_approve, settlement_execute
 disputes:   dispute_raise, dispute_resolve, dispute_dismiss
 payments_in: payment_in_start (the payer pays at the rail), deposit_from_rail (the rail confirmed),
     manual_deposit_record/confirm/reject (a wire entered by hand; four eyes above the threshold)
+reconciliation: escrow_three_way (rail statement vs books vs open escrow wallets, per day)
 controls:   payouts_pause_all, escrow_pause, payee_bank_details_propose / _confirm / _reject
 """
 
@@ -49,6 +50,7 @@ from transactions.services.payments_in import (
     manual_deposit_reject,
     payment_in_start,
 )
+from transactions.services.reconciliation import escrow_three_way
 from transactions.services.settlement import settlement_approve, settlement_execute, settlement_refresh
 
 __all__ = [
@@ -64,6 +66,7 @@ __all__ = [
     "escrow_pause",
     "escrow_renegotiate",
     "escrow_task_reassign",
+    "escrow_three_way",
     "escrow_update",
     "escrow_verification_decided",
     "escrow_verification_overdue",

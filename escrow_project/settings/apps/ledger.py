@@ -24,3 +24,8 @@ STRIPE_BREAKER_WINDOW_SECONDS = env_int("STRIPE_BREAKER_WINDOW_SECONDS", 60)
 # Money an operator records by hand through the ledger API above this amount (any currency, in its
 # major units) waits for a second operator's approval (docs/decisions/0102).
 LEDGER_FOUR_EYES_ABOVE = env_str("LEDGER_FOUR_EYES_ABOVE", "10000.00")
+# Reconciliation (docs/decisions/0103): a difference up to this amount (major units) is
+# MATCHED_WITHIN_TOLERANCE; a run may ask for another. A match by member and action may move the
+# effective date by up to this many days (a DATE_DELTA); further apart they are two missing lines.
+RECONCILIATION_TOLERANCE = env_str("RECONCILIATION_TOLERANCE", "0.01")
+RECONCILIATION_DATE_WINDOW_DAYS = env_int("RECONCILIATION_DATE_WINDOW_DAYS", 31)

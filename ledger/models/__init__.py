@@ -338,3 +338,40 @@ class OperatorEntryRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.amount} {self.currency} [{self.status}]"
+
+
+from ledger.models.reconciliation import (  # noqa: E402 - a package of models; these live beside the books
+    BreakComment,
+    BreakStatus,
+    Business,
+    ReasonCode,
+    ReconciliationBreak,
+    ReconciliationLine,
+    ReconciliationRun,
+    RunKind,
+)
+
+__all__ = [
+    "Account",
+    "Batch",
+    "BreakComment",
+    "BreakStatus",
+    "Business",
+    "EntryKind",
+    "Hold",
+    "InvariantRun",
+    "JournalEntry",
+    "JournalLine",
+    "OperatorEntryRequest",
+    "OperatorEntryStatus",
+    "PayoutIntent",
+    "RailEvent",
+    "RailPayment",
+    "RailPaymentStatus",
+    "ReasonCode",
+    "ReconciliationBreak",
+    "ReconciliationLine",
+    "ReconciliationRun",
+    "RunKind",
+    "Side",
+]
