@@ -6,7 +6,7 @@ import os
 from importlib import import_module
 
 from celery import Celery
-from celery.signals import setup_logging
+from celery.signals import setup_logging, worker_process_shutdown
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "escrow_project.settings.local")
 
@@ -58,3 +58,11 @@ def _structlog_celery(sender: Celery, **_: object) -> None:
     from django_structlog.celery.steps import DjangoStructLogInitStep
 
     sender.steps["worker"].add(DjangoStructLogInitStep)
+
+
+@worker_process_shutdown.connect
+def _metrics_of_exited_child(pid: int | None = None, **_: object) -> None:
+    """In multiprocess metrics mode a pool child's live gauges must go with it (its counters stay)."""
+    from escrow_project.common.metrics import process_exited
+
+    process_exited(pid or os.getpid())

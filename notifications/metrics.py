@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from django.db import DatabaseError
-from prometheus_client import REGISTRY, Counter, Histogram
+from prometheus_client import Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+
+from escrow_project.common.metrics import scrape_time_collector_add
 
 ENQUEUED = Counter("notifications_enqueued_total", "Outbox rows written", ["channel"])
 SENT = Counter("notifications_sent_total", "Notifications delivered", ["channel"])
@@ -64,5 +66,5 @@ _collector_registered = False
 def register_collectors() -> None:
     global _collector_registered
     if not _collector_registered:
-        REGISTRY.register(CircuitStateCollector())
+        scrape_time_collector_add(CircuitStateCollector())
         _collector_registered = True

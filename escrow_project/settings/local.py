@@ -1,5 +1,8 @@
 """The embedded default: SQLite, filesystem broker, debug pages. For a laptop, never a server."""
 
+import os
+from pathlib import Path
+
 from escrow_project.settings.base import *  # noqa: F403
 from escrow_project.settings.env import env_bool
 
@@ -10,3 +13,8 @@ EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 # A partner trying the platform on a laptop points webhooks at a receiver on the same machine
 # (http://127.0.0.1:...): allowed here by default, never in production (docs/integration/webhooks.md).
 NOTIFICATIONS_WEBHOOK_ALLOW_INSECURE = env_bool("NOTIFICATIONS_WEBHOOK_ALLOW_INSECURE", True)
+# Counters counted in the worker and beat show at the web process's /metrics: every process of
+# the embedded default writes its metrics here (escrow_project/common/metrics.py). Set before any
+# process imports prometheus_client, which happens after settings load.
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(VAR_DIR / "prometheus"))  # noqa: F405
+Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
