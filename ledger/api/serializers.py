@@ -132,7 +132,7 @@ class ReverseSerializer(serializers.Serializer[Any]):
 
 class EntryLineSerializer(serializers.Serializer[Any]):
     account_id = serializers.UUIDField(read_only=True)
-    side = serializers.ChoiceField(choices=["debit", "credit"], read_only=True)
+    side = serializers.CharField(read_only=True, help_text="debit or credit")
     amount = serializers.CharField(read_only=True)
     currency = serializers.CharField(read_only=True)
 
