@@ -1,4 +1,4 @@
-"""The embedded default: SQLite, filesystem broker, debug pages. For a laptop, never a server."""
+"""The embedded default: SQLite, the Redis run_platform bundles (docs/decisions/0801), debug pages. For a laptop."""
 
 from escrow_project.settings.base import *  # noqa: F403
 from escrow_project.settings.env import env_bool
