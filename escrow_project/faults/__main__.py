@@ -489,7 +489,7 @@ def main(argv: list[str] | None = None) -> int:
         if problems:
             print("VIOLATIONS:\n  " + "\n  ".join(problems[:50]))
             return 1
-        print(f"fault suite: 1 passed, 0 failed ({tally.acked} acknowledged operations, {len(injected)} faults)")
+        print(f"fault suite passed: {tally.acked} acknowledged operations, {len(injected)} faults, no violation")
         return 0
     finally:
         if supervisor is not None:
