@@ -262,11 +262,12 @@ class Client(threading.Thread):
                     )
                     self.acked_file.flush()
                 return
-            if 400 <= answer.status_code < 500 and answer.status_code not in (408, 409, 429):
+            in_flight = answer.status_code == 409 and "insufficient_funds" not in answer.text
+            if 400 <= answer.status_code < 500 and answer.status_code not in (408, 429) and not in_flight:
                 with self.tally.lock:
                     self.tally.refused += 1  # e.g. a debit beyond the wallet: an answer, not a failure
                 return
-            # 5xx (the database restarting), 409 (the same key still in flight), 429: retry the same key
+            # 5xx (the database restarting), 409 (the same key still in flight), 429: retry the same key.
         with self.tally.lock:
             self.tally.abandoned += 1
 
@@ -297,6 +298,8 @@ def main(argv: list[str] | None = None) -> int:
         "API_RATE_PER_IP": "100000/min",
         "API_RATE_SIGN_IN_PER_IP": "100000/min",
         "LEDGER_FOUR_EYES_ABOVE": "1000000.00",
+        # A payout whose worker died after claiming it is re-sent once this stale (5 min in production).
+        "LEDGER_PAYOUT_STALE_SECONDS": "15",
         "AUDIT_ANCHORING_DISABLED": "true",
         "PYTHONPATH": str(ROOT),
     }
@@ -488,6 +491,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(figures, indent=2))
         if problems:
             print("VIOLATIONS:\n  " + "\n  ".join(problems[:50]))
+            args.keep = True  # the evidence: server logs, log/<child>.log, acked.jsonl
             return 1
         print(f"fault suite passed: {tally.acked} acknowledged operations, {len(injected)} faults, no violation")
         return 0

@@ -24,3 +24,7 @@ STRIPE_BREAKER_WINDOW_SECONDS = env_int("STRIPE_BREAKER_WINDOW_SECONDS", 60)
 # Money an operator records by hand through the ledger API above this amount (any currency, in its
 # major units) waits for a second operator's approval (docs/decisions/0102).
 LEDGER_FOUR_EYES_ABOVE = env_str("LEDGER_FOUR_EYES_ABOVE", "10000.00")
+# A payout `sent` (or open) and untouched this long is sent again under the same rail key by the sweeper
+# (its worker may have died mid-call). Keep it above the dispatch task's time limit (60 s); the fault suite
+# sets 15 s to see the sweep within its run (the simulated rail answers at once).
+LEDGER_PAYOUT_STALE_SECONDS = env_int("LEDGER_PAYOUT_STALE_SECONDS", 300)
