@@ -8,9 +8,7 @@ BIN := $(VENV)/bin
 .PHONY: run test lint bench-ledger install install-dev clean
 
 run: install
-	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py seed_demo
-	$(BIN)/python manage.py run_platform --port $(PORT)
+	$(BIN)/python manage.py run_platform --prepare --port $(PORT)
 
 test: install-dev
 	bash scripts/test.sh

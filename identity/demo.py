@@ -87,3 +87,9 @@ def seed() -> list[str]:
             f"  {person.username:<13} {person.password:<26} {person.role} at {organizations[person.organization_slug]}"
         )
     return ["Demo logins (username, password, role):", *lines]
+
+
+def console_logins() -> list[str]:
+    """The logins `run_platform` shows on its console (the rest are printed by seed_demo)."""
+    shown = {"operator": "operator console", "officer": "escrow officer", "buyer": "party pages"}
+    return [f"{p.username} / {p.password}  ({shown[p.username]})" for p in DEMO_PEOPLE if p.username in shown]

@@ -11,3 +11,9 @@ echo "== pytest"
 "$BIN/pytest" -m "not browser" "$@"
 echo "== pytest (browser: Chromium via Playwright, own invocation)"
 DJANGO_ALLOW_ASYNC_UNSAFE=true "$BIN/pytest" -m browser tests/browser "$@"
+echo "== fault suite (CI size: own PostgreSQL cluster and Redis, docs/faults.md)"
+if compgen -G "/usr/lib/postgresql/*/bin/initdb" > /dev/null; then
+  "$BIN/python" -m escrow_project.faults --seconds "${FAULTS_SECONDS:-45}"
+else
+  echo "fault suite skipped: no PostgreSQL server binaries under /usr/lib/postgresql/*/bin"
+fi

@@ -45,3 +45,8 @@ def sandbox_report_deliver(self: object, task_id: int, attempt: int) -> str:
 @shared_task(soft_time_limit=120, time_limit=150)
 def tasks_escalate_overdue() -> int:
     return services.tasks_escalate_overdue()
+
+
+@shared_task(soft_time_limit=120, time_limit=150)
+def tasks_sweep_task() -> int:
+    return len(services.tasks_sweep())

@@ -253,11 +253,13 @@ SIMPLE_JWT = {
 }
 
 # --- Celery ---------------------------------------------------------------------------------
-# With Redis configured it is the broker; the embedded default is kombu's filesystem transport,
-# which works across processes on one machine with no server, so worker and beat really run.
+# With Redis configured it is the broker. run_platform configures the bundled Redis on the embedded
+# default (docs/decisions/0801); other commands without REDIS_URL fall back to kombu's filesystem
+# transport, which is not safe under concurrent use (kombu issue 1551).
 CELERY_BROKER_DIR = VAR_DIR / "broker"
 if REDIS_URL:
-    CELERY_BROKER_URL = REDIS_URL
+    # kombu names a Unix-socket Redis (the embedded default's bundled server) redis+socket://.
+    CELERY_BROKER_URL = "redis+socket://" + REDIS_URL[7:] if REDIS_URL.startswith("unix://") else REDIS_URL
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
         # Longer than the longest countdown or task, or Redis redelivers unacked work early.
         "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3 * 3600),

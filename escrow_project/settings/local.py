@@ -1,4 +1,4 @@
-"""The embedded default: SQLite, filesystem broker, debug pages. For a laptop, never a server."""
+"""The embedded default: SQLite, the Redis run_platform bundles (docs/decisions/0801), debug pages. For a laptop."""
 
 import os
 from pathlib import Path

@@ -130,7 +130,25 @@ class ReverseSerializer(serializers.Serializer[Any]):
     reason = serializers.CharField(max_length=500)
 
 
+class EntryLineSerializer(serializers.Serializer[Any]):
+    account_id = serializers.UUIDField(read_only=True)
+    side = serializers.CharField(read_only=True, help_text="debit or credit")
+    amount = serializers.CharField(read_only=True)
+    currency = serializers.CharField(read_only=True)
+
+
 class EntrySerializer(serializers.Serializer[Any]):
+    # Declared for the OpenAPI schema; the representation is built by hand below.
+    id = serializers.UUIDField(read_only=True)
+    kind = serializers.CharField(read_only=True)
+    description = serializers.CharField(read_only=True)
+    reverses = serializers.UUIDField(read_only=True, allow_null=True)
+    created_at = serializers.DateTimeField(read_only=True)
+    replayed = serializers.BooleanField(
+        read_only=True, help_text="True when the ledger had already done this very operation under this key."
+    )
+    lines = EntryLineSerializer(many=True, read_only=True)
+
     def to_representation(self, entry: Any) -> dict[str, Any]:
         return {
             "id": str(entry.public_id),
@@ -138,6 +156,7 @@ class EntrySerializer(serializers.Serializer[Any]):
             "description": entry.description,
             "reverses": str(entry.reverses.public_id) if entry.reverses_id else None,
             "created_at": entry.created_at.isoformat(),
+            "replayed": entry.replayed,
             "lines": [
                 {
                     "account_id": str(line.account.public_id),

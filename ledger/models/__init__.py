@@ -102,6 +102,10 @@ class EntryKind(models.TextChoices):
 
 
 class JournalEntry(models.Model):
+    # Not stored: True on the instance a service returns when the idempotency key had already done
+    # this very operation (nothing moved this time), as `BatchResult.replayed` says for a batch.
+    replayed = False
+
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     idempotency_key = models.CharField(max_length=255)
     fingerprint = models.CharField(max_length=64)
@@ -148,6 +152,8 @@ class JournalLine(models.Model):
 
 
 class Hold(models.Model):
+    replayed = False  # not stored; see JournalEntry.replayed
+
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     idempotency_key = models.CharField(max_length=255)
     fingerprint = models.CharField(max_length=64)

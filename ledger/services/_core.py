@@ -511,10 +511,17 @@ def _entry_values(
     }
 
 
+class ClaimRefused(Exception):
+    """`post_combined`'s `claim_if` was false: nothing was written (the caller's cached fact was stale)."""
+
+
 def _entry_existing(values: dict[str, Any]) -> JournalEntry:
-    existing = JournalEntry.objects.get(idempotency_key=values["idempotency_key"])
+    existing = JournalEntry.objects.filter(idempotency_key=values["idempotency_key"]).first()
+    if existing is None:
+        raise ClaimRefused
     if existing.fingerprint != values["fingerprint"]:
         raise conflict(values["idempotency_key"], "entry")
+    existing.replayed = True
     return existing
 
 
@@ -575,10 +582,13 @@ def entry_post(
     allow_closed: bool = False,
     then: tuple[str, list[Any]] | None = None,
     claims: Claims | None = None,
+    claim_if: tuple[str, list[Any]] | None = None,
 ) -> tuple[JournalEntry, bool]:
     """Post a balanced entry (and optional extra pending moves); returns (entry, created).
 
-    `then` (PostgreSQL fast path only, i.e. when `locked` is None) rides along in the same statement.
+    `then` and `claim_if` (PostgreSQL fast path only, i.e. when `locked` is None) ride along in the
+    same statement; when `claim_if` is false and the key is new, nothing is written and `ClaimRefused`
+    is raised.
     `claims` (batches, with `locked`): the first pass only claims the key, the second posts under it.
     """
     lines_balance_check(lines)
@@ -602,6 +612,7 @@ def entry_post(
             allow_closed=allow_closed,
             entry_values=values,
             then=then,
+            claim_if=claim_if,
         )
         if entry_id is None:
             return _entry_existing(values), False
@@ -643,6 +654,7 @@ def post_combined(
     entry_values: dict[str, Any] | None = None,
     claim_model: type[Model] = JournalEntry,
     then: tuple[str, list[Any]] | None = None,
+    claim_if: tuple[str, list[Any]] | None = None,
 ) -> int | None:
     """PostgreSQL fast path: claim the key, lock, check, move and write lines in ONE statement.
 
@@ -652,6 +664,7 @@ def post_combined(
     Raises the specific error when an account is unknown, closed, in another currency or would overdraw.
     `claim_model` is the table the key is claimed in (journal entries, or holds for hold_create); `then`
     is one more data-modifying CTE `t AS (...)` run only when every account moved (the hold's own update).
+    `claim_if` is a SQL condition the key is claimed under (false: nothing happens, as for an existing key).
     """
     ids = sorted(plan.deltas)
     params: list[Any] = []
@@ -662,8 +675,12 @@ def post_combined(
         columns = ", ".join(cast(Any, f).column for f in fields)
         params.extend(cast(Any, f).get_db_prep_save(entry_values[f.name], connection) for f in fields)
         table = claim_model._meta.db_table
+        condition = ""
+        if claim_if is not None:
+            condition = f" WHERE {claim_if[0]}"
+            params.extend(claim_if[1])
         parts.append(
-            f"e AS (INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(fields))}) "  # noqa: S608
+            f"e AS (INSERT INTO {table} ({columns}) SELECT {', '.join(['%s'] * len(fields))}{condition} "
             "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id)"
         )
         claim_guard = " AND EXISTS (SELECT 1 FROM e)"

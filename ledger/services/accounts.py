@@ -15,6 +15,7 @@ from ledger.states import PAYOUT_OPEN, HoldStatus
 
 SYSTEM = "system"
 PLATFORM = "platform"
+CLEARING_PURPOSE = "rail_clearing"
 
 
 @transaction.atomic
@@ -104,7 +105,7 @@ def system_account(*, purpose: str, currency: str, owner_id: str = PLATFORM, nor
 
 def rail_clearing_account(*, rail: str, currency: str) -> Account:
     """Cash the platform holds at a rail (debit-normal asset): deposits debit it, payouts credit it."""
-    return system_account(purpose="rail_clearing", currency=currency, owner_id=f"rail:{rail}")
+    return system_account(purpose=CLEARING_PURPOSE, currency=currency, owner_id=f"rail:{rail}")
 
 
 def payouts_in_flight_account(*, currency: str) -> Account:

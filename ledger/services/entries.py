@@ -6,14 +6,22 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from escrow_project.common.errors import UnprocessableError
 from ledger.errors import EntryAlreadyReversedError, EntryNotReversibleError, UnknownAccountError
 from ledger.models import EntryKind, Hold, JournalEntry, PayoutIntent, Side
 from ledger.rails import RailError, rail_get
-from ledger.services._core import Claims, Locked, amount_clean, currency_clean, entry_post, key_clean
-from ledger.services.accounts import adjustments_account, rail_clearing_account
+from ledger.services._core import (
+    ClaimRefused,
+    Claims,
+    Locked,
+    amount_clean,
+    currency_clean,
+    entry_post,
+    key_clean,
+)
+from ledger.services.accounts import CLEARING_PURPOSE, SYSTEM, adjustments_account, rail_clearing_account
 from ledger.types import LineSpec
 
 
@@ -164,6 +172,11 @@ def rail_check(rail: str) -> None:
         raise UnprocessableError(str(exc), code="unknown_rail") from None
 
 
+# (database, rail, currency) -> the clearing account's id. Opening it (find-or-create) cost four of a
+# deposit's seven round trips; the id is only a hint, re-checked inside the posting statement.
+_clearing_ids: dict[tuple[str, str, str], int] = {}
+
+
 @transaction.atomic
 def deposit_record(
     *,
@@ -177,9 +190,57 @@ def deposit_record(
     """Record money that arrived from outside through a rail: debit its clearing account, credit the account."""
     amount = amount_clean(amount, currency)
     rail_check(rail)
-    clearing = rail_clearing_account(rail=rail, currency=currency)
-    entry, _created = entry_post(
+    cache_key = (str(connection.settings_dict["NAME"]), rail, currency)
+    cached = _clearing_ids.get(cache_key) if connection.vendor == "postgresql" else None
+    if cached is not None:
+        # The key is claimed only if the cached id still names this rail's clearing account (a test
+        # database rolled back, say): otherwise nothing is written and the account is opened below.
+        is_clearing = (
+            "EXISTS (SELECT 1 FROM ledger_account WHERE id = %s AND owner_type = %s AND owner_id = %s "
+            "AND purpose = %s AND currency = %s)",
+            [cached, SYSTEM, f"rail:{rail}", CLEARING_PURPOSE, currency],
+        )
+        try:
+            return _deposit_post(
+                key=idempotency_key,
+                clearing_id=cached,
+                account_id=account_id,
+                amount=amount,
+                currency=currency,
+                rail=rail,
+                provider_reference=provider_reference,
+                claim_if=is_clearing,
+            )
+        except ClaimRefused:
+            _clearing_ids.pop(cache_key, None)
+    clearing_id = rail_clearing_account(rail=rail, currency=currency).pk
+    entry = _deposit_post(
         key=idempotency_key,
+        clearing_id=clearing_id,
+        account_id=account_id,
+        amount=amount,
+        currency=currency,
+        rail=rail,
+        provider_reference=provider_reference,
+    )
+    # Cached only once the posting worked: an id from a transaction that rolls back is re-checked anyway.
+    _clearing_ids[cache_key] = clearing_id
+    return entry
+
+
+def _deposit_post(
+    *,
+    key: str,
+    clearing_id: int,
+    account_id: int,
+    amount: Decimal,
+    currency: str,
+    rail: str,
+    provider_reference: str,
+    claim_if: tuple[str, list[Any]] | None = None,
+) -> JournalEntry:
+    entry, _created = entry_post(
+        key=key,
         kind=EntryKind.DEPOSIT,
         content={
             "account": account_id,
@@ -188,9 +249,10 @@ def deposit_record(
             "rail": rail,
             "provider_reference": provider_reference,
         },
-        lines=[(clearing.pk, Side.DEBIT, amount, currency), (account_id, Side.CREDIT, amount, currency)],
+        lines=[(clearing_id, Side.DEBIT, amount, currency), (account_id, Side.CREDIT, amount, currency)],
         description=f"Deposit via {rail}",
         metadata={"rail": rail, "provider_reference": provider_reference},
+        claim_if=claim_if,
     )
     return entry
 

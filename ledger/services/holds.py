@@ -103,6 +103,7 @@ def _hold_create(
         existing = Hold.objects.get(idempotency_key=idempotency_key)
         if existing.fingerprint != print_:
             raise conflict(idempotency_key, "hold")
+        existing.replayed = True
         return existing
     if not fast:
         locked = accounts_lock([debit_account_id, credit_account_id], locked)
@@ -171,6 +172,7 @@ def _hold_post(
         if hold.posted_amount != post_amount:
             raise conflict(idempotency_key, f"post of hold {hold.pk} (posted {hold.posted_amount})")
         assert hold.post_entry is not None
+        hold.post_entry.replayed = True
         return hold.post_entry
     now = timezone.now()
     if hold.expires_at is not None and hold.expires_at <= now:
@@ -241,6 +243,7 @@ def _hold_release(
 ) -> Hold:
     key_clean(idempotency_key)
     if _resolved_replay(hold, idempotency_key, status):
+        hold.replayed = True
         return hold
     if (
         (writes is not None and any(row[2] == idempotency_key for row in writes.holds))
@@ -275,9 +278,55 @@ def _hold_release(
 @transaction.atomic
 def hold_void(*, hold_id: int, idempotency_key: str, reason: str = "") -> Hold:
     """Release a pending hold entirely; nothing is posted."""
+    if connection.vendor == "postgresql":
+        return _hold_void_combined(hold_id=hold_id, key=key_clean(idempotency_key), reason=reason[:500])
     return _hold_release(
         hold=hold_lock(hold_id), idempotency_key=idempotency_key, status=HoldStatus.VOIDED, reason=reason
     )
+
+
+# One statement for a void (it was five): lock the hold, check its key is not spent elsewhere, lock
+# both accounts in id order, release the reservation and resolve the hold, only if the hold is still
+# pending and the key is free. The engine's lock order holds: the hold, then the accounts.
+# The hold as it was before the statement comes back (plus `key_used`, `resolved`) so the caller
+# names a refusal or a replay exactly as `_hold_release` does.
+_VOID_SQL = """
+WITH h AS MATERIALIZED (SELECT * FROM ledger_hold WHERE id = %s FOR UPDATE),
+k AS MATERIALIZED (SELECT (
+    EXISTS (SELECT 1 FROM ledger_hold WHERE resolution_key = %s AND id <> %s)
+    OR EXISTS (SELECT 1 FROM ledger_journalentry WHERE idempotency_key = %s)) AS used),
+ok AS MATERIALIZED (SELECT h.id, h.debit_account_id, h.credit_account_id, h.amount FROM h, k
+    WHERE h.status = 'pending' AND NOT k.used),
+v(id, qd, qc) AS (SELECT debit_account_id, amount, 0::numeric FROM ok
+    UNION ALL SELECT credit_account_id, 0::numeric, amount FROM ok),
+l AS MATERIALIZED (SELECT a.id FROM ledger_account a WHERE a.id IN (SELECT id FROM v) ORDER BY a.id FOR UPDATE),
+u AS (UPDATE ledger_account a SET pending_debits = a.pending_debits - v.qd, pending_credits = a.pending_credits - v.qc
+    FROM v WHERE a.id = v.id AND a.id IN (SELECT id FROM l) RETURNING a.id),
+t AS (UPDATE ledger_hold SET status = %s, resolution_key = %s, resolved_at = %s, void_reason = %s
+    WHERE id IN (SELECT id FROM ok) AND (SELECT count(*) FROM u) = 2 RETURNING id)
+SELECT h.*, (SELECT used FROM k) AS key_used, (SELECT count(*) FROM t) AS resolved FROM h
+"""
+
+
+def _hold_void_combined(*, hold_id: int, key: str, reason: str) -> Hold:
+    now = timezone.now()
+    params = [hold_id, key, hold_id, key, HoldStatus.VOIDED, key, now, reason]
+    found = list(Hold.objects.raw(_VOID_SQL, params))
+    if not found:
+        raise NotFoundError(f"No hold with id {hold_id}.", code="unknown_hold")
+    hold = found[0]
+    if _resolved_replay(hold, key, HoldStatus.VOIDED):
+        hold.replayed = True
+        return hold
+    if hold.key_used:  # type: ignore[attr-defined]
+        raise conflict(key, "operation")
+    if hold.resolved != 1:  # type: ignore[attr-defined]  # pragma: no cover -- accounts are foreign keys
+        raise AssertionError(f"ledger: hold {hold_id} was pending and free but its accounts did not move")
+    hold.status = HoldStatus.VOIDED
+    hold.resolution_key = key
+    hold.resolved_at = now
+    hold.void_reason = reason
+    return hold
 
 
 def holds_expire(*, now: datetime.datetime | None = None, limit: int = 1000) -> int:

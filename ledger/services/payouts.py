@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any, cast
 
 import structlog
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from prometheus_client import Counter, Gauge
@@ -45,7 +46,7 @@ PAYOUT_DISPATCH_ERRORS = Counter(
 )
 # A `sent` row older than this was left by a worker that died, a rail that answered `pending` and
 # never called back, or a lost task; it must exceed the dispatch task's time_limit (60 s).
-PAYOUT_STALE_AFTER = timedelta(minutes=5)
+PAYOUT_STALE_AFTER = timedelta(seconds=settings.LEDGER_PAYOUT_STALE_SECONDS)
 PAYOUT_ALERT_AFTER = timedelta(hours=24)
 
 

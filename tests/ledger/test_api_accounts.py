@@ -4,6 +4,7 @@ from decimal import Decimal
 
 import pytest
 
+from escrow_project.common.models import IdempotencyRecord
 from identity.models import Role
 from ledger import services
 from ledger.models import JournalEntry
@@ -110,6 +111,28 @@ def test_operator_topup_is_idempotent_and_needs_the_key(client_for):
     assert first.status_code == 201
     assert again.json() == first.json()
     assert account_balance(account_id=wallet.pk).balance == Decimal("50.00")
+
+
+def test_a_topup_retried_after_its_replay_record_is_gone_says_the_ledger_replayed_it(client_for):
+    wallet = _org_wallet(OrganizationFactory.create())
+    client = client_for(operator())
+    url = f"/api/v1/ledger/accounts/{wallet.public_id}/topup/"
+    body = {"amount": "50.00", "currency": "USD"}
+    first = client.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="top-1")
+    IdempotencyRecord.objects.all().delete()  # the HTTP layer forgot (expired); the ledger key has not
+
+    again = client.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="top-1")
+
+    assert (first.status_code, first.json()["replayed"]) == (201, False)
+    assert (again.status_code, again.json()["replayed"]) == (201, True)
+    assert again.json()["id"] == first.json()["id"]
+    assert account_balance(account_id=wallet.pk).balance == Decimal("50.00")
+
+
+def test_the_schema_documents_the_replayed_flag(client_for):
+    schema = client_for(operator()).get("/api/schema/", HTTP_ACCEPT="application/json").json()
+
+    assert schema["components"]["schemas"]["Entry"]["properties"]["replayed"]["type"] == "boolean"
 
 
 @pytest.mark.parametrize(

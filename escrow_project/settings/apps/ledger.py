@@ -29,3 +29,7 @@ LEDGER_FOUR_EYES_ABOVE = env_str("LEDGER_FOUR_EYES_ABOVE", "10000.00")
 # effective date by up to this many days (a DATE_DELTA); further apart they are two missing lines.
 RECONCILIATION_TOLERANCE = env_str("RECONCILIATION_TOLERANCE", "0.01")
 RECONCILIATION_DATE_WINDOW_DAYS = env_int("RECONCILIATION_DATE_WINDOW_DAYS", 31)
+# A payout `sent` (or open) and untouched this long is sent again under the same rail key by the sweeper
+# (its worker may have died mid-call). Keep it above the dispatch task's time limit (60 s); the fault suite
+# sets 15 s to see the sweep within its run (the simulated rail answers at once).
+LEDGER_PAYOUT_STALE_SECONDS = env_int("LEDGER_PAYOUT_STALE_SECONDS", 300)
