@@ -3,6 +3,7 @@ sandbox agents answering through real Celery workers. Prints wall time, transact
 API latency percentiles.
 
     DATABASE_URL=postgres://... REDIS_URL=redis://... python -m transactions.bench --n 50
+    python -m transactions.bench --n 50       # the embedded default (SQLite, filesystem broker), migrated
 
 It starts its own ASGI server (uvicorn) and Celery worker as subprocesses on 127.0.0.1, and a
 pool of client threads that each drive one transaction at a time, like a partner system would.
@@ -92,8 +93,10 @@ def main() -> None:
     parser.add_argument("--worker-concurrency", type=int, default=2)
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per transaction before giving up")
     args = parser.parse_args()
-    if not os.environ.get("REDIS_URL") or not os.environ.get("DATABASE_URL", "").startswith("postgres"):
-        sys.exit("Set DATABASE_URL (PostgreSQL, migrated) and REDIS_URL: the benchmark uses the real servers.")
+    postgres = os.environ.get("DATABASE_URL", "").startswith("postgres")
+    if postgres != bool(os.environ.get("REDIS_URL")):
+        sys.exit("Set both DATABASE_URL (PostgreSQL, migrated) and REDIS_URL, or neither (the embedded default).")
+    backend = "PostgreSQL + Redis" if postgres else "embedded default (SQLite, filesystem broker)"
     _setup_django()
     import requests
 
@@ -234,6 +237,7 @@ def main() -> None:
         property_address__endswith="Benchmark Way, Portland, ME", buyer=w["buyer"], status="settled"
     ).count()
     cuts = statistics.quantiles(latencies, n=100) if len(latencies) >= 2 else [0.0] * 99
+    print(f"backend                : {backend}")
     print(
         f"transactions requested : {args.n} ({args.clients} concurrent clients, "
         f"1 API server, 1 worker x{args.worker_concurrency})"
