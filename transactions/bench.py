@@ -91,6 +91,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=50, help="transactions to drive (the issue asks for 500)")
     parser.add_argument("--clients", type=int, default=8, help="concurrent client threads")
     parser.add_argument("--worker-concurrency", type=int, default=2)
+    parser.add_argument("--web-workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per transaction before giving up")
     args = parser.parse_args()
     postgres = os.environ.get("DATABASE_URL", "").startswith("postgres")
@@ -117,7 +118,7 @@ def main() -> None:
     logs.mkdir(exist_ok=True)
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "escrow_project.asgi:application", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning", "--no-access-log"],
+         "--port", str(port), "--log-level", "warning", "--no-access-log", "--workers", str(args.web_workers)],
         cwd=ROOT, env=env, stdout=(logs / "bench-server.log").open("wb"), stderr=subprocess.STDOUT,
         start_new_session=True,
     )  # fmt: skip
@@ -210,6 +211,25 @@ def main() -> None:
             with lock:
                 failures.append(str(exc))
 
+    def cpu_seconds(process: subprocess.Popen[bytes]) -> float:
+        """CPU time of a process and everything under it: on a shared machine the wall clock depends
+        on the neighbours, CPU seconds per transaction much less."""
+        try:
+            import psutil
+        except ImportError:  # not a dependency of the platform; the figure is then left out
+            return 0.0
+        try:
+            root = psutil.Process(process.pid)
+            total = 0.0
+            for p in [root, *root.children(recursive=True)]:
+                with contextlib.suppress(psutil.Error):
+                    times = p.cpu_times()
+                    total += times.user + times.system
+            return total
+        except psutil.Error:
+            return 0.0
+
+    cpu: dict[str, float] = {}
     try:
         for _ in range(100):
             try:
@@ -221,6 +241,7 @@ def main() -> None:
         with ThreadPoolExecutor(max_workers=args.clients) as pool:
             list(pool.map(safe, range(args.n)))
         wall = time.perf_counter() - started
+        cpu = {"server": cpu_seconds(server), "worker": cpu_seconds(worker)}
     finally:
         for process in (server, worker):
             os.killpg(process.pid, signal.SIGTERM)
@@ -240,7 +261,7 @@ def main() -> None:
     print(f"backend                : {backend}")
     print(
         f"transactions requested : {args.n} ({args.clients} concurrent clients, "
-        f"1 API server, 1 worker x{args.worker_concurrency})"
+        f"API server x{args.web_workers}, 1 worker x{args.worker_concurrency})"
     )
     print(f"transactions settled   : {settled}  failures: {len(failures)}")
     print(f"wall time              : {wall:.1f} s")
@@ -248,6 +269,10 @@ def main() -> None:
     print(f"API calls              : {len(latencies)}")
     print(f"API latency p50/p95/p99: {cuts[49] * 1000:.0f} / {cuts[94] * 1000:.0f} / {cuts[98] * 1000:.0f} ms")
     print(f"ledger invariants      : {'ok' if invariants_check().ok else 'BROKEN'}")
+    if settled and any(cpu.values()):
+        per = {name: seconds / settled * 1000 for name, seconds in cpu.items()}
+        print(f"CPU per transaction    : server {per['server']:.0f} ms, worker {per['worker']:.0f} ms "
+              f"(load average at the end {os.getloadavg()[0]:.1f})")  # fmt: skip
     print("per route (calls, p50 / p99 ms):")
     for route, values in sorted(by_route.items(), key=lambda item: -max(item[1])):
         route_cuts = statistics.quantiles(values, n=100) if len(values) >= 2 else [values[0]] * 99

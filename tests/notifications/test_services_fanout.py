@@ -43,7 +43,25 @@ def test_after_commit_every_member_of_every_recipient_gets_the_message(eager_cel
     emailed = Notification.objects.filter(kind="payment_released", channel="email", status="sent")
     assert set(emailed.values_list("recipient_user_id", flat=True)) == {first.pk, second.pk, officer.pk}
     assert sorted(m.to[0] for m in mail.outbox) == ["officer@example.test", "one@example.test", "two@example.test"]
+    live = Notification.objects.filter(kind="payment_released", channel="live")
+    assert set(live.values_list("recipient_user_id", "status")) == {(u.pk, "sent") for u in (first, second, officer)}
     assert NotificationFanout.objects.get().expanded_at is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_expanding_worker_pushes_the_live_messages_itself(monkeypatch):
+    from notifications import tasks
+
+    buyer = member(Role.BUYER, email="buyer@example.test")
+    queued: list[int] = []
+    monkeypatch.setattr(tasks.deliver_notification, "apply_async", lambda args, **_: queued.append(args[0]))
+    fanout = notification_fanout_enqueue(kind="payment_released", recipients=[Recipient.user(buyer.pk)], context=CTX)
+
+    notification_fanout_expand(fanout_id=fanout.pk)
+
+    email = Notification.objects.get(recipient_user=buyer, channel="email")
+    assert queued == [email.pk]  # the e-mail goes to a delivery task; the live push went out at once
+    assert Notification.objects.get(recipient_user=buyer, channel="live").status == "sent"
 
 
 @pytest.mark.django_db(transaction=True)
