@@ -235,7 +235,7 @@ def main() -> None:
             try:
                 requests.get(f"http://127.0.0.1:{port}/health/live", timeout=1)
                 break
-            except requests.ConnectionError:
+            except requests.RequestException:  # not up yet, or slow to answer on a busy machine
                 time.sleep(0.2)
         started = time.perf_counter()
         with ThreadPoolExecutor(max_workers=args.clients) as pool:
