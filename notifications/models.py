@@ -223,3 +223,31 @@ class ChannelCircuit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel}: {self.state}"
+
+
+class NotificationFanout(models.Model):
+    """One message to many recipients, written in the caller's transaction and expanded by a worker
+    into per-target outbox rows, so a business request does not pay for every party's preferences,
+    memberships and webhook endpoints."""
+
+    kind = models.CharField(max_length=64)
+    # [{"type": "organization", "organization_id": 1}, {"type": "user", "user_id": 2}]: no addresses.
+    recipients = models.JSONField(default=list)
+    context = EncryptedJSONField(default=dict)
+    subject_type = models.CharField(max_length=40, blank=True, default="")
+    subject_id = models.CharField(max_length=64, blank=True, default="")
+    # Each recipient's outbox rows get "<dedupe_prefix>:<recipient>" as their dedupe key.
+    dedupe_prefix = models.CharField(max_length=160, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expanded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(
+                fields=["created_at"], condition=Q(expanded_at__isnull=True), name="notification_fanout_due_idx"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} to {len(self.recipients)} recipient(s) ({'expanded' if self.expanded_at else 'waiting'})"

@@ -19,3 +19,13 @@ def sweep_outbox() -> int:
 @shared_task(acks_late=True, soft_time_limit=250, time_limit=300)
 def send_digests() -> int:
     return services.digest_send_due()
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, soft_time_limit=50, time_limit=60)
+def expand_fanout(fanout_id: int) -> int:
+    return services.notification_fanout_expand(fanout_id=fanout_id)
+
+
+@shared_task(acks_late=True, soft_time_limit=50, time_limit=60)
+def sweep_fanouts() -> int:
+    return services.notification_fanouts_sweep()

@@ -54,3 +54,12 @@ def operator() -> User:
 
 def auditor() -> User:
     return member(Role.AUDITOR, OrganizationFactory.create(kind=OrganizationKind.PLATFORM_OPERATOR))
+
+
+def fanouts_expand() -> int:
+    """What the notifications worker does after commit: expand every waiting fan-out into outbox rows."""
+    from notifications.models import NotificationFanout
+    from notifications.services import notification_fanout_expand
+
+    waiting = NotificationFanout.objects.filter(expanded_at__isnull=True).order_by("pk").values_list("pk", flat=True)
+    return sum(notification_fanout_expand(fanout_id=pk) for pk in waiting)

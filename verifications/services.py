@@ -20,7 +20,7 @@ from escrow_project.common.enqueue import enqueue_on_commit
 from escrow_project.common.errors import ConflictError, NotFoundError, PermissionDeniedError, UnprocessableError
 from escrow_project.common.fsm import transition_run
 from identity.models import Organization
-from notifications.services import notification_enqueue
+from notifications.services import notification_fanout_enqueue
 from notifications.types import Recipient
 from verifications import selectors, signals
 from verifications.agents.base import TransientAgentError
@@ -84,16 +84,16 @@ def _tell_agent(task: VerificationTask) -> None:
     """The agent's people (and its webhook endpoints) learn of the assignment."""
     if task.agent_id is None:
         return
-    notification_enqueue(
+    notification_fanout_enqueue(
         kind="verification_assigned",
-        recipient=Recipient.organization(task.agent_id),
+        recipients=[Recipient.organization(task.agent_id)],
         context={
             "reference": task.workflow.context.get("reference", task.workflow.subject_id),
             "verification_type": task.verification_type,
             "due_date": task.deadline,
             "task_id": str(task.public_id),
         },
-        dedupe_key=f"verifications:{task.pk}:{task.attempt}:assigned",
+        dedupe_prefix=f"verifications:{task.pk}:{task.attempt}:assigned",
         subject_type=task.workflow.subject_type,
         subject_id=task.workflow.subject_id,
     )

@@ -23,6 +23,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
 
+from escrow_project.common.db import retry_lock_conflicts
 from escrow_project.common.errors import DomainError, IdempotencyKeyReusedError
 from escrow_project.common.models import IdempotencyRecord
 
@@ -76,31 +77,37 @@ def idempotent(handler: Handler) -> Handler:
             raise DomainError("Idempotency-Key must be 1 to 255 printable characters.", code="invalid_idempotency_key")
         owner = _owner_of(request)
         fingerprint = request_fingerprint(request)
-        try:
-            with transaction.atomic():
-                try:
-                    with transaction.atomic():
-                        record = IdempotencyRecord.objects.create(owner=owner, key=key, fingerprint=fingerprint)
-                except IntegrityError:
-                    existing = IdempotencyRecord.objects.get(owner=owner, key=key)
-                    if existing.fingerprint != fingerprint:
-                        raise IdempotencyKeyReusedError(
-                            f"Idempotency-Key {key!r} was already used for a different request; "
-                            "use a new key for a new request."
-                        ) from None
-                    return _replay(existing)
-                response = handler(view, request, *args, **kwargs)
-                if not 200 <= response.status_code < 300:
-                    raise _NotStored(response)
-                record.response_status = response.status_code
-                record.response_body = json.dumps(response.data, cls=JSONEncoder)
-                record.response_headers = {
-                    name: response[name] for name in _REPLAYED_RESPONSE_HEADERS if response.has_header(name)
-                }
-                record.save(update_fields=["response_status", "response_body", "response_headers"])
-                return response
-        except _NotStored as not_stored:
-            return not_stored.response
+
+        def run() -> Response:
+            try:
+                with transaction.atomic():
+                    try:
+                        with transaction.atomic():
+                            record = IdempotencyRecord.objects.create(owner=owner, key=key, fingerprint=fingerprint)
+                    except IntegrityError:
+                        existing = IdempotencyRecord.objects.get(owner=owner, key=key)
+                        if existing.fingerprint != fingerprint:
+                            raise IdempotencyKeyReusedError(
+                                f"Idempotency-Key {key!r} was already used for a different request; "
+                                "use a new key for a new request."
+                            ) from None
+                        return _replay(existing)
+                    response = handler(view, request, *args, **kwargs)
+                    if not 200 <= response.status_code < 300:
+                        raise _NotStored(response)
+                    record.response_status = response.status_code
+                    record.response_body = json.dumps(response.data, cls=JSONEncoder)
+                    record.response_headers = {
+                        name: response[name] for name in _REPLAYED_RESPONSE_HEADERS if response.has_header(name)
+                    }
+                    record.save(update_fields=["response_status", "response_body", "response_headers"])
+                    return response
+            except _NotStored as not_stored:
+                return not_stored.response
+
+        # Two requests that lock the same shared accounts (payees, payouts in flight) can deadlock;
+        # PostgreSQL rolls one back whole (its key record too), so it runs again instead of a 500.
+        return retry_lock_conflicts(run, what="idempotent_request")
 
     wrapper.honours_idempotency_key = True  # type: ignore[attr-defined]  # read by the OpenAPI schema
     return cast(Handler, wrapper)

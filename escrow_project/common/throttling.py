@@ -16,6 +16,7 @@ from typing import Any
 import structlog
 from django.core.cache import cache, caches
 from django.core.cache.backends.db import DatabaseCache
+from django.core.cache.backends.redis import RedisCache
 from django.db import transaction
 from prometheus_client import Counter
 from rest_framework.settings import api_settings
@@ -63,6 +64,8 @@ class _AtomicWindowThrottle(SimpleRateThrottle):
         return True
 
     def _count(self, key: str, now: float, duration: int) -> tuple[int, float]:
+        if isinstance(caches["default"], RedisCache):
+            return _count_in_redis(key, now, duration)
         with _serialised():
             cache.add(f"{key}:start", now, duration)
             cache.add(key, 0, duration)
@@ -84,6 +87,36 @@ class _AtomicWindowThrottle(SimpleRateThrottle):
 
     def wait(self) -> float | None:
         return getattr(self, "_wait", None)
+
+
+# The same window as the generic path below, in one round trip instead of five per throttle (two
+# throttles on every API request): the window's start decides, and an INCR that recreated an
+# expired counter gives it its TTL again.
+_WINDOW_SCRIPT = """
+local start = redis.call('GET', KEYS[2])
+if (not start) or (tonumber(ARGV[1]) - tonumber(start) >= tonumber(ARGV[2])) then
+  redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[2])
+  redis.call('SET', KEYS[1], 1, 'EX', ARGV[2])
+  return {1, ARGV[1]}
+end
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+return {count, start}
+"""
+_window_scripts: dict[int, Any] = {}
+
+
+def _count_in_redis(key: str, now: float, duration: int) -> tuple[int, float]:
+    backend = caches["default"]
+    client = backend._cache.get_client(write=True)  # type: ignore[attr-defined]
+    script = _window_scripts.get(id(client.connection_pool))
+    if script is None:
+        script = _window_scripts[id(client.connection_pool)] = client.register_script(_WINDOW_SCRIPT)
+    count, start = script(
+        keys=[backend.make_and_validate_key(key), backend.make_and_validate_key(f"{key}:start:raw")],
+        args=[repr(now), max(1, int(duration))],
+    )
+    return int(count), float(start)
 
 
 def _serialised() -> contextlib.AbstractContextManager[Any]:

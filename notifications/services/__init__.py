@@ -15,6 +15,11 @@ from notifications.services.delivery import (
 )
 from notifications.services.digest import digest_send_due
 from notifications.services.enqueue import live_event_publish, notification_enqueue, send_escalation_alert
+from notifications.services.fanout import (
+    notification_fanout_enqueue,
+    notification_fanout_expand,
+    notification_fanouts_sweep,
+)
 from notifications.services.preferences import preference_resolve, preference_set
 from notifications.services.webhooks import (
     webhook_endpoint_disable,
@@ -35,6 +40,9 @@ __all__ = [
     "live_event_publish",
     "notification_deliver",
     "notification_enqueue",
+    "notification_fanout_enqueue",
+    "notification_fanout_expand",
+    "notification_fanouts_sweep",
     "notification_mark_read",
     "notification_retry",
     "outbox_sweep",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -155,6 +155,7 @@ def _enqueue(
     subject_type: str,
     subject_id: str,
     bypass_preferences: bool,
+    schedule: Callable[[Notification], None] | None = None,
 ) -> list[Notification]:
     spec = kind_get(kind)
     stored_context = normalise_context(context)
@@ -237,7 +238,10 @@ def _enqueue(
                 metrics.SKIPPED.labels(channel, "preference" if "preferences" in reason else "no_address").inc()
             elif not row.digest:
                 metrics.ENQUEUED.labels(channel).inc()
-                delivery_schedule_on_commit(row.pk)
+                if schedule is not None:
+                    schedule(row)
+                else:
+                    delivery_schedule_on_commit(row.pk)
     logger.info("notifications_enqueued", kind=kind, rows=len(rows), recipient_type=recipient.type)
     return rows
 

@@ -73,3 +73,34 @@ def test_twenty_concurrent_identical_posts_make_one_organization(live_server):
     assert {status for status, _ in results} == {201}
     assert len({body for _, body in results}) == 1  # byte-identical
     assert Organization.objects.filter(name="Concurrent Title Co").count() == 1
+
+
+class _Deadlock(Exception):
+    sqlstate = "40P01"  # what psycopg's DeadlockDetected carries
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_request_rolled_back_by_a_deadlock_runs_again_instead_of_a_500(client_for, monkeypatch):
+    from django.db import OperationalError
+
+    from identity import services as identity_services
+
+    real_create = identity_services.organization_create
+    calls = []
+
+    def deadlocks_once(**fields):
+        calls.append(fields["name"])
+        created = real_create(**fields)
+        if len(calls) == 1:  # after writing: the server rolls the whole transaction back
+            raise OperationalError("deadlock detected") from _Deadlock()
+        return created
+
+    monkeypatch.setattr(identity_services, "organization_create", deadlocks_once)
+    response = client_for(operator()).post(
+        "/api/v1/organizations/", {"name": "Once", "kind": "lender"}, HTTP_IDEMPOTENCY_KEY="k-dl"
+    )
+
+    assert response.status_code == 201
+    assert len(calls) == 2
+    assert Organization.objects.filter(name="Once").count() == 1
+    assert IdempotencyRecord.objects.filter(key="k-dl").count() == 1

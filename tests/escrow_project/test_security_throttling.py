@@ -147,3 +147,24 @@ def test_without_redis_the_database_counters_reset_every_window(settings, monkey
     # And the limit still holds inside one window.
     results = [IPRateThrottle().allow_request(request, None) for _ in range(40)]
     assert results.count(False) >= 10
+
+
+@requires_redis
+@pytest.mark.django_db
+def test_with_redis_the_counters_reset_every_window_in_one_round_trip(settings, monkeypatch):
+    _rates(settings, client="100000/hour", ip="30/min")
+    clock = [1_800_000_000.0]
+    monkeypatch.setattr("escrow_project.common.throttling.time.time", lambda: clock[0])
+    request = APIRequestFactory().get("/", REMOTE_ADDR="192.0.2.45")
+    refused = 0
+    for _ in range(22 * 5):  # a steady 22/min under a 30/min limit, for five minutes
+        refused += not IPRateThrottle().allow_request(request, None)
+        clock[0] += 60 / 22
+    assert refused == 0
+    results = [IPRateThrottle().allow_request(request, None) for _ in range(40)]
+    assert results.count(False) >= 10
+    throttle = IPRateThrottle()
+    assert not throttle.allow_request(request, None)
+    wait = throttle.wait()
+    assert wait is not None
+    assert 0 < wait <= 60  # Retry-After: until the window that started it ends

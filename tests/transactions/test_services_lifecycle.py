@@ -12,6 +12,7 @@ from escrow_project.common.errors import ConflictError, PermissionDeniedError, U
 from ledger.models import JournalEntry
 from ledger.selectors import account_balance
 from notifications.models import Notification
+from tests.factories import fanouts_expand
 from tests.transactions.factories import close_funds, deliver, dispatch_payouts, fund, make_escrow, task_of, verify_all
 from transactions import services
 from transactions.models import EscrowTransaction, MilestoneStatus, Payment, PaymentStatus, SettlementStatus
@@ -82,6 +83,7 @@ def test_happy_path_from_draft_to_settled(world):
                  "escrow.payout_succeeded", "escrow.clear_to_close", "escrow.settled"]:  # fmt: skip
         assert kind in kinds
     assert kinds.count("escrow.milestone_released") == 4  # lending at 0.00 included
+    fanouts_expand()
     told = Notification.objects.filter(subject_id=str(txn.public_id))
     assert told.filter(kind="settlement_completed", recipient_organization=world.buyer).exists()
     assert told.filter(kind="settlement_completed", recipient_user=world.officer).exists()
@@ -100,6 +102,7 @@ def test_an_overdue_verification_tells_the_officer_then_the_operators(world):
     later = timezone.now() + timedelta(hours=73)
 
     tasks_escalate_overdue(now=later)
+    fanouts_expand()
     overdue = Notification.objects.filter(kind="verification_overdue", subject_id=str(txn.public_id))
     assert set(overdue.values_list("recipient_user_id", flat=True)) == {world.officer.pk}
 
@@ -266,6 +269,7 @@ def test_an_overdue_verification_is_reassigned_and_the_officer_is_told(world):
     tasks_escalate_overdue(now=later + timedelta(days=4))
 
     assert task_of(txn, "title").agent_id == other.pk
+    fanouts_expand()
     told = Notification.objects.filter(kind="verification_assigned", subject_id=str(txn.public_id))
     assert told.filter(recipient_user_id=world.officer.pk).exists()
     assert told.filter(recipient_user_id=examiner.pk).exists()

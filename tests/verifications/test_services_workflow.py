@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from escrow_project.common.errors import ConflictError, InvalidTransitionError, NotFoundError
 from identity.models import OrganizationKind
-from tests.factories import OrganizationFactory, member
+from tests.factories import OrganizationFactory, fanouts_expand, member
 from verifications import services, signals
 from verifications.agents.base import TransientAgentError
 from verifications.agents.registry import provider_for
@@ -276,6 +276,7 @@ def test_an_overdue_task_goes_to_the_least_busy_other_agent_after_the_operator_g
     event = AuditEvent.objects.get(kind="verification.auto_reassigned", subject_id="42")
     assert event.payload["previous_agent"] == str(agents["title"].public_id)
     assert event.payload["agent"] == str(idle.public_id)
+    fanouts_expand()
     assert Notification.objects.filter(kind="verification_assigned", recipient_organization=idle).exists()
 
 

@@ -11,7 +11,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from audit.services import event_record
 from escrow_project.common.errors import NotFoundError, PermissionDeniedError
 from identity.selectors import organization_ids_for_user, user_is_operator
-from notifications.services import live_event_publish, notification_enqueue
+from notifications.services import live_event_publish, notification_fanout_enqueue
 from notifications.types import Recipient
 from transactions.models import EscrowTransaction, PlatformControl
 from transactions.states import EscrowStatus
@@ -118,18 +118,17 @@ def notify(
     dedupe: str = "",
     **context: Any,
 ) -> None:
-    """Tell the parties (or `to`) inside the caller's transaction; delivered after commit, and live."""
+    """Tell the parties (or `to`): one fan-out row in the caller's transaction, expanded into each
+    recipient's messages by a worker after commit; the live page hears of it at commit."""
     full = {"reference": txn.reference, "url": f"{settings.PUBLIC_BASE_URL}/escrow/{txn.public_id}/", **context}
-    for recipient in to if to is not None else party_recipients(txn):
-        target = f"{recipient.type}:{recipient.user_id or recipient.organization_id}"
-        notification_enqueue(
-            kind=notification_kind,
-            recipient=recipient,
-            context=full,
-            dedupe_key=f"escrow:{txn.pk}:{notification_kind}:{dedupe}:{target}" if dedupe else None,
-            subject_type=SUBJECT_TYPE,
-            subject_id=str(txn.public_id),
-        )
+    notification_fanout_enqueue(
+        kind=notification_kind,
+        recipients=to if to is not None else party_recipients(txn),
+        context=full,
+        dedupe_prefix=f"escrow:{txn.pk}:{notification_kind}:{dedupe}" if dedupe else "",
+        subject_type=SUBJECT_TYPE,
+        subject_id=str(txn.public_id),
+    )
     live(txn, notification_kind)
 
 
