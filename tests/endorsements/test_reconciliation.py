@@ -112,8 +112,8 @@ def test_a_statement_with_lines_of_every_class_is_classified_exactly(world: Worl
         "EQ-E-4-add": [(["amount_delta"], Decimal("0.02"))],
         "EQ-E-5-add": [(["amount_delta", "date_delta"], Decimal("-20.00"))],
         "EQ-E-6-add": [(["status_delta"], Decimal("0"))],
-        "row 7": [(["missing_internal"], Decimal("50.00"))],
-        "row 8": [(["duplicate"], Decimal("120.00"))],
+        "row 8": [(["missing_internal"], Decimal("50.00"))],
+        "row 9": [(["duplicate"], Decimal("120.00"))],
         "EQ-E-7-add": [(["missing_at_counterparty"], Decimal("-75.00"))],
     }
     refund = next(line for line in run.lines.all() if line.our_source == "EQ-E-2-del")
@@ -127,7 +127,7 @@ def test_a_statement_with_lines_of_every_class_is_classified_exactly(world: Worl
     assert (run.line_count, run.break_count) == (9, 6)
     assert (run.summary["matched"], run.summary["date_delta"]) == (2, 1)
     assert sorted(b.line.our_source or b.line.their_source for b in run.breaks.select_related("line")) == [
-        "EQ-E-4-add", "EQ-E-5-add", "EQ-E-6-add", "EQ-E-7-add", "row 7", "row 8",
+        "EQ-E-4-add", "EQ-E-5-add", "EQ-E-6-add", "EQ-E-7-add", "row 8", "row 9",
     ]  # fmt: skip
     alerts = Notification.objects.filter(kind="reconciliation_breaks_found", subject_id=str(run.public_id))
     assert alerts.exists()
@@ -150,15 +150,15 @@ def test_importing_the_same_statement_again_returns_the_first_run_and_writes_not
 @pytest.mark.parametrize(
     ("row", "message"),
     [
-        (",E-10,upgrade,2026-03-01,5.00,USD,active", "row 9: action must be one of"),
-        (",E-10,add,2026-03-01,1e20,USD,active", "row 9: amount must be a number of at most 4 decimals"),
-        (",E-10,add,2026-03-01,0.00001,USD,active", "row 9: amount must be a number of at most 4 decimals"),
-        (",E-10,add,2026-03-01,NaN,USD,active", "row 9: amount must be a number of at most 4 decimals"),
-        (",E-10,add,2026-03-01,5.00,DOLLARS,active", "row 9: currency must be a 3-letter"),
-        (",,add,2026-03-01,5.00,USD,active", "row 9: member_id is empty"),
-        (",E-10,add,1 March,5.00,USD,active", "row 9: amount must be a number and effective_date YYYY-MM-DD"),
-        (",E-10,add,2026-03-01,5.00,USD,lapsed", "row 9: status must be one of"),
-        ("EQ-\x00,E-10,add,2026-03-01,5.00,USD,active", "row 9: a value contains a NUL character"),
+        (",E-10,upgrade,2026-03-01,5.00,USD,active", "row 10: action must be one of"),
+        (",E-10,add,2026-03-01,1e20,USD,active", "row 10: amount must be a number of at most 4 decimals"),
+        (",E-10,add,2026-03-01,0.00001,USD,active", "row 10: amount must be a number of at most 4 decimals"),
+        (",E-10,add,2026-03-01,NaN,USD,active", "row 10: amount must be a number of at most 4 decimals"),
+        (",E-10,add,2026-03-01,5.00,DOLLARS,active", "row 10: currency must be a 3-letter"),
+        (",,add,2026-03-01,5.00,USD,active", "row 10: member_id is empty"),
+        (",E-10,add,1 March,5.00,USD,active", "row 10: amount must be a number and effective_date YYYY-MM-DD"),
+        (",E-10,add,2026-03-01,5.00,USD,lapsed", "row 10: status must be one of"),
+        ("EQ-\x00,E-10,add,2026-03-01,5.00,USD,active", "row 10: a value contains a NUL character"),
     ],
 )
 def test_a_statement_with_a_bad_row_is_refused_whole(world: World, row: str, message: str) -> None:

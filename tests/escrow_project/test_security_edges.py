@@ -40,7 +40,7 @@ class EchoingView(APIView):
         value = str(data.get("national_id", ""))
         if data.get("how") == "django":
             raise DjangoValidationError({"national_id": [f"{value} is not a valid national id."]})
-        raise UnprocessableError(f"National id {value} is blocked.", code="national_id_blocked")
+        raise UnprocessableError(f"National id {value} is blocked.", code="unprocessable")
 
 
 urlpatterns = [path("api/v1/echo/", EchoingView.as_view())]
