@@ -31,15 +31,15 @@ def payouts_sweep_task() -> int:
 @shared_task(acks_late=True, soft_time_limit=280, time_limit=300)
 def rail_statement_task() -> int:
     """Yesterday's rail statement against the books (on the Stripe rail only); the breaks as a metric."""
-    import datetime
 
     from django.conf import settings
 
+    from escrow_project.common.days import utc_day_or_yesterday
     from ledger.services.rail_statement import rail_statement_compare, rail_statement_reconcile
 
     if settings.PAYMENT_RAIL != "stripe":
         return 0
-    day = datetime.datetime.now(datetime.UTC).date() - datetime.timedelta(days=1)
+    day = utc_day_or_yesterday(None)
     breaks = len(rail_statement_compare(rail="stripe", day=day).breaks)
     rail_statement_reconcile(rail="stripe", day=day)  # the same comparison as a run with breaks to work
     return breaks

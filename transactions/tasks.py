@@ -35,11 +35,6 @@ def escrow_state_gauge() -> dict[str, int]:
 @shared_task(acks_late=True, soft_time_limit=600, time_limit=660)
 def escrow_three_way_task(day: str | None = None) -> int:
     """Yesterday's (UTC) three-way reconciliation, once the rail's day is complete; returns its breaks."""
-    import datetime
+    from escrow_project.common.days import utc_day_or_yesterday
 
-    when = (
-        datetime.date.fromisoformat(day)
-        if day
-        else datetime.datetime.now(datetime.UTC).date() - datetime.timedelta(days=1)
-    )
-    return services.escrow_three_way(day=when).break_count
+    return services.escrow_three_way(day=utc_day_or_yesterday(day)).break_count

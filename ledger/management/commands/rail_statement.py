@@ -3,12 +3,12 @@ day against the books; every difference listed, exit 1 when there is any."""
 
 from __future__ import annotations
 
-import datetime
 import json
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from escrow_project.common.days import utc_day_or_yesterday
 from ledger.services.rail_statement import rail_statement_compare
 
 
@@ -22,11 +22,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            day = (
-                datetime.date.fromisoformat(options["date"])
-                if options["date"]
-                else datetime.datetime.now(datetime.UTC).date() - datetime.timedelta(days=1)
-            )
+            day = utc_day_or_yesterday(options["date"])
         except ValueError:
             raise CommandError(f"--date must be YYYY-MM-DD, not {options['date']!r}") from None
         report = rail_statement_compare(rail=options["rail"], day=day)

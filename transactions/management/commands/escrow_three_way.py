@@ -3,11 +3,11 @@ statement, books, open escrow wallets) recorded as a run; exit 1 when it found b
 
 from __future__ import annotations
 
-import datetime
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from escrow_project.common.days import utc_day_or_yesterday
 from transactions.services import escrow_three_way
 
 
@@ -19,11 +19,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            day = (
-                datetime.date.fromisoformat(options["date"])
-                if options["date"]
-                else datetime.datetime.now(datetime.UTC).date() - datetime.timedelta(days=1)
-            )
+            day = utc_day_or_yesterday(options["date"])
         except ValueError:
             raise CommandError(f"--date must be YYYY-MM-DD, not {options['date']!r}") from None
         run = escrow_three_way(day=day, actor="command:escrow_three_way")
