@@ -105,6 +105,9 @@ def test_override_settings_switches_the_provider_and_back():
         ("dup:" + encode_key(os.urandom(32)) + ",dup:" + encode_key(os.urandom(32)), "twice"),
         ("k1:not*base64", "base64"),
     ],
+    # Named ids: the random keys would otherwise be in the ids, and pytest-xdist's workers refuse
+    # to run when their collections differ.
+    ids=["no-colon", "empty-key-id", "bad-key-id", "short-key", "duplicate-id", "bad-base64"],
 )
 def test_malformed_keyring_is_a_configuration_error(raw, complaint):
     with pytest.raises(ImproperlyConfigured, match=complaint):
