@@ -518,6 +518,8 @@ class InboundFile(models.Model):
     class Kind(models.TextChoices):
         ACK_999 = "999", "999 acknowledgement"
         RESULT = "result", "Result file"
+        # statement_<first day>_<last day>.csv: the monthly statement, reconciled on arrival (0103).
+        STATEMENT = "stmt", "Monthly statement"
 
     class Status(models.TextChoices):
         APPLIED = "applied", "Applied"

@@ -8,8 +8,10 @@ to the dead letter with its content kept for an operator; it is never retried by
 from __future__ import annotations
 
 import csv
+import datetime
 import hashlib
 import io
+import re
 import time
 from typing import Any
 
@@ -22,7 +24,9 @@ from endorsements.gateway.base import exchange_record
 from endorsements.gateway.sftp import SftpGateway
 from endorsements.models import Dispatch, EndorsementRequest, InboundFile, InsurerProfile
 from endorsements.services.callbacks import insurer_events_apply
+from endorsements.services.reconciliation import insurer_statement_import
 from endorsements.states import RequestState
+from escrow_project.common.errors import DomainError
 from identity.models import Organization
 
 logger = structlog.get_logger(__name__)
@@ -34,8 +38,31 @@ class InboundFileError(ValueError):
     """The file is not what it claims to be (or names a delivery we never made)."""
 
 
+STATEMENT_NAME = re.compile(r"^statement_(\d{4}-\d{2}-\d{2})_(\d{4}-\d{2}-\d{2})\.csv$", re.IGNORECASE)
+
+
 def _kind(name: str) -> str:
+    if STATEMENT_NAME.match(name):
+        return InboundFile.Kind.STATEMENT
     return InboundFile.Kind.ACK_999 if name.lower().endswith(".999") else InboundFile.Kind.RESULT
+
+
+def _apply_statement(insurer: Organization, name: str, content: bytes) -> None:
+    """The insurer's monthly statement dropped on SFTP: reconciled at once, as an upload would be."""
+    found = STATEMENT_NAME.match(name)
+    assert found is not None  # only statement-named files are routed here
+    try:
+        period_start, period_end = (datetime.date.fromisoformat(day) for day in found.groups())
+        insurer_statement_import(
+            insurer=insurer,
+            handle=io.BytesIO(content),
+            period_start=period_start,
+            period_end=period_end,
+            file_name=name,
+            actor=f"sftp:{insurer.slug}",
+        )
+    except (ValueError, DomainError) as exc:
+        raise InboundFileError(f"Statement refused: {getattr(exc, 'detail', exc)}") from None
 
 
 def _apply_999(insurer: Organization, name: str, text: str) -> Dispatch:
@@ -128,8 +155,11 @@ def inbound_file_apply(*, insurer: Organization, name: str, content: bytes) -> I
     try:
         # A savepoint: a file that fails half-way applies nothing, and its record stays as the dead letter.
         with transaction.atomic():
-            apply = _apply_999 if record.kind == InboundFile.Kind.ACK_999 else _apply_result
-            record.dispatch = apply(insurer, name, text)
+            if record.kind == InboundFile.Kind.STATEMENT:
+                _apply_statement(insurer, name, content)
+            else:
+                apply = _apply_999 if record.kind == InboundFile.Kind.ACK_999 else _apply_result
+                record.dispatch = apply(insurer, name, text)
     except (InboundFileError, csv.Error) as exc:
         record.status = InboundFile.Status.DEAD_LETTER
         record.error = str(exc)[:2000]

@@ -272,3 +272,28 @@ def test_a_server_whose_host_key_is_not_the_pinned_one_gets_nothing(db, insurer)
     assert sent.status == Dispatch.Status.DEAD_LETTER  # configuration, not worth retrying
     assert "HostKeyNotVerifiable" in EndorsementRequest.objects.get(pk=request.pk).last_error
     assert insurer.inbound() == []
+
+
+def test_a_monthly_statement_dropped_on_sftp_is_reconciled_on_the_next_poll_and_only_once(db, insurer):
+    from ledger.models import ReconciliationRun
+
+    world = sftp_world(insurer)
+    statement = (
+        "reference,member_id,action,effective_date,amount,currency,status\n"
+        ",E-404,add,2026-03-01,50.00,USD,active\n"  # the insurer bills someone we never sent
+    )
+    (insurer.root / "outbound" / "statement_2026-03-01_2026-03-31.csv").write_text(statement)
+    (insurer.root / "outbound" / "statement_2026-02-01_2026-02-30.csv").write_text(statement)  # no 30 February
+
+    insurer_inbox_poll(insurer_id=world.insurer.pk)
+    insurer_inbox_poll(insurer_id=world.insurer.pk)  # the scheduled poll again: nothing new
+
+    (run,) = ReconciliationRun.objects.filter(statement_name="statement_2026-03-01_2026-03-31.csv")
+    assert (str(run.period_start), str(run.period_end)) == ("2026-03-01", "2026-03-31")
+    assert run.break_count == 1
+    assert run.lines.get().outcome_list == ["missing_internal"]
+    files = {f.name: f for f in InboundFile.objects.filter(insurer=world.insurer)}
+    assert files["statement_2026-03-01_2026-03-31.csv"].status == InboundFile.Status.APPLIED
+    bad = files["statement_2026-02-01_2026-02-30.csv"]
+    assert bad.status == InboundFile.Status.DEAD_LETTER
+    assert "Statement refused" in bad.error
