@@ -13,7 +13,11 @@ from django.core.cache import cache
 from prometheus_client import Gauge
 
 CLOSED, OPEN, HALF_OPEN = 0, 1, 2
-STATE = Gauge("audit_anchor_circuit_state", "Anchoring circuit breaker: 0 closed, 1 open, 2 half-open.")
+STATE = Gauge(
+    "audit_anchor_circuit_state",
+    "Anchoring circuit breaker: 0 closed, 1 open, 2 half-open.",
+    multiprocess_mode="livemax",
+)
 
 _FAILURES = "audit:anchor-breaker:failures"
 _OPENED_AT = "audit:anchor-breaker:opened-at"

@@ -10,9 +10,17 @@ INTAKE_ROWS = Counter(
 TRANSITIONS = Counter(
     "endorsements_request_transitions_total", "Endorsement request state changes, by target state", ["state"]
 )
-REQUESTS_BY_STATE = Gauge("endorsements_requests", "Endorsement requests by state (refreshed by a task)", ["state"])
+REQUESTS_BY_STATE = Gauge(
+    "endorsements_requests",
+    "Endorsement requests by state (refreshed by a task)",
+    ["state"],
+    multiprocess_mode="mostrecent",
+)
 PARKED_AMOUNT = Gauge(
-    "endorsements_parked_amount", "Debits parked for lack of funds, per employer account", ["employer", "currency"]
+    "endorsements_parked_amount",
+    "Debits parked for lack of funds, per employer account",
+    ["employer", "currency"],
+    multiprocess_mode="mostrecent",
 )
 RECEIVED_TO_ACTIVE = Histogram(
     "endorsements_received_to_active_seconds",

@@ -23,7 +23,9 @@ from audit.models import Anchor, AnchorStatus, TreeHead
 logger = structlog.get_logger(__name__)
 
 ANCHORS = Counter("audit_anchors_total", "Anchor transitions.", ["status"])
-ANCHORED_SIZE = Gauge("audit_anchored_tree_size", "Tree size of the latest confirmed anchor.")
+ANCHORED_SIZE = Gauge(
+    "audit_anchored_tree_size", "Tree size of the latest confirmed anchor.", multiprocess_mode="mostrecent"
+)
 
 _OPEN = [AnchorStatus.PENDING, AnchorStatus.SENT]
 

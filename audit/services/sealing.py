@@ -18,7 +18,9 @@ logger = structlog.get_logger(__name__)
 
 SEALED_EVENTS = Counter("audit_sealed_events_total", "Events appended to the Merkle tree.")
 SEAL_SECONDS = Histogram("audit_seal_seconds", "Time to seal one tree head.")
-TREE_SIZE = Gauge("audit_tree_size", "Leaves in the audit Merkle tree at the latest tree head.")
+TREE_SIZE = Gauge(
+    "audit_tree_size", "Leaves in the audit Merkle tree at the latest tree head.", multiprocess_mode="mostrecent"
+)
 
 # PostgreSQL: one statement takes the oldest waiting events off the queue, numbers them as leaves
 # and returns their hashes. Event rows are only read.

@@ -28,7 +28,9 @@ from escrow_project.common.money import Money
 from ledger.rails.base import PaymentStart, PaymentState, RailError, RailResult
 
 STRIPE_CALLS = Counter("stripe_calls_total", "Stripe API calls by operation and outcome", ["operation", "outcome"])
-STRIPE_BREAKER_OPEN = Gauge("stripe_breaker_open", "1 while the Stripe circuit breaker is open")
+STRIPE_BREAKER_OPEN = Gauge(
+    "stripe_breaker_open", "1 while the Stripe circuit breaker is open", multiprocess_mode="livemax"
+)
 
 # PaymentIntent statuses, as the rest of the platform reads them.
 _PAYMENT_STATES: dict[str, str] = {

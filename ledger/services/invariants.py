@@ -13,9 +13,17 @@ from ledger.types import InvariantReport
 
 logger = structlog.get_logger(__name__)
 
-INVARIANTS_OK = Gauge("ledger_invariants_ok", "1 when the last ledger invariant check passed, 0 on a breach")
-INVARIANT_BREACHES = Gauge("ledger_invariant_breaches", "Breaches found by the last ledger invariant check")
-INVARIANTS_CHECKED_AT = Gauge("ledger_invariants_checked_timestamp_seconds", "When the ledger was last checked")
+INVARIANTS_OK = Gauge(
+    "ledger_invariants_ok",
+    "1 when the last ledger invariant check passed, 0 on a breach",
+    multiprocess_mode="mostrecent",
+)
+INVARIANT_BREACHES = Gauge(
+    "ledger_invariant_breaches", "Breaches found by the last ledger invariant check", multiprocess_mode="mostrecent"
+)
+INVARIANTS_CHECKED_AT = Gauge(
+    "ledger_invariants_checked_timestamp_seconds", "When the ledger was last checked", multiprocess_mode="mostrecent"
+)
 
 
 def invariants_run() -> InvariantReport:

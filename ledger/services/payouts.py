@@ -36,10 +36,14 @@ logger = structlog.get_logger(__name__)
 
 PAYOUT_OUTCOMES = Counter("ledger_payout_outcomes_total", "Payout outcomes recorded", ["rail", "status"])
 PAYOUTS_STALE = Gauge(
-    "ledger_payouts_stale", "Open payouts (requested, sent or unknown) untouched for longer than the sweep delay"
+    "ledger_payouts_stale",
+    "Open payouts (requested, sent or unknown) untouched for longer than the sweep delay",
+    multiprocess_mode="mostrecent",
 )
 PAYOUTS_OPEN_TOO_LONG = Gauge(
-    "ledger_payouts_open_too_long", "Open payouts older than PAYOUT_ALERT_AFTER: a person should look at them"
+    "ledger_payouts_open_too_long",
+    "Open payouts older than PAYOUT_ALERT_AFTER: a person should look at them",
+    multiprocess_mode="mostrecent",
 )
 PAYOUT_DISPATCH_ERRORS = Counter(
     "ledger_payout_dispatch_errors_total", "Rail calls that raised instead of answering", ["rail", "error"]

@@ -27,7 +27,9 @@ from ledger.states import PayoutStatus
 
 logger = structlog.get_logger(__name__)
 
-STATEMENT_BREAKS = Gauge("ledger_rail_statement_breaks", "Breaks in the last rail statement check", ["rail"])
+STATEMENT_BREAKS = Gauge(
+    "ledger_rail_statement_breaks", "Breaks in the last rail statement check", ["rail"], multiprocess_mode="mostrecent"
+)
 
 # Stripe balance-transaction types, read as money in or out of the platform balance.
 _IN = {"charge", "payment"}

@@ -50,6 +50,7 @@ BREAKS_OPEN = Gauge(
     "ledger_reconciliation_breaks_open",
     "Reconciliation breaks not yet resolved, by business and age in days (refreshed by a task and after each run)",
     ["business", "age"],
+    multiprocess_mode="mostrecent",
 )
 
 CHUNK = 2000

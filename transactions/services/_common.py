@@ -28,7 +28,10 @@ CYCLE_TIME = Histogram(
     buckets=(60, 600, 3600, 6 * 3600, 24 * 3600, 7 * 24 * 3600, 30 * 24 * 3600, 90 * 24 * 3600),
 )
 BY_STATE = Gauge(
-    "escrow_transactions_by_state", "Escrow transactions per state (refreshed by a periodic task)", ["state"]
+    "escrow_transactions_by_state",
+    "Escrow transactions per state (refreshed by a periodic task)",
+    ["state"],
+    multiprocess_mode="mostrecent",
 )
 
 
