@@ -47,7 +47,10 @@ class ApiKeyAuthentication(BaseAuthentication):
         if api_key.read_only and request.method not in SAFE_METHODS:
             raise exceptions.PermissionDenied("This API key is read-only.")
         if api_key.last_used_at is None or now - api_key.last_used_at >= LAST_USED_PRECISION:
-            ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+            # Imported here: DRF loads this class while the kernel's error module is still importing.
+            from identity.services import api_key_mark_used
+
+            api_key_mark_used(api_key_id=api_key.pk, at=now)
         return api_key.service_user, api_key
 
     def authenticate_header(self, request: Any) -> str:

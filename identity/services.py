@@ -184,3 +184,8 @@ def api_key_rotate(*, api_key: ApiKey, rotated_by: User | None, grace: timedelta
         row.expires_at = old_expiry
         row.save(update_fields=["expires_at"])
     return successor, key
+
+
+def api_key_mark_used(*, api_key_id: int, at: datetime) -> None:
+    """When a key was last used, for people deciding which key to retire (one UPDATE, no lock held)."""
+    ApiKey.objects.filter(pk=api_key_id).update(last_used_at=at)

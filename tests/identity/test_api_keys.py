@@ -72,6 +72,7 @@ def test_a_read_only_key_reads_but_cannot_write(admin_client, employer):
     refused = _keyed(key).post("/api/v1/organizations/", {"name": "x", "kind": "employer"}, format="json")
     assert refused.status_code == 403
     assert refused.json()["code"] == "permission_denied"
+    assert not Organization.objects.filter(name="x").exists()
 
 
 def test_scopes_are_business_roles_only(admin_client, employer):
