@@ -1,8 +1,10 @@
 from django.conf import settings
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponse
 from django.urls import include, path, re_path
 from django.views.decorators.csrf import csrf_exempt
+from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from escrow_project.common import health, metrics
@@ -17,13 +19,46 @@ api_v1 = [
     path("", include("transactions.api.urls")),
 ]
 
+# Signing out and resetting a password, for every kind of user (templates/identity/).
+accounts = [
+    path("sign-out/", auth_views.LogoutView.as_view(next_page="/"), name="sign-out"),
+    path(
+        "password-reset/",
+        auth_views.PasswordResetView.as_view(
+            template_name="identity/password_reset_form.html",
+            email_template_name="identity/password_reset_email.txt",
+            subject_template_name="identity/password_reset_subject.txt",
+            from_email=settings.NOTIFICATIONS_FROM_EMAIL,
+        ),
+        name="password_reset",
+    ),
+    path(
+        "password-reset/sent/",
+        auth_views.PasswordResetDoneView.as_view(template_name="identity/password_reset_done.html"),
+        name="password_reset_done",
+    ),
+    path(
+        "reset/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(template_name="identity/password_reset_confirm.html"),
+        name="password_reset_confirm",
+    ),
+    path(
+        "reset/done/",
+        auth_views.PasswordResetCompleteView.as_view(template_name="identity/password_reset_complete.html"),
+        name="password_reset_complete",
+    ),
+]
+
 urlpatterns = [
+    path("", TemplateView.as_view(template_name="identity/landing.html"), name="landing"),
+    path("accounts/", include(accounts)),
     path("admin/", admin.site.urls),
     path("health/live", health.live, name="health-live"),
     path("health/ready", health.ready, name="health-ready"),
     path("api/v1/", include(api_v1)),
     path("escrow/", include("transactions.urls")),
     path("employer/", include("endorsements.urls")),
+    path("verifier/", include("verifications.urls")),
     path("metrics", metrics.metrics, name="prometheus-django-metrics"),
 ]
 if settings.API_DOCS_ENABLED:
