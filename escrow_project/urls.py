@@ -8,6 +8,7 @@ from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from escrow_project.common import health, metrics
+from identity.forms import BlindIndexPasswordResetForm
 
 api_v1 = [
     path("", include("identity.api.urls")),
@@ -29,6 +30,7 @@ accounts = [
             email_template_name="identity/password_reset_email.txt",
             subject_template_name="identity/password_reset_subject.txt",
             from_email=settings.NOTIFICATIONS_FROM_EMAIL,
+            form_class=BlindIndexPasswordResetForm,
         ),
         name="password_reset",
     ),
