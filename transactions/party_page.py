@@ -193,7 +193,8 @@ def actions_for(txn: EscrowTransaction, roles: list[str], tasks: list[Verificati
     you_buy = "buyer" in roles
     you_officer = parties.ESCROW_OFFICER in roles
     if status == EscrowStatus.DRAFT:
-        return [Action(officer, "Open the escrow once the terms are final.", you=you_officer)]
+        opening = [Decision("open", "", "Open the escrow")] if _may_decide(roles, operator=operator) else []
+        return [Action(officer, "Open the escrow once the terms are final.", you=you_officer, decisions=opening)]
     if status == EscrowStatus.AWAITING_EARNEST_MONEY:
         return [
             Action(
@@ -202,7 +203,7 @@ def actions_for(txn: EscrowTransaction, roles: list[str], tasks: list[Verificati
                 you=you_buy,
                 amount=money(txn.earnest_money, cur),
                 by=f"as soon as you can; closing is {closing}",
-                pay_kind=DepositKind.EARNEST if you_buy or operator else "",
+                pay_kind=DepositKind.EARNEST if you_buy else "",
             )
         ]
     if status in (EscrowStatus.FUNDED, EscrowStatus.VERIFYING):
@@ -256,11 +257,20 @@ def actions_for(txn: EscrowTransaction, roles: list[str], tasks: list[Verificati
                     you=you_buy,
                     amount=money(due, cur),
                     by=closing,
-                    pay_kind=DepositKind.CLOSING_FUNDS if you_buy or operator else "",
+                    pay_kind=DepositKind.CLOSING_FUNDS if you_buy else "",
                 )
             )
         if not found:
-            found.append(Action(officer, "Close: pay everyone as the settlement statement says.", you=you_officer))
+            closing_now = [Decision("settle", "", "Close: pay everyone")] if _may_decide(roles, operator=operator) else []
+            found.append(
+                Action(
+                    officer,
+                    "Close: pay everyone as the settlement statement says.",
+                    you=you_officer,
+                    by=closing,
+                    decisions=closing_now,
+                )
+            )
         return found
     if status == EscrowStatus.SETTLING:
         return [Action("Nobody", "The money is on its way to everyone on the settlement statement.")]

@@ -107,7 +107,7 @@ def _refused(request: HttpRequest, txn: EscrowTransaction, roles: list[str], exc
 @require_POST
 @login_required(login_url=LOGIN_URL)
 def transaction_decide(request: HttpRequest, public_id: str) -> HttpResponse:
-    """A decision after a report did not pass: accept the findings, new agent, new price, or cancel."""
+    """A party's step on the page: open, accept findings, new agent, new price, close, or cancel."""
     txn, roles = _party(request, public_id)
     decision = request.POST.get("decision", "")
     kind = request.POST.get("verification_type", "")
@@ -126,6 +126,12 @@ def transaction_decide(request: HttpRequest, public_id: str) -> HttpResponse:
                 redo=kind or None,
             )
             done = "The new price is recorded; the verification is done again against it."
+        elif decision == "open":
+            services.escrow_open(transaction_id=txn.pk, actor=request.user)
+            done = "The escrow is open; the buyer is asked for the earnest money."
+        elif decision == "settle":
+            services.settlement_execute(transaction_id=txn.pk, actor=request.user)
+            done = "Closing started: everyone on the statement is being paid."
         elif decision == "cancel":
             services.escrow_cancel(
                 transaction_id=txn.pk, actor=request.user, reason=request.POST.get("reason", "")[:300]
