@@ -51,7 +51,7 @@ STEPS: list[tuple[str, tuple[str, ...]]] = [
     ("Settled", (EscrowStatus.SETTLED,)),
 ]
 
-STATUS_TEXT = {
+STATUS_TEXT: dict[str, str] = {
     EscrowStatus.DRAFT: "Draft",
     EscrowStatus.AWAITING_EARNEST_MONEY: "Awaiting earnest money",
     EscrowStatus.FUNDED: "Earnest money received",
@@ -65,7 +65,7 @@ STATUS_TEXT = {
     EscrowStatus.DISPUTE_RESOLVED: "Closed by the dispute's resolution",
 }
 
-MILESTONE_TEXT = {
+MILESTONE_TEXT: dict[str, str] = {
     MilestoneStatus.PLANNED: "Not set aside yet",
     MilestoneStatus.HELD: "Set aside until the report is accepted",
     MilestoneStatus.EARNED: "Earned; paid as soon as nothing holds payments",
@@ -73,14 +73,14 @@ MILESTONE_TEXT = {
     MilestoneStatus.VOIDED: "Not owed (returned)",
 }
 
-PAYMENT_TEXT = {
+PAYMENT_TEXT: dict[str, str] = {
     PaymentStatus.BLOCKED: "On hold",
     PaymentStatus.REQUESTED: "On its way",
     PaymentStatus.SUCCEEDED: "Paid",
     PaymentStatus.FAILED: "Failed; the escrow officer retries it",
 }
 
-TASK_TEXT = {
+TASK_TEXT: dict[str, str] = {
     TaskStatus.PENDING: "Waiting for earlier checks",
     TaskStatus.ASSIGNED: "Assigned, not started",
     TaskStatus.IN_PROGRESS: "In progress",
@@ -121,9 +121,10 @@ EVENT_TEXT = {
     "escrow.resumed": "Payments resumed",
     "verification.assigned": "{type} assigned",
     "verification.report_submitted": "{type} report received",
-    "verification.verified": "{type} report accepted",
-    "verification.rejected": "{type} report did not pass",
-    "verification.failed": "{type} could not be done",
+    # Told once, by the escrow's own event of the same decision.
+    "verification.verified": "",
+    "verification.rejected": "",
+    "verification.failed": "",
     "verification.reassigned": "{type} reassigned",
     "verification.overdue": "{type} report is late",
 }
@@ -261,7 +262,8 @@ def actions_for(txn: EscrowTransaction, roles: list[str], tasks: list[Verificati
                 )
             )
         if not found:
-            closing_now = [Decision("settle", "", "Close: pay everyone")] if _may_decide(roles, operator=operator) else []
+            may = _may_decide(roles, operator=operator)
+            closing_now = [Decision("settle", "", "Close: pay everyone")] if may else []
             found.append(
                 Action(
                     officer,
@@ -341,7 +343,10 @@ def timeline(user: Any, txn: EscrowTransaction) -> list[dict[str, str]]:
         return []  # a verifier: the trail is for the parties
     rows = []
     for event in reversed(events[-200:]):
-        text = EVENT_TEXT.get(event.kind) or event.kind.split(".", 1)[-1].replace("_", " ").capitalize()
+        text = EVENT_TEXT.get(event.kind)
+        if text == "":
+            continue
+        text = text or event.kind.split(".", 1)[-1].replace("_", " ").capitalize()
         kind = str(event.payload.get("verification") or event.payload.get("type") or "")
         text = text.replace("{type}", _type_label(kind)).strip()
         rows.append({"text": text[:1].upper() + text[1:], "when": format_when(event.occurred_at)})

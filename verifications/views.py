@@ -29,7 +29,7 @@ LOGIN_URL = "/escrow/login/"
 # Where a subject's own page lives: verifications cannot ask the apps above it, so it knows the path.
 SUBJECT_PAGES = {"escrow_transaction": "/escrow/{subject_id}/"}
 
-STATUS_TEXT = {
+STATUS_TEXT: dict[str, str] = {
     TaskStatus.PENDING: "Waiting for earlier checks",
     TaskStatus.ASSIGNED: "New: not started",
     TaskStatus.IN_PROGRESS: "In progress",

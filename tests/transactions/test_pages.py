@@ -240,7 +240,9 @@ def _pdf_text(txn: EscrowTransaction) -> str:
 
     HTML.write_pdf = spy
     try:
-        statement_pdf_bytes(txn=txn, statement=party_page.statement_view(txn), people=party_page.people(txn))
+        statement = party_page.statement_view(txn)
+        assert statement is not None
+        statement_pdf_bytes(txn=txn, statement=statement, people=party_page.people(txn))
     finally:
         HTML.write_pdf = original
     return " ".join(captured)
@@ -309,7 +311,7 @@ def test_password_reset_sends_a_link_that_sets_a_new_password(world, client):
 
     assert response.status_code == 302
     assert len(mail.outbox) == 1
-    link = re.search(r"https?://[^/]+(/accounts/reset/\S+)", mail.outbox[0].body)
+    link = re.search(r"https?://[^/]+(/accounts/reset/\S+)", str(mail.outbox[0].body))
     assert link is not None
     form = client.get(link.group(1), follow=True)
     assert "Choose a new password" in _text(form)

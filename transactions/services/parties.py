@@ -111,7 +111,7 @@ def escrow_party_q(user: Any, *, verifiers: bool = False) -> Q:
     return q
 
 
-def party_roles(user: Any, txn: Any) -> list[str]:
+def party_roles(user: Any, txn: Any, *, verifiers: bool = True) -> list[str]:
     """Every role `user` holds on `txn`, in PARTY_FIELDS order, then escrow_officer and verifier."""
     if not getattr(user, "is_authenticated", False):
         return []
@@ -120,7 +120,8 @@ def party_roles(user: Any, txn: Any) -> list[str]:
     if txn.escrow_officer_id == user.pk:
         roles.append(ESCROW_OFFICER)
     if (
-        txn.workflow_id
+        verifiers
+        and txn.workflow_id
         and orgs
         and VerificationTask.objects.filter(workflow_id=txn.workflow_id, agent_id__in=orgs).exists()
     ):
@@ -130,4 +131,4 @@ def party_roles(user: Any, txn: Any) -> list[str]:
 
 def user_is_party(user: Any, txn: Any) -> bool:
     """A party (a member of a named organization, or the escrow officer): not merely a verifier."""
-    return any(role != VERIFIER for role in party_roles(user, txn))
+    return bool(party_roles(user, txn, verifiers=False))
