@@ -112,13 +112,14 @@ def escrow_party_q(user: Any, *, verifiers: bool = False) -> Q:
 
 
 def party_roles(user: Any, txn: Any, *, verifiers: bool = True) -> list[str]:
-    """Every role `user` holds on `txn`, in PARTY_FIELDS order, then escrow_officer and verifier."""
+    """Every role `user` holds on `txn`: PARTY_FIELDS order (the officer before the company), then verifier."""
     if not getattr(user, "is_authenticated", False):
         return []
     orgs = organization_ids_for_user(user)
     roles = [name for name in PARTY_FIELDS if getattr(txn, f"{name}_id") in orgs]
     if txn.escrow_officer_id == user.pk:
-        roles.append(ESCROW_OFFICER)
+        # The officer's own deal reads as the officer's, not as any colleague's at the company.
+        roles.insert(roles.index("escrow_company") if "escrow_company" in roles else len(roles), ESCROW_OFFICER)
     if (
         verifiers
         and txn.workflow_id
