@@ -135,7 +135,7 @@ class Decision:
     """A button on the page: one of the parties' decisions after a report did not pass."""
 
     decision: str
-    verification_type: str
+    target: str  # the verification type, or the dispute's public id
     label: str
     needs_price: bool = False
 
@@ -278,6 +278,13 @@ def actions_for(txn: EscrowTransaction, roles: list[str], tasks: list[Verificati
         return [Action("Nobody", "The money is on its way to everyone on the settlement statement.")]
     if status == EscrowStatus.DISPUTED:
         dispute = txn.disputes.filter(status="open").first()
+        resolving = []
+        if dispute is not None and _may_decide(roles, operator=operator):
+            resolving = [
+                Decision("release", str(dispute.public_id), "Release the money to the seller"),
+                Decision("refund", str(dispute.public_id), "Refund the buyer"),
+                Decision("dismiss", str(dispute.public_id), "Dismiss the dispute: the deal goes on"),
+            ]
         return [
             Action(
                 officer,
@@ -285,6 +292,7 @@ def actions_for(txn: EscrowTransaction, roles: list[str], tasks: list[Verificati
                 "Payments are on hold until then.",
                 you=you_officer,
                 reason=[dispute.reason] if dispute else [],
+                decisions=resolving,
             )
         ]
     return []

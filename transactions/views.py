@@ -110,7 +110,7 @@ def transaction_decide(request: HttpRequest, public_id: str) -> HttpResponse:
     """A party's step on the page: open, accept findings, new agent, new price, close, or cancel."""
     txn, roles = _party(request, public_id)
     decision = request.POST.get("decision", "")
-    kind = request.POST.get("verification_type", "")
+    kind = request.POST.get("target", "")  # the verification type, or the dispute's id
     try:
         if decision == "waive":
             services.escrow_waive(transaction_id=txn.pk, verification_type=kind, actor=request.user)
@@ -132,6 +132,16 @@ def transaction_decide(request: HttpRequest, public_id: str) -> HttpResponse:
         elif decision == "settle":
             services.settlement_execute(transaction_id=txn.pk, actor=request.user)
             done = "Closing started: everyone on the statement is being paid."
+        elif decision in ("release", "refund", "dismiss"):
+            dispute = selectors.dispute_get_for_party(user=request.user, public_id=kind)
+            if dispute.transaction_id != txn.pk:
+                raise NotFoundError("No such dispute.")
+            if decision == "dismiss":
+                services.dispute_dismiss(dispute_id=dispute.pk, actor=request.user, note=request.POST.get("note", ""))
+                done = "The dispute is dismissed; the deal goes on where it was."
+            else:
+                services.dispute_resolve(dispute_id=dispute.pk, actor=request.user, resolution=decision)
+                done = "The dispute is resolved; the money is on its way."
         elif decision == "cancel":
             services.escrow_cancel(
                 transaction_id=txn.pk, actor=request.user, reason=request.POST.get("reason", "")[:300]

@@ -122,7 +122,7 @@ def test_needs_a_decision_shows_the_reason_and_the_buyers_button_which_works(wor
     assert "Accept the home inspection findings and go on" in text
     assert "Cancel the escrow" not in text  # the officer's decision, not the buyer's
 
-    response = client.post(_url(txn, "decide/"), {"decision": "waive", "verification_type": "inspection"})
+    response = client.post(_url(txn, "decide/"), {"decision": "waive", "target": "inspection"})
 
     assert response.status_code == 302
     txn = EscrowTransaction.objects.get(pk=txn.pk)
@@ -138,7 +138,7 @@ def test_a_seller_may_not_take_the_buyers_decision(world, client):
     client.force_login(world.seller_user)
 
     assert "Accept the home inspection findings" not in _text(client.get(_url(txn)))
-    response = client.post(_url(txn, "decide/"), {"decision": "waive", "verification_type": "inspection"})
+    response = client.post(_url(txn, "decide/"), {"decision": "waive", "target": "inspection"})
 
     assert response.status_code == 403
     assert "Only the buyer or the escrow officer may waive" in _text(response)
@@ -154,7 +154,7 @@ def test_the_escrow_officer_renegotiates_on_the_page(world, client):
 
     response = client.post(
         _url(txn, "decide/"),
-        {"decision": "renegotiate", "verification_type": "inspection", "purchase_price": "390000.00"},
+        {"decision": "renegotiate", "target": "inspection", "purchase_price": "390000.00"},
     )
 
     assert response.status_code == 302
@@ -189,6 +189,7 @@ def test_a_dispute_reason_is_on_the_page_and_no_internal_words(world, client):
 
     assert "Disputed: payments on hold" in text
     assert "Repairs outside the contract." in text
+    assert "Release the money to the seller" not in text  # the officer's decision
     lowered = text.lower()
     for word in ("escrow wallet", "waiting: paused", "disputed or cooling off", "held in the escrow"):
         assert word not in lowered, word
@@ -321,3 +322,20 @@ def test_password_reset_sends_a_link_that_sets_a_new_password(world, client):
     assert done.status_code == 302
     world.buyer_user.refresh_from_db()
     assert world.buyer_user.check_password("N3w-harbor-2026!")
+
+
+def test_the_escrow_officer_resolves_a_dispute_on_the_page(world, client):
+    txn = fund(world, make_escrow(world))
+    dispute = services.dispute_raise(transaction_id=txn.pk, raised_by=world.seller_user, reason="Repairs.")
+    client.force_login(world.buyer_user)
+    refused = client.post(_url(txn, "decide/"), {"decision": "dismiss", "target": str(dispute.public_id)})
+    assert refused.status_code == 403
+    assert EscrowTransaction.objects.get(pk=txn.pk).status == "disputed"
+
+    client.force_login(world.officer)
+    assert "Dismiss the dispute" in _text(client.get(_url(txn)))
+    done = client.post(_url(txn, "decide/"), {"decision": "dismiss", "target": str(dispute.public_id)})
+
+    assert done.status_code == 302
+    assert EscrowTransaction.objects.get(pk=txn.pk).status == "verifying"
+    assert "Dispute withdrawn" in _text(client.get(_url(txn)))
