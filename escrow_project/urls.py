@@ -20,11 +20,17 @@ api_v1 = [
     path("", include("transactions.api.urls")),
 ]
 
-# Signing out and resetting a password, for every kind of user (templates/identity/).
+# Signing in, out and resetting a password, at Django's usual paths (its default LOGIN_URL is
+# /accounts/login/), for every kind of user (templates/identity/).
 accounts = [
-    path("sign-out/", auth_views.LogoutView.as_view(next_page="/"), name="sign-out"),
     path(
-        "password-reset/",
+        "login/",
+        auth_views.LoginView.as_view(template_name="transactions/login.html", next_page="/escrow/"),
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(next_page="/"), name="logout"),
+    path(
+        "password_reset/",
         auth_views.PasswordResetView.as_view(
             template_name="identity/password_reset_form.html",
             email_template_name="identity/password_reset_email.txt",
@@ -35,7 +41,7 @@ accounts = [
         name="password_reset",
     ),
     path(
-        "password-reset/sent/",
+        "password_reset/done/",
         auth_views.PasswordResetDoneView.as_view(template_name="identity/password_reset_done.html"),
         name="password_reset_done",
     ),

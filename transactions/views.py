@@ -21,6 +21,7 @@ from django.views.decorators.http import require_POST
 from escrow_project.common.display import format_money
 from escrow_project.common.errors import DomainError, NotFoundError, UnprocessableError
 from identity.selectors import organization_ids_for_user
+from ledger import selectors as ledger_selectors
 from transactions import party_page, selectors, services
 from transactions.models import DepositKind, EscrowTransaction
 from transactions.services import parties
@@ -188,14 +189,12 @@ def payment_start(request: HttpRequest, public_id: str) -> HttpResponse:
 
 
 def _rail_payment(txn: EscrowTransaction, payment_id: Any) -> Any:
-    from ledger.models import RailPayment
-
-    payment = RailPayment.objects.filter(
-        public_id=payment_id, subject_type=SUBJECT_TYPE, subject_id=str(txn.public_id)
-    ).first()
-    if payment is None:
-        raise Http404("No such payment.")
-    return payment
+    try:
+        return ledger_selectors.rail_payment_get(
+            public_id=payment_id, subject_type=SUBJECT_TYPE, subject_id=str(txn.public_id)
+        )
+    except NotFoundError:
+        raise Http404("No such payment.") from None
 
 
 @login_required(login_url=LOGIN_URL)

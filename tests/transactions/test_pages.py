@@ -298,8 +298,8 @@ def test_the_landing_page_links_every_sign_in_and_sign_out_works(world, client):
 
     client.force_login(world.buyer_user)
     page = client.get("/escrow/").content.decode()
-    assert 'action="/accounts/sign-out/"' in page
-    out = client.post("/accounts/sign-out/")
+    assert 'action="/accounts/logout/"' in page
+    out = client.post("/accounts/logout/")
     assert out.status_code == 302
     assert client.get("/escrow/").status_code == 302  # signed out: back to the sign-in
 
@@ -308,7 +308,7 @@ def test_password_reset_sends_a_link_that_sets_a_new_password(world, client):
     world.buyer_user.email = "maria@example.test"
     world.buyer_user.save(update_fields=["email"])
 
-    response = client.post("/accounts/password-reset/", {"email": "maria@example.test"})
+    response = client.post("/accounts/password_reset/", {"email": "maria@example.test"})
 
     assert response.status_code == 302
     assert len(mail.outbox) == 1
