@@ -98,7 +98,7 @@ EVENT_TEXT = {
     "escrow.opened": "Escrow opened; earnest money requested",
     "escrow.deposit_received": "Money received",
     "escrow.payment_in_confirmed": "Payment confirmed by the payment provider",
-    "escrow.funded": "Earnest money received",
+    "escrow.funded": "",  # told by the deposit's own event, with its amount
     "escrow.verification_started": "Verifications started",
     "escrow.verification_verified": "{type} passed",
     "escrow.verification_rejected": "{type} did not pass",
@@ -108,7 +108,7 @@ EVENT_TEXT = {
     "escrow.verification_overdue": "{type} is overdue",
     "escrow.renegotiated": "Price renegotiated",
     "escrow.clear_to_close": "Clear to close",
-    "escrow.milestone_released": "A verification fee was paid",
+    "escrow.milestone_released": "{type} fee paid",
     "escrow.payout_requested": "A payment was sent",
     "escrow.payment_retried": "A payment was sent again",
     "escrow.settlement_approved": "Closing approved",
@@ -355,10 +355,19 @@ def timeline(user: Any, txn: EscrowTransaction) -> list[dict[str, str]]:
         if text == "":
             continue
         text = text or event.kind.split(".", 1)[-1].replace("_", " ").capitalize()
-        kind = str(event.payload.get("verification") or event.payload.get("type") or "")
+        payload = event.payload if isinstance(event.payload, dict) else {}
+        kind = str(payload.get("verification") or payload.get("type") or payload.get("milestone") or "")
         text = text.replace("{type}", _type_label(kind)).strip()
+        if event.kind == "escrow.deposit_received" and payload.get("kind") in DepositKind.values:
+            text = str(DepositKind(payload["kind"]).label).split(" (")[0] + " received"
+        if payload.get("amount") and event.kind in _WITH_AMOUNT:
+            text = f"{text}: {money(payload['amount'], str(payload.get('currency') or txn.currency))}"
         rows.append({"text": text[:1].upper() + text[1:], "when": format_when(event.occurred_at)})
     return rows
+
+
+# Events whose amount a party wants to read in the timeline.
+_WITH_AMOUNT = {"escrow.deposit_received", "escrow.milestone_released", "escrow.payout_requested"}
 
 
 def _type_label(kind: str) -> str:

@@ -207,6 +207,8 @@ def test_the_settled_page_balances_and_the_pdf_names_the_parties(world, client):
     assert "Contract sales price" in text
     assert "Money in equals money out, to the cent." in text
     assert "Escrow drawn up" in text  # the timeline, from the audit trail
+    assert "Earnest money received: $20,000.00" in text
+    assert "Home inspection fee paid: $500.00" in text
     assert re.search(r"[A-Z][a-z]{2} \d{1,2}, \d{4}, \d{1,2}:\d{2}:\d{2} [AP]M UTC", text)
 
     response = client.get(_url(txn, "statement.pdf"))
