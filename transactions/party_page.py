@@ -6,6 +6,7 @@ Reads only (selectors and pure computation); the views render it and the decisio
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 from audit import selectors as audit_selectors
 from escrow_project.common.display import format_day, format_money, format_when
 from escrow_project.common.errors import DomainError
+from escrow_project.common.money import quantize
 from identity.selectors import user_is_operator
 from transactions.models import (
     DepositKind,
@@ -376,6 +378,35 @@ def _type_label(kind: str) -> str:
     return str(dict(VerificationType.choices).get(kind, "The verification"))
 
 
+_PERCENT = re.compile(r"\((\d+\.\d+)%\)")  # "(2.5000%)" in a statement label reads "(2.5%)"
+
+
+def your_part(txn: EscrowTransaction, roles: list[str]) -> str:
+    """One line on what the deal means for the viewer's own money."""
+    cur = txn.currency
+    role = roles[0] if roles else ""
+    if role in ("buyer_agent", "seller_agent"):
+        pct = txn.buyer_agent_commission_pct if role == "buyer_agent" else txn.seller_agent_commission_pct
+        if pct > 0:
+            amount = quantize(txn.purchase_price * pct / 100, cur)
+            return f"Your commission: {money(amount, cur)} ({pct.normalize():f}% of the price), paid at closing."
+        return ""
+    if role == "lender" and txn.loan_amount > 0:
+        return f"Your loan: {money(txn.loan_amount, cur)}, sent before closing."
+    statement = SettlementStatement.objects.filter(transaction=txn).values_list("statement", flat=True).first()
+    if role == "seller":
+        if statement:
+            return f"You receive {money(statement.get('cash_to_seller', '0'), cur)} at closing, as the statement says."
+        return f"The price is {money(txn.purchase_price, cur)}; your proceeds are on the statement at clear to close."
+    if role == "buyer":
+        if statement:
+            return f"Cash from you at closing: {money(statement.get('cash_from_buyer', '0'), cur)} in all."
+        return (
+            f"Earnest money {money(txn.earnest_money, cur)}; the cash to close is on the statement at clear to close."
+        )
+    return ""
+
+
 def statement_view(txn: EscrowTransaction) -> dict[str, Any] | None:
     """The settlement statement with formatted money, or None before clear to close."""
     settlement = SettlementStatement.objects.filter(transaction=txn).first()
@@ -386,7 +417,8 @@ def statement_view(txn: EscrowTransaction) -> dict[str, Any] | None:
     rows = []
     for side, column in (("buyer", "debit"), ("buyer", "credit"), ("seller", "debit"), ("seller", "credit")):
         for line in data.get(f"{side}_{column}s", []):
-            rows.append({"label": line["label"], "column": f"{side}_{column}", "amount": money(line["amount"], cur)})
+            label = _PERCENT.sub(lambda m: f"({Decimal(m.group(1)).normalize():f}%)", str(line["label"]))
+            rows.append({"label": label, "column": f"{side}_{column}", "amount": money(line["amount"], cur)})
     difference = Decimal(str(data.get("difference", "0")))
     due = _amount_due(txn, DepositKind.CLOSING_FUNDS) if txn.status == EscrowStatus.CLEAR_TO_CLOSE else None
     if due:

@@ -77,6 +77,7 @@ def _page_context(request: HttpRequest, txn: EscrowTransaction, roles: list[str]
         "verifier_only": verifier_only,
         "status_text": party_page.STATUS_TEXT.get(txn.status, txn.get_status_display()),
         "actions": party_page.actions_for(txn, roles, tasks, request.user),
+        "your_part": party_page.your_part(txn, roles),
         "steps": party_page.tracker(txn),
         "tasks": party_page.tasks_view(tasks, only_orgs=mine),
         "people": party_page.people(txn),

@@ -76,6 +76,7 @@ def test_the_seller_sees_their_own_view_without_the_buyers_pay_button(world, cli
     text = _text(client.get(_url(txn)))
 
     assert "You are the seller" in text
+    assert "The price is $400,000.00" in text
     assert "The buyer (Garcia household) Pay the earnest money" in text
     assert "Your turn" not in text
     assert "by card" not in text
@@ -88,10 +89,29 @@ def test_agents_and_the_lender_each_see_their_role(world, client):
         (world.seller_brokerage, "seller's agent"),
     ):
         client.force_login(member(Role.AGENT, organization))
-        assert f"You are the {label}" in _text(client.get(_url(txn)))
+        text = _text(client.get(_url(txn)))
+        assert f"You are the {label}" in text
+        assert "Your commission: $10,000.00 (2.5% of the price)" in text
     lender_officer = member(Role.ORG_ADMIN, world.lender)
     client.force_login(lender_officer)
-    assert "You are the lender" in _text(client.get(_url(txn)))
+    text = _text(client.get(_url(txn)))
+    assert "You are the lender" in text
+    assert "Your loan: $300,000.00" in text
+
+
+def test_the_lender_is_asked_for_the_loan_and_pays_it_from_the_page(world, client, django_capture_on_commit_callbacks):
+    txn = fund(world, make_escrow(world))
+    client.force_login(member(Role.VERIFIER, world.lender))
+
+    text = _text(client.get(_url(txn)))
+    assert "You are the lender" in text
+    assert "Your turn: The lender (Lakeside Bank) Send the loan funds. Amount: $300,000.00" in text
+    started = client.post(_url(txn, "pay/"), {"kind": "loan"})
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(started["Location"] + "sandbox/", {"card_number": "4242 4242 4242 4242"})
+
+    assert txn.deposits.filter(kind="loan").count() == 1
+    assert "Send the loan funds" not in _text(client.get(_url(txn)))
 
 
 def test_the_inspector_sees_their_task_and_deadline_not_the_money(world, client):
@@ -205,6 +225,7 @@ def test_the_settled_page_balances_and_the_pdf_names_the_parties(world, client):
     assert "Settled" in text
     assert "$376,740.00" in text  # cash to the seller
     assert "Contract sales price" in text
+    assert "Commission to seller's agent (2.5%)" in text
     assert "Money in equals money out, to the cent." in text
     assert "Escrow drawn up" in text  # the timeline, from the audit trail
     assert "Earnest money received: $20,000.00" in text
