@@ -65,6 +65,16 @@ def transaction_list(request: HttpRequest) -> HttpResponse:
     return render(request, "transactions/list.html", {"rows": rows, "has_tasks": tasks_open.exists()})
 
 
+def _actions(
+    txn: EscrowTransaction, roles: list[str], tasks: list[Any], user: Any, *, verifier_only: bool
+) -> list[Any]:
+    """A verifier reads only what waits for them: other people's steps carry the deal's money."""
+    actions = party_page.actions_for(txn, roles, tasks, user)
+    if not verifier_only:
+        return actions
+    return [a for a in actions if a.you] or [party_page.Action("Nobody", "Nothing waits for you on this deal now.")]
+
+
 def _page_context(request: HttpRequest, txn: EscrowTransaction, roles: list[str]) -> dict[str, Any]:
     tasks = list(verification_selectors.workflow_tasks(workflow_id=txn.workflow_id)) if txn.workflow_id else []
     verifier_only = roles == [parties.VERIFIER]
@@ -76,7 +86,7 @@ def _page_context(request: HttpRequest, txn: EscrowTransaction, roles: list[str]
         "role_label": party_page.ROLE_LABELS[role],
         "verifier_only": verifier_only,
         "status_text": party_page.STATUS_TEXT.get(txn.status, txn.get_status_display()),
-        "actions": party_page.actions_for(txn, roles, tasks, request.user),
+        "actions": _actions(txn, roles, tasks, request.user, verifier_only=verifier_only),
         "your_part": party_page.your_part(txn, roles),
         "steps": party_page.tracker(txn),
         "tasks": party_page.tasks_view(tasks, only_orgs=mine),

@@ -127,6 +127,8 @@ def test_the_inspector_sees_their_task_and_deadline_not_the_money(world, client)
     assert "Your turn: Sound Inspections (verifier) Deliver the home inspection report" in text
     assert "Title search" not in text  # another agent's work is not theirs to read
     assert "$400,000.00" not in text
+    assert "$300,000.00" not in text  # the lender's step is not theirs either
+    assert "Clearview Title (verifier)" not in text
     assert client.get(_url(txn, "statement.pdf")).status_code == 404
     # And the verifier takes no party's step: no dispute, no decision.
     assert client.post(_url(txn, "dispute/"), {"reason": "x"}).status_code == 404
