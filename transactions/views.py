@@ -48,21 +48,23 @@ def _party(request: HttpRequest, public_id: Any) -> tuple[EscrowTransaction, lis
 
 @login_required(login_url=LOGIN_URL)
 def transaction_list(request: HttpRequest) -> HttpResponse:
-    transactions = selectors.escrow_list_for_viewer(user=request.user).order_by("-created_at")[:100]
+    transactions = list(selectors.escrow_list_for_viewer(user=request.user).order_by("-created_at")[:100])
+    orgs = organization_ids_for_user(request.user)
+    my_tasks = verification_selectors.task_list_for_agent(user=request.user).filter(agent_id__in=orgs)
+    verifying = set(my_tasks.values_list("workflow_id", flat=True))  # one query, not one per deal
     rows = []
     for txn in transactions:
-        roles = parties.party_roles(request.user, txn) or ["operator"]
+        roles = parties.party_roles(request.user, txn, verifiers=False, orgs=orgs)
+        if txn.workflow_id in verifying:
+            roles.append(parties.VERIFIER)
         rows.append(
             {
                 "txn": txn,
-                "role": party_page.ROLE_LABELS[roles[0]],
+                "role": party_page.ROLE_LABELS[(roles or ["operator"])[0]],
                 "status": party_page.STATUS_TEXT.get(txn.status, txn.get_status_display()),
             }
         )
-    tasks_open = verification_selectors.task_list_for_agent(user=request.user).filter(
-        agent_id__in=organization_ids_for_user(request.user)
-    )
-    return render(request, "transactions/list.html", {"rows": rows, "has_tasks": tasks_open.exists()})
+    return render(request, "transactions/list.html", {"rows": rows, "has_tasks": bool(verifying)})
 
 
 def _actions(

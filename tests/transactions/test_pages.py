@@ -364,3 +364,28 @@ def test_the_escrow_officer_resolves_a_dispute_on_the_page(world, client):
     assert done.status_code == 302
     assert EscrowTransaction.objects.get(pk=txn.pk).status == "verifying"
     assert "Dispute withdrawn" in _text(client.get(_url(txn)))
+
+
+def test_the_escrow_officer_opens_a_draft_from_the_page_and_the_buyer_cannot(world, client):
+    txn = make_escrow(world)
+    client.force_login(world.buyer_user)
+    page = client.get(_url(txn))
+    assert "The escrow officer (" in _text(page)  # they read who acts next
+    assert not bool(re.search(r'data-decision="open"', page.content.decode()))  # but get no button
+    assert client.post(_url(txn, "decide/"), {"decision": "open"}).status_code == 403
+    assert EscrowTransaction.objects.get(pk=txn.pk).status == "draft"
+
+    client.force_login(world.officer)
+    text = _text(client.get(_url(txn)))
+    assert "You are the escrow officer" in text
+    assert "Your turn: The escrow officer" in text
+    assert client.post(_url(txn, "decide/"), {"decision": "open"}).status_code == 302
+
+    assert EscrowTransaction.objects.get(pk=txn.pk).status == "awaiting_earnest_money"
+
+
+def test_djangos_usual_sign_in_path_works_too(world, client):
+    assert client.get("/accounts/login/").status_code == 200
+    signed_in = client.post("/accounts/login/", {"username": world.seller_user.username, "password": TEST_PASSWORD})
+    assert signed_in.status_code == 302
+    assert client.get("/escrow/").status_code == 200

@@ -111,11 +111,14 @@ def escrow_party_q(user: Any, *, verifiers: bool = False) -> Q:
     return q
 
 
-def party_roles(user: Any, txn: Any, *, verifiers: bool = True) -> list[str]:
-    """Every role `user` holds on `txn`: PARTY_FIELDS order (the officer before the company), then verifier."""
+def party_roles(user: Any, txn: Any, *, verifiers: bool = True, orgs: set[int] | None = None) -> list[str]:
+    """Every role `user` holds on `txn`: PARTY_FIELDS order (the officer before the company), then verifier.
+
+    `orgs`: the user's organization ids when the caller already has them (a list of many deals).
+    """
     if not getattr(user, "is_authenticated", False):
         return []
-    orgs = organization_ids_for_user(user)
+    orgs = organization_ids_for_user(user) if orgs is None else orgs
     roles = [name for name in PARTY_FIELDS if getattr(txn, f"{name}_id") in orgs]
     if txn.escrow_officer_id == user.pk:
         # The officer's own deal reads as the officer's, not as any colleague's at the company.
