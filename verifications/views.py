@@ -19,7 +19,7 @@ from django.views.decorators.http import require_POST
 from escrow_project.common.display import format_day, format_money, format_when
 from escrow_project.common.errors import DomainError, NotFoundError
 from identity.selectors import organization_ids_for_user
-from verifications import selectors, services
+from verifications import report_form, selectors, services
 from verifications.agents.registry import provider_for
 from verifications.models import ReportSource, VerificationTask
 from verifications.states import OPEN_TASK_STATUSES, TaskStatus
@@ -92,7 +92,9 @@ def _example(task: VerificationTask) -> str:
     return json.dumps(sample, indent=2)
 
 
-def _detail(request: HttpRequest, task: VerificationTask, *, status: int = 200, report_text: str = "") -> HttpResponse:
+def _detail(
+    request: HttpRequest, task: VerificationTask, *, status: int = 200, report_text: str = "", posted: Any = None
+) -> HttpResponse:
     context = task.workflow.context or {}
     report = selectors.task_latest_report(task=task)
     facts = [
@@ -114,6 +116,7 @@ def _detail(request: HttpRequest, task: VerificationTask, *, status: int = 200, 
             "report_when": format_when(report.created_at) if report else "",
             "example": _example(task),
             "report_text": report_text,
+            "form": report_form.form_for(task.verification_type, posted),
             "can_start": task.status == TaskStatus.ASSIGNED,
             "can_report": task.status in OPEN_TASK_STATUSES,
         },
@@ -152,6 +155,11 @@ def task_act(request: HttpRequest, task_id: str) -> HttpResponse:
             services.task_status_update(task_id=task.pk, status=TaskStatus.FAILED, agent_organization_id=agent,
                                         actor=request.user, reason=request.POST.get("reason", "")[:300])  # fmt: skip
             done = "Recorded: the work cannot be done. The escrow officer is told."
+        elif action == "form":
+            payload = report_form.payload_from(task.verification_type, request.POST)
+            report = services.report_submit(task_id=task.pk, payload=payload, source=ReportSource.API,
+                                            agent_organization_id=agent, submitted_by=request.user)  # fmt: skip
+            done = "Report delivered and accepted." if report.passed else "Report delivered; it did not pass the rules."
         elif action == "report":
             try:
                 payload = json.loads(text)
@@ -167,6 +175,7 @@ def task_act(request: HttpRequest, task_id: str) -> HttpResponse:
         messages.error(request, exc.detail)
         for error in exc.errors or []:
             messages.error(request, f"{error.get('field', '')}: {error.get('message', '')}")
-        return _detail(request, VerificationTask.objects.get(pk=task.pk), status=exc.status, report_text=text)
+        fresh = VerificationTask.objects.get(pk=task.pk)
+        return _detail(request, fresh, status=exc.status, report_text=text, posted=request.POST)
     messages.success(request, done)
     return redirect("verifier-task", task_id=task.public_id)

@@ -6,8 +6,6 @@ no serious or critical violation (scripts/ci-system-deps.d/35-axe-core.sh instal
 
 from __future__ import annotations
 
-import json
-import random
 import re
 from pathlib import Path
 from typing import Any
@@ -17,10 +15,9 @@ from playwright.sync_api import expect
 
 from identity.models import Role
 from tests.factories import TEST_PASSWORD, member
-from tests.transactions.factories import deliver, fund, make_escrow, make_world, task_of
+from tests.transactions.factories import deliver, fund, make_escrow, make_world
 from transactions import services
 from transactions.models import EscrowTransaction
-from verifications.agents.registry import provider_for
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "var" / "test-artifacts" / "screenshots"
@@ -126,7 +123,6 @@ def test_buyer_pays_earnest_money_and_follows_the_tracker_to_settlement(live_ser
 def test_verifier_works_their_inbox(live_server, page):
     world = make_world()
     txn = fund(world, make_escrow(world))
-    task = task_of(txn, "inspection")
     base = live_server.url
 
     _sign_in(page, base, world.inspector_user.username)
@@ -138,15 +134,19 @@ def test_verifier_works_their_inbox(live_server, page):
     assert page.locator("#task-status").inner_text() == "In progress"
     _check(page, "verifier-task")
 
-    report = provider_for("inspection").sandbox_report(
-        context=task.workflow.context, passing=True, rng=random.Random(7)
-    )
-    page.fill("#report", json.dumps(report, indent=1))
-    page.click("button:has-text('Deliver the report')")
+    page.fill("#f-inspected_on", "2026-06-01")
+    page.fill("#f-inspector_license", "HI-48213")
+    page.fill("#f-findings-0-area", "Roof")
+    page.fill("#f-findings-0-description", "Granule loss on the south slope")
+    page.select_option("#f-findings-0-severity", "moderate")
+    page.fill("#f-findings-0-repair_estimate", "1800.00")
+    page.fill("#f-summary", "Fair condition for its age.")
+    page.click("#report-form button[type=submit]")
     expect(page.locator("#task-status")).to_have_text("Accepted")
     assert "Report delivered and accepted." in page.content()
 
     page.click("text=The deal's page")
+    assert page.url.endswith(f"/escrow/{txn.public_id}/")
     assert page.locator("#your-role").inner_text() == "verifier"
     assert "You are not a party" not in page.content()
     _check(page, "verifier-deal")

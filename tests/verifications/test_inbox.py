@@ -104,3 +104,57 @@ def test_saying_the_work_cannot_be_done_asks_the_parties_to_decide(world, client
 
     assert task_of(txn, "inspection").status == TaskStatus.FAILED
     assert EscrowTransaction.objects.get(pk=txn.pk).status == "needs_decision"
+
+
+def test_the_verifier_fills_in_the_report_form_and_a_finding_fails_the_rules(world, client):
+    txn = fund(world, make_escrow(world))
+    task = task_of(txn, "inspection")
+    client.force_login(world.inspector_user)
+    url = f"/verifier/tasks/{task.public_id}/"
+    page = client.get(url).content.decode()
+    assert 'name="findings-0-severity"' in page
+    assert 'name="inspected_on"' in page
+
+    response = client.post(
+        url + "act/",
+        {
+            "action": "form",
+            "inspected_on": "2026-06-01",
+            "inspector_license": "HI-12345",
+            "findings-0-area": "Electrical",
+            "findings-0-description": "Double-tapped breaker",
+            "findings-0-severity": "safety",
+            "findings-0-repair_estimate": "1200.00",
+            "summary": "Needs an electrician.",
+        },
+    )
+
+    assert response.status_code == 302
+    assert task_of(txn, "inspection").status == TaskStatus.REJECTED
+    report = VerificationReport.objects.get(task=task)
+    assert report.payload["findings"] == [
+        {
+            "area": "Electrical",
+            "description": "Double-tapped breaker",
+            "severity": "safety",
+            "repair_estimate": "1200.00",
+        }
+    ]
+    assert "Safety finding in Electrical: Double-tapped breaker" in _text(client.get(url))
+    assert EscrowTransaction.objects.get(pk=txn.pk).status == "needs_decision"
+
+
+def test_a_form_with_a_missing_field_names_it_and_keeps_what_was_typed(world, client):
+    txn = fund(world, make_escrow(world))
+    task = task_of(txn, "inspection")
+    client.force_login(world.inspector_user)
+
+    response = client.post(
+        f"/verifier/tasks/{task.public_id}/act/",
+        {"action": "form", "inspector_license": "HI-12345", "summary": "Fine."},
+    )
+
+    assert response.status_code == 422
+    assert "inspected_on" in _text(response)
+    assert 'value="HI-12345"' in response.content.decode()
+    assert not VerificationReport.objects.filter(task=task).exists()
