@@ -6,6 +6,8 @@
 - Reads inside an atomic block skip the cache entirely: they may see the block's own uncommitted
   writes, which must never reach the cache (no phantom entry after a rollback).
 - Any cache error is logged and the value is loaded from the database.
+- The generation doubles as the version of what is cached (`cached_versioned`, `wait_for_change`):
+  an HTTP ETag and a long-poll compare it with one cache read instead of loading anything.
 """
 
 from __future__ import annotations
@@ -34,27 +36,66 @@ def _gen_key(space: str, key: str) -> str:
 
 def cached(*, space: str, key: str, ttl: int, load: Callable[[], T]) -> T:
     """Return the cached value of `space:key`, or load it from the database and cache it for `ttl` s."""
+    return cached_versioned(space=space, key=key, ttl=ttl, load=load)[0]
+
+
+def cached_versioned(*, space: str, key: str, ttl: int, load: Callable[[], T]) -> tuple[T, str | None]:
+    """`cached`, with the generation the value belongs to (None when the cache was not used).
+
+    The generation is read before the value is loaded, so a write committed meanwhile makes the
+    returned version stale, never the value older than its version: a client comparing versions
+    may fetch once too often but never misses a change.
+    """
     if connection.in_atomic_block:
         READS.labels(space=space, outcome="bypass").inc()
-        return load()
+        return load(), None
     try:
-        gen = cache.get(_gen_key(space, key), 0)
+        gen = str(cache.get(_gen_key(space, key), 0))
         data_key = f"{_gen_key(space, key)}:{gen}"
         hit = cache.get(data_key, _MISS)
     except Exception as exc:  # noqa: BLE001 - backends raise their own errors; the cache is optional
         log.warning("readcache.unavailable", space=space, error=type(exc).__name__)
         READS.labels(space=space, outcome="error").inc()
-        return load()
+        return load(), None
     if hit is not _MISS:
         READS.labels(space=space, outcome="hit").inc()
-        return hit
+        return hit, gen
     READS.labels(space=space, outcome="miss").inc()
     value = load()
     try:
         cache.set(data_key, value, ttl)
     except Exception as exc:  # noqa: BLE001 - see above
         log.warning("readcache.unavailable", space=space, error=type(exc).__name__)
-    return value
+    return value, gen
+
+
+def version(*, space: str, key: str) -> str | None:
+    """The current generation of `space:key` (one cache read), None when the cache cannot say."""
+    if connection.in_atomic_block:
+        return None
+    try:
+        return str(cache.get(_gen_key(space, key), 0))
+    except Exception as exc:  # noqa: BLE001 - see above
+        log.warning("readcache.unavailable", space=space, error=type(exc).__name__)
+        return None
+
+
+def wait_for_change(*, space: str, key: str, seen: str, timeout: float, interval: float = 0.1) -> bool:
+    """Block until the generation of `space:key` differs from `seen` (True) or `timeout` s pass (False).
+
+    One cache read per `interval`, no database query: a long-polling client costs this loop, not a
+    request every half second. Returns at once (True) when the cache cannot say, so the caller
+    answers from the database rather than waiting on a version it cannot see change.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        current = version(space=space, key=key)
+        if current is None or current != seen:
+            return True
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        time.sleep(min(interval, remaining))
 
 
 def invalidate_on_commit(*, space: str, key: str, ttl: int) -> None:

@@ -52,6 +52,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "escrow_project.common.server_timing.ServerTimingMiddleware",
     "escrow_project.common.request_id.RequestIdMiddleware",
     "django_structlog.middlewares.RequestMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -189,6 +190,8 @@ REST_FRAMEWORK = {
 # Addresses of the reverse proxies whose X-Forwarded-For/-Proto the web server (uvicorn, started by
 # run_platform) applies; empty = none, the socket address is the client. Never a caller's choice.
 TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", "")
+# Server-Timing (application time and CPU per request) on every response: for benchmarks.
+SERVER_TIMING = env_bool("SERVER_TIMING", False)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Escrow & Endorsements Platform API",
