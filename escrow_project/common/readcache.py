@@ -12,9 +12,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import structlog
 from django.core.cache import cache
@@ -80,22 +81,53 @@ def version(*, space: str, key: str) -> str | None:
         return None
 
 
-def wait_for_change(*, space: str, key: str, seen: str, timeout: float, interval: float = 0.1) -> bool:
+def _redis() -> Any | None:
+    """The redis-py client under Django's Redis cache, None for any other cache backend."""
+    backend = getattr(cache, "_cache", None)
+    get_client = getattr(backend, "get_client", None)
+    return get_client(write=True) if get_client is not None and hasattr(backend, "_pools") else None
+
+
+def wait_for_change(*, space: str, key: str, seen: str, timeout: float, recheck: float = 1.0) -> bool:
     """Block until the generation of `space:key` differs from `seen` (True) or `timeout` s pass (False).
 
-    One cache read per `interval`, no database query: a long-polling client costs this loop, not a
-    request every half second. Returns at once (True) when the cache cannot say, so the caller
-    answers from the database rather than waiting on a version it cannot see change.
+    On Redis the waiter sleeps on a pub/sub channel that `invalidate_on_commit` publishes to, so a
+    long-polling client costs no CPU while nothing changes, not a request every half second. The
+    message is only a wake-up: the generation decides, read again at least every `recheck` s (a
+    lost message costs that much delay, never a missed change). Other caches are read every 0.1 s.
+    Returns at once (True) when the cache cannot say, so the caller answers from the database
+    rather than waiting on a version it cannot see change.
     """
     deadline = time.monotonic() + timeout
-    while True:
-        current = version(space=space, key=key)
-        if current is None or current != seen:
-            return True
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return False
-        time.sleep(min(interval, remaining))
+    pubsub = None
+    try:
+        client = _redis()
+        if client is not None:
+            pubsub = client.pubsub(ignore_subscribe_messages=True)
+            pubsub.subscribe(_gen_key(space, key))  # before the first read, so no publish falls between
+    except Exception as exc:  # noqa: BLE001 - see above; the wait falls back to reading the version
+        log.warning("readcache.unavailable", space=space, error=type(exc).__name__)
+        pubsub = None
+    try:
+        while True:
+            current = version(space=space, key=key)
+            if current is None or current != seen:
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            if pubsub is None:
+                time.sleep(min(0.1, remaining))
+                continue
+            try:
+                pubsub.get_message(timeout=min(recheck, remaining))
+            except Exception as exc:  # noqa: BLE001 - see above
+                log.warning("readcache.unavailable", space=space, error=type(exc).__name__)
+                pubsub = None
+    finally:
+        if pubsub is not None:
+            with contextlib.suppress(Exception):
+                pubsub.close()
 
 
 def invalidate_on_commit(*, space: str, key: str, ttl: int) -> None:
@@ -105,6 +137,9 @@ def invalidate_on_commit(*, space: str, key: str, ttl: int) -> None:
         try:
             # The generation outlives every entry stored under the previous one (same ttl).
             cache.set(_gen_key(space, key), time.time_ns(), ttl)
+            client = _redis()
+            if client is not None:  # wakes whoever waits on this key (wait_for_change)
+                client.publish(_gen_key(space, key), b"1")
         except Exception as exc:  # noqa: BLE001 - see above
             log.warning("readcache.invalidate_failed", space=space, error=type(exc).__name__)
 
