@@ -143,7 +143,7 @@ CHAIN_RPC_URL = env_str("CHAIN_RPC_URL", "")
 # Rate limits count in the cache, so it must be shared by every web process: Redis when configured,
 # otherwise a table in the database (created by a common migration), never per-process memory.
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {"default": {"BACKEND": "escrow_project.common.redis_cache.SharedClientRedisCache", "LOCATION": REDIS_URL}}
 else:
     CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "common_cache"},
