@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -126,3 +127,16 @@ def test_without_a_cache_the_state_is_answered_at_once_without_an_etag(
     assert response.status_code == 200
     assert "ETag" not in response.headers
     assert time.monotonic() - started < 5
+
+
+def test_waiting_costs_no_database_query(
+    w: World, client_for: Callable[[User], APIClient], django_assert_max_num_queries: Any
+) -> None:
+    txn = make_escrow(w)
+    buyer = client_for(w.buyer_user)
+    etag = buyer.get(_url(txn)).headers["ETag"]
+    # The user, whether an operator, the user's organizations, the transaction's key: then Redis only.
+    with django_assert_max_num_queries(4):
+        assert buyer.get(_url(txn), HTTP_IF_NONE_MATCH=etag).status_code == 304
+    with django_assert_max_num_queries(4):
+        assert buyer.get(_url(txn, "?wait_for_change=1"), HTTP_IF_NONE_MATCH=etag).status_code == 304
