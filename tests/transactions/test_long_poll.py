@@ -32,6 +32,13 @@ def _url(txn: EscrowTransaction, query: str = "") -> str:
     return f"/api/v1/escrow/transactions/{txn.public_id}/{query}"
 
 
+def _watching(w: World, client_for: Callable[[User], APIClient]) -> tuple[EscrowTransaction, APIClient, str]:
+    """A new transaction, the buyer's client and the ETag of the buyer's first read."""
+    txn = make_escrow(w)
+    buyer = client_for(w.buyer_user)
+    return txn, buyer, buyer.get(_url(txn)).headers["ETag"]
+
+
 def test_an_unchanged_transaction_answers_304_and_a_committed_write_a_new_etag(
     w: World, client_for: Callable[[User], APIClient]
 ) -> None:
@@ -56,9 +63,7 @@ def test_an_unchanged_transaction_answers_304_and_a_committed_write_a_new_etag(
 def test_a_long_poll_answers_when_another_process_commits_a_change(
     w: World, client_for: Callable[[User], APIClient]
 ) -> None:
-    txn = make_escrow(w)
-    buyer = client_for(w.buyer_user)
-    etag = buyer.get(_url(txn)).headers["ETag"]
+    txn, buyer, etag = _watching(w, client_for)
 
     def open_soon() -> None:
         try:
@@ -81,9 +86,7 @@ def test_a_long_poll_answers_when_another_process_commits_a_change(
 def test_a_long_poll_on_an_unchanged_transaction_answers_304_after_the_wait(
     w: World, client_for: Callable[[User], APIClient]
 ) -> None:
-    txn = make_escrow(w)
-    buyer = client_for(w.buyer_user)
-    etag = buyer.get(_url(txn)).headers["ETag"]
+    txn, buyer, etag = _watching(w, client_for)
     started = time.monotonic()
     response = buyer.get(_url(txn, "?wait_for_change=0.4"), HTTP_IF_NONE_MATCH=etag)
     assert response.status_code == 304
@@ -132,9 +135,7 @@ def test_without_a_cache_the_state_is_answered_at_once_without_an_etag(
 def test_waiting_costs_no_database_query(
     w: World, client_for: Callable[[User], APIClient], django_assert_max_num_queries: Any
 ) -> None:
-    txn = make_escrow(w)
-    buyer = client_for(w.buyer_user)
-    etag = buyer.get(_url(txn)).headers["ETag"]
+    txn, buyer, etag = _watching(w, client_for)
     # The user, whether an operator, the user's organizations, the transaction's key: then Redis only.
     with django_assert_max_num_queries(4):
         assert buyer.get(_url(txn), HTTP_IF_NONE_MATCH=etag).status_code == 304
