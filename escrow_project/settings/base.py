@@ -52,6 +52,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "escrow_project.common.server_timing.ServerTimingMiddleware",
     "escrow_project.common.request_id.RequestIdMiddleware",
     "django_structlog.middlewares.RequestMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -142,7 +143,7 @@ CHAIN_RPC_URL = env_str("CHAIN_RPC_URL", "")
 # Rate limits count in the cache, so it must be shared by every web process: Redis when configured,
 # otherwise a table in the database (created by a common migration), never per-process memory.
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {"default": {"BACKEND": "escrow_project.common.redis_cache.SharedClientRedisCache", "LOCATION": REDIS_URL}}
 else:
     CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "common_cache"},
@@ -189,6 +190,8 @@ REST_FRAMEWORK = {
 # Addresses of the reverse proxies whose X-Forwarded-For/-Proto the web server (uvicorn, started by
 # run_platform) applies; empty = none, the socket address is the client. Never a caller's choice.
 TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", "")
+# Server-Timing (application time and CPU per request) on every response: for benchmarks.
+SERVER_TIMING = env_bool("SERVER_TIMING", False)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Escrow & Endorsements Platform API",
