@@ -284,9 +284,7 @@ def _batch_finish(*, batch_id: int, error: str) -> None:
     if batch.status in (Batch.Status.COMPLETED, Batch.Status.FAILED):
         return
     # A file that breaks half-way keeps the rows committed before the break (never lost).
-    batch.status = Batch.Status.FAILED if error else Batch.Status.COMPLETED
-    batch.error = error
-    batch.finished_at = timezone.now()
+    batch.finish(error)
     warning = ""
     if not error and not batch.rows_processed:
         warning = NO_ROWS_WARNING

@@ -28,6 +28,7 @@ from endorsements.models import (
 )
 from endorsements.premium import current_run
 from endorsements.services.funding import ea_drain, ea_lock
+from endorsements.services.persist import requests_save
 from endorsements.states import RequestState
 from escrow_project.common.bulk import rows_insert, rows_update
 from escrow_project.common.errors import DomainError, UnprocessableError
@@ -176,7 +177,7 @@ def insurer_events_apply(*, insurer: Organization, events: list[dict[str, Any]])
         )
     _apply_member_changes(effects)
     if effects.changed:
-        _persist(list(effects.changed.values()))
+        requests_save(list(effects.changed.values()), transitions=_TRANSITIONS, also=_EVENT_COLUMNS)
     # The unique constraint stays the last word: a concurrent delivery of the same ids fails here
     # and rolls back whole (the insurer retries and then sees "duplicate").
     rows_insert(InsurerEvent, records)
@@ -199,42 +200,9 @@ def insurer_events_apply(*, insurer: Organization, events: list[dict[str, Any]])
     return outcomes
 
 
-_PERSISTED = (
-    "state",
-    "sent_at",
-    "confirmed_at",
-    "activated_at",
-    "rejection_reason",
-    "settled_amount",
-    "claim_reported",
-    "insurer_reference",
-)
-
-
-def _persist(requests: list[EndorsementRequest]) -> None:
-    """Write the in-memory transitions: one UPDATE per new state; a plain one when the group shares
-    every value, else one UPDATE ... FROM UNNEST (common.bulk.rows_update)."""
-    now = timezone.now()
-    groups: dict[str, list[EndorsementRequest]] = {}
-    for request in requests:
-        groups.setdefault(request.state, []).append(request)
-    for group in groups.values():
-        shared: dict[str, Any] = {"updated_at": now}
-        varying = False
-        for name in _PERSISTED:
-            values = {getattr(r, name) for r in group}
-            if len(values) == 1:
-                shared[name] = values.pop()
-            else:
-                varying = True
-        if varying:
-            # One statement either way: a second UPDATE of the same rows in this transaction would
-            # make PostgreSQL re-check their foreign keys (FOR KEY SHARE on batch and policy rows).
-            for request in group:
-                request.updated_at = now
-            rows_update(EndorsementRequest, group, [*_PERSISTED, "updated_at"])
-        else:
-            EndorsementRequest.objects.filter(pk__in=[r.pk for r in group]).update(**shared)
+# The transitions an insurer event may make, and the non-state columns the event itself sets.
+_TRANSITIONS = ("mark_sent", "confirm", "activate", "reject")
+_EVENT_COLUMNS = ("settled_amount", "claim_reported", "insurer_reference")
 
 
 def _confirm(request: EndorsementRequest, event: dict[str, Any], effects: _Effects) -> None:
@@ -334,7 +302,7 @@ def _apply_member_changes(effects: _Effects) -> None:
     for request in effects.activated:
         member = members[request.member_id]
         if request.kind == EndorsementKind.ADDITION:
-            member.status = Member.Status.COVERED
+            member.cover()
             new_coverages.append(
                 Coverage(
                     member=member, policy_id=request.policy_id, plan=request.plan, start_date=request.effective_date
@@ -342,7 +310,7 @@ def _apply_member_changes(effects: _Effects) -> None:
             )
             continue
         if request.kind == EndorsementKind.DELETION:
-            member.status = Member.Status.REMOVED
+            member.remove()
             _coverage_cut(member.pk, last_day=request.effective_date, now=effects.now)
         else:
             member.plan = request.new_plan

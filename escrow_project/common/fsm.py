@@ -33,3 +33,22 @@ def transition_run(instance: Any, name: str, *args: Any, code: str = "invalid_tr
     if refusal is not None:
         raise InvalidTransitionError(refusal, code=code)
     return getattr(instance, name)(*args, **kwargs)
+
+
+def writes(*columns: str) -> dict[str, tuple[str, ...]]:
+    """A transition's `custom=` declaring the columns (besides its state field) it changes, so a
+    bulk save path writes exactly those: `@transition(..., custom=writes("sent_at", "last_error"))`."""
+    return {"writes": columns}
+
+
+def transition_columns(model: type[Any], *names: str) -> tuple[str, ...]:
+    """The state field and every column the named transitions of `model` declare, in order, once each."""
+    columns: list[str] = []
+    for name in names:
+        meta = getattr(model, name)._django_fsm
+        field = meta.field
+        state = field if isinstance(field, str) else field.name
+        columns.append(state)
+        for found in meta.transitions.values():
+            columns.extend(found.custom.get("writes", ()))
+    return tuple(dict.fromkeys(columns))
