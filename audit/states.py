@@ -16,6 +16,8 @@ from django.db import models
 from django.utils import timezone
 from django_fsm import FSMField, transition
 
+from escrow_project.common.fsm import ProtectedStateModel
+
 
 class AnchorStatus(models.TextChoices):
     PENDING = "pending", "Pending (intent recorded, not sent)"
@@ -24,7 +26,7 @@ class AnchorStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
-class AnchorStateMachine(models.Model):
+class AnchorStateMachine(ProtectedStateModel):
     """Mixed into Anchor: the status field and its transitions."""
 
     status = FSMField(max_length=16, choices=AnchorStatus.choices, default=AnchorStatus.PENDING, protected=True)
@@ -38,11 +40,6 @@ class AnchorStateMachine(models.Model):
 
     class Meta:
         abstract = True
-
-    def refresh_from_db(self, *args: Any, **kwargs: Any) -> None:
-        # A protected FSM field refuses assignment once loaded; reloading from the database is fine.
-        self.__dict__.pop("status", None)
-        super().refresh_from_db(*args, **kwargs)
 
     @transition(field=status, source=AnchorStatus.PENDING, target=AnchorStatus.SENT)
     def mark_sent(self) -> None:

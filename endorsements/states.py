@@ -21,7 +21,7 @@ from django.db import models
 from django.utils import timezone
 from django_fsm import RETURN_VALUE, FSMField, transition
 
-from escrow_project.common.fsm import writes
+from escrow_project.common.fsm import ProtectedStateModel, writes
 
 
 class RequestState(models.TextChoices):
@@ -170,7 +170,7 @@ class DispatchStatus(models.TextChoices):
     INVALID = "invalid", "Refused as invalid"
 
 
-class DispatchStateMachine(models.Model):
+class DispatchStateMachine(ProtectedStateModel):
     """One window's delivery to an insurer: PENDING -> ACKNOWLEDGED | DEAD_LETTER | INVALID, once.
 
     A transient failure keeps it PENDING with a later `next_attempt_at`; that is not a transition.
@@ -183,11 +183,6 @@ class DispatchStateMachine(models.Model):
 
     class Meta:
         abstract = True
-
-    def refresh_from_db(self, *args: Any, **kwargs: Any) -> None:
-        # A protected FSM field refuses assignment once loaded; reloading from the database is fine.
-        self.__dict__.pop("status", None)
-        super().refresh_from_db(*args, **kwargs)
 
     @transition(field=status, source=DispatchStatus.PENDING, target=DispatchStatus.ACKNOWLEDGED)
     def acknowledge(self) -> None:
@@ -213,7 +208,7 @@ class BatchStatus(models.TextChoices):
     REJECTED = "rejected", "Rejected after review"
 
 
-class BatchStateMachine(models.Model):
+class BatchStateMachine(ProtectedStateModel):
     """An uploaded file: QUEUED -> PROCESSING -> COMPLETED | FAILED; QUEUED -> HELD -> QUEUED | REJECTED.
 
     QUEUED -> PROCESSING is a compare-and-set UPDATE (services/batches.py: two runs of the same
@@ -235,11 +230,6 @@ class BatchStateMachine(models.Model):
 
     class Meta:
         abstract = True
-
-    def refresh_from_db(self, *args: Any, **kwargs: Any) -> None:
-        # A protected FSM field refuses assignment once loaded; reloading from the database is fine.
-        self.__dict__.pop("status", None)
-        super().refresh_from_db(*args, **kwargs)
 
     @transition(field=status, source=BatchStatus.QUEUED, target=BatchStatus.HELD)
     def hold(self, reason: str) -> None:
@@ -285,18 +275,13 @@ class MemberStatus(models.TextChoices):
 # An addition whose request failed, was rejected or cancelled leaves its member NOT_COVERED: the
 # services do that for many rows at once, without loading them, by a filtered UPDATE
 # (status=PENDING -> NOT_COVERED), so that step has no method here.
-class MemberStateMachine(models.Model):
+class MemberStateMachine(ProtectedStateModel):
     """PENDING -> COVERED -> REMOVED; PENDING -> NOT_COVERED; NOT_COVERED | REMOVED -> PENDING (added again)."""
 
     status = FSMField(max_length=16, choices=MemberStatus.choices, default=MemberStatus.PENDING, protected=True)
 
     class Meta:
         abstract = True
-
-    def refresh_from_db(self, *args: Any, **kwargs: Any) -> None:
-        # A protected FSM field refuses assignment once loaded; reloading from the database is fine.
-        self.__dict__.pop("status", None)
-        super().refresh_from_db(*args, **kwargs)
 
     @transition(field=status, source=MemberStatus.PENDING, target=MemberStatus.COVERED)
     def cover(self) -> None:

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import models
+from django_fsm import FSMFieldMixin
+
 from escrow_project.common.errors import InvalidTransitionError
 
 
@@ -52,3 +55,17 @@ def transition_columns(model: type[Any], *names: str) -> tuple[str, ...]:
         for found in meta.transitions.values():
             columns.extend(found.custom.get("writes", ()))
     return tuple(dict.fromkeys(columns))
+
+
+class ProtectedStateModel(models.Model):
+    """Base of a state-machine mixin whose FSM fields are `protected=True`: such a field refuses
+    assignment once loaded, and reloading the row from the database must still work."""
+
+    class Meta:
+        abstract = True
+
+    def refresh_from_db(self, *args: Any, **kwargs: Any) -> None:
+        for field in self._meta.fields:
+            if isinstance(field, FSMFieldMixin):
+                self.__dict__.pop(field.attname, None)
+        super().refresh_from_db(*args, **kwargs)
