@@ -28,10 +28,6 @@ def unregister_subject_access(subject_type: str) -> None:
     _predicates.pop(subject_type, None)
 
 
-def registered_subject_types() -> list[str]:
-    return sorted(_predicates)
-
-
 def user_sees_everything(user: Any) -> bool:
     return user_is_operator(user) or user_has_role(user, Role.AUDITOR)
 
