@@ -1,4 +1,4 @@
-"""Lifecycle of an escrow transaction, top to bottom in one file (diagram: docs/escrow-states.dot).
+"""Lifecycle of an escrow transaction, top to bottom in one file (diagram: docs/states/escrow_transaction.dot).
 
     draft -> awaiting_earnest_money -> funded -> verifying -> clear_to_close -> settling -> settled
                                                    ^   |
