@@ -20,8 +20,6 @@ def can_see_employer_endorsements(user: Any, subject_id: str) -> bool:
 
 def register() -> None:
     """Tell the audit trail and live notifications who may follow an employer's endorsements."""
-    from audit.access import register_subject_access
-    from notifications.access import register_subject_access as register_live_access
+    from escrow_project.common.subject_access import register_subject_access
 
     register_subject_access(SUBJECT_TYPE, can_see_employer_endorsements)
-    register_live_access(SUBJECT_TYPE, can_see_employer_endorsements)

@@ -6,13 +6,11 @@ class TransactionsConfig(AppConfig):
     verbose_name = "Escrow transactions"
 
     def ready(self) -> None:
-        from audit.access import register_subject_access
-        from notifications.access import register_subject_access as register_live_access
+        from escrow_project.common.subject_access import register_subject_access
         from transactions import handlers  # noqa: F401 - connects the signal receivers
         from transactions.selectors import escrow_user_is_party
 
         def visible(user: object, subject_id: str) -> bool:
             return escrow_user_is_party(user=user, subject_id=subject_id)
 
-        register_subject_access("escrow_transaction", visible)
-        register_live_access("escrow_transaction", visible)
+        register_subject_access("escrow_transaction", visible)  # audit trails and live pages alike

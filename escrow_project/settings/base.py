@@ -351,9 +351,8 @@ CONTENT_SECURITY_POLICY = env_str("CONTENT_SECURITY_POLICY", "") or (
     "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
     "frame-ancestors 'none'"
 )
-# Batch uploads (escrow_project.common.uploads): refused before anything is stored.
+# The request-size gate for file uploads (escrow_project.common.api_guard): over it a 413, unread.
 UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 5 * 1024 * 1024)
-UPLOAD_MAX_ROWS = env_int("UPLOAD_MAX_ROWS", 10_000)
 # Django keeps bigger uploads on disk in a temp file instead of memory; the limit above still applies.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 # Also the limit of every API body that is not a file upload: over it a 413 problem, before reading.
