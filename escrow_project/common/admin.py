@@ -1,19 +1,249 @@
-"""Operator-console building blocks shared by every app's admin."""
+"""Operator-console building blocks shared by every app's admin (docs/decisions/0902-operator-console.md).
+
+- `ConsoleAdmin`: the unfold ModelAdmin every app's admin derives from. No bulk-action dropdown:
+  every change is a button on the object's page (`object_actions`), which opens a confirmation page
+  saying exactly what will happen and asks for a reason; the effect runs through the owning app's
+  service and the reason goes to the audit trail (`console_action_performed`, recorded by audit).
+- `ReadOnlyAdmin`: rows only their app's services write: viewable, never added, saved or deleted.
+- `register_subject`: how an audit row's subject (subject_type + subject_id) finds its admin page.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
-from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.contrib.admin.utils import quote, unquote
+from django.core.exceptions import PermissionDenied
+from django.db import models, transaction
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import NoReverseMatch, URLPattern, path, reverse
+from unfold.admin import ModelAdmin, StackedInline, TabularInline
+from unfold.enums import ActionVariant
 
+from escrow_project.common.display import format_money
 from escrow_project.common.errors import DomainError
+from escrow_project.common.money import MoneyError
+from escrow_project.common.signals import console_action_performed
+
+__all__ = [
+    "ConsoleAdmin",
+    "ConsoleStackedInline",
+    "ConsoleTabularInline",
+    "ObjectAction",
+    "ReadOnlyAdmin",
+    "ReadOnlyInline",
+    "ReasonForm",
+    "console_money",
+    "object_action",
+    "register_subject",
+    "subject_admin_url",
+]
+
+REASON_MIN_LENGTH = 5
 
 
-class ReadOnlyAdmin(admin.ModelAdmin[Any]):
-    """Rows written only by their app's services: the console reads them and acts through actions."""
+class ReasonForm(forms.Form):
+    """What every console action asks for: why. Actions that need more (an amount) subclass it."""
+
+    reason = forms.CharField(
+        min_length=REASON_MIN_LENGTH,
+        max_length=300,
+        strip=True,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Required. Recorded in the audit trail under your name, with what was done.",
+    )
+
+    def extra_details(self) -> dict[str, Any]:
+        """Fields besides the reason that go into the audit event (strings, as entered)."""
+        return {name: str(value) for name, value in self.cleaned_data.items() if name != "reason"}
+
+
+def console_money(amount: Any, currency: str) -> str:
+    """Money on a console page, formatted by the kernel; a row holding a currency the kernel does not
+    know (bad data is what operators come to look at) still shows, as amount and code."""
+    try:
+        return format_money(amount, currency)
+    except (MoneyError, ValueError, ArithmeticError, TypeError):
+        return f"{amount} {currency}"
+
+
+def _always(obj: Any) -> bool:
+    return True
+
+
+@dataclass(frozen=True)
+class ObjectAction:
+    """One button on an object's page. `perform(admin, request, obj, form)` calls a service and
+    returns the message shown afterwards; `describe(obj)` is the sentence the confirmation page shows."""
+
+    name: str
+    label: str
+    perform: Callable[..., str]
+    describe: Callable[[Any], str]
+    available: Callable[[Any], bool] = _always
+    danger: bool = False
+    # False for services that talk to the outside world (a rail) and so must not run inside our
+    # transaction: the reason is then recorded first, and a refusal is recorded after it.
+    atomic: bool = True
+    form: type[ReasonForm] = ReasonForm
+    confirm_label: str = ""
+    icon: str | None = None
+
+
+def object_action(
+    *,
+    label: str,
+    describe: Callable[[Any], str],
+    available: Callable[[Any], bool] = _always,
+    danger: bool = False,
+    atomic: bool = True,
+    form: type[ReasonForm] = ReasonForm,
+    confirm_label: str = "",
+) -> Callable[[Callable[..., str]], ObjectAction]:
+    """Declare a ModelAdmin method as an object-page action (list its name in `object_actions`)."""
+
+    def decorate(func: Callable[..., str]) -> ObjectAction:
+        return ObjectAction(
+            name=func.__name__,
+            label=label,
+            perform=func,
+            describe=describe,
+            available=available,
+            danger=danger,
+            atomic=atomic,
+            form=form,
+            confirm_label=confirm_label,
+        )
+
+    return decorate
+
+
+class ConsoleAdmin(ModelAdmin):  # type: ignore[misc]
+    """The base of every console page: unfold's look, actions as confirmed buttons, never a dropdown."""
+
+    actions = None  # no one-click bulk actions (and no bulk delete): see `object_actions`
+    object_actions: Sequence[str] = ()
+    compressed_fields = True
+    warn_unsaved_form = True
+
+    # --- object actions -------------------------------------------------------------------
+    def _object_action(self, name: str) -> ObjectAction | None:
+        if name not in self.object_actions:
+            return None
+        spec = getattr(type(self), name, None)
+        return spec if isinstance(spec, ObjectAction) else None
+
+    def may_act(self, request: HttpRequest, obj: Any) -> bool:
+        """Who sees and may press the buttons: active staff who may view the row. The service then
+        applies the business rules (operators only, four eyes) and its refusal is shown."""
+        user: Any = request.user
+        return bool(user.is_active and user.is_staff and self.has_view_permission(request, obj))
+
+    def available_actions(self, request: HttpRequest, obj: Any) -> list[ObjectAction]:
+        if obj is None or not self.may_act(request, obj):
+            return []
+        specs = [self._object_action(name) for name in self.object_actions]
+        return [spec for spec in specs if spec is not None and spec.available(obj)]
+
+    def _action_url_name(self) -> str:
+        return f"{self.model._meta.app_label}_{self.model._meta.model_name}_console_action"
+
+    def action_url(self, obj: Any, name: str) -> str:
+        return reverse(f"{self.admin_site.name}:{self._action_url_name()}", args=[quote(obj.pk), name])
+
+    def get_urls(self) -> list[URLPattern]:
+        urls: list[URLPattern] = super().get_urls()
+        action = path(
+            "<path:object_id>/do/<str:action>/",
+            self.admin_site.admin_view(self.console_action_view),
+            name=self._action_url_name(),
+        )
+        return [action, *urls]
+
+    def render_change_form(self, request: HttpRequest, context: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        obj = kwargs.get("obj")
+        buttons = [
+            {"title": spec.label, "path": self.action_url(obj, spec.name), "icon": spec.icon, "dialog": None,
+             "attrs": {"data-console-action": spec.name},
+             "variant": ActionVariant.DANGER if spec.danger else ActionVariant.PRIMARY}
+            for spec in self.available_actions(request, obj)
+        ]  # fmt: skip
+        context["actions_detail"] = buttons
+        context["console_actions"] = buttons
+        return super().render_change_form(request, context, *args, **kwargs)
+
+    def _change_url(self, obj: Any) -> str:
+        opts = self.model._meta
+        return reverse(f"{self.admin_site.name}:{opts.app_label}_{opts.model_name}_change", args=[quote(obj.pk)])
+
+    def console_action_view(self, request: HttpRequest, object_id: str, action: str) -> HttpResponse:
+        """GET: what will happen, and a reason box. POST with a reason: do it through the service."""
+        spec = self._object_action(action)
+        if spec is None:
+            raise Http404("No such action.")
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            raise Http404("No such object.")
+        if not self.may_act(request, obj):
+            raise PermissionDenied
+        back = self._change_url(obj)
+        if not spec.available(obj):
+            self.message_user(request, f"“{spec.label}” does not apply to {obj} as it is now.", messages.WARNING)
+            return HttpResponseRedirect(back)
+        form = spec.form(request.POST if request.method == "POST" else None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                done = self._perform(request, obj, spec, form)
+            except DomainError as exc:
+                self.message_user(request, f"Refused: {exc.detail}", messages.ERROR)
+            else:
+                self.message_user(request, done, messages.SUCCESS)
+            return HttpResponseRedirect(back)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": obj,
+            "title": spec.label,
+            "action": spec,
+            "summary": spec.describe(obj),
+            "form": form,
+            "back_url": back,
+            "confirm_label": spec.confirm_label or f"Confirm: {spec.label}",
+        }
+        status = 400 if request.method == "POST" else 200
+        return TemplateResponse(request, "admin/common/confirm_action.html", context, status=status)
+
+    def _perform(self, request: HttpRequest, obj: Any, spec: ObjectAction, form: ReasonForm) -> str:
+        details = {"summary": spec.describe(obj), **form.extra_details()}
+        reason = form.cleaned_data["reason"]
+
+        def record(outcome: str, **more: Any) -> None:
+            console_action_performed.send(
+                sender=type(obj), instance=obj, action=spec.name, label=spec.label, operator=request.user,
+                reason=reason, outcome=outcome, details={**details, **more},
+            )  # fmt: skip
+
+        if spec.atomic:
+            # The effect and its reason commit together, or neither does.
+            with transaction.atomic():
+                done = spec.perform(self, request, obj, form)
+                record("done")
+            return done
+        record("requested")
+        try:
+            return spec.perform(self, request, obj, form)
+        except DomainError as exc:
+            record("refused", refusal=exc.detail)
+            raise
+
+
+class ReadOnlyAdmin(ConsoleAdmin):
+    """Rows written only by their app's services: the console reads them and acts through buttons."""
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -25,31 +255,69 @@ class ReadOnlyAdmin(admin.ModelAdmin[Any]):
         return False
 
 
-class SecondPersonActions:
-    """Confirm and reject actions for requests that wait for a second person (four eyes): the admin
-    names the two service calls; a refusal (say, deciding one's own request) is shown, not raised."""
+class ConsoleTabularInline(TabularInline):  # type: ignore[misc]
+    pass
 
-    actions: Any = ["confirm", "reject"]
-    confirmed_message = "confirmed"
 
-    def confirm_one(self, request: HttpRequest, row: Any) -> None:
-        raise NotImplementedError
+class ConsoleStackedInline(StackedInline):  # type: ignore[misc]
+    pass
 
-    def reject_one(self, request: HttpRequest, row: Any) -> None:
-        raise NotImplementedError
 
-    @admin.action(description="Confirm the selected requests (as the second person)")
-    def confirm(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
-        self._each(request, queryset, self.confirmed_message, self.confirm_one)
+class ReadOnlyInline(TabularInline):  # type: ignore[misc]
+    """Child rows shown on the parent's page, never added, edited or removed there."""
 
-    @admin.action(description="Reject the selected requests")
-    def reject(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
-        self._each(request, queryset, "rejected", self.reject_one)
+    extra = 0
+    can_delete = False
 
-    def _each(self, request: HttpRequest, queryset: QuerySet[Any], done: str, decide: Callable[..., object]) -> None:
-        for row in queryset:
-            try:
-                decide(request, row)
-                self.message_user(request, f"{row}: {done}.", messages.SUCCESS)  # type: ignore[attr-defined]
-            except DomainError as exc:
-                self.message_user(request, f"{row}: {exc.detail}", messages.ERROR)  # type: ignore[attr-defined]
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+# --- audit subjects -> admin pages ----------------------------------------------------------
+# The audit app sits below the apps that own the subjects, so each app's admin declares how its
+# subject types are found: subject_type -> (model, the field subject_id holds, or a fixed object).
+_SUBJECTS: dict[str, tuple[type[models.Model], str]] = {}
+
+
+def register_subject(subject_type: str, model: type[models.Model], lookup: str = "pk") -> None:
+    """`lookup` is the model field the audit subject_id holds ("public_id", "pk"), or "=<pk>" for a
+    subject that is always one row (the platform control)."""
+    _SUBJECTS[subject_type] = (model, lookup)
+
+
+def subject_admin_url(subject_type: str, subject_id: str, site: admin.AdminSite | None = None) -> str | None:
+    """The admin change page of an audit subject, or None when it has none (or no longer exists)."""
+    site = site or admin.site
+    model, lookup = _SUBJECTS.get(subject_type) or _generic_subject(subject_type, site) or (None, "")
+    if model is None:
+        return None
+    try:
+        if lookup.startswith("="):
+            pk: Any = lookup[1:]
+        else:
+            pk = model._default_manager.filter(**{lookup: subject_id}).values_list("pk", flat=True).first()
+    except (ValueError, TypeError, DomainError):
+        return None
+    except Exception:  # noqa: BLE001 - a malformed id for the lookup's type (a UUID field given "payouts")
+        return None
+    if pk is None:
+        return None
+    opts = model._meta
+    try:
+        return reverse(f"{site.name}:{opts.app_label}_{opts.model_name}_change", args=[quote(pk)])
+    except NoReverseMatch:
+        return None
+
+
+def _generic_subject(subject_type: str, site: admin.AdminSite) -> tuple[type[models.Model], str] | None:
+    # Console events use "<app_label>_<model_name>" and the row's primary key (as the reveal does).
+    for model in site._registry:
+        if model._meta.label_lower.replace(".", "_") == subject_type:
+            return model, "pk"
+    return None
