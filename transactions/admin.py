@@ -31,6 +31,7 @@ from escrow_project.common.display import format_when
 from transactions import services
 from transactions.models import (
     BankDetailsChange,
+    DepositKind,
     Dispute,
     DisputeStatus,
     EscrowTransaction,
@@ -91,7 +92,7 @@ class ManualDepositInline(ReadOnlyInline):
 class ManualDepositForm(ReasonForm):
     """A wire received outside the payment rail, typed in from the bank statement."""
 
-    kind = forms.ChoiceField(choices=ManualDeposit._meta.get_field("kind").choices)
+    kind = forms.ChoiceField(choices=DepositKind.choices)
     amount = forms.DecimalField(min_value=Decimal("0.01"), max_digits=20, decimal_places=4)
     provider_reference = forms.CharField(max_length=255, label="Bank reference", help_text="As on the statement.")
     field_order = ["kind", "amount", "provider_reference", "reason"]
