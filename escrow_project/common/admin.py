@@ -123,7 +123,7 @@ def object_action(
     return decorate
 
 
-class ConsoleAdmin(ModelAdmin):  # type: ignore[misc]
+class ConsoleAdmin(ModelAdmin):
     """The base of every console page: unfold's look, actions as confirmed buttons, never a dropdown."""
 
     actions = None  # no one-click bulk actions (and no bulk delete): see `object_actions`
@@ -255,15 +255,15 @@ class ReadOnlyAdmin(ConsoleAdmin):
         return False
 
 
-class ConsoleTabularInline(TabularInline):  # type: ignore[misc]
+class ConsoleTabularInline(TabularInline):
     pass
 
 
-class ConsoleStackedInline(StackedInline):  # type: ignore[misc]
+class ConsoleStackedInline(StackedInline):
     pass
 
 
-class ReadOnlyInline(TabularInline):  # type: ignore[misc]
+class ReadOnlyInline(TabularInline):
     """Child rows shown on the parent's page, never added, edited or removed there."""
 
     extra = 0
@@ -277,6 +277,17 @@ class ReadOnlyInline(TabularInline):  # type: ignore[misc]
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+def console_without_bulk_actions(site: admin.AdminSite | None = None) -> None:
+    """No one-click dropdown anywhere in the console: not the site-wide "delete selected", nor the
+    actions of the third-party pages (periodic tasks' "run", login records' "delete"). Their rows are
+    still opened and changed one by one, each with its own confirmation page."""
+    site = site or admin.site
+    if "delete_selected" in dict(site.actions):
+        site.disable_action("delete_selected")
+    for model_admin in site._registry.values():
+        model_admin.actions = None
 
 
 # --- audit subjects -> admin pages ----------------------------------------------------------
