@@ -17,6 +17,7 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from unfold.decorators import display
+from unfold.widgets import UnfoldAdminDecimalFieldWidget, UnfoldAdminSelectWidget, UnfoldAdminTextInputWidget
 
 from escrow_project.common.admin import (
     ReadOnlyAdmin,
@@ -92,15 +93,23 @@ class ManualDepositInline(ReadOnlyInline):
 class ManualDepositForm(ReasonForm):
     """A wire received outside the payment rail, typed in from the bank statement."""
 
-    kind = forms.ChoiceField(choices=DepositKind.choices)
-    amount = forms.DecimalField(min_value=Decimal("0.01"), max_digits=20, decimal_places=4)
-    provider_reference = forms.CharField(max_length=255, label="Bank reference", help_text="As on the statement.")
+    kind = forms.ChoiceField(choices=DepositKind.choices, widget=UnfoldAdminSelectWidget)
+    amount = forms.DecimalField(
+        min_value=Decimal("0.01"), max_digits=20, decimal_places=4, widget=UnfoldAdminDecimalFieldWidget
+    )
+    provider_reference = forms.CharField(
+        max_length=255, label="Bank reference", help_text="As on the statement.", widget=UnfoldAdminTextInputWidget
+    )
     field_order = ["kind", "amount", "provider_reference", "reason"]
 
 
 class SplitForm(ReasonForm):
     seller_share_pct = forms.DecimalField(
-        min_value=Decimal("0.01"), max_value=Decimal("99.99"), decimal_places=2, label="Seller's share (%)"
+        min_value=Decimal("0.01"),
+        max_value=Decimal("99.99"),
+        decimal_places=2,
+        label="Seller's share (%)",
+        widget=UnfoldAdminDecimalFieldWidget,
     )
     field_order = ["seller_share_pct", "reason"]
 

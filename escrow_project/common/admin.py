@@ -24,6 +24,7 @@ from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, URLPattern, path, reverse
 from unfold.admin import ModelAdmin, StackedInline, TabularInline
 from unfold.enums import ActionVariant
+from unfold.widgets import UnfoldAdminTextareaWidget
 
 from escrow_project.common.display import format_money
 from escrow_project.common.errors import DomainError
@@ -54,7 +55,7 @@ class ReasonForm(forms.Form):
         min_length=REASON_MIN_LENGTH,
         max_length=300,
         strip=True,
-        widget=forms.Textarea(attrs={"rows": 3}),
+        widget=UnfoldAdminTextareaWidget(attrs={"rows": 3}),
         help_text="Required. Recorded in the audit trail under your name, with what was done.",
     )
 

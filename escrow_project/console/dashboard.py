@@ -83,7 +83,7 @@ def work_queues() -> list[Queue]:
         q("approvals", "Settlement approvals due", settlements_due(),
           _list("transactions_settlementstatement", "queue=due"),
           "Large settlements waiting for operators' signatures, or approved with the time lock over."),
-        q("disputes", "Disputes open", Dispute.objects.filter(status=DisputeStatus.OPEN).count(),
+        q("disputes", "Disputes open", open_disputes(),
           _list("transactions_dispute", "status__exact=open"), "Funds frozen until an operator resolves them."),
         q("manual_deposits", "Manual deposits to confirm",
           ManualDeposit.objects.filter(status="pending").count(),
@@ -177,22 +177,13 @@ def dashboard_callback(request: HttpRequest, context: dict[str, Any]) -> dict[st
     return context
 
 
-# Sidebar badges: the few queues worth seeing from every page.
-def badge_disputes(request: HttpRequest) -> str:
-    return _badge(Dispute.objects.filter(status=DisputeStatus.OPEN).count())
+def open_disputes() -> int:
+    return Dispute.objects.filter(status=DisputeStatus.OPEN).count()
 
 
-def badge_approvals(request: HttpRequest) -> str:
-    return _badge(settlements_due())
+def parked_requests() -> int:
+    return EndorsementRequest.objects.filter(state=RequestState.ON_HOLD_FUNDS).count()
 
 
-def badge_parked(request: HttpRequest) -> str:
-    return _badge(EndorsementRequest.objects.filter(state=RequestState.ON_HOLD_FUNDS).count())
-
-
-def badge_breaks(request: HttpRequest) -> str:
-    return _badge(ReconciliationBreak.objects.filter(status=BreakStatus.OPEN).count())
-
-
-def _badge(count: int) -> str:
-    return str(count) if count else ""
+def open_breaks() -> int:
+    return ReconciliationBreak.objects.filter(status=BreakStatus.OPEN).count()

@@ -9,8 +9,6 @@ from typing import Any
 from django.http import HttpRequest
 from django.urls import reverse
 
-_BADGE = "escrow_project.console.dashboard.badge_"
-
 # (group title, [(label, "app_label.model_name", material icon, badge name or "")])
 GROUPS: list[tuple[str, list[tuple[str, str, str, str]]]] = [
     ("Escrow", [
@@ -110,6 +108,10 @@ def _may_view(label: str) -> Callable[[HttpRequest], bool]:
 
 def sidebar(request: HttpRequest) -> list[dict[str, Any]]:
     """UNFOLD["SIDEBAR"]["navigation"]: the dashboard first, then each business's pages."""
+    from escrow_project.console import dashboard
+
+    counts = {"approvals": dashboard.settlements_due, "disputes": dashboard.open_disputes,
+              "parked": dashboard.parked_requests, "breaks": dashboard.open_breaks}  # fmt: skip
     groups: list[dict[str, Any]] = [
         {"title": "Work", "separator": False, "items": [
             {"title": "Dashboard", "icon": "dashboard", "link": reverse("admin:index")},
@@ -125,8 +127,9 @@ def sidebar(request: HttpRequest) -> list[dict[str, Any]]:
                 "link": reverse(f"admin:{app_label}_{model_name}_changelist"),
                 "permission": _may_view(model),
             }
-            if badge:
-                entry["badge"] = f"{_BADGE}{badge}"
+            count = counts[badge]() if badge else 0
+            if count:  # a plain count: unfold shows a badge for any non-empty value, even "0"
+                entry["badge"] = str(count)
             entries.append(entry)
         groups.append({"title": title, "separator": True, "collapsible": title == "System", "items": entries})
     return groups
