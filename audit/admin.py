@@ -7,34 +7,19 @@ person's username, linked to them, instead of a raw id.
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from django.contrib import admin
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from unfold.decorators import display
 
 from audit.models import Anchor, AuditEvent, TreeHead
-from escrow_project.common.admin import ReadOnlyAdmin, register_subject, subject_admin_url
+from escrow_project.common.admin import ReadOnlyAdmin, actor_link, register_subject, subject_admin_url
 from escrow_project.common.display import format_when
-from identity.models import Organization, User
+from identity.models import Organization
 
 register_subject("identity_organization", Organization, "public_id")
-
-
-def actor_user(actor: str) -> User | None:
-    """The user behind an actor string "user:<public id or pk>", if it names one."""
-    kind, _, ref = actor.partition(":")
-    if kind != "user" or not ref:
-        return None
-    if ref.isdigit():
-        return User.objects.filter(pk=int(ref)).first()
-    try:
-        return User.objects.filter(public_id=uuid.UUID(ref)).first()
-    except ValueError:
-        return None
 
 
 @admin.register(AuditEvent)
@@ -59,11 +44,7 @@ class AuditEventAdmin(ReadOnlyAdmin):
 
     @display(description="actor")
     def who(self, obj: AuditEvent) -> str:
-        user = actor_user(obj.actor)
-        if user is None:
-            return obj.actor
-        url = reverse(f"{self.admin_site.name}:identity_user_change", args=[user.pk])
-        return format_html('<a href="{}">{}</a>', url, user.username)
+        return actor_link(obj.actor, self.admin_site)
 
     @display(description="occurred")
     def when(self, obj: AuditEvent) -> str:

@@ -12,7 +12,14 @@ from django.utils import timezone
 from django.utils.html import format_html
 from unfold.decorators import display
 
-from escrow_project.common.admin import ReadOnlyAdmin, ReadOnlyInline, ReasonForm, console_money, object_action
+from escrow_project.common.admin import (
+    ReadOnlyAdmin,
+    ReadOnlyInline,
+    ReasonForm,
+    actor_link,
+    console_money,
+    object_action,
+)
 from ledger import services
 from ledger.models import (
     Account,
@@ -241,13 +248,21 @@ def _pending(row: Any) -> bool:
 class OperatorEntryRequestAdmin(ReadOnlyAdmin):
     """Money recorded by hand above LEDGER_FOUR_EYES_ABOVE: a second operator approves or rejects."""
 
-    list_display = ["kind", "account", "money", "status", "requested_by", "decided_by", "created_at"]
+    list_display = ["kind", "account", "money", "status", "requester", "decider", "created_at"]
     list_filter = ["status", "kind"]
     object_actions = ["confirm", "reject"]
 
     @display(description="amount", ordering="amount")
     def money(self, obj: OperatorEntryRequest) -> str:
         return _amount(obj)
+
+    @display(description="requested by")
+    def requester(self, obj: Any) -> str:
+        return actor_link(obj.requested_by, self.admin_site)
+
+    @display(description="decided by")
+    def decider(self, obj: Any) -> str:
+        return actor_link(obj.decided_by, self.admin_site)
 
     @object_action(
         label="Approve and post (second person)",
@@ -345,8 +360,8 @@ class ReconciliationBreakAdmin(ReadOnlyAdmin):
     """Breaks to work. Resolving with a correction is done through the API; the console assigns,
     accepts or raises, and a second operator approves or rejects write-offs."""
 
-    list_display = ["public_id", "run", "outcomes", "difference", "status", "age", "assignee", "reason_code",
-                    "requested_by", "decided_by"]  # fmt: skip
+    list_display = ["public_id", "run", "outcomes", "difference", "status", "age", "assigned_to", "reason_code",
+                    "requester", "decider"]  # fmt: skip
     list_filter = ["status", "run__business", "reason_code", _AgeFilter, _OutcomeFilter]
     search_fields = ["public_id", "assignee", "line__reference", "line__our_source", "line__their_source"]
     list_select_related = ["run", "line"]
@@ -363,6 +378,13 @@ class ReconciliationBreakAdmin(ReadOnlyAdmin):
     @display(description="age")
     def age(self, obj: ReconciliationBreak) -> str:
         return break_age_bucket(opened_at=obj.opened_at)
+
+    @display(description="assignee")
+    def assigned_to(self, obj: ReconciliationBreak) -> str:
+        return actor_link(obj.assignee, self.admin_site)
+
+    requester = OperatorEntryRequestAdmin.requester
+    decider = OperatorEntryRequestAdmin.decider
 
     @object_action(
         label="Assign to me",

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,11 +18,13 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import quote, unquote
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db import models, transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, URLPattern, path, reverse
+from django.utils.html import format_html
 from unfold.admin import ModelAdmin, StackedInline, TabularInline
 from unfold.enums import ActionVariant
 from unfold.widgets import UnfoldAdminTextareaWidget
@@ -39,6 +42,8 @@ __all__ = [
     "ReadOnlyAdmin",
     "ReadOnlyInline",
     "ReasonForm",
+    "actor_link",
+    "actor_user",
     "console_money",
     "object_action",
     "register_subject",
@@ -280,12 +285,44 @@ class ReadOnlyInline(TabularInline):
         return False
 
 
+def actor_user(actor: str) -> Any:
+    """The user behind an actor string ("user:<public id>" or "user:<pk>"), or None. Through the
+    auth model setting, so the kernel names no app."""
+    kind, _, ref = str(actor or "").partition(":")
+    if kind != "user" or not ref:
+        return None
+    users = get_user_model()._default_manager
+    if ref.isdigit():
+        return users.filter(pk=int(ref)).first()
+    try:
+        return users.filter(public_id=uuid.UUID(ref)).first()
+    except ValueError:
+        return None
+
+
+def actor_link(actor: str, site: admin.AdminSite | None = None) -> str:
+    """An actor as operators read it: the person's username linked to them, else the actor as stored."""
+    user = actor_user(actor)
+    if user is None:
+        return str(actor or "")
+    opts = user._meta
+    url = reverse(f"{(site or admin.site).name}:{opts.app_label}_{opts.model_name}_change", args=[quote(user.pk)])
+    return format_html('<a href="{}">{}</a>', url, user.get_username())
+
+
+def console_site_setup(site: admin.AdminSite | None = None) -> None:
+    """Once every admin is registered: the index is the dashboard, and no bulk dropdown remains."""
+    site = site or admin.site
+    site.index_title = "Dashboard"
+    console_without_bulk_actions(site)
+
+
 def console_without_bulk_actions(site: admin.AdminSite | None = None) -> None:
     """No one-click dropdown anywhere in the console: not the site-wide "delete selected", nor the
     actions of the third-party pages (periodic tasks' "run", login records' "delete"). Their rows are
     still opened and changed one by one, each with its own confirmation page."""
     site = site or admin.site
-    if "delete_selected" in dict(site.actions):
+    if any(name == "delete_selected" for name, _ in site.actions):
         site.disable_action("delete_selected")
     for model_admin in site._registry.values():
         model_admin.actions = None
