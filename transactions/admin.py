@@ -283,6 +283,29 @@ class SettlementAdmin(ReadOnlyAdmin):
     list_filter = [_SettlementQueue, "status"]
     list_select_related = ["transaction"]
 
+    object_actions = ["approve", "execute"]
+
+    # The same buttons as on the transaction's page: the settlement queue leads here.
+    @object_action(
+        label="Approve the settlement",
+        describe=lambda st: _approve_text(st.transaction),
+        available=lambda st: st.status == SettlementStatus.AWAITING_APPROVAL,
+    )
+    def approve(self, request: HttpRequest, st: SettlementStatement, form: ReasonForm) -> str:
+        txn = st.transaction
+        after = services.settlement_approve(transaction_id=txn.pk, operator=request.user)
+        return f"{txn.reference}: your approval is recorded (settlement {after.get_status_display().lower()})."
+
+    @object_action(
+        label="Execute the settlement",
+        describe=lambda st: _execute_text(st.transaction),
+        available=lambda st: _executable(st.transaction),
+        danger=True,
+    )
+    def execute(self, request: HttpRequest, st: SettlementStatement, form: ReasonForm) -> str:
+        services.settlement_execute(transaction_id=st.transaction_id, actor=request.user)
+        return f"{st.transaction.reference}: the settlement was executed."
+
     @display(description="total disbursed")
     def total(self, obj: SettlementStatement) -> str:
         return _money(obj.total_disbursed, obj.transaction.currency)

@@ -183,3 +183,50 @@ def test_read_only_records_refuse_changes_and_deletion(world, client):
     deleted = client.post(f"/admin/transactions/escrowtransaction/{txn.pk}/delete/", {"post": "yes"})
     assert deleted.status_code == 403
     assert EscrowTransaction.objects.get(pk=txn.pk).property_address == "12 Harbor View Rd, Portland, ME 04101"
+
+
+def _approvals_due(client) -> str:
+    page = page_text(client.get("/admin/"))
+    start = page.index('data-queue="approvals"')
+    at = page.index("data-count>", start) + len("data-count>")
+    return page[at : page.index("<", at)].strip()
+
+
+def test_a_large_settlement_is_approved_by_two_operators_and_executed_from_the_queue(world, client, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tests.transactions.factories import close_funds, verify_all
+    from transactions.models import SettlementStatement
+
+    settings.ESCROW_APPROVAL_THRESHOLD = "100000.00"
+    txn = verify_all(fund(world, make_escrow(world)))
+    close_funds(world, txn)
+    statement = SettlementStatement.objects.get(transaction=txn)
+    _console(world, client)
+    assert _approvals_due(client) == "1"
+    listing = page_text(client.get("/admin/transactions/settlementstatement/?queue=due"))
+    assert f"/admin/transactions/settlementstatement/{statement.pk}/change/" in listing
+
+    page = page_text(client.get(action_url(statement, "approve")))
+    assert f"Add your signature to the settlement of {txn.reference}" in page
+    assert "0 of 2 operator approvals so far" in page
+    confirm(client, statement, "approve", reason="Statement checked against the closing disclosure")
+    again = confirm(client, statement, "approve", reason="Approving twice by mistake")
+    assert "Refused:" in page_text(again)
+    assert SettlementStatement.objects.get(pk=statement.pk).approvals.count() == 1
+
+    _console(world, client, world.operator2)
+    confirm(client, statement, "approve", reason="Second signature after review")
+    statement.refresh_from_db()
+    assert statement.status == "time_locked"
+    assert _approvals_due(client) == "0"  # waiting out the time lock is nobody's work yet
+
+    SettlementStatement.objects.filter(pk=statement.pk).update(unlock_at=timezone.now() - timedelta(seconds=1))
+    assert _approvals_due(client) == "1"
+    confirm(client, statement, "execute", reason="Time lock over; closing today")
+    assert EscrowTransaction.objects.get(pk=txn.pk).status == "settled"
+    assert _approvals_due(client) == "0"
+    assert _console_events(statement, "approve").count() == 2
+    assert _console_events(statement, "execute").get().payload["reason"] == "Time lock over; closing today"
