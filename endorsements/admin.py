@@ -293,6 +293,7 @@ class _RequestAdmin(ReadOnlyAdmin):
     search_fields = ["tracking_id", "insurer_reference"]
     exclude = ["content_hash"]
     object_actions = ["retry", "cancel", "wake_now"]
+    money_fields = ["amount"]
 
     @admin.display(description="amount", ordering="amount")
     def money(self, obj: EndorsementRequest) -> str:

@@ -137,6 +137,7 @@ class JournalEntryAdmin(ReadOnlyAdmin):
 
 @admin.register(Hold)
 class HoldAdmin(ReadOnlyAdmin):
+    money_fields = ["amount"]
     list_display = ["id", "debit_account", "credit_account", "money", "status", "expires_at", "created_at"]
     list_filter = ["status", "currency"]
     search_fields = ["idempotency_key", "=public_id"]
@@ -163,6 +164,7 @@ class _PayoutQueue(admin.SimpleListFilter):
 
 @admin.register(PayoutIntent)
 class PayoutIntentAdmin(ReadOnlyAdmin):
+    money_fields = ["amount"]
     list_display = ["id", "account", "money", "rail", "status", "attempt", "created_at", "updated_at"]
     list_filter = [_PayoutQueue, "status", "rail", "currency"]
     search_fields = ["idempotency_key", "provider_reference", "=public_id"]
@@ -205,6 +207,7 @@ class RailPaymentAdmin(ReadOnlyAdmin):
     ]  # fmt: skip
     list_filter = ["rail", "status", "applied", "purpose"]
     search_fields = ["reference", "subject_id"]
+    money_fields = ["amount", "amount_refunded"]
     object_actions = ["refund_unapplied"]
 
     @display(description="amount", ordering="amount")
@@ -247,6 +250,8 @@ def _pending(row: Any) -> bool:
 @admin.register(OperatorEntryRequest)
 class OperatorEntryRequestAdmin(ReadOnlyAdmin):
     """Money recorded by hand above LEDGER_FOUR_EYES_ABOVE: a second operator approves or rejects."""
+
+    money_fields = ["amount"]
 
     list_display = ["kind", "account", "money", "status", "requester", "decider", "created_at"]
     list_filter = ["status", "kind"]

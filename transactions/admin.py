@@ -168,6 +168,7 @@ class _TransactionQueue(admin.SimpleListFilter):
 @admin.register(EscrowTransaction)
 class EscrowTransactionAdmin(ReadOnlyAdmin):
     list_display = ["reference", "property_address", "status", "price", "paused", "closing_date"]
+    money_fields = ["purchase_price", "earnest_money", "loan_amount", "annual_property_tax"]
     list_filter = [_TransactionQueue, "status", "paused", "currency"]
     search_fields = ["reference", "property_address"]
     inlines = [MilestoneInline, PaymentInline, DisputeInline, ManualDepositInline]
@@ -236,6 +237,7 @@ class EscrowTransactionAdmin(ReadOnlyAdmin):
 @admin.register(Payment)
 class PaymentAdmin(ReadOnlyAdmin):
     list_display = ["public_id", "transaction", "kind", "label", "payee", "money", "status", "attempts"]
+    money_fields = ["amount"]
     list_filter = ["status", "kind"]
     list_select_related = ["transaction", "payee"]
     object_actions = ["retry"]
@@ -280,6 +282,7 @@ def settlement_due_q() -> Q:
 @admin.register(SettlementStatement)
 class SettlementAdmin(ReadOnlyAdmin):
     list_display = ["transaction", "status", "total", "approvals_required", "unlocks", "executed_at"]
+    money_fields, money_currency = ["total_disbursed"], "transaction.currency"
     list_filter = [_SettlementQueue, "status"]
     list_select_related = ["transaction"]
 
@@ -478,6 +481,7 @@ class ManualDepositAdmin(ReadOnlyAdmin):
                     "created_at"]  # fmt: skip
     list_filter = ["status", "kind"]
     list_select_related = ["transaction", "recorded_by", "decided_by"]
+    money_fields, money_currency = ["amount"], "transaction.currency"
     object_actions = ["confirm", "reject"]
 
     @display(description="amount", ordering="amount")

@@ -51,6 +51,7 @@ __all__ = [
 ]
 
 REASON_MIN_LENGTH = 5
+MONEY_PREFIX = "money__"
 
 
 class ReasonForm(forms.Form):
@@ -136,6 +137,46 @@ class ConsoleAdmin(ModelAdmin):
     object_actions: Sequence[str] = ()
     compressed_fields = True
     warn_unsaved_form = True
+    # Amounts shown on the row's page as money ("$400,000.00"), in the currency found at this
+    # dotted path on the row. Only on pages where they are read-only (the form keeps the number).
+    money_fields: Sequence[str] = ()
+    money_currency: str = "currency"
+
+    # --- money on the detail page -------------------------------------------------------
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith(MONEY_PREFIX) and name[len(MONEY_PREFIX) :] in type(self).money_fields:
+            return self._money_display(name[len(MONEY_PREFIX) :])
+        raise AttributeError(name)
+
+    def _money_display(self, field_name: str) -> Callable[[Any], str]:
+        label = str(self.model._meta.get_field(field_name).verbose_name)
+
+        @admin.display(description=label[:1].upper() + label[1:])
+        def show(obj: Any) -> str:
+            currency: Any = obj
+            for part in self.money_currency.split("."):
+                currency = getattr(currency, part, None)
+            value = getattr(obj, field_name)
+            return "—" if value is None else console_money(value, str(currency or ""))
+
+        return show
+
+    def _money_view(self, request: HttpRequest, obj: Any) -> bool:
+        return bool(obj is not None and self.money_fields and not self.has_change_permission(request, obj))
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        fieldsets = super().get_fieldsets(request, obj)
+        if not self._money_view(request, obj):
+            return fieldsets
+        swap = {name: f"{MONEY_PREFIX}{name}" for name in self.money_fields}
+        return [(title, {**opts, "fields": [swap.get(f, f) if isinstance(f, str) else f for f in opts["fields"]]})
+                for title, opts in fieldsets]  # fmt: skip
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        readonly = list(super().get_readonly_fields(request, obj))
+        if self._money_view(request, obj):
+            readonly += [f"{MONEY_PREFIX}{name}" for name in self.money_fields]
+        return readonly
 
     # --- object actions -------------------------------------------------------------------
     def _object_action(self, name: str) -> ObjectAction | None:

@@ -106,3 +106,13 @@ def test_operator_clears_a_dispute_from_the_dashboard_with_confirmation_and_reas
     page.goto(f"{live_server.url}/admin/")
     assert page.locator('[data-queue="disputes"] [data-count]').inner_text().strip() == "0"
     _shoot(page, "console-dashboard-cleared")
+
+    # The audit trail names the operator and links the row acted on.
+    page.goto(f"{live_server.url}/admin/audit/auditevent/?kind=console.refund")
+    row = page.locator("#result_list tbody tr").first
+    assert operator.username in row.inner_text()
+    assert "Inspection report confirms" in row.inner_text()
+    row.locator(f"a[href='/admin/transactions/dispute/{dispute.pk}/change/']").click()
+    page.wait_for_url(f"**/admin/transactions/dispute/{dispute.pk}/change/")
+    page.goto(f"{live_server.url}/admin/transactions/escrowtransaction/{txn.pk}/change/")
+    _shoot(page, "console-transaction")

@@ -230,3 +230,12 @@ def test_a_large_settlement_is_approved_by_two_operators_and_executed_from_the_q
     assert _approvals_due(client) == "0"
     assert _console_events(statement, "approve").count() == 2
     assert _console_events(statement, "execute").get().payload["reason"] == "Time lock over; closing today"
+
+
+def test_the_read_only_page_shows_amounts_as_money(world, client):
+    txn = make_escrow(world)
+    _console(world, client)
+    page = page_text(client.get(f"/admin/transactions/escrowtransaction/{txn.pk}/change/"))
+    assert "$400,000.00" in page
+    assert "$20,000.00" in page
+    assert not bool("400000.0000" in page)
