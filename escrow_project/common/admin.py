@@ -289,8 +289,9 @@ class ConsoleAdmin(ModelAdmin):
             raise
 
 
-class ReadOnlyAdmin(ConsoleAdmin):
-    """Rows written only by their app's services: the console reads them and acts through buttons."""
+class NoWritesMixin:
+    """No add, change or delete permission: the page opens in view mode (no Save, no Delete) and a
+    forged POST is refused."""
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -300,6 +301,10 @@ class ReadOnlyAdmin(ConsoleAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class ReadOnlyAdmin(NoWritesMixin, ConsoleAdmin):
+    """Rows written only by their app's services: the console reads them and acts through buttons."""
 
 
 class ConsoleTabularInline(TabularInline):
@@ -310,20 +315,11 @@ class ConsoleStackedInline(StackedInline):
     pass
 
 
-class ReadOnlyInline(TabularInline):
+class ReadOnlyInline(NoWritesMixin, TabularInline):
     """Child rows shown on the parent's page, never added, edited or removed there."""
 
     extra = 0
     can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 def actor_user(actor: str) -> Any:
