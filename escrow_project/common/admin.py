@@ -26,7 +26,6 @@ from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, URLPattern, path, reverse
 from django.utils.html import format_html
 from unfold.admin import ModelAdmin, StackedInline, TabularInline
-from unfold.enums import ActionVariant
 from unfold.widgets import UnfoldAdminTextareaWidget
 
 from escrow_project.common.display import format_money
@@ -137,6 +136,7 @@ class ConsoleAdmin(ModelAdmin):
     object_actions: Sequence[str] = ()
     compressed_fields = True
     warn_unsaved_form = True
+    change_form_before_template = "admin/common/object_actions.html"
     # Amounts shown on the row's page as money ("$400,000.00"), in the currency found at this
     # dotted path on the row. Only on pages where they are read-only (the form keeps the number).
     money_fields: Sequence[str] = ()
@@ -214,14 +214,12 @@ class ConsoleAdmin(ModelAdmin):
 
     def render_change_form(self, request: HttpRequest, context: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
         obj = kwargs.get("obj")
-        buttons = [
-            {"title": spec.label, "path": self.action_url(obj, spec.name), "icon": spec.icon, "dialog": None,
-             "attrs": {"data-console-action": spec.name},
-             "variant": ActionVariant.DANGER if spec.danger else ActionVariant.PRIMARY}
+        # A panel at the top of the row's page (change_form_before_template), not unfold's header
+        # tabs: those fold away behind a menu on a phone.
+        context["console_actions"] = [
+            {"title": spec.label, "path": self.action_url(obj, spec.name), "name": spec.name, "danger": spec.danger}
             for spec in self.available_actions(request, obj)
-        ]  # fmt: skip
-        context["actions_detail"] = buttons
-        context["console_actions"] = buttons
+        ]
         return super().render_change_form(request, context, *args, **kwargs)
 
     def _change_url(self, obj: Any) -> str:

@@ -165,7 +165,8 @@ def switches() -> list[Status]:
 
 def dashboard_callback(request: HttpRequest, context: dict[str, Any]) -> dict[str, Any]:
     """UNFOLD["DASHBOARD_CALLBACK"]: the admin index's context gets the queues and switches."""
-    queues = work_queues()
+    # Queues with work first (on a phone the list is long), each group in the order of work_queues().
+    queues = sorted(work_queues(), key=lambda q: q.count == 0)
     context.update(
         {
             "queues": queues,

@@ -82,7 +82,11 @@ def test_operator_clears_a_dispute_from_the_dashboard_with_confirmation_and_reas
     card.click()
     page.wait_for_url("**/admin/transactions/dispute/?status__exact=open**")
     page.click(f"#result_list a:has-text('{dispute.public_id}')")
+    page.wait_for_selector("#console-actions")
+    _shoot(page, "console-dispute")
+    page.set_viewport_size(NARROW)  # the buttons are on the page itself, reachable on a phone too
     page.click('[data-console-action="refund"]')
+    page.set_viewport_size(WIDE)
 
     summary = page.locator("#action-summary").inner_text()
     assert f"Refund the $20,000.00 now in the escrow wallet of {txn.reference} to the buyer, Garcia household" in (
