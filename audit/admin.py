@@ -13,13 +13,33 @@ from django.contrib import admin
 from django.utils import timezone
 from django.utils.html import format_html
 from unfold.decorators import display
+from unfold.views import ChangeList
 
 from audit.models import Anchor, AuditEvent, TreeHead
-from escrow_project.common.admin import ReadOnlyAdmin, actor_link, register_subject, subject_admin_url
+from escrow_project.common.admin import (
+    ReadOnlyAdmin,
+    actor_link,
+    actor_users,
+    register_subject,
+    subject_admin_url,
+    subject_admin_urls,
+)
 from escrow_project.common.display import format_when
 from identity.models import Organization
 
 register_subject("identity_organization", Organization, "public_id")
+
+
+class _EventChangeList(ChangeList):
+    def get_results(self, request: Any) -> None:
+        super().get_results(request)
+        # A page of events resolves its actors and subjects in a few queries, not two per row.
+        events = list(self.result_list)
+        actors = actor_users(e.actor for e in events)
+        urls = subject_admin_urls(((e.subject_type, e.subject_id) for e in events), self.model_admin.admin_site)
+        for event in events:
+            event._console_actors = actors
+            event._console_subject_url = urls.get((event.subject_type, event.subject_id))
 
 
 @admin.register(AuditEvent)
@@ -36,15 +56,20 @@ class AuditEventAdmin(ReadOnlyAdmin):
         fields = [f.name for f in AuditEvent._meta.fields]
         return ["subject", "who", "when", "reason", *fields]
 
+    def get_changelist(self, request: Any, **kwargs: Any) -> Any:
+        return _EventChangeList
+
     @display(description="subject")
     def subject(self, obj: AuditEvent) -> str:
-        url = subject_admin_url(obj.subject_type, obj.subject_id, self.admin_site)
+        url = getattr(obj, "_console_subject_url", None)
+        if not hasattr(obj, "_console_subject_url"):
+            url = subject_admin_url(obj.subject_type, obj.subject_id, self.admin_site)
         text = f"{obj.subject_type} {obj.subject_id}"
         return format_html('<a href="{}">{}</a>', url, text) if url else text
 
     @display(description="actor")
     def who(self, obj: AuditEvent) -> str:
-        return actor_link(obj.actor, self.admin_site)
+        return actor_link(obj.actor, self.admin_site, getattr(obj, "_console_actors", None))
 
     @display(description="occurred")
     def when(self, obj: AuditEvent) -> str:
