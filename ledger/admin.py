@@ -6,13 +6,14 @@ import datetime
 from typing import Any
 
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.html import format_html
 from unfold.decorators import display
 
 from escrow_project.common.admin import (
+    QueueFilter,
     ReadOnlyAdmin,
     ReadOnlyInline,
     ReasonForm,
@@ -147,19 +148,12 @@ class HoldAdmin(ReadOnlyAdmin):
         return _amount(obj)
 
 
-class _PayoutQueue(admin.SimpleListFilter):
-    title = "work queue"
-    parameter_name = "queue"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [("stuck", "Stuck (open past the stale time)"), ("failed", "Failed or outcome unknown")]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        if self.value() == "stuck":
-            return queryset.filter(status__in=PAYOUT_OPEN, updated_at__lt=timezone.now() - PAYOUT_STALE_AFTER)
-        if self.value() == "failed":
-            return queryset.filter(status__in=[PayoutStatus.FAILED, PayoutStatus.UNKNOWN])
-        return queryset
+class _PayoutQueue(QueueFilter):
+    queues = {
+        "stuck": ("Stuck (open past the stale time)",
+                  lambda: Q(status__in=PAYOUT_OPEN, updated_at__lt=timezone.now() - PAYOUT_STALE_AFTER)),
+        "failed": ("Failed or outcome unknown", lambda: Q(status__in=[PayoutStatus.FAILED, PayoutStatus.UNKNOWN])),
+    }  # fmt: skip
 
 
 @admin.register(PayoutIntent)

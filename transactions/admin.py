@@ -13,13 +13,14 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.contrib import admin
-from django.db.models import Q, QuerySet
+from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
 from unfold.decorators import display
 from unfold.widgets import UnfoldAdminDecimalFieldWidget, UnfoldAdminSelectWidget, UnfoldAdminTextInputWidget
 
 from escrow_project.common.admin import (
+    QueueFilter,
     ReadOnlyAdmin,
     ReadOnlyInline,
     ReasonForm,
@@ -150,19 +151,11 @@ def _executable(txn: EscrowTransaction) -> bool:
     )
 
 
-class _TransactionQueue(admin.SimpleListFilter):
-    title = "work queue"
-    parameter_name = "queue"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [("paused", "Payouts paused"), ("disputed", "Disputed")]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        if self.value() == "paused":
-            return queryset.filter(paused=True)
-        if self.value() == "disputed":
-            return queryset.filter(status=EscrowStatus.DISPUTED)
-        return queryset
+class _TransactionQueue(QueueFilter):
+    queues = {
+        "paused": ("Payouts paused", lambda: Q(paused=True)),
+        "disputed": ("Disputed", lambda: Q(status=EscrowStatus.DISPUTED)),
+    }
 
 
 @admin.register(EscrowTransaction)
@@ -259,17 +252,8 @@ class PaymentAdmin(ReadOnlyAdmin):
         return f"Payout {payment.public_id} sent again."
 
 
-class _SettlementQueue(admin.SimpleListFilter):
-    title = "work queue"
-    parameter_name = "queue"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [("due", "Approvals due or time lock over")]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        if self.value() == "due":
-            return queryset.filter(settlement_due_q())
-        return queryset
+class _SettlementQueue(QueueFilter):
+    queues = {"due": ("Approvals due or time lock over", lambda: settlement_due_q())}
 
 
 def settlement_due_q() -> Q:

@@ -38,6 +38,7 @@ __all__ = [
     "ConsoleStackedInline",
     "ConsoleTabularInline",
     "ObjectAction",
+    "QueueFilter",
     "ReadOnlyAdmin",
     "ReadOnlyInline",
     "ReasonForm",
@@ -287,6 +288,22 @@ class ConsoleAdmin(ModelAdmin):
         except DomainError as exc:
             record("refused", refusal=exc.detail)
             raise
+
+
+class QueueFilter(admin.SimpleListFilter):
+    """The work queues of a list, as the dashboard links to them (`?queue=<key>`): a subclass names
+    each queue's label and the condition of its rows (a callable: "now" moves)."""
+
+    title = "work queue"
+    parameter_name = "queue"
+    queues: dict[str, tuple[str, Callable[[], models.Q]]] = {}
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(key, label) for key, (label, _condition) in self.queues.items()]
+
+    def queryset(self, request: HttpRequest, queryset: Any) -> Any:
+        queue = self.queues.get(self.value() or "")
+        return queryset.filter(queue[1]()) if queue else queryset
 
 
 class NoWritesMixin:
