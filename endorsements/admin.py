@@ -16,6 +16,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from endorsements.hooks import SUBJECT_TYPE as ENDORSEMENTS_SUBJECT
 from endorsements.models import (
     Batch,
     BatchRow,
@@ -51,8 +52,12 @@ from escrow_project.common.admin import (
 )
 from escrow_project.common.errors import DomainError, UnprocessableError
 from escrow_project.common.signals import console_action_performed
+from identity.models import Organization
 
-register_subject(TOPUP_SUBJECT, EndorsementAccount, "pk")
+# Audit subjects of this app: an employer's endorsements (by the employer's pk), its top-ups (by
+# the employer's public id): both open the employer's page.
+register_subject(ENDORSEMENTS_SUBJECT, Organization, "pk")
+register_subject(TOPUP_SUBJECT, Organization, "public_id")
 
 
 def _upload_recorded(request: HttpRequest, obj: Any, action: str, label: str, reason: str, **details: str) -> None:

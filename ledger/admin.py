@@ -20,6 +20,7 @@ from escrow_project.common.admin import (
     actor_link,
     console_money,
     object_action,
+    register_subject,
 )
 from ledger import services
 from ledger.models import (
@@ -40,6 +41,8 @@ from ledger.models.reconciliation import BreakStatus
 from ledger.selectors import AGE_BUCKETS, break_age_bucket
 from ledger.services.payouts import PAYOUT_STALE_AFTER
 from ledger.states import PAYOUT_OPEN, PayoutStatus
+
+register_subject("reconciliation_run", ReconciliationRun, "public_id")  # breaks' events (ledger.selectors)
 
 
 def _actor(request: HttpRequest) -> str:
