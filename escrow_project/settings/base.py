@@ -351,11 +351,6 @@ CONTENT_SECURITY_POLICY = env_str("CONTENT_SECURITY_POLICY", "") or (
     "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
     "frame-ancestors 'none'"
 )
-# The operator console (/admin/, django-unfold) runs Alpine.js, which evaluates its x- attributes
-# with `new Function`: 'unsafe-eval' there only, still no inline script and nothing from elsewhere.
-CONTENT_SECURITY_POLICY_CONSOLE = env_str("CONTENT_SECURITY_POLICY_CONSOLE", "") or CONTENT_SECURITY_POLICY.replace(
-    "script-src 'self'", "script-src 'self' 'unsafe-eval'"
-)
 # Batch uploads (escrow_project.common.uploads): refused before anything is stored.
 UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 5 * 1024 * 1024)
 UPLOAD_MAX_ROWS = env_int("UPLOAD_MAX_ROWS", 10_000)
@@ -387,3 +382,8 @@ UNFOLD = {
         "navigation": "escrow_project.console.navigation.sidebar",
     },
 }
+# The operator console (/admin/, django-unfold) runs Alpine.js, which evaluates its x- attributes
+# with `new Function`: 'unsafe-eval' there only, still no inline script and nothing from elsewhere.
+CONTENT_SECURITY_POLICY_CONSOLE = env_str("CONTENT_SECURITY_POLICY_CONSOLE", "") or CONTENT_SECURITY_POLICY.replace(
+    "script-src 'self'", "script-src 'self' 'unsafe-eval'"
+)
