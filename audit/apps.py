@@ -9,12 +9,13 @@ class AuditConfig(AppConfig):
         from audit.handlers import (
             on_api_key_issued,
             on_api_key_revoked,
+            on_console_action_performed,
             on_membership_granted,
             on_membership_revoked,
             on_personal_value_revealed,
         )
         from audit.keys import refuse_unsafe_production_keys
-        from escrow_project.common.signals import personal_value_revealed
+        from escrow_project.common.signals import console_action_performed, personal_value_revealed
         from identity.signals import api_key_issued, api_key_revoked, membership_granted, membership_revoked
 
         # Here rather than in the settings module: IS_PRODUCTION is only known once the production
@@ -25,3 +26,4 @@ class AuditConfig(AppConfig):
         membership_revoked.connect(on_membership_revoked, dispatch_uid="audit.membership_revoked")
         api_key_issued.connect(on_api_key_issued, dispatch_uid="audit.api_key_issued")
         api_key_revoked.connect(on_api_key_revoked, dispatch_uid="audit.api_key_revoked")
+        console_action_performed.connect(on_console_action_performed, dispatch_uid="audit.console_action_performed")

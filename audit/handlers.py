@@ -22,6 +22,31 @@ def on_personal_value_revealed(sender: Any, instance: Any, field_name: str, oper
     )
 
 
+def on_console_action_performed(
+    sender: Any,
+    instance: Any,
+    action: str,
+    label: str,
+    operator: Any,
+    reason: str,
+    outcome: str,
+    details: dict[str, Any],
+    **_: Any,
+) -> None:
+    """An operator confirmed a console action: what, on which row, why (the reason they typed), outcome.
+
+    Inside the action's transaction when it has one, so an action is never done without this event.
+    """
+    event_record(
+        kind=f"console.{action}"[:100],
+        subject_type=instance._meta.label_lower.replace(".", "_"),
+        subject_id=str(instance.pk),
+        actor=_actor(operator),
+        payload={"model": instance._meta.label_lower, "action": action, "label": label, "reason": reason,
+                 "outcome": outcome, **details},
+    )  # fmt: skip
+
+
 def _actor(user: Any) -> str:
     return f"user:{getattr(user, 'public_id', None) or getattr(user, 'pk', None) or 'system'}" if user else "system"
 

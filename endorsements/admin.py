@@ -1,4 +1,4 @@
-"""Operator console for endorsements. Status is read-only; actions call services."""
+"""Operator console for endorsements. Status is read-only; changes are confirmed buttons calling services."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any, cast
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
@@ -15,6 +16,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from endorsements.hooks import SUBJECT_TYPE as ENDORSEMENTS_SUBJECT
 from endorsements.models import (
     Batch,
     BatchRow,
@@ -37,22 +39,47 @@ from endorsements.models import (
     RateCard,
 )
 from endorsements.services import dispatch, funding, lifecycle, onboarding, reconciliation, velocity
+from endorsements.services.funding import TOPUP_SUBJECT
 from endorsements.states import RequestState
-from escrow_project.common.admin import ReadOnlyAdmin
+from escrow_project.common.admin import (
+    ConsoleAdmin,
+    ConsoleTabularInline,
+    ReadOnlyAdmin,
+    ReasonForm,
+    console_money,
+    object_action,
+    register_subject,
+)
 from escrow_project.common.errors import DomainError, UnprocessableError
+from escrow_project.common.signals import console_action_performed
+from identity.models import Organization
+
+# Audit subjects of this app: an employer's endorsements (by the employer's pk), its top-ups (by
+# the employer's public id): both open the employer's page.
+register_subject(ENDORSEMENTS_SUBJECT, Organization, "pk")
+register_subject(TOPUP_SUBJECT, Organization, "public_id")
 
 
-class RateCardInline(admin.TabularInline[Any, Any]):
+def _upload_recorded(request: HttpRequest, obj: Any, action: str, label: str, reason: str, **details: str) -> None:
+    """An upload page is a console action too: its reason goes to the audit trail with the file's name."""
+    console_action_performed.send(
+        sender=type(obj), instance=obj, action=action, label=label, operator=request.user, reason=reason,
+        outcome="done", details=details,
+    )  # fmt: skip
+
+
+class RateCardInline(ConsoleTabularInline):
     model = RateCard
     extra = 0
 
 
 class CensusUploadForm(forms.Form):
     file = forms.FileField(help_text="CSV, streamed to disk and imported in the background.")
+    reason = ReasonForm.base_fields["reason"]
 
 
 @admin.register(GroupPolicy)
-class GroupPolicyAdmin(admin.ModelAdmin[Any]):
+class GroupPolicyAdmin(ConsoleAdmin):
     list_display = ["policy_number", "employer", "insurer", "term_start", "term_end", "currency", "is_active"]
     list_filter = ["currency", "is_active", "insurer"]
     search_fields = ["policy_number", "employer__name"]
@@ -73,10 +100,12 @@ class GroupPolicyAdmin(admin.ModelAdmin[Any]):
         policy = get_object_or_404(GroupPolicy, pk=policy_id)
         form = CensusUploadForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["file"]
             try:
-                census = onboarding.census_create(
-                    policy=policy, user=cast(Any, request.user), upload=form.cleaned_data["file"]
-                )
+                with transaction.atomic():
+                    census = onboarding.census_create(policy=policy, user=cast(Any, request.user), upload=upload)
+                    _upload_recorded(request, policy, "census_import", "Import census", form.cleaned_data["reason"],
+                                     file_name=str(upload.name), census=str(census.public_id))  # fmt: skip
             except DomainError as exc:
                 self.message_user(request, exc.detail, level=messages.ERROR)
             else:
@@ -122,10 +151,11 @@ class StatementUploadForm(forms.Form):
     period = forms.DateField(required=False, help_text="Any day of the statement's month (CSV only).")
     tolerance = forms.DecimalField(required=False, min_value=0, decimal_places=4, max_digits=20)
     currency = forms.CharField(required=False, max_length=3, help_text="The policies' currency (834 only).")
+    reason = ReasonForm.base_fields["reason"]
 
 
 @admin.register(InsurerProfile)
-class InsurerProfileAdmin(admin.ModelAdmin[Any]):
+class InsurerProfileAdmin(ConsoleAdmin):
     # Saving runs InsurerProfile.clean: a protocol without what it needs is refused here.
     form = InsurerProfileForm
     list_display = ["insurer", "protocol", "proration_method", "base_url", "window_seconds", "max_attempts",
@@ -154,7 +184,12 @@ class InsurerProfileAdmin(admin.ModelAdmin[Any]):
         if request.method == "POST" and form.is_valid():
             data, actor = form.cleaned_data, f"user:{request.user.pk}"
             try:
-                run, created = _statement_import(profile.insurer, data, actor)
+                with transaction.atomic():
+                    run, created = _statement_import(profile.insurer, data, actor)
+                    _upload_recorded(
+                        request, profile, "statement_import", "Reconcile an insurer statement", data["reason"],
+                        file_name=str(data["file"].name), run=str(run.public_id),
+                    )  # fmt: skip
             except DomainError as exc:
                 self.message_user(request, exc.detail, level=messages.ERROR)
             else:
@@ -185,7 +220,7 @@ def _statement_import(insurer: Any, data: dict[str, Any], actor: str) -> tuple[A
 
 
 @admin.register(InsurerCallbackSecret)
-class InsurerCallbackSecretAdmin(admin.ModelAdmin[Any]):
+class InsurerCallbackSecretAdmin(ConsoleAdmin):
     list_display = ["insurer", "key_id", "is_active", "created_at"]
     list_filter = ["is_active"]
 
@@ -207,20 +242,44 @@ class CoverageAdmin(ReadOnlyAdmin):
     list_display = ["member", "policy", "plan", "start_date", "end_date"]
 
 
+def _wake_text(what: Any) -> Any:
+    def describe(obj: Any) -> str:
+        return (f"Lock funds now for the waiting requests of {what(obj)}, oldest effective date first, as far as "
+                "the endorsement account's balance allows; what does not fit stays parked.")  # fmt: skip
+
+    return describe
+
+
 @admin.register(EndorsementAccount)
-class EndorsementAccountAdmin(admin.ModelAdmin[Any]):
+class EndorsementAccountAdmin(ConsoleAdmin):
     list_display = ["employer", "currency", "ledger_account_id", "low_balance_threshold", "created_at"]
     readonly_fields = ["employer", "currency", "ledger_account_id", "created_at"]
-    actions = ["wake_now"]
+    object_actions = ["wake_now"]
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    @admin.action(description="Wake parked requests now (lock what the balance allows)")
-    def wake_now(self, request: HttpRequest, queryset: QuerySet[EndorsementAccount]) -> None:
-        for ea in queryset:
-            result = funding.ea_drain(employer_id=ea.employer_id, currency=ea.currency, actor=f"user:{request.user.pk}")
-            self.message_user(request, f"{ea}: {result.locked} locked, {result.parked} parked.")
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @object_action(label="Wake parked requests now", describe=_wake_text(lambda ea: f"{ea.employer} ({ea.currency})"))
+    def wake_now(self, request: HttpRequest, ea: EndorsementAccount, form: ReasonForm) -> str:
+        result = funding.ea_drain(employer_id=ea.employer_id, currency=ea.currency, actor=f"user:{request.user.pk}")
+        return f"{ea}: {result.locked} locked, {result.parked} parked."
+
+
+_CANCELLABLE = {RequestState.RECEIVED, RequestState.VALIDATED, RequestState.ON_HOLD_FUNDS, RequestState.FUND_LOCKED,
+                RequestState.DEAD_LETTER}  # fmt: skip
+
+
+def _request_text(verb: str) -> Any:
+    def describe(r: EndorsementRequest) -> str:
+        what = f"{r.get_kind_display().lower()} {r.tracking_id} of {r.employer} ({console_money(r.amount, r.currency)})"
+        if verb == "retry":
+            return f"Send the dead-lettered {what} to {r.insurer} again in the next delivery window."
+        return f"Withdraw the {what}: any hold on the endorsement account is voided; the insurer never sees it."
+
+    return describe
 
 
 class _RequestAdmin(ReadOnlyAdmin):
@@ -229,8 +288,7 @@ class _RequestAdmin(ReadOnlyAdmin):
         "employer",
         "kind",
         "direction",
-        "amount",
-        "currency",
+        "money",
         "effective_date",
         "state",
         "attempts",
@@ -239,43 +297,36 @@ class _RequestAdmin(ReadOnlyAdmin):
     list_filter = ["state", "kind", "direction", "source", "insurer"]
     search_fields = ["tracking_id", "insurer_reference"]
     exclude = ["content_hash"]
-    actions = ["retry", "cancel", "wake_now"]
+    object_actions = ["retry", "cancel", "wake_now"]
+    money_fields = ["amount"]
 
-    def _run(self, request: HttpRequest, queryset: QuerySet[EndorsementRequest], call: Any, verb: str) -> None:
-        done, refused = 0, []
-        for obj in queryset:
-            try:
-                call(obj)
-                done += 1
-            except DomainError as exc:
-                refused.append(f"{obj.tracking_id}: {exc.detail}")
-        self.message_user(request, f"{done} {verb}.")
-        for line in refused[:20]:
-            self.message_user(request, line, level=messages.WARNING)
+    @admin.display(description="amount", ordering="amount")
+    def money(self, obj: EndorsementRequest) -> str:
+        return console_money(obj.amount, obj.currency)
 
-    @admin.action(description="Retry (dead letters go back to the next window)")
-    def retry(self, request: HttpRequest, queryset: QuerySet[EndorsementRequest]) -> None:
-        actor = f"user:{request.user.pk}"
-        self._run(request, queryset, lambda o: lifecycle.request_retry(request_id=o.pk, actor=actor), "requeued")
+    @object_action(
+        label="Retry (next window)", describe=_request_text("retry"),
+        available=lambda r: r.state == RequestState.DEAD_LETTER,
+    )  # fmt: skip
+    def retry(self, request: HttpRequest, row: EndorsementRequest, form: ReasonForm) -> str:
+        lifecycle.request_retry(request_id=row.pk, actor=f"user:{request.user.pk}")
+        return f"{row.tracking_id}: requeued for the next window."
 
-    @admin.action(description="Cancel (void any hold)")
-    def cancel(self, request: HttpRequest, queryset: QuerySet[EndorsementRequest]) -> None:
-        actor = f"user:{request.user.pk}"
-        self._run(
-            request,
-            queryset,
-            lambda o: lifecycle.request_cancel(request_id=o.pk, reason="Cancelled by an operator.", actor=actor),
-            "cancelled",
-        )
+    @object_action(
+        label="Cancel the request", describe=_request_text("cancel"), available=lambda r: r.state in _CANCELLABLE,
+        danger=True,
+    )  # fmt: skip
+    def cancel(self, request: HttpRequest, row: EndorsementRequest, form: ReasonForm) -> str:
+        lifecycle.request_cancel(request_id=row.pk, reason=form.cleaned_data["reason"], actor=f"user:{request.user.pk}")
+        return f"{row.tracking_id}: cancelled."
 
-    @admin.action(description="Wake now (try to lock funds for these employers)")
-    def wake_now(self, request: HttpRequest, queryset: QuerySet[EndorsementRequest]) -> None:
-        actor = f"user:{request.user.pk}"
-        for employer_id, currency in set(queryset.values_list("employer_id", "currency")):
-            result = funding.ea_drain(employer_id=employer_id, currency=currency, actor=actor)
-            self.message_user(
-                request, f"Employer {employer_id} {currency}: {result.locked} locked, {result.parked} parked."
-            )
+    @object_action(
+        label="Wake now (lock funds)", describe=_wake_text(lambda r: f"{r.employer} ({r.currency})"),
+        available=lambda r: r.state == RequestState.ON_HOLD_FUNDS,
+    )  # fmt: skip
+    def wake_now(self, request: HttpRequest, row: EndorsementRequest, form: ReasonForm) -> str:
+        result = funding.ea_drain(employer_id=row.employer_id, currency=row.currency, actor=f"user:{request.user.pk}")
+        return f"{row.employer} {row.currency}: {result.locked} locked, {result.parked} parked."
 
 
 @admin.register(EndorsementRequest)
@@ -292,7 +343,7 @@ class _QueueAdmin(_RequestAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[EndorsementRequest]:
         queryset = super().get_queryset(request)
         match = getattr(request, "resolver_match", None)
-        if match is not None and str(match.url_name).endswith("_change"):
+        if match is not None and str(match.url_name).endswith(("_change", "_console_action")):
             return queryset
         return queryset.filter(state=self.queue_state)
 
@@ -332,36 +383,43 @@ class HeldBatchAdmin(BatchAdmin):
     """Files the velocity circuit breaker held: check with the employer, then release or reject."""
 
     list_display = ["public_id", "employer", "file_name", "rows_total", "hold_reason", "created_at"]
-    actions = ["release", "reject"]
+    object_actions = ["release", "reject"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Batch]:
         queryset = super().get_queryset(request)
         match = getattr(request, "resolver_match", None)
-        if match is not None and str(match.url_name).endswith("_change"):
+        if match is not None and str(match.url_name).endswith(("_change", "_console_action")):
             return queryset  # a reviewed file's page still opens from the operator's link
         return queryset.filter(status=Batch.Status.HELD)
 
-    def _review(self, request: HttpRequest, queryset: QuerySet[Batch], call: Any, verb: str) -> None:
-        done = 0
-        for batch in queryset:
-            try:
-                call(batch_id=batch.pk, user=request.user, note=f"{verb} in the operator console")
-                done += 1
-            except DomainError as exc:
-                self.message_user(request, f"{batch.public_id}: {exc.detail}", level=messages.WARNING)
-        self.message_user(request, f"{done} {verb.lower()}.")
+    @object_action(
+        label="Release (process the file)",
+        describe=lambda b: (
+            f"Process the held file {b.file_name} of {b.employer} ({b.rows_total} rows) as it is; "
+            "it is not checked by the velocity breaker again."
+        ),
+        available=lambda b: b.status == Batch.Status.HELD,
+    )
+    def release(self, request: HttpRequest, batch: Batch, form: ReasonForm) -> str:
+        velocity.batch_release(batch_id=batch.pk, user=cast(Any, request.user), note=form.cleaned_data["reason"])
+        return f"{batch.public_id}: released."
 
-    @admin.action(description="Release (process the file as it is)")
-    def release(self, request: HttpRequest, queryset: QuerySet[Batch]) -> None:
-        self._review(request, queryset, velocity.batch_release, "Released")
-
-    @admin.action(description="Reject (nothing in the file is processed)")
-    def reject(self, request: HttpRequest, queryset: QuerySet[Batch]) -> None:
-        self._review(request, queryset, velocity.batch_reject, "Rejected")
+    @object_action(
+        label="Reject the file",
+        describe=lambda b: (
+            f"Refuse the held file {b.file_name} of {b.employer}: none of its {b.rows_total} rows is "
+            "ever processed (the employer may send a corrected one)."
+        ),
+        available=lambda b: b.status == Batch.Status.HELD,
+        danger=True,
+    )
+    def reject(self, request: HttpRequest, batch: Batch, form: ReasonForm) -> str:
+        velocity.batch_reject(batch_id=batch.pk, user=cast(Any, request.user), note=form.cleaned_data["reason"])
+        return f"{batch.public_id}: rejected."
 
 
 @admin.register(EmployerSafeguards)
-class EmployerSafeguardsAdmin(admin.ModelAdmin[Any]):
+class EmployerSafeguardsAdmin(ConsoleAdmin):
     list_display = [
         "employer",
         "velocity_enabled",
@@ -395,14 +453,20 @@ class DispatchAdmin(ReadOnlyAdmin):
         "created_at",
     ]
     list_filter = ["status", "ack_status"]
-    actions = ["stop"]
+    object_actions = ["stop"]
 
-    @admin.action(description="Stop delivering (dead letter: its requests can then be cancelled or rerouted)")
-    def stop(self, request: HttpRequest, queryset: QuerySet[Dispatch]) -> None:
-        actor = f"user:{request.user.pk}"
-        stopped = [dispatch.dispatch_stop(dispatch_id=d.pk, actor=actor) for d in queryset]
-        dead = sum(1 for d in stopped if d.status == Dispatch.Status.DEAD_LETTER)
-        self.message_user(request, f"{dead} of {len(stopped)} deliveries stopped.")
+    @object_action(
+        label="Stop delivering (dead letter)",
+        describe=lambda d: (
+            f"Give up on delivery {d.public_id} to {d.insurer} (attempt {d.attempts}): it dead-letters "
+            "now; its requests can then be cancelled or retried after the insurer's route is fixed."
+        ),
+        available=lambda d: d.status == Dispatch.Status.PENDING,
+        danger=True,
+    )
+    def stop(self, request: HttpRequest, row: Dispatch, form: ReasonForm) -> str:
+        stopped = dispatch.dispatch_stop(dispatch_id=row.pk, actor=f"user:{request.user.pk}")
+        return f"Delivery {row.public_id}: {stopped.get_status_display().lower()}."
 
 
 @admin.register(CensusImport)

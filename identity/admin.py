@@ -1,11 +1,18 @@
+"""Operator console for identity: people, organizations, roles (superusers only) and partner API keys."""
+
+from __future__ import annotations
+
 from typing import Any
 
-from django.contrib import admin, messages
+from django.contrib import admin
+from django.contrib.auth.admin import GroupAdmin as BaseGroupAdmin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.contrib.auth.models import Group
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 
-from escrow_project.common.admin import ReadOnlyAdmin
+from escrow_project.common.admin import ConsoleAdmin, ConsoleTabularInline, ReadOnlyAdmin, ReasonForm, object_action
 from escrow_project.common.admin_masking import MaskedFieldsAdminMixin
 from escrow_project.common.crypto.blind_index import blind_index
 from identity import services
@@ -26,14 +33,17 @@ class SuperuserOnlyRolesMixin:
         return bool(request.user.is_superuser)
 
 
-class MembershipInline(SuperuserOnlyRolesMixin, admin.TabularInline[Membership, User]):
+class MembershipInline(SuperuserOnlyRolesMixin, ConsoleTabularInline):
     model = Membership
     extra = 0
     autocomplete_fields = ["organization"]
 
 
 @admin.register(User)
-class UserAdmin(MaskedFieldsAdminMixin, BaseUserAdmin):
+class UserAdmin(MaskedFieldsAdminMixin, BaseUserAdmin, ConsoleAdmin):  # type: ignore[misc]
+    form = UserChangeForm
+    add_form = UserCreationForm
+    change_password_form = AdminPasswordChangeForm
     inlines = [MembershipInline]
     masked_fields = ("first_name", "last_name", "email")
     # Names and e-mail are encrypted: search by username, or by an exact e-mail through its blind index.
@@ -51,7 +61,7 @@ class UserAdmin(MaskedFieldsAdminMixin, BaseUserAdmin):
 
 
 @admin.register(Organization)
-class OrganizationAdmin(admin.ModelAdmin[Organization]):
+class OrganizationAdmin(ConsoleAdmin):
     list_display = ["name", "kind", "slug", "is_active", "created_at"]
     list_filter = ["kind", "is_active"]
     search_fields = ["name", "slug"]
@@ -59,7 +69,7 @@ class OrganizationAdmin(admin.ModelAdmin[Organization]):
 
 
 @admin.register(Membership)
-class MembershipAdmin(SuperuserOnlyRolesMixin, admin.ModelAdmin[Membership]):
+class MembershipAdmin(SuperuserOnlyRolesMixin, ConsoleAdmin):
     list_display = ["user", "organization", "role", "created_at"]
     list_filter = ["role"]
     search_fields = ["user__username", "organization__name"]
@@ -88,13 +98,28 @@ class ApiKeyAdmin(ReadOnlyAdmin):
     list_display = ["name", "organization", "prefix", "scopes", "read_only", "created_at", "expires_at", "revoked_at"]
     list_filter = ["read_only", ("revoked_at", admin.EmptyFieldListFilter)]
     search_fields = ["name", "prefix", "organization__name"]
-    actions = ["revoke"]
+    object_actions = ["revoke"]
 
-    @admin.action(description="Revoke the selected API keys now")
-    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
-        for api_key in queryset:
-            services.api_key_revoke(api_key=api_key, revoked_by=_user(request))
-        self.message_user(request, f"{queryset.count()} key(s) revoked.", messages.SUCCESS)
+    @object_action(
+        label="Revoke the key now",
+        describe=lambda k: (
+            f"Revoke the API key “{k.name}” (esk_{k.prefix}_…) of {k.organization} at once: every "
+            "call with it is refused from now on; the partner must issue a new one."
+        ),
+        available=lambda k: k.revoked_at is None,
+        danger=True,
+    )
+    def revoke(self, request: HttpRequest, api_key: ApiKey, form: ReasonForm) -> str:
+        services.api_key_revoke(api_key=api_key, revoked_by=_user(request))
+        return f"API key {api_key.name} revoked."
+
+
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class GroupAdmin(BaseGroupAdmin, ConsoleAdmin):  # type: ignore[misc]
+    pass
 
 
 def _user(request: HttpRequest) -> User | None:

@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.contrib import admin
 from django.http import HttpRequest
 
-from escrow_project.common.admin import ReadOnlyAdmin
-from escrow_project.common.errors import DomainError
+from escrow_project.common.admin import ReadOnlyAdmin, ReadOnlyInline, ReasonForm, object_action
 from notifications import services
 from notifications.channels.sms import masked
 from notifications.models import (
     ChannelCircuit,
+    CircuitState,
     ContactPoint,
     Notification,
     NotificationAttempt,
     NotificationPreference,
+    NotificationStatus,
     WebhookEndpoint,
     WebhookSecret,
 )
@@ -34,15 +32,10 @@ _ATTEMPT_FIELDS: list[str] = [
 ]
 
 
-class AttemptInline(admin.TabularInline[NotificationAttempt, Notification]):
+class AttemptInline(ReadOnlyInline):
     model = NotificationAttempt
-    extra = 0
-    can_delete = False
     fields = tuple(_ATTEMPT_FIELDS)
     readonly_fields = _ATTEMPT_FIELDS
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(Notification)
@@ -88,40 +81,30 @@ class NotificationAdmin(ReadOnlyAdmin):
     ]
     exclude = ["address", "context"]  # personal data stays out of the console
     inlines = [AttemptInline]
-    actions = ["retry"]
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        # Needed to open the detail page and run actions; every field is read-only anyway.
-        return bool(request.user.is_staff)
+    object_actions = ["retry"]
 
     @admin.display(description="last error")
     def short_error(self, row: Notification) -> str:
         return row.last_error[:80]
 
-    @admin.action(description="Send again (failed or sent rows)")
-    def retry(self, request: HttpRequest, queryset: QuerySet[Notification]) -> None:
-        done, refused = 0, []
-        for row in queryset:
-            try:
-                services.notification_retry(notification_id=row.pk)
-                done += 1
-            except DomainError as exc:
-                refused.append(f"#{row.pk}: {exc.detail}")
-        if done:
-            self.message_user(request, f"{done} notification(s) queued again.", messages.SUCCESS)
-        for reason in refused[:10]:
-            self.message_user(request, reason, messages.WARNING)
+    @object_action(
+        label="Send again",
+        describe=lambda n: (
+            f"Send the {n.get_channel_display().lower()} message {n.kind} (#{n.pk}, now "
+            f"{n.get_status_display().lower()}) again to the same recipient, with the same message id; its attempts "
+            "start from zero."
+        ),
+        available=lambda n: n.status in (NotificationStatus.FAILED, NotificationStatus.SENT),
+    )
+    def retry(self, request: HttpRequest, row: Notification, form: ReasonForm) -> str:
+        services.notification_retry(notification_id=row.pk)
+        return f"Notification #{row.pk} queued again."
 
 
-class SecretInline(admin.TabularInline[WebhookSecret, WebhookEndpoint]):
+class SecretInline(ReadOnlyInline):
     model = WebhookSecret
-    extra = 0
-    can_delete = False
     fields = ["created_at", "expires_at"]  # never the secret itself
     readonly_fields = ["created_at", "expires_at"]
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(WebhookEndpoint)
@@ -131,16 +114,20 @@ class WebhookEndpointAdmin(ReadOnlyAdmin):
     search_fields = ["url", "organization__name", "=public_id"]
     readonly_fields = ["public_id", "organization", "url", "description", "kinds", "is_active", "created_at"]
     inlines = [SecretInline]
-    actions = ["disable"]
+    object_actions = ["disable"]
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return bool(request.user.is_staff)
-
-    @admin.action(description="Disable the endpoint")
-    def disable(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]) -> None:
-        for endpoint in queryset:
-            services.webhook_endpoint_disable(endpoint_id=endpoint.pk)
-        self.message_user(request, f"{queryset.count()} endpoint(s) disabled.", messages.SUCCESS)
+    @object_action(
+        label="Disable the endpoint",
+        describe=lambda e: (
+            f"Stop sending webhooks to {e.url} ({e.organization}); messages already queued for it "
+            "fail with that reason. The partner re-enables it through the API."
+        ),
+        available=lambda e: e.is_active,
+        danger=True,
+    )
+    def disable(self, request: HttpRequest, endpoint: WebhookEndpoint, form: ReasonForm) -> str:
+        services.webhook_endpoint_disable(endpoint_id=endpoint.pk)
+        return f"{endpoint.url}: disabled."
 
 
 @admin.register(ChannelCircuit)
@@ -148,20 +135,23 @@ class ChannelCircuitAdmin(ReadOnlyAdmin):
     list_display = ["channel", "state", "consecutive_failures", "opened_at", "short_error", "updated_at"]
     list_filter = ["state"]
     readonly_fields = ["channel", "state", "consecutive_failures", "opened_at", "probe_until", "last_error"]
-    actions = ["reset"]
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return bool(request.user.is_staff)
+    object_actions = ["reset"]
 
     @admin.display(description="last error")
     def short_error(self, row: ChannelCircuit) -> str:
         return row.last_error[:80]
 
-    @admin.action(description="Close the circuit breaker now")
-    def reset(self, request: HttpRequest, queryset: QuerySet[ChannelCircuit]) -> None:
-        for circuit in queryset:
-            services.circuit_reset(channel=circuit.channel)
-        self.message_user(request, "Circuit breaker(s) closed.", messages.SUCCESS)
+    @object_action(
+        label="Close the circuit breaker",
+        describe=lambda c: (
+            f"Close the {c.channel} breaker now ({c.get_state_display().lower()}, "
+            f"{c.consecutive_failures} failures in a row): sending resumes at once instead of after the probe."
+        ),
+        available=lambda c: c.state != CircuitState.CLOSED,
+    )
+    def reset(self, request: HttpRequest, circuit: ChannelCircuit, form: ReasonForm) -> str:
+        services.circuit_reset(channel=circuit.channel)
+        return f"The {circuit.channel} circuit breaker is closed."
 
 
 @admin.register(NotificationPreference)

@@ -1,46 +1,32 @@
-"""Operator console for verifications: read-only records; changes go through services."""
+"""Operator console for verifications: read-only records; changes go through services (confirmed buttons)."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.contrib import admin
 from django.http import HttpRequest
 
+from escrow_project.common.admin import ConsoleAdmin, ReadOnlyAdmin, ReadOnlyInline, ReasonForm, object_action
 from escrow_project.common.admin_masking import MaskedFieldsAdminMixin
-from escrow_project.common.errors import DomainError
 from verifications import services
 from verifications.models import AgentProfile, VerificationReport, VerificationTask, VerificationWorkflow
+from verifications.states import OPEN_TASK_STATUSES, TaskStatus
 
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        return [f.name for f in self.model._meta.fields] + [m.name for m in self.model._meta.many_to_many]
+# The states the reassign transition starts from; the service refuses the rest of what it must.
+_REASSIGNABLE = {*OPEN_TASK_STATUSES, TaskStatus.FAILED, TaskStatus.REJECTED}
 
 
 @admin.register(AgentProfile)
-class AgentProfileAdmin(MaskedFieldsAdminMixin, admin.ModelAdmin[AgentProfile]):
+class AgentProfileAdmin(MaskedFieldsAdminMixin, ConsoleAdmin):
     masked_fields = ("webhook_secret",)
     list_display = ["organization", "verification_type", "provider", "sandbox_outcome", "deadline_hours", "is_active"]
     list_filter = ["verification_type", "provider", "is_active"]
 
 
-class TaskInline(admin.TabularInline[VerificationTask, VerificationWorkflow]):
+class TaskInline(ReadOnlyInline):
     model = VerificationTask
     fields = ["verification_type", "status", "agent", "deadline", "attempt", "escalation_level"]
-    readonly_fields = ["verification_type", "status", "agent", "deadline", "attempt", "escalation_level"]
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+    readonly_fields = fields
+    show_change_link = True
 
 
 @admin.register(VerificationWorkflow)
@@ -54,15 +40,19 @@ class WorkflowAdmin(ReadOnlyAdmin):
 class TaskAdmin(ReadOnlyAdmin):
     list_display = ["public_id", "verification_type", "status", "agent", "deadline", "attempt", "escalation_level"]
     list_filter = ["status", "verification_type"]
-    actions = ["reassign_same_agent"]
+    object_actions = ["reassign_same_agent"]
 
-    @admin.action(description="Reassign (new attempt, fresh deadline, same agent)")
-    def reassign_same_agent(self, request: HttpRequest, queryset: QuerySet[VerificationTask]) -> None:
-        for task in queryset:
-            try:
-                services.task_reassign(task_id=task.pk)
-            except DomainError as exc:
-                self.message_user(request, f"{task}: {exc.detail}", messages.ERROR)
+    @object_action(
+        label="Reassign (same agent)",
+        describe=lambda t: (
+            f"Start attempt {t.attempt + 1} of the {t.get_verification_type_display().lower()} with "
+            f"{t.agent or 'the same agent'}, with a fresh deadline; the current attempt is abandoned."
+        ),
+        available=lambda t: t.status in _REASSIGNABLE,
+    )
+    def reassign_same_agent(self, request: HttpRequest, task: VerificationTask, form: ReasonForm) -> str:
+        services.task_reassign(task_id=task.pk)
+        return f"Task {task.public_id}: reassigned."
 
 
 @admin.register(VerificationReport)

@@ -19,6 +19,8 @@ class SecurityHeadersMiddleware:
         response = self.get_response(request)
         content_type = response.get("Content-Type", "")
         policy = getattr(settings, "CONTENT_SECURITY_POLICY", "")
+        if request.path.startswith("/admin/"):
+            policy = getattr(settings, "CONTENT_SECURITY_POLICY_CONSOLE", policy)
         if policy and content_type.startswith("text/html") and "Content-Security-Policy" not in response:
             response["Content-Security-Policy"] = policy
         response.setdefault("Permissions-Policy", PERMISSIONS_POLICY)

@@ -24,6 +24,9 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
 
 INSTALLED_APPS = [
+    # The operator console's theme (docs/decisions/0902): before django.contrib.admin so its
+    # templates win and its ready() swaps in UnfoldAdminSite as `admin.site`.
+    "unfold",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -361,3 +364,28 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 API_MAX_JSON_DEPTH = env_int("API_MAX_JSON_DEPTH", 32)
 # The OpenAPI schema and Swagger UI at /api/schema/ and /api/docs/ (production turns them off).
 API_DOCS_ENABLED = env_bool("API_DOCS_ENABLED", True)
+
+
+# --- operator console (django-unfold; docs/decisions/0902-operator-console.md) ------------------
+# The sidebar groups models by business instead of Django's alphabetical app list; the index is the
+# dashboard of work queues (escrow_project.console). "View site" leads to the landing page.
+UNFOLD = {
+    "SITE_TITLE": "Keystone operator console",
+    "SITE_HEADER": "Operator console",
+    "SITE_SUBHEADER": "Escrow and group insurance",
+    "SITE_URL": "/",
+    "SITE_SYMBOL": "account_balance",
+    "SHOW_HISTORY": True,
+    "SHOW_VIEW_ON_SITE": True,
+    "DASHBOARD_CALLBACK": "escrow_project.console.dashboard.dashboard_callback",
+    "SIDEBAR": {
+        "show_search": True,
+        "show_all_applications": False,
+        "navigation": "escrow_project.console.navigation.sidebar",
+    },
+}
+# The operator console (/admin/, django-unfold) runs Alpine.js, which evaluates its x- attributes
+# with `new Function`: 'unsafe-eval' there only, still no inline script and nothing from elsewhere.
+CONTENT_SECURITY_POLICY_CONSOLE = env_str("CONTENT_SECURITY_POLICY_CONSOLE", "") or CONTENT_SECURITY_POLICY.replace(
+    "script-src 'self'", "script-src 'self' 'unsafe-eval'"
+)

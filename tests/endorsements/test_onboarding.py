@@ -221,7 +221,7 @@ def test_an_operator_imports_a_census_from_the_admin(client, live_world, tmp_pat
     assert client.get(url).status_code == 200
     upload = SimpleUploadedFile("c.csv", (HEADER + f"E-1,Ann One,1980-01-01,employee,BASIC,{STARTED},\n").encode())
 
-    response = client.post(url, {"file": upload})
+    response = client.post(url, {"file": upload, "reason": "The employer's existing members"})
 
     assert response.status_code == 302
     census = CensusImport.objects.get(policy=live_world.policy)

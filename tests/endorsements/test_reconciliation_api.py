@@ -10,6 +10,7 @@ from django.urls import reverse
 from audit.models import AuditEvent
 from identity.models import Role, User
 from ledger.models import ReconciliationBreak
+from tests.console import confirm
 from tests.endorsements.conftest import World
 from tests.endorsements.test_reconciliation import STATEMENT, _statement_world
 from tests.factories import member, operator
@@ -122,8 +123,7 @@ def test_the_console_lists_runs_lines_and_breaks_with_filters_and_approves_write
         assert page.status_code == 200, name
     listing = client.get(reverse("admin:ledger_reconciliationbreak_changelist"), {"status": "pending"}).content
     assert str(brk.public_id).encode() in listing
-    client.post(reverse("admin:ledger_reconciliationbreak_changelist"),
-                {"action": "confirm", "_selected_action": [brk.pk]})  # fmt: skip
+    confirm(client, brk, "confirm")
     brk.refresh_from_db()
     assert (brk.status, brk.decided_by) == ("resolved", f"user:{root.pk}")
 
@@ -141,7 +141,7 @@ def test_an_operator_uploads_a_statement_in_the_console(world: World, client) ->
     upload = io.BytesIO(STATEMENT.encode())
     upload.name = "march.csv"
     answer = client.post(url, {"file": upload, "format": "statement_csv", "period": datetime.date(2026, 3, 15),
-                               "tolerance": "0.01"})  # fmt: skip
+                               "tolerance": "0.01", "reason": "March statement from the insurer"})  # fmt: skip
 
     run = ReconciliationRun.objects.get()
     assert answer.status_code == 302

@@ -7,12 +7,13 @@ from collections import Counter
 import pytest
 
 from audit.models import AuditEvent
-from endorsements.models import Batch, BatchRow, EmployerSafeguards, EndorsementKind, EndorsementRequest
+from endorsements.models import Batch, BatchRow, EmployerSafeguards, EndorsementKind, EndorsementRequest, HeldBatch
 from endorsements.services import velocity
 from endorsements.services.velocity import velocity_check
 from endorsements.tasks import batch_process_task
 from escrow_project.common.errors import ConflictError
 from notifications.models import Notification
+from tests.console import confirm
 from tests.endorsements.test_api import csv_file
 from tests.endorsements.velocity_world import covered_members, history
 from tests.factories import operator
@@ -155,9 +156,7 @@ def test_the_operator_console_releases_a_held_file(live_world, client, client_fo
     assert listing.status_code == 200
     assert "changes.csv" in listing.content.decode()
     with django_capture_on_commit_callbacks(execute=False):
-        response = client.post(
-            "/admin/endorsements/heldbatch/", {"action": "release", "_selected_action": [batch.pk]}, follow=True
-        )
+        response = confirm(client, batch, "release", model=HeldBatch)
     assert response.status_code == 200
     batch.refresh_from_db()
     assert (batch.status, batch.velocity_cleared) == (Batch.Status.QUEUED, True)

@@ -8,6 +8,7 @@ from django.urls import reverse
 from identity.models import User
 from ledger import services
 from ledger.models import Account, InvariantRun
+from tests.console import action_url, confirm
 
 pytestmark = pytest.mark.django_db
 
@@ -40,7 +41,10 @@ def test_invariant_action_records_a_run_and_changelist_shows_it(admin_client_, o
     wallet = open_wallet("10")
     url = reverse("admin:ledger_account_changelist")
     assert b"has not run yet" in admin_client_.get(url).content
-    admin_client_.post(url, {"action": "check_invariants", "_selected_action": [wallet.pk]})
+    assert admin_client_.post(action_url(wallet, "check_invariants"), {"reason": ""}).status_code == 400
+    assert not InvariantRun.objects.exists()
+    done = confirm(admin_client_, wallet, "check_invariants", reason="Month-end close")
+    assert "Invariants hold" in done.content.decode()
     assert InvariantRun.objects.get().ok is True
     assert b"Ledger invariants held" in admin_client_.get(url).content
 

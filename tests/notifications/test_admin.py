@@ -9,6 +9,7 @@ from identity.models import Role, User
 from notifications.models import ChannelCircuit, CircuitState, Notification, NotificationStatus
 from notifications.services import notification_enqueue
 from notifications.types import Recipient
+from tests.console import action_url, confirm
 from tests.factories import member
 
 
@@ -43,9 +44,10 @@ def test_outbox_filters_show_the_last_error(operator_client):
 @pytest.mark.django_db
 def test_retry_action_queues_the_row_again(operator_client, django_capture_on_commit_callbacks):
     row = _failed_row()
-    url = reverse("admin:notifications_notification_changelist")
+    assert operator_client.post(action_url(row, "retry"), {"reason": ""}).status_code == 400
+    assert Notification.objects.get(pk=row.pk).status == NotificationStatus.FAILED
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        response = operator_client.post(url, {"action": "retry", "_selected_action": [row.pk]})
+        response = operator_client.post(action_url(row, "retry"), {"reason": "Mail provider is back up"})
     assert response.status_code == 302
     row.refresh_from_db()
     assert row.status == NotificationStatus.PENDING
@@ -66,5 +68,8 @@ def test_open_circuit_is_visible_and_can_be_closed(operator_client):
     ChannelCircuit.objects.create(channel="webhook", state=CircuitState.OPEN, consecutive_failures=3)
     url = reverse("admin:notifications_channelcircuit_changelist")
     assert "Open" in operator_client.get(url).content.decode()
-    operator_client.post(url, {"action": "reset", "_selected_action": ["webhook"]})
+    circuit = ChannelCircuit.objects.get(pk="webhook")
+    page = operator_client.get(action_url(circuit, "reset")).content.decode()
+    assert "Close the webhook breaker now (open, 3 failures in a row)" in page
+    confirm(operator_client, circuit, "reset", reason="Partner fixed their TLS certificate")
     assert ChannelCircuit.objects.get(pk="webhook").state == CircuitState.CLOSED

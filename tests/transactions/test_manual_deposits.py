@@ -9,6 +9,7 @@ import pytest
 
 from audit.models import AuditEvent
 from identity.models import Role
+from tests.console import confirm
 from tests.factories import member
 from tests.transactions.factories import World, make_escrow, wallet_balance
 from transactions import services
@@ -114,17 +115,16 @@ def test_the_operator_console_confirms_a_wire_only_as_the_second_person(
     txn = _opened(world)
     wire = _record(client_for(world.operator), txn).json()
     row = ManualDeposit.objects.get(public_id=wire["id"])
-    url = "/admin/transactions/manualdeposit/"
     for person in (world.operator, world.operator2):
         person.is_superuser = True
         person.save()
 
     client.force_login(world.operator)
-    own = client.post(url, {"action": "confirm", "_selected_action": [row.pk]}, follow=True)
+    own = confirm(client, row, "confirm", reason="On the bank statement of 3 December")
     assert "not the one who asked for it" in own.content.decode()
     assert wallet_balance(txn) == 0
 
     client.force_login(world.operator2)
-    client.post(url, {"action": "confirm", "_selected_action": [row.pk]}, follow=True)
+    confirm(client, row, "confirm", reason="On the bank statement of 3 December")
     assert ManualDeposit.objects.get(pk=row.pk).status == "confirmed"
     assert wallet_balance(txn) == Decimal("20000.00")
