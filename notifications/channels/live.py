@@ -6,6 +6,7 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from redis.exceptions import RedisError
 
 from notifications.channels import DeliveryResult, PermanentDeliveryError, TransientDeliveryError
 from notifications.models import Notification
@@ -27,7 +28,7 @@ def group_push(group: str, event: dict[str, Any]) -> None:
         raise TransientDeliveryError("no channel layer is configured (CHANNEL_LAYERS)")
     try:
         async_to_sync(layer.group_send)(group, {"type": "live.event", "event": event})
-    except OSError as exc:
+    except (OSError, RedisError) as exc:  # redis-py's ConnectionError is not an OSError
         raise TransientDeliveryError(f"channel layer unreachable: {exc}") from exc
 
 

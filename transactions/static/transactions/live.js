@@ -1,6 +1,7 @@
 // Keeps a party's status page current: the notifications app pushes an event on the transaction's
-// WebSocket group whenever something happens to it; the page then fetches itself again and swaps
-// the live section in (no manual reload, no state kept in the browser).
+// WebSocket group whenever something happens to it, in the web process or in a worker (every
+// process shares the Redis channel layer); the page then fetches itself again and swaps the live
+// section in (no manual reload, no state kept in the browser).
 (function () {
   "use strict";
   var root = document.getElementById("live-root");
@@ -8,8 +9,11 @@
   var subject = root.getAttribute("data-live-subject");
   var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
   var url = scheme + window.location.host + "/ws/subjects/" + subject + "/";
+  // notifications/consumers.py: not signed in / not yours. Reconnecting will not change either.
+  var FINAL_CLOSE_CODES = [4401, 4403];
   var pending = null;
   var backoff = 1000;
+  var everConnected = false;
 
   function refresh() {
     pending = null;
@@ -25,17 +29,26 @@
       .catch(function () { /* the next event tries again */ });
   }
 
+  function soon() {
+    // Several events arrive together for one change (status, notification, payment): refresh once.
+    if (pending === null) pending = window.setTimeout(refresh, 250);
+  }
+
   function connect() {
     var socket = new WebSocket(url);
     socket.onopen = function () {
       backoff = 1000;
       root.setAttribute("data-live", "connected");
+      // Events pushed while the socket was down are not replayed: catch up once on reconnecting.
+      if (everConnected) soon();
+      everConnected = true;
     };
-    socket.onmessage = function () {
-      // Several events arrive together for one change (status, notification, payment): refresh once.
-      if (pending === null) pending = window.setTimeout(refresh, 250);
-    };
-    socket.onclose = function () {
+    socket.onmessage = soon;
+    socket.onclose = function (event) {
+      if (FINAL_CLOSE_CODES.indexOf(event.code) !== -1) {
+        root.setAttribute("data-live", event.code === 4401 ? "signed-out" : "forbidden");
+        return;
+      }
       root.setAttribute("data-live", "disconnected");
       window.setTimeout(connect, backoff);
       backoff = Math.min(backoff * 2, 30000);
