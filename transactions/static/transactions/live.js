@@ -9,8 +9,6 @@
   var subject = root.getAttribute("data-live-subject");
   var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
   var url = scheme + window.location.host + "/ws/subjects/" + subject + "/";
-  // notifications/consumers.py: not signed in / not yours. Reconnecting will not change either.
-  var FINAL_CLOSE_CODES = [4401, 4403];
   var pending = null;
   var backoff = 1000;
   var everConnected = false;
@@ -44,11 +42,7 @@
       everConnected = true;
     };
     socket.onmessage = soon;
-    socket.onclose = function (event) {
-      if (FINAL_CLOSE_CODES.indexOf(event.code) !== -1) {
-        root.setAttribute("data-live", event.code === 4401 ? "signed-out" : "forbidden");
-        return;
-      }
+    socket.onclose = function () {
       root.setAttribute("data-live", "disconnected");
       window.setTimeout(connect, backoff);
       backoff = Math.min(backoff * 2, 30000);
