@@ -24,6 +24,7 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("escrow/", include("transactions.urls")),
     path("employer/", include("endorsements.urls")),
+    path("notifications/", include("notifications.urls")),
     path("metrics", metrics.metrics, name="prometheus-django-metrics"),
 ]
 if settings.API_DOCS_ENABLED:

@@ -8,6 +8,7 @@ class TransactionsConfig(AppConfig):
     def ready(self) -> None:
         from audit.access import register_subject_access
         from notifications.access import register_subject_access as register_live_access
+        from notifications.links import register_subject_link
         from transactions import handlers  # noqa: F401 - connects the signal receivers
         from transactions.selectors import escrow_user_is_party
 
@@ -16,3 +17,4 @@ class TransactionsConfig(AppConfig):
 
         register_subject_access("escrow_transaction", visible)
         register_live_access("escrow_transaction", visible)
+        register_subject_link("escrow_transaction", lambda subject_id: f"/escrow/{subject_id}/")

@@ -10,7 +10,7 @@ from redis.exceptions import RedisError
 
 from notifications.channels import DeliveryResult, PermanentDeliveryError, TransientDeliveryError
 from notifications.models import Notification
-from notifications.rendering import render_message
+from notifications.rendering import render_notification
 
 
 def user_group(user_id: int) -> str:
@@ -36,7 +36,7 @@ class LiveBackend:
     def send(self, notification: Notification) -> DeliveryResult:
         if notification.recipient_user_id is None:
             raise PermanentDeliveryError("the recipient user no longer exists")
-        rendered = render_message(notification.kind, notification.context)
+        rendered = render_notification(notification)
         group_push(
             user_group(notification.recipient_user_id),
             {

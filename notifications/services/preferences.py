@@ -8,9 +8,10 @@ from django.db import transaction
 from django.db.models import Q
 
 from escrow_project.common.errors import DomainError
-from identity.models import Membership
-from notifications.kinds import ALL_CHANNELS, EMAIL, KINDS
+from identity.models import Membership, User
+from notifications.kinds import ALL_CHANNELS, EMAIL, KINDS, kind_essential
 from notifications.models import NotificationPreference
+from notifications.unsubscribe import Unsubscribe, unsubscribe_token_read
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,11 @@ def _pick(rows: list[NotificationPreference], kind: str) -> NotificationPreferen
 
 
 def preference_resolve(*, kind: str, channel: str, user_id: int | None, organization_id: int | None) -> Choice:
-    """User over organization, a named kind over every kind; default on, immediate."""
+    """User over organization, a named kind over every kind; default on, immediate. An essential
+    kind (money, disputes, security, failures needing action) reaches a person at once, whatever
+    an older or broader preference says."""
+    if kind_essential(kind, channel):
+        return Choice()
     kind_filter = Q(kind=kind) | Q(kind="")
     if user_id is not None:
         rows = list(NotificationPreference.objects.filter(kind_filter, user_id=user_id, channel=channel))
@@ -66,6 +71,13 @@ def preference_set(
         raise DomainError(f"Unknown notification kind {kind!r}.", code="notification_kind_unknown")
     if digest and channel != EMAIL:
         raise DomainError("Only e-mail can be collected into a digest.", code="preference_digest_channel")
+    essential = kind_essential(kind, channel)
+    if essential and (not enabled or digest):
+        raise DomainError(
+            f"{KINDS[kind].description} cannot be turned off or delayed: it is about {essential}.",
+            code="notification_kind_essential",
+            errors=[{"field": "kind", "code": "notification_kind_essential", "message": f"It is about {essential}."}],
+        )
     owner = {"user_id": user_id} if user_id is not None else {"organization_id": organization_id}
     row, _ = NotificationPreference.objects.update_or_create(
         **owner,
@@ -74,3 +86,13 @@ def preference_set(
         defaults={"enabled": enabled, "digest": digest},
     )
     return row
+
+
+def preference_unsubscribe(*, token: str) -> Unsubscribe:
+    """One-click unsubscribe: turn off the kind and channel a signed link names, without a login
+    (the token is the credential). Idempotent; a forged or expired token is a DomainError."""
+    wanted = unsubscribe_token_read(token)
+    if not User.objects.filter(pk=wanted.user_id, is_active=True).exists():
+        raise DomainError("This unsubscribe link is not valid.", code="unsubscribe_link_invalid")
+    preference_set(user_id=wanted.user_id, kind=wanted.kind, channel=wanted.channel, enabled=False)
+    return wanted
