@@ -37,14 +37,14 @@ def preferences(request: HttpRequest) -> HttpResponse:
                 changed += 1
         messages.success(request, "Your notification preferences are saved." if changed else "Nothing changed.")
         return redirect("notification-preferences-page")
-    has_phone = ContactPoint.objects.filter(user_id=user.pk).exclude(phone="").exists()
+    contact = ContactPoint.objects.filter(user_id=user.pk).first()  # the phone is encrypted: not queryable
     return render(
         request,
         "notifications/pages/preferences.html",
         {
             "rows": preference_matrix_for_user(user=user),
             "channels": list(PERSON_CHANNEL_LABELS.items()),
-            "has_phone": has_phone,
+            "has_phone": bool(contact and contact.phone),
         },
     )
 
