@@ -90,9 +90,7 @@ def _readable(value: Any) -> Any:
     return value
 
 
-def message_context(
-    context: dict[str, Any], *, subject_type: str = "", subject_id: str = ""
-) -> dict[str, Any]:
+def message_context(context: dict[str, Any], *, subject_type: str = "", subject_id: str = "") -> dict[str, Any]:
     """The context with its links absolute and, when the caller gave none, the subject's page as
     `url`: what e-mails, SMS, live messages and webhook payloads carry (notifications.links)."""
     linked = absolute_links(context)
@@ -150,7 +148,7 @@ def render_message(
     text_engine, html_engine = _engines()
     try:
         subject = text_engine.get_template(f"{folder}/subject.txt").render(Context(values, autoescape=False))
-        text = text_engine.get_template(f"{folder}/body.txt").render(Context(values, autoescape=False))
+        text: str = text_engine.get_template(f"{folder}/body.txt").render(Context(values, autoescape=False))
         html = html_engine.get_template(f"{folder}/body.html").render(Context(values))
         if footer:
             text = text.strip() + "\n\n" + _footer_text(values)

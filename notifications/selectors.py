@@ -131,7 +131,7 @@ _OPERATOR_KINDS = frozenset({"reconciliation_breaks_found"})
 
 
 def preference_matrix_for_user(*, user: Any) -> list[dict[str, Any]]:
-    """Each kind the user can receive × each channel it comes by: on or off as it resolves now, and
+    """Each kind the user can receive, by each channel it comes by: on or off as it resolves now, and
     for an essential kind why it cannot be turned off. What the preferences page shows and saves."""
     from notifications.kinds import KINDS
     from notifications.services.preferences import preference_resolve

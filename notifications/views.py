@@ -25,6 +25,7 @@ LOGIN_URL = "/escrow/login/"
 def preferences(request: HttpRequest) -> HttpResponse:
     """Which messages the signed-in person gets, by which channel; essential kinds stay on."""
     user = request.user
+    assert user.pk is not None  # login_required
     if request.method == "POST":
         changed = 0
         for row in preference_matrix_for_user(user=user):

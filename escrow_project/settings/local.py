@@ -3,8 +3,8 @@
 import os
 from pathlib import Path
 
-from escrow_project.settings.base import *  # noqa: F403
 from escrow_project.settings.apps.notifications import channel_layers
+from escrow_project.settings.base import *  # noqa: F403
 from escrow_project.settings.env import env_bool
 
 DEBUG = env_bool("DEBUG", True)

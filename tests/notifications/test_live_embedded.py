@@ -123,7 +123,10 @@ def platform(var_dir: Path) -> Iterator[dict[str, str]]:
 def _headers(user, base: str) -> dict[str, str]:
     client = Client()
     client.force_login(user)
-    return {"Origin": f"http://{base}", "Cookie": f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"}
+    return {
+        "Origin": f"http://{base}",
+        "Cookie": f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}",
+    }
 
 
 def test_a_workers_live_notification_reaches_a_page_left_idle_in_the_web_process(platform):
@@ -136,7 +139,9 @@ def test_a_workers_live_notification_reaches_a_page_left_idle_in_the_web_process
     )
     worker_broker = Celery(broker="redis+socket://" + platform["redis_url"].removeprefix("unix://"))
 
-    with connect(f"ws://{platform['base']}/ws/notifications/", additional_headers=_headers(buyer, platform["base"])) as feed:
+    with connect(
+        f"ws://{platform['base']}/ws/notifications/", additional_headers=_headers(buyer, platform["base"])
+    ) as feed:
         time.sleep(IDLE_SECONDS)
         # The worker delivers it: its group_send must cross to the web process's consumer.
         worker_broker.send_task("notifications.tasks.deliver_notification", args=[row.pk])
@@ -166,7 +171,9 @@ def test_a_command_started_beside_the_platform_without_redis_url_reaches_open_pa
     with connect(
         f"ws://{platform['base']}/ws/subjects/nt_probe/x-1/", additional_headers=_headers(ops, platform["base"])
     ) as watcher:
-        done = subprocess.run([sys.executable, "-c", push], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            [sys.executable, "-c", push], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+        )
         assert done.returncode == 0, done.stderr[-2000:]
         event = json.loads(watcher.recv(timeout=30))
 

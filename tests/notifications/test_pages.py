@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from typing import Any
 
 import pytest
 from django.core import mail
@@ -32,7 +33,7 @@ def _signed_in(user) -> Client:
     return client
 
 
-def _email(kind: str, user, context) -> tuple[Notification, object]:
+def _email(kind: str, user, context) -> tuple[Notification, Any]:
     (row,) = notification_enqueue(kind=kind, recipient=Recipient.user(user.pk), context=context, channels=["email"])
     if row.status != NotificationStatus.PENDING:
         return row, None
@@ -73,9 +74,7 @@ def test_turning_a_kind_off_on_the_page_stops_its_emails_and_only_those():
     buyer = member(Role.BUYER)
     client = _signed_in(buyer)
     page = client.get(PAGE).content.decode()
-    wanted = {
-        m.group(1): "on" for m in re.finditer(r'<input type="checkbox" name="([^"]+)"[^>]*checked', page)
-    }
+    wanted = {m.group(1): "on" for m in re.finditer(r'<input type="checkbox" name="([^"]+)"[^>]*checked', page)}
     wanted.pop("transaction_initiated:email")
 
     saved = client.post(PAGE, wanted, follow=True)
@@ -83,7 +82,8 @@ def test_turning_a_kind_off_on_the_page_stops_its_emails_and_only_those():
     assert "Your notification preferences are saved." in saved.content.decode()
     assert " checked" not in _checkbox(saved.content.decode(), "transaction_initiated:email")
     muted, message = _email("transaction_initiated", buyer, OPENED)
-    assert muted.status == NotificationStatus.SKIPPED and message is None
+    assert muted.status == NotificationStatus.SKIPPED
+    assert message is None
     (live,) = notification_enqueue(
         kind="transaction_initiated", recipient=Recipient.user(buyer.pk), context=OPENED, channels=["live"]
     )
@@ -100,7 +100,8 @@ def test_an_essential_kind_cannot_be_turned_off_on_the_page_or_through_the_servi
 
     assert not NotificationPreference.objects.filter(user=buyer, kind="payment_released").exists()
     row, message = _email("payment_released", buyer, RELEASED)
-    assert row.status == NotificationStatus.SENT and message is not None
+    assert row.status == NotificationStatus.SENT
+    assert message is not None
     with pytest.raises(DomainError) as refused:
         preference_set(user_id=buyer.pk, kind="payment_released", channel="email", enabled=False)
     assert refused.value.code == "notification_kind_essential"
@@ -118,7 +119,7 @@ def test_the_email_footer_and_headers_offer_one_click_unsubscribe_for_a_kind_tha
 
     header = message.extra_headers["List-Unsubscribe"]
     assert message.extra_headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    link = re.fullmatch(r"<(http://127\.0\.0\.1:9000/notifications/unsubscribe/[^/]+/)>", header).group(1)
+    link = _group(re.fullmatch(r"<(http://127\.0\.0\.1:9000/notifications/unsubscribe/[^/]+/)>", header))
     assert f"Stop e-mails like this one: {link}" in message.body
     assert f'href="{link}"' in message.alternatives[0][0]
     assert "Your notification preferences: http://127.0.0.1:9000/notifications/preferences/" in message.body
@@ -132,8 +133,14 @@ def test_an_essential_email_has_no_unsubscribe():
     assert unsubscribe_token(user_id=buyer.pk, kind="payment_failed") == ""
 
 
+def _group(found: re.Match[str] | None) -> str:
+    assert found is not None
+    return found.group(1)
+
+
 def _unsubscribe_path(message) -> str:
-    return re.fullmatch(r"<https?://[^/]+(/notifications/unsubscribe/[^/]+/)>", message.extra_headers["List-Unsubscribe"]).group(1)
+    header = message.extra_headers["List-Unsubscribe"]
+    return _group(re.fullmatch(r"<https?://[^/]+(/notifications/unsubscribe/[^/]+/)>", header))
 
 
 def test_a_get_only_asks_and_the_one_click_post_unsubscribes_without_signing_in():
@@ -153,7 +160,8 @@ def test_a_get_only_asks_and_the_one_click_post_unsubscribes_without_signing_in(
     assert "You are unsubscribed" in done.content.decode()
     assert KINDS["transaction_initiated"].description in done.content.decode()
     muted, again = _email("transaction_initiated", buyer, OPENED)
-    assert muted.status == NotificationStatus.SKIPPED and again is None
+    assert muted.status == NotificationStatus.SKIPPED
+    assert again is None
     _, other = _email("verification_completed", buyer, {"reference": "ESC-31", "verification_type": "appraisal"})
     assert other is not None  # only that kind stopped
     assert mail_client.post(path).status_code == 200  # clicking twice is fine
