@@ -101,6 +101,15 @@ def message_context(context: dict[str, Any], *, subject_type: str = "", subject_
     return linked
 
 
+def notification_link(notification: Notification) -> str:
+    """The absolute link a message of this row carries ("" when it has none)."""
+    linked = message_context(
+        notification.context, subject_type=notification.subject_type, subject_id=notification.subject_id
+    )
+    url = linked.get("url")
+    return url if isinstance(url, str) else ""
+
+
 def render_notification(notification: Notification) -> RenderedMessage:
     """One outbox row's message; e-mail to a user gets its footer links (preferences, one-click
     unsubscribe for a kind that may be turned off)."""

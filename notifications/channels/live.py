@@ -10,7 +10,7 @@ from redis.exceptions import RedisError
 
 from notifications.channels import DeliveryResult, PermanentDeliveryError, TransientDeliveryError
 from notifications.models import Notification
-from notifications.rendering import render_notification
+from notifications.rendering import notification_link, render_notification
 
 
 def user_group(user_id: int) -> str:
@@ -45,6 +45,7 @@ class LiveBackend:
                 "kind": notification.kind,
                 "subject": rendered.subject,
                 "text": rendered.text,
+                "url": notification_link(notification),
                 "subject_type": notification.subject_type,
                 "subject_id": notification.subject_id,
                 "created_at": notification.created_at.isoformat(),

@@ -10,12 +10,22 @@ from django.core import mail
 
 from escrow_project.common.management.commands.run_platform import public_base_url
 from identity.models import Role
+from notifications.channels.sms import sms_text
 from notifications.channels.webhook import payload_for
+from notifications.kinds import KINDS
 from notifications.models import ContactPoint, Notification, NotificationStatus, WebhookEndpoint
+from notifications.rendering import notification_link, render_notification
 from notifications.services import notification_deliver, notification_enqueue, notification_fanout_enqueue
 from notifications.services.fanout import notification_fanout_expand
 from notifications.types import Recipient
 from tests.factories import OrganizationFactory, fanouts_expand, member
+from tests.notifications.test_kinds_and_templates import (
+    MONEY_VARIABLES,
+    SHOWN_MONEY,
+    STORED_MOMENT,
+    STORED_MONEY,
+    _sample,
+)
 from tests.transactions.factories import fund, make_escrow, make_world
 from transactions import services as escrow_services
 
@@ -150,3 +160,59 @@ def test_run_platform_serves_links_on_its_own_port_unless_a_public_url_is_given(
 ):
     monkeypatch.setenv("PUBLIC_BASE_URL", given)
     assert public_base_url(host, port) == expected
+
+
+def test_a_text_message_and_a_live_message_carry_the_link_on_the_served_port(settings):
+    settings.PUBLIC_BASE_URL = "http://127.0.0.1:9000"
+    officer = member(Role.ESCROW_OFFICER)
+    ContactPoint.objects.create(user=officer, phone="+14155550199")
+    rows = notification_enqueue(
+        kind="verification_overdue",
+        recipient=Recipient.user(officer.pk),
+        context={"reference": "ESC-4", "verification_type": "appraisal", "due_date": "2026-11-20T17:00:00+00:00"},
+        subject_type="escrow_transaction",
+        subject_id="9d2e",
+    )
+    by_channel = {row.channel: row for row in rows}
+
+    assert sms_text(by_channel["sms"]) == "OVERDUE: appraisal for ESC-4 http://127.0.0.1:9000/escrow/9d2e/"
+    assert notification_link(by_channel["live"]) == "http://127.0.0.1:9000/escrow/9d2e/"
+    email = render_notification(by_channel["email"])
+    assert "was due on Nov 20, 2026, 5:00:00 PM UTC" in email.text
+    assert "Details: http://127.0.0.1:9000/escrow/9d2e/" in email.text
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_every_kind_reaches_a_person_on_each_of_its_channels_readably(settings, kind):
+    settings.PUBLIC_BASE_URL = "http://127.0.0.1:9000"
+    spec = KINDS[kind]
+    if not spec.person_channels:
+        pytest.skip(f"{kind} reaches partners' servers only")
+    person = member(Role.ESCROW_OFFICER, email=f"{kind}@example.test")
+    ContactPoint.objects.create(user=person, phone="+14155550142")
+    context = {name: _sample(name) for name in spec.required}
+    rows = notification_enqueue(
+        kind=kind,
+        recipient=Recipient.user(person.pk),
+        context=context,
+        subject_type="escrow_transaction",
+        subject_id="7a1b",
+    )
+
+    assert sorted(row.channel for row in rows) == sorted(spec.person_channels)
+    for row in rows:
+        assert notification_deliver(notification_id=row.pk) == "sent", row.channel
+    (message,) = mail.outbox
+    assert ": http://127.0.0.1:9000/escrow/7a1b/\n" in message.body  # "Details: ..." or "Top up: ..."
+    assert "Your notification preferences: http://127.0.0.1:9000/notifications/preferences/" in message.body
+    if spec.essential:
+        assert f"You always receive this message: it is about {spec.essential}." in message.body
+        assert "List-Unsubscribe" not in message.extra_headers
+    else:
+        assert "Stop e-mails like this one: http://127.0.0.1:9000/notifications/unsubscribe/" in message.body
+        assert message.extra_headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    shown = message.subject + message.body + message.alternatives[0][0]
+    if spec.required & MONEY_VARIABLES:
+        assert SHOWN_MONEY in message.body
+    assert STORED_MONEY not in shown
+    assert STORED_MOMENT[:10] not in shown
