@@ -211,7 +211,7 @@ def test_every_kind_reaches_a_person_on_each_of_its_channels_readably(settings, 
     else:
         assert "Stop e-mails like this one: http://127.0.0.1:9000/notifications/unsubscribe/" in message.body
         assert message.extra_headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    shown = message.subject + message.body + message.alternatives[0][0]
+    shown = str(message.subject) + str(message.body) + str(message.alternatives[0][0])  # type: ignore[attr-defined]
     if spec.required & MONEY_VARIABLES:
         assert SHOWN_MONEY in message.body
     assert STORED_MONEY not in shown
