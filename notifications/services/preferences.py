@@ -74,7 +74,8 @@ def preference_set(
     essential = kind_essential(kind, channel)
     if essential and (not enabled or digest):
         raise DomainError(
-            f"{KINDS[kind].description} cannot be turned off or delayed: it is about {essential}.",
+            f"The message “{KINDS[kind].description.rstrip('.')}” cannot be turned off or delayed: "
+            f"it is about {essential}.",
             code="notification_kind_essential",
             errors=[{"field": "kind", "code": "notification_kind_essential", "message": f"It is about {essential}."}],
         )
