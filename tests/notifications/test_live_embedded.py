@@ -137,7 +137,10 @@ def test_a_workers_live_notification_reaches_a_page_left_idle_in_the_web_process
         context={"reference": "ESC-61", "amount": "350000.00", "currency": "USD"},
         channels=["live"],
     )
-    worker_broker = Celery(broker="redis+socket://" + platform["redis_url"].removeprefix("unix://"))
+    # A client of the bundled broker only: not the current app, or this process's own tasks would go there too.
+    worker_broker = Celery(
+        broker="redis+socket://" + platform["redis_url"].removeprefix("unix://"), set_as_current=False
+    )
 
     with connect(
         f"ws://{platform['base']}/ws/notifications/", additional_headers=_headers(buyer, platform["base"])
@@ -145,6 +148,7 @@ def test_a_workers_live_notification_reaches_a_page_left_idle_in_the_web_process
         time.sleep(IDLE_SECONDS)
         # The worker delivers it: its group_send must cross to the web process's consumer.
         worker_broker.send_task("notifications.tasks.deliver_notification", args=[row.pk])
+        worker_broker.close()
         event = json.loads(feed.recv(timeout=60))
 
     assert event["id"] == str(row.public_id)
