@@ -1,11 +1,14 @@
 from django.conf import settings
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponse
 from django.urls import include, path, re_path
 from django.views.decorators.csrf import csrf_exempt
+from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from escrow_project.common import health, metrics
+from identity.forms import BlindIndexPasswordResetForm
 
 api_v1 = [
     path("", include("identity.api.urls")),
@@ -17,13 +20,53 @@ api_v1 = [
     path("", include("transactions.api.urls")),
 ]
 
+# Signing in, out and resetting a password, at Django's usual paths (its default LOGIN_URL is
+# /accounts/login/), for every kind of user (templates/identity/).
+accounts = [
+    path(
+        "login/",
+        auth_views.LoginView.as_view(template_name="transactions/login.html", next_page="/escrow/"),
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(next_page="/"), name="logout"),
+    path(
+        "password_reset/",
+        auth_views.PasswordResetView.as_view(
+            template_name="identity/password_reset_form.html",
+            email_template_name="identity/password_reset_email.txt",
+            subject_template_name="identity/password_reset_subject.txt",
+            from_email=settings.NOTIFICATIONS_FROM_EMAIL,
+            form_class=BlindIndexPasswordResetForm,
+        ),
+        name="password_reset",
+    ),
+    path(
+        "password_reset/done/",
+        auth_views.PasswordResetDoneView.as_view(template_name="identity/password_reset_done.html"),
+        name="password_reset_done",
+    ),
+    path(
+        "reset/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(template_name="identity/password_reset_confirm.html"),
+        name="password_reset_confirm",
+    ),
+    path(
+        "reset/done/",
+        auth_views.PasswordResetCompleteView.as_view(template_name="identity/password_reset_complete.html"),
+        name="password_reset_complete",
+    ),
+]
+
 urlpatterns = [
+    path("", TemplateView.as_view(template_name="identity/landing.html"), name="landing"),
+    path("accounts/", include(accounts)),
     path("admin/", admin.site.urls),
     path("health/live", health.live, name="health-live"),
     path("health/ready", health.ready, name="health-ready"),
     path("api/v1/", include(api_v1)),
     path("escrow/", include("transactions.urls")),
     path("employer/", include("endorsements.urls")),
+    path("verifier/", include("verifications.urls")),
     path("notifications/", include("notifications.urls")),
     path("metrics", metrics.metrics, name="prometheus-django-metrics"),
 ]

@@ -16,11 +16,8 @@ from notifications.selectors import PERSON_CHANNEL_LABELS, preference_matrix_for
 from notifications.services import preference_set, preference_unsubscribe
 from notifications.unsubscribe import unsubscribe_token_read
 
-# Any person signs in on the party pages' form; it sends them back here (`next`).
-LOGIN_URL = "/escrow/login/"
-
-
-@login_required(login_url=LOGIN_URL)
+# Any kind of person signs in at settings.LOGIN_URL (/accounts/login/), which sends them back (`next`).
+@login_required
 @require_http_methods(["GET", "POST"])
 def preferences(request: HttpRequest) -> HttpResponse:
     """Which messages the signed-in person gets, by which channel; essential kinds stay on."""

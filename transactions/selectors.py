@@ -5,32 +5,43 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from escrow_project.common import readcache
 from escrow_project.common.errors import NotFoundError
 from identity.models import Organization
-from identity.selectors import organization_ids_for_user, user_is_operator
+from identity.selectors import user_is_operator
 from transactions.models import BankDetailsChange, Dispute, EscrowTransaction, PayeeProfile, Payment, PlatformControl
+from transactions.services import parties
+
+_PEOPLE = ("buyer", "seller", "buyer_agent", "seller_agent", "lender", "escrow_company", "escrow_officer")
 
 
 def escrow_list_for_user(*, user: Any) -> QuerySet[EscrowTransaction]:
     """Operators see all; parties see the transactions they are party to; nobody else sees any."""
-    qs = EscrowTransaction.objects.select_related(
-        "buyer", "seller", "buyer_agent", "seller_agent", "lender", "escrow_company", "escrow_officer"
-    )
+    qs = EscrowTransaction.objects.select_related(*_PEOPLE)
     if user_is_operator(user):
         return qs
-    orgs = organization_ids_for_user(user)
-    return qs.filter(
-        Q(escrow_officer_id=getattr(user, "pk", None))
-        | Q(buyer_id__in=orgs)
-        | Q(seller_id__in=orgs)
-        | Q(buyer_agent_id__in=orgs)
-        | Q(seller_agent_id__in=orgs)
-        | Q(lender_id__in=orgs)
-        | Q(escrow_company_id__in=orgs)
-    )
+    return qs.filter(parties.escrow_party_q(user))
+
+
+def escrow_list_for_viewer(*, user: Any) -> QuerySet[EscrowTransaction]:
+    """What the party pages list: as escrow_list_for_user, plus the deals an assigned verifier works on."""
+    qs = EscrowTransaction.objects.select_related(*_PEOPLE)
+    if user_is_operator(user):
+        return qs
+    return qs.filter(parties.escrow_party_q(user, verifiers=True))
+
+
+def escrow_get_for_viewer(*, user: Any, public_id: Any) -> tuple[EscrowTransaction, list[str]]:
+    """The transaction and the viewer's roles on it (operator: ["operator"]); 404 for anyone else."""
+    txn = escrow_list_for_viewer(user=user).filter(public_id=public_id).first()
+    if txn is None:
+        raise NotFoundError("No such escrow transaction.")
+    roles = parties.party_roles(user, txn)
+    if not roles and user_is_operator(user):
+        roles = ["operator"]
+    return txn, roles
 
 
 def escrow_get_for_party(*, user: Any, public_id: Any) -> EscrowTransaction:

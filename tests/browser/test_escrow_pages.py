@@ -25,7 +25,8 @@ def test_buyer_signs_in_and_reads_the_settled_statement(live_server, page, tmp_p
 
     assert page.url.endswith(f"/escrow/{txn.public_id}/")
     assert "Settled" in page.content()
-    assert page.locator("#difference").inner_text() == "0.00"
+    assert page.locator("#balance").inner_text() == "Money in equals money out, to the cent."
+    assert page.locator("#cash-to-seller").inner_text() == "$376,740.00"
     page.screenshot(path=str(tmp_path / "statement.png"), full_page=True)
 
 

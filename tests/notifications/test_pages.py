@@ -53,7 +53,7 @@ def _checkbox(page: str, name: str) -> str:
 def test_signing_in_is_needed_and_leads_back_to_the_page():
     response = Client().get(PAGE)
     assert response.status_code == 302
-    assert response.headers["Location"] == f"/escrow/login/?next={PAGE}"
+    assert response.headers["Location"] == f"/accounts/login/?next={PAGE}"
 
 
 def test_the_page_lists_every_kind_and_channel_a_person_receives_and_locks_the_essential_ones():

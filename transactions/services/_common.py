@@ -9,7 +9,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from audit.services import event_record
 from escrow_project.common.errors import NotFoundError, PermissionDeniedError
-from identity.selectors import organization_ids_for_user, user_is_operator
+from identity.selectors import user_is_operator
 from notifications.services import live_event_publish, notification_fanout_enqueue
 from notifications.types import Recipient
 from transactions.models import EscrowTransaction, PlatformControl
@@ -62,15 +62,10 @@ def payouts_block_reason(txn: EscrowTransaction) -> str:
     return ""
 
 
-def party_organization_ids(txn: EscrowTransaction) -> set[int]:
-    ids = {txn.buyer_id, txn.seller_id, txn.buyer_agent_id, txn.seller_agent_id, txn.lender_id, txn.escrow_company_id}
-    return {i for i in ids if i is not None}
-
-
 def user_is_party(user: Any, txn: EscrowTransaction) -> bool:
-    if not getattr(user, "is_authenticated", False):
-        return False
-    return txn.escrow_officer_id == user.pk or bool(organization_ids_for_user(user) & party_organization_ids(txn))
+    from transactions.services.parties import user_is_party as the_party_predicate
+
+    return the_party_predicate(user, txn)
 
 
 def require_officer_or_operator(user: Any, txn: EscrowTransaction, what: str) -> None:

@@ -8,10 +8,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from django.db.models import Exists, OuterRef, Q
+
 from escrow_project.common.errors import PermissionDeniedError, UnprocessableError
 from identity import services as identity_services
 from identity.models import Membership, Organization, OrganizationKind, Role
-from identity.selectors import user_is_operator
+from identity.selectors import organization_ids_for_user, user_is_operator
+from verifications.models import VerificationTask
 
 # What each named role must be. Buyers and sellers may be households or businesses, never the
 # platform itself; agents are brokerages; the lender is a lender.
@@ -77,3 +80,59 @@ def deposit_recorder_check(user: Any, *, escrow_officer_id: int) -> None:
         "parties pay through the payment instructions.",
         code="deposit_not_allowed",
     )
+
+
+# --- who a transaction's people are ------------------------------------------------------------
+#
+# The one party predicate (docs/decisions/0901-party-pages.md): the list and the pages, the API,
+# the services' party checks and the audit trail and live pages all ask it. A user is a party
+# through membership of a named organization, or as the escrow officer; an assigned verifier is not
+# a party but may see what concerns their task.
+
+# The named organizations, in the order a page picks a user's view when they hold several.
+PARTY_FIELDS: tuple[str, ...] = ("buyer", "seller", "buyer_agent", "seller_agent", "lender", "escrow_company")
+VERIFIER = "verifier"
+ESCROW_OFFICER = "escrow_officer"
+
+
+def escrow_party_q(user: Any, *, verifiers: bool = False) -> Q:
+    """The transactions `user` is a party to (with `verifiers`, also those they verify), as a filter.
+
+    Operators are not parties: callers that let operators see everything say so themselves.
+    """
+    if not getattr(user, "is_authenticated", False):
+        return Q(pk__in=[])
+    orgs = organization_ids_for_user(user)
+    q = Q(escrow_officer_id=user.pk)
+    for name in PARTY_FIELDS:
+        q |= Q(**{f"{name}_id__in": orgs})
+    if verifiers and orgs:
+        q |= Q(Exists(VerificationTask.objects.filter(workflow_id=OuterRef("workflow_id"), agent_id__in=orgs)))
+    return q
+
+
+def party_roles(user: Any, txn: Any, *, verifiers: bool = True, orgs: set[int] | None = None) -> list[str]:
+    """Every role `user` holds on `txn`: PARTY_FIELDS order (the officer before the company), then verifier.
+
+    `orgs`: the user's organization ids when the caller already has them (a list of many deals).
+    """
+    if not getattr(user, "is_authenticated", False):
+        return []
+    orgs = organization_ids_for_user(user) if orgs is None else orgs
+    roles = [name for name in PARTY_FIELDS if getattr(txn, f"{name}_id") in orgs]
+    if txn.escrow_officer_id == user.pk:
+        # The officer's own deal reads as the officer's, not as any colleague's at the company.
+        roles.insert(roles.index("escrow_company") if "escrow_company" in roles else len(roles), ESCROW_OFFICER)
+    if (
+        verifiers
+        and txn.workflow_id
+        and orgs
+        and VerificationTask.objects.filter(workflow_id=txn.workflow_id, agent_id__in=orgs).exists()
+    ):
+        roles.append(VERIFIER)
+    return roles
+
+
+def user_is_party(user: Any, txn: Any) -> bool:
+    """A party (a member of a named organization, or the escrow officer): not merely a verifier."""
+    return bool(party_roles(user, txn, verifiers=False))
