@@ -16,6 +16,7 @@ from notifications.selectors import PERSON_CHANNEL_LABELS, preference_matrix_for
 from notifications.services import preference_set, preference_unsubscribe
 from notifications.unsubscribe import unsubscribe_token_read
 
+
 # Any kind of person signs in at settings.LOGIN_URL (/accounts/login/), which sends them back (`next`).
 @login_required
 @require_http_methods(["GET", "POST"])
