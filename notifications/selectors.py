@@ -134,16 +134,17 @@ def preference_matrix_for_user(*, user: Any) -> list[dict[str, Any]]:
     """Each kind the user can receive, by each channel it comes by: on or off as it resolves now, and
     for an essential kind why it cannot be turned off. What the preferences page shows and saves."""
     from notifications.kinds import KINDS
-    from notifications.services.preferences import preference_resolve
+    from notifications.services.preferences import preferences_of_user
 
     operator = user_is_operator(user)
+    resolve = preferences_of_user(user_id=user.pk)
     rows = []
     for spec in KINDS.values():
         if not spec.person_channels or (spec.name in _OPERATOR_KINDS and not operator):
             continue
         cells = []
         for channel in spec.person_channels:
-            choice = preference_resolve(kind=spec.name, channel=channel, user_id=user.pk, organization_id=None)
+            choice = resolve(spec.name, channel)
             cells.append(
                 {
                     "name": f"{spec.name}:{channel}",

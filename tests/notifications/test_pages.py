@@ -191,3 +191,28 @@ def test_a_forged_altered_or_expired_link_is_refused_and_changes_nothing(monkeyp
         assert "This link does not work" in body
         assert ("expired" in body) == (tamper == "expired")
     assert not NotificationPreference.objects.exists()
+
+
+def test_the_page_shows_the_same_choice_as_delivery_makes_and_reads_in_a_few_queries(django_assert_max_num_queries):
+    from identity.models import Membership
+    from notifications.models import NotificationPreference as Pref
+    from notifications.selectors import preference_matrix_for_user
+    from notifications.services import preference_resolve
+
+    buyer = member(Role.BUYER)
+    org_id = Membership.objects.get(user=buyer).organization_id
+    Pref.objects.create(organization_id=org_id, channel="email", enabled=False)  # the organization: no e-mail
+    preference_set(user_id=buyer.pk, kind="endorsement_woken", channel="email", enabled=True)  # but this one
+    preference_set(user_id=buyer.pk, kind="verification_completed", channel="live", enabled=False)
+
+    with django_assert_max_num_queries(6):
+        matrix = preference_matrix_for_user(user=buyer)
+
+    shown = {cell["name"]: cell["on"] for row in matrix for cell in row["cells"]}
+    for name, on in shown.items():
+        kind, channel = name.split(":")
+        assert on == preference_resolve(kind=kind, channel=channel, user_id=buyer.pk, organization_id=None).enabled
+    assert shown["endorsement_woken:email"] is True
+    assert shown["transaction_initiated:email"] is False
+    assert shown["payment_released:email"] is True  # essential
+    assert shown["verification_completed:live"] is False
