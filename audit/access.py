@@ -1,35 +1,22 @@
 """Who may read a subject's audit trail.
 
 Audit sits below the apps that own the subjects (escrow transactions, employers' endorsements),
-so it cannot ask them; they register a predicate here at start-up (in their AppConfig.ready).
+so it cannot ask them; they register a predicate in the kernel's one registry
+(escrow_project.common.subject_access) at start-up, in their AppConfig.ready.
 Auditors and operators may read every subject; a subject type nobody registered is visible only
 to them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
+# Re-exported: the one registry lives in the kernel.
+from escrow_project.common.subject_access import register_subject_access as register_subject_access
+from escrow_project.common.subject_access import subject_visible
+from escrow_project.common.subject_access import unregister_subject_access as unregister_subject_access
 from identity.models import Role
 from identity.selectors import user_has_role, user_is_operator
-
-SubjectPredicate = Callable[[Any, str], bool]
-
-_predicates: dict[str, SubjectPredicate] = {}
-
-
-def register_subject_access(subject_type: str, predicate: SubjectPredicate) -> None:
-    """Declare who may see subjects of `subject_type`: predicate(user, subject_id) -> bool."""
-    _predicates[subject_type] = predicate
-
-
-def unregister_subject_access(subject_type: str) -> None:
-    _predicates.pop(subject_type, None)
-
-
-def registered_subject_types() -> list[str]:
-    return sorted(_predicates)
 
 
 def user_sees_everything(user: Any) -> bool:
@@ -41,5 +28,4 @@ def user_may_see_subject(user: Any, subject_type: str, subject_id: str) -> bool:
         return False
     if user_sees_everything(user):
         return True
-    predicate = _predicates.get(subject_type)
-    return bool(predicate is not None and predicate(user, str(subject_id)))
+    return subject_visible(user, subject_type, subject_id)

@@ -5,6 +5,9 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
+from audit.states import AnchorStateMachine
+from audit.states import AnchorStatus as AnchorStatus  # re-exported: callers import it from here
+
 HASH_LEN = 64  # hex SHA-256
 
 
@@ -135,18 +138,10 @@ class TreeHead(models.Model):
         return f"tree head {self.tree_size} {self.root_hash[:12]}"
 
 
-class AnchorStatus(models.TextChoices):
-    PENDING = "pending", "Pending (intent recorded, not sent)"
-    SENT = "sent", "Sent (waiting for confirmations)"
-    CONFIRMED = "confirmed", "Confirmed"
-    FAILED = "failed", "Failed"
-
-
-class Anchor(models.Model):
+class Anchor(AnchorStateMachine):
     """One tree head recorded on chain. One row per tree head: the intent row prevents double sends."""
 
     tree_head = models.OneToOneField(TreeHead, on_delete=models.PROTECT, related_name="anchor")
-    status = models.CharField(max_length=16, choices=AnchorStatus.choices, default=AnchorStatus.PENDING)
     chain_id = models.BigIntegerField(null=True, blank=True)
     contract_address = models.CharField(max_length=42, blank=True, default="")
     sender = models.CharField(max_length=42, blank=True, default="")

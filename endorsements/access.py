@@ -30,10 +30,8 @@ def employer_page(subject_id: str) -> str:
 
 def register() -> None:
     """Tell the audit trail and live notifications who may follow an employer's endorsements."""
-    from audit.access import register_subject_access
-    from notifications.access import register_subject_access as register_live_access
+    from escrow_project.common.subject_access import register_subject_access
     from notifications.links import register_subject_link
 
     register_subject_access(SUBJECT_TYPE, can_see_employer_endorsements)
-    register_live_access(SUBJECT_TYPE, can_see_employer_endorsements)
     register_subject_link(SUBJECT_TYPE, employer_page)

@@ -8,7 +8,16 @@ from django.db import models
 from django.db.models import Q
 
 from endorsements.premium import ProrationMethod
-from endorsements.states import LIVE_STATES, RequestStateMachine
+from endorsements.states import (
+    LIVE_STATES,
+    BatchStateMachine,
+    BatchStatus,
+    DispatchStateMachine,
+    DispatchStatus,
+    MemberStateMachine,
+    MemberStatus,
+    RequestStateMachine,
+)
 from escrow_project.common.crypto.fields import EncryptedDateField, EncryptedJSONField, EncryptedTextField
 from escrow_project.common.money import DECIMAL_PLACES, MAX_DIGITS
 from identity.models import Organization
@@ -139,14 +148,10 @@ class RateCard(models.Model):
         return f"{self.policy.policy_number} {self.plan}/{self.relationship}: {self.annual_premium}"
 
 
-class Member(models.Model):
+class Member(MemberStateMachine):
     """An employee or dependant on a policy. Identity data is encrypted; lookups use blind indexes."""
 
-    class Status(models.TextChoices):
-        PENDING = "pending", "Addition pending"
-        COVERED = "covered", "Covered"
-        REMOVED = "removed", "Removed"
-        NOT_COVERED = "not_covered", "Addition rejected or cancelled"
+    Status = MemberStatus
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     policy = models.ForeignKey(GroupPolicy, on_delete=models.PROTECT, related_name="members")
@@ -158,7 +163,6 @@ class Member(models.Model):
     relationship = models.CharField(max_length=16, choices=Relationship.choices)
     employee = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="dependants")
     plan = models.CharField(max_length=40)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     claim_in_term = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -272,16 +276,10 @@ class InsurerAccount(models.Model):
         return f"Premium account {self.insurer} {self.currency}"
 
 
-class Batch(models.Model):
+class Batch(BatchStateMachine):
     """An uploaded file of endorsements, processed in the background in chunks."""
 
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        PROCESSING = "processing", "Processing"
-        COMPLETED = "completed", "Completed"
-        FAILED = "failed", "Failed (file unreadable)"
-        HELD = "held", "Held for review (far above the usual pattern)"
-        REJECTED = "rejected", "Rejected after review"
+    Status = BatchStatus
 
     class Format(models.TextChoices):
         CSV = "csv", "CSV"
@@ -299,7 +297,6 @@ class Batch(models.Model):
     # the same file twice): the unique constraint below is on it, so it applies to existing data.
     file_key = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
     file_size = models.PositiveBigIntegerField(default=0)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
     # The resume cursor: the number of the last row committed (a CSV's spreadsheet line, a JSON
     # element's position), not a count. Counts of rows are the three below; the total is counted at upload.
     rows_done = models.PositiveIntegerField(default=0)
@@ -433,22 +430,16 @@ class BatchRow(models.Model):
         return f"Row {self.row_number}: {self.outcome}"
 
 
-class Dispatch(models.Model):
+class Dispatch(DispatchStateMachine):
     """One window's send of ready requests to one insurer: recorded before the HTTP call is made."""
 
-    class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        ACKNOWLEDGED = "acknowledged", "Acknowledged"
-        DEAD_LETTER = "dead_letter", "Dead letter"
-        INVALID = "invalid", "Refused as invalid"
+    Status = DispatchStatus
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     insurer = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="endorsement_dispatches")
     idempotency_key = models.CharField(max_length=80, unique=True)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
-    last_error = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     # SFTP: the 834's interchange control number and file name, fixed at the first attempt so a
     # retry uploads the very same file (the insurer dedupes by name and BGN reference).

@@ -5,13 +5,14 @@ from __future__ import annotations
 from celery import shared_task
 
 from endorsements.services import batches, dispatch, forecast, funding, inbox, onboarding
+from escrow_project.common.enqueue import enqueue_on_commit
 
 
 @shared_task(acks_late=True, time_limit=900, soft_time_limit=840)
 def batch_process_task(batch_id: int) -> None:
     done = batches.batch_process(batch_id=batch_id)
     if not done:
-        batch_process_task.delay(batch_id)  # hand over: a fresh task continues after the last committed row
+        enqueue_on_commit(batch_process_task, batch_id)  # hand over: a fresh task continues after the last row
         return
     # A file is the largest change to what waits for funds: warn HR now, not at the next sweep.
     from endorsements.models import Batch
@@ -50,7 +51,7 @@ def scheduler_tick_task() -> None:
 def dispatch_send_task(dispatch_id: int) -> None:
     delay = dispatch.dispatch_send(dispatch_id=dispatch_id)
     if delay is not None:
-        dispatch_send_task.apply_async((dispatch_id,), countdown=delay)
+        enqueue_on_commit(dispatch_send_task, dispatch_id, countdown=delay)
 
 
 @shared_task(acks_late=True, time_limit=1800, soft_time_limit=1700)
@@ -71,7 +72,7 @@ def inbox_poll_all_task() -> None:
     for insurer_id in InsurerProfile.objects.filter(protocol=InsurerProfile.Protocol.SFTP).values_list(
         "insurer_id", flat=True
     ):
-        inbox_poll_task.delay(insurer_id)
+        enqueue_on_commit(inbox_poll_task, insurer_id)
 
 
 @shared_task(acks_late=True)

@@ -117,10 +117,6 @@ def account_get(*, owner_type: str, owner_id: str, purpose: str, currency: str) 
     return account
 
 
-def account_list_for_owner(*, owner_type: str, owner_id: str) -> QuerySet[Account]:
-    return Account.objects.filter(owner_type=owner_type, owner_id=str(owner_id)).order_by("id")
-
-
 def account_history(*, account_id: int, since: datetime.datetime | None = None) -> QuerySet[JournalLine]:
     """Lines of the account, newest first; `line.balance_after` is the running balance after it."""
     lines = JournalLine.objects.filter(account_id=account_id).select_related("entry").order_by("-id")

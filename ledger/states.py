@@ -1,18 +1,24 @@
 """Lifecycles of holds (two-phase transfers) and payout intents.
 
 Hold:    pending -> posted | voided | expired        (exactly one resolution, never undone)
+         A hold is resolved by one compare-and-set statement (`WHERE status = 'pending'`, in
+         ledger.services.holds and the batch writer), not by loading the row, so it has no
+         django-fsm machine: the statement is the transition (docs/decisions/0904).
 Payout:  requested -> sent -> succeeded | failed | unknown
          requested -> succeeded | failed | unknown   (a rail that answers synchronously)
          unknown   -> sent (re-dispatch with the same rail key) | succeeded | failed
          sent      -> sent (a stale `sent`, left by a dead worker or a `pending` answer, is re-sent
                             by the sweeper with the same rail key)
 
-Transitions only change their own row; the services in `ledger.services` post the entries.
+Payout transitions only change their own row; the services in `ledger.services` post the entries.
 """
 
 from __future__ import annotations
 
 from django.db import models
+from django_fsm import FSMField, transition
+
+from escrow_project.common.fsm import ProtectedStateModel
 
 
 class HoldStatus(models.TextChoices):
@@ -33,24 +39,55 @@ class PayoutStatus(models.TextChoices):
 PAYOUT_OPEN = (PayoutStatus.REQUESTED, PayoutStatus.SENT, PayoutStatus.UNKNOWN)
 PAYOUT_FINAL = (PayoutStatus.SUCCEEDED, PayoutStatus.FAILED)
 
-HOLD_TRANSITIONS: dict[str, frozenset[str]] = {
-    HoldStatus.PENDING: frozenset({HoldStatus.POSTED, HoldStatus.VOIDED, HoldStatus.EXPIRED}),
-    HoldStatus.POSTED: frozenset(),
-    HoldStatus.VOIDED: frozenset(),
-    HoldStatus.EXPIRED: frozenset(),
+
+class PayoutStateMachine(ProtectedStateModel):
+    """Mixed into PayoutIntent: the status field and its transitions (diagram: docs/states/payout_intent.dot)."""
+
+    status = FSMField(max_length=16, choices=PayoutStatus.choices, default=PayoutStatus.REQUESTED, protected=True)
+    # Fields of PayoutIntent the transitions set (declared there with the rest of the intent).
+    dispatch_count: int
+    provider_reference: str
+    failure_reason: str
+
+    class Meta:
+        abstract = True
+
+    @transition(
+        field=status, source=[PayoutStatus.REQUESTED, PayoutStatus.UNKNOWN, PayoutStatus.SENT], target=PayoutStatus.SENT
+    )
+    def claim(self) -> None:
+        """A dispatch run takes it to the rail; the service re-sends a `sent` one only once it is stale."""
+        self.dispatch_count += 1
+
+    @transition(field=status, source=[PayoutStatus.REQUESTED, PayoutStatus.UNKNOWN], target=PayoutStatus.SENT)
+    def mark_sent(self, *, provider_reference: str, failure_reason: str) -> None:
+        """The rail reported it has the payout and will answer later."""
+        self._outcome(provider_reference, failure_reason)
+
+    @transition(field=status, source=list(PAYOUT_OPEN), target=PayoutStatus.SUCCEEDED)
+    def succeed(self, *, provider_reference: str, failure_reason: str) -> None:
+        """The rail paid the beneficiary."""
+        self._outcome(provider_reference, failure_reason)
+
+    @transition(field=status, source=list(PAYOUT_OPEN), target=PayoutStatus.FAILED)
+    def fail(self, *, provider_reference: str, failure_reason: str) -> None:
+        """The rail refused or returned it; the service gives the money back with a reversing entry."""
+        self._outcome(provider_reference, failure_reason)
+
+    @transition(field=status, source=[PayoutStatus.REQUESTED, PayoutStatus.SENT], target=PayoutStatus.UNKNOWN)
+    def mark_unknown(self, *, provider_reference: str, failure_reason: str) -> None:
+        """The call to the rail ended without an answer: the sweeper re-sends with the same rail key."""
+        self._outcome(provider_reference, failure_reason)
+
+    def _outcome(self, provider_reference: str, failure_reason: str) -> None:
+        self.provider_reference = provider_reference or self.provider_reference
+        self.failure_reason = failure_reason[:500]
+
+
+# The transition that records each outcome a rail (or an operator) reports.
+PAYOUT_RECORDERS: dict[str, str] = {
+    PayoutStatus.SENT: "mark_sent",
+    PayoutStatus.SUCCEEDED: "succeed",
+    PayoutStatus.FAILED: "fail",
+    PayoutStatus.UNKNOWN: "mark_unknown",
 }
-
-PAYOUT_TRANSITIONS: dict[str, frozenset[str]] = {
-    PayoutStatus.REQUESTED: frozenset(
-        {PayoutStatus.SENT, PayoutStatus.SUCCEEDED, PayoutStatus.FAILED, PayoutStatus.UNKNOWN}
-    ),
-    PayoutStatus.SENT: frozenset({PayoutStatus.SUCCEEDED, PayoutStatus.FAILED, PayoutStatus.UNKNOWN}),
-    PayoutStatus.UNKNOWN: frozenset({PayoutStatus.SENT, PayoutStatus.SUCCEEDED, PayoutStatus.FAILED}),
-    PayoutStatus.SUCCEEDED: frozenset(),
-    PayoutStatus.FAILED: frozenset(),
-}
-
-
-def can_transition(table: dict[str, frozenset[str]], current: str, target: str) -> bool:
-    """True when `target` is reachable from `current` in one step."""
-    return target in table.get(current, frozenset())

@@ -6,8 +6,7 @@ class TransactionsConfig(AppConfig):
     verbose_name = "Escrow transactions"
 
     def ready(self) -> None:
-        from audit.access import register_subject_access
-        from notifications.access import register_subject_access as register_live_access
+        from escrow_project.common.subject_access import register_subject_access
         from notifications.links import register_subject_link
         from transactions import handlers  # noqa: F401 - connects the signal receivers
         from transactions.selectors import escrow_user_is_party
@@ -15,6 +14,5 @@ class TransactionsConfig(AppConfig):
         def visible(user: object, subject_id: str) -> bool:
             return escrow_user_is_party(user=user, subject_id=subject_id)
 
-        register_subject_access("escrow_transaction", visible)
-        register_live_access("escrow_transaction", visible)
+        register_subject_access("escrow_transaction", visible)  # audit trails and live pages alike
         register_subject_link("escrow_transaction", lambda subject_id: f"/escrow/{subject_id}/")

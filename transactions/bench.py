@@ -3,10 +3,17 @@ sandbox agents answering through real Celery workers. Prints wall time, transact
 API latency percentiles.
 
     DATABASE_URL=postgres://... REDIS_URL=redis://... python -m transactions.bench --n 50
-    python -m transactions.bench --n 50       # the embedded default (SQLite, filesystem broker), migrated
+    python -m transactions.bench --n 50       # the embedded default (SQLite, bundled Redis), migrated
 
-It starts its own ASGI server (uvicorn) and Celery worker as subprocesses on 127.0.0.1, and a
-pool of client threads that each drive one transaction at a time, like a partner system would.
+It starts its own ASGI server (uvicorn) and Celery worker as subprocesses on 127.0.0.1 (and, on
+the embedded default, the Redis that run_platform bundles), and a pool of client threads that each
+drive one transaction at a time, like a partner system would. A client waits for clear to close
+the way the API documents: a long-poll (`?wait_for_change=` with the ETag of its last answer);
+`--poll-interval 0.5` polls every half second instead, as the benchmark did before the long-poll.
+On PostgreSQL every process pools its connections (DB_POOL, as production should) unless
+DB_POOL=false is set. The server answers with Server-Timing, so the figures per route include
+the time and CPU inside the application, which queueing in front of it on a busy machine does
+not change.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import signal
 import socket
 import statistics
@@ -93,11 +101,29 @@ def main() -> None:
     parser.add_argument("--worker-concurrency", type=int, default=2)
     parser.add_argument("--web-workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per transaction before giving up")
+    parser.add_argument(
+        "--poll-interval",
+        type=float,
+        default=0.0,
+        help="poll the transaction every this many seconds; 0 (default): long-poll with wait_for_change",
+    )
     args = parser.parse_args()
     postgres = os.environ.get("DATABASE_URL", "").startswith("postgres")
     if postgres != bool(os.environ.get("REDIS_URL")):
         sys.exit("Set both DATABASE_URL (PostgreSQL, migrated) and REDIS_URL, or neither (the embedded default).")
-    backend = "PostgreSQL + Redis" if postgres else "embedded default (SQLite, filesystem broker)"
+    backend = "PostgreSQL + Redis" if postgres else "embedded default (SQLite, bundled Redis)"
+    redis: subprocess.Popen[bytes] | None = None
+    if postgres:
+        os.environ.setdefault("DB_POOL", "true")
+    else:
+        # What run_platform runs on the embedded default: its bundled Redis as broker and cache.
+        from escrow_project.common.management.commands.run_platform import embedded_redis
+
+        spec, url = embedded_redis(ROOT / "var" / "bench")
+        redis = subprocess.Popen(spec.argv, cwd=ROOT, stdout=subprocess.DEVNULL, start_new_session=True)
+        if spec.ready:
+            spec.ready()
+        os.environ["REDIS_URL"] = url
     _setup_django()
     import requests
 
@@ -113,6 +139,7 @@ def main() -> None:
         # The clients are the platform's own load generator, not abusers: lift the per-client limits.
         "API_RATE_PER_CLIENT": "1000000/min",
         "API_RATE_PER_IP": "1000000/min",
+        "SERVER_TIMING": "true",
     }
     logs = ROOT / "var"
     logs.mkdir(exist_ok=True)
@@ -130,10 +157,12 @@ def main() -> None:
         start_new_session=True,
     )  # fmt: skip
 
+    children = [server, worker, *([redis] if redis else [])]
+
     def stop_now(*_: Any) -> None:
         # SIGTERM (timeout, kill): the client threads may be polling for minutes, so do not wait for
         # them; stop the server and the worker and leave.
-        for process in (server, worker):
+        for process in children:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGTERM)
         os._exit(143)
@@ -142,31 +171,62 @@ def main() -> None:
     base = f"http://127.0.0.1:{port}/api/v1/escrow"
     latencies: list[float] = []
     by_route: dict[str, list[float]] = {}
+    # Per route: (application ms, CPU ms) from the server's Server-Timing header.
+    inside: dict[str, list[tuple[float, float]]] = {}
+    waits: list[float] = []  # long-polls: they wait by design, so they are kept out of the latencies
     lock = threading.Lock()
     failures: list[str] = []
+    session = threading.local()  # one keep-alive connection per client thread, as a partner's client
 
-    def call(method: str, path: str, token: str, body: dict[str, Any] | None = None) -> Any:
+    def call(
+        method: str, path: str, token: str, body: dict[str, Any] | None = None, headers: dict[str, str] | None = None
+    ) -> Any:
+        if not hasattr(session, "http"):
+            session.http = requests.Session()
+        all_headers = {"Authorization": token, **(headers or {})}
+        if method == "POST":
+            all_headers["Idempotency-Key"] = uuid.uuid4().hex
         started = time.perf_counter()
-        response = requests.request(
-            method,
-            base + path,
-            json=body,
-            headers={"Authorization": token, "Idempotency-Key": uuid.uuid4().hex}
-            if method == "POST"
-            else {"Authorization": token},
-            timeout=60,
-        )
+        response = session.http.request(method, base + path, json=body, headers=all_headers, timeout=60)
         elapsed = time.perf_counter() - started
-        route = method + " " + "/".join("<id>" if len(part) == 36 else part for part in path.split("/"))
+        bare, _, query = path.partition("?")
+        route = method + " " + "/".join("<id>" if len(part) == 36 else part for part in bare.split("/"))
+        timing = dict(re.findall(r"(\w+);dur=([\d.]+)", response.headers.get("Server-Timing", "")))
         with lock:
-            latencies.append(elapsed)
-            by_route.setdefault(route, []).append(elapsed)
+            if "wait_for_change" in query:
+                waits.append(elapsed)
+                route += " (long-poll)"
+            else:
+                latencies.append(elapsed)
+                by_route.setdefault(route, []).append(elapsed)
+            if timing:
+                inside.setdefault(route, []).append((float(timing["app"]), float(timing["cpu"])))
         if response.status_code >= 400:
             raise RuntimeError(f"{method} {path}: {response.status_code} {response.text[:300]}")
-        return response.json()
+        return response
+
+    def wait_until(txn: str, wanted: str, deadline: float) -> None:
+        """Poll every --poll-interval seconds, or long-poll: the ETag of the last answer, and the
+        server answers when the transaction changed (or 304 after the wait)."""
+        response = call("GET", f"/transactions/{txn}/", buyer)
+        while response.json()["status"] != wanted:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"transaction {txn} did not reach {wanted}")
+            if args.poll_interval or "ETag" not in response.headers:
+                time.sleep(args.poll_interval or 0.5)
+                response = call("GET", f"/transactions/{txn}/", buyer)
+                continue
+            etag = response.headers["ETag"]
+            while (
+                response := call(
+                    "GET", f"/transactions/{txn}/?wait_for_change=20", buyer, headers={"If-None-Match": etag}
+                )
+            ).status_code == 304:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"transaction {txn} did not reach {wanted}")
 
     def deposit(txn: str, kind: str, amount: str) -> None:
-        body = call("POST", f"/transactions/{txn}/deposits/", officer, {"kind": kind, "amount": amount})
+        body = call("POST", f"/transactions/{txn}/deposits/", officer, {"kind": kind, "amount": amount}).json()
         if "recorded_by" in body:  # 202: the wire waits for the second person's confirmation
             call("POST", f"/transactions/{txn}/manual-deposits/{body['id']}/confirm/", second_officer)
 
@@ -189,18 +249,14 @@ def main() -> None:
             "agents": {k: str(w[k].public_id) for k in ("title", "inspection", "appraisal")}
             | {"lending": str(w["lender"].public_id)},
         }
-        txn = call("POST", "/transactions/", officer, body)["id"]
+        txn = call("POST", "/transactions/", officer, body).json()["id"]
         call("POST", f"/transactions/{txn}/open/", officer)
         deposit(txn, "earnest", "20000.00")
-        deadline = time.monotonic() + args.timeout
-        while call("GET", f"/transactions/{txn}/", buyer)["status"] != "clear_to_close":
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"transaction {txn} did not reach clear_to_close")
-            time.sleep(0.5)
+        wait_until(txn, "clear_to_close", time.monotonic() + args.timeout)
         deposit(txn, "loan", "300000.00")
-        due = call("GET", f"/transactions/{txn}/settlement/", buyer)["statement"]["cash_from_buyer"]
+        due = call("GET", f"/transactions/{txn}/settlement/", buyer).json()["statement"]["cash_from_buyer"]
         deposit(txn, "closing_funds", due)
-        settled = call("POST", f"/transactions/{txn}/settlement/execute/", officer)
+        settled = call("POST", f"/transactions/{txn}/settlement/execute/", officer).json()
         if settled["status"] != "executed":
             raise RuntimeError(f"transaction {txn}: settlement {settled['status']}")
 
@@ -237,15 +293,21 @@ def main() -> None:
                 break
             except requests.RequestException:  # not up yet, or slow to answer on a busy machine
                 time.sleep(0.2)
+        from escrow_project.celery import app as celery_app
+
+        for _ in range(60):  # the worker's pool is up: its start-up is not the deals' CPU
+            if celery_app.control.ping(destination=[f"bench-{tag}@{socket.gethostname()}"], timeout=1):
+                break
+        at_start = {"server": cpu_seconds(server), "worker": cpu_seconds(worker)}
         started = time.perf_counter()
         with ThreadPoolExecutor(max_workers=args.clients) as pool:
             list(pool.map(safe, range(args.n)))
         wall = time.perf_counter() - started
-        cpu = {"server": cpu_seconds(server), "worker": cpu_seconds(worker)}
+        cpu = {name: cpu_seconds(p) - at_start[name] for name, p in (("server", server), ("worker", worker))}
     finally:
-        for process in (server, worker):
+        for process in children:
             os.killpg(process.pid, signal.SIGTERM)
-        for process in (server, worker):
+        for process in children:
             try:
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
@@ -258,7 +320,9 @@ def main() -> None:
         property_address__endswith="Benchmark Way, Portland, ME", buyer=w["buyer"], status="settled"
     ).count()
     cuts = statistics.quantiles(latencies, n=100) if len(latencies) >= 2 else [0.0] * 99
-    print(f"backend                : {backend}")
+    print(f"backend                : {backend}" + (f", DB_POOL={os.environ['DB_POOL']}" if postgres else ""))
+    mode = f"poll every {args.poll_interval} s" if args.poll_interval else "long-poll (wait_for_change=20)"
+    print(f"waiting for a state    : {mode}")
     print(
         f"transactions requested : {args.n} ({args.clients} concurrent clients, "
         f"API server x{args.web_workers}, 1 worker x{args.worker_concurrency})"
@@ -271,12 +335,26 @@ def main() -> None:
     print(f"ledger invariants      : {'ok' if invariants_check().ok else 'BROKEN'}")
     if settled and any(cpu.values()):
         per = {name: seconds / settled * 1000 for name, seconds in cpu.items()}
-        print(f"CPU per transaction    : server {per['server']:.0f} ms, worker {per['worker']:.0f} ms "
+        print(f"CPU per transaction    : (after start-up) server {per['server']:.0f} ms, worker {per['worker']:.0f} ms "
               f"(load average at the end {os.getloadavg()[0]:.1f})")  # fmt: skip
-    print("per route (calls, p50 / p99 ms):")
-    for route, values in sorted(by_route.items(), key=lambda item: -max(item[1])):
-        route_cuts = statistics.quantiles(values, n=100) if len(values) >= 2 else [values[0]] * 99
-        print(f"  {route:<48} {len(values):>6}  {route_cuts[49] * 1000:>6.0f} / {route_cuts[98] * 1000:>6.0f}")
+    if waits:
+        per_deal = len(waits) / max(settled, 1)
+        print(f"long-polls             : {len(waits)}, {per_deal:.1f} per transaction (not in the latencies)")
+
+    def pct(values: list[float]) -> tuple[float, float]:
+        cut = statistics.quantiles(values, n=100) if len(values) >= 2 else [values[0]] * 99
+        return cut[49], cut[98]
+
+    print("per route: calls, client p50 / p99 ms | in the server: app p50 / p99 ms, CPU p50 / mean ms")
+    for route in sorted({*by_route, *inside}, key=lambda r: -max(by_route.get(r, [0.0]))):
+        client = pct(by_route[route]) if route in by_route else (0.0, 0.0)
+        app = pct([a for a, _ in inside[route]]) if route in inside else (0.0, 0.0)
+        cpus = [c for _, c in inside.get(route, [(0.0, 0.0)])]
+        print(
+            f"  {route:<60} {len(by_route.get(route, inside.get(route, []))):>5}  {client[0] * 1000:>6.0f} / "
+            f"{client[1] * 1000:>6.0f} | {app[0]:>6.0f} / {app[1]:>6.0f}, {pct(cpus)[0]:>5.0f} / "
+            f"{statistics.fmean(cpus):>5.0f}"
+        )
     for failure in failures[:5]:
         print("  failure:", failure)
 

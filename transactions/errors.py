@@ -29,6 +29,7 @@ ERROR_CODES: tuple[ErrorCode, ...] = (
     ErrorCode("invalid_currency", 422, "a currency the platform does not support"),
     ErrorCode("invalid_deposit_kind", 422, "a deposit kind other than earnest money, loan funds or closing funds"),
     ErrorCode("invalid_filter", 422, "dates are YYYY-MM-DD"),
+    ErrorCode("invalid_wait", 422, "wait_for_change is a number of seconds from 0 to the documented maximum"),
     ErrorCode("invalid_parties", 422, "the buyer and the seller must be different parties"),
     ErrorCode(
         "invalid_party",

@@ -67,7 +67,22 @@ STATE_CACHE_TTL = 300
 
 def escrow_state_cached(*, transaction_id: int, render: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     """The rendered state of one transaction, from the cache when it is warm."""
-    return readcache.cached(space=STATE_CACHE_SPACE, key=str(transaction_id), ttl=STATE_CACHE_TTL, load=render)
+    return escrow_state_cached_versioned(transaction_id=transaction_id, render=render)[0]
+
+
+def escrow_state_cached_versioned(
+    *, transaction_id: int, render: Callable[[], dict[str, Any]]
+) -> tuple[dict[str, Any], str | None]:
+    """`escrow_state_cached` and the version of that state (None when the cache is not in use:
+    then there is nothing a later read could be compared with)."""
+    return readcache.cached_versioned(
+        space=STATE_CACHE_SPACE, key=str(transaction_id), ttl=STATE_CACHE_TTL, load=render
+    )
+
+
+def escrow_state_wait(*, transaction_id: int, seen: str, timeout: float) -> bool:
+    """Wait up to `timeout` s for a committed write to the transaction (True) or not (False)."""
+    return readcache.wait_for_change(space=STATE_CACHE_SPACE, key=str(transaction_id), seen=seen, timeout=timeout)
 
 
 def escrow_state_invalidate(*, transaction_id: int) -> None:

@@ -1,4 +1,4 @@
-"""Lifecycle of an escrow transaction, top to bottom in one file (diagram: docs/escrow-states.dot).
+"""Lifecycle of an escrow transaction, top to bottom in one file (diagram: docs/states/escrow_transaction.dot).
 
     draft -> awaiting_earnest_money -> funded -> verifying -> clear_to_close -> settling -> settled
                                                    ^   |
@@ -123,7 +123,12 @@ class EscrowTransitions:
         """The escrow officer resolved the dispute by release, refund or split."""
         self.settled_at = timezone.now()
 
-    @transition(field="status", source=EscrowStatus.DISPUTED, target=RETURN_VALUE(*DISPUTABLE))
+    @transition(
+        field="status",
+        source=EscrowStatus.DISPUTED,
+        target=RETURN_VALUE(*DISPUTABLE),
+        custom={"diagram": "back to previous"},
+    )
     def dismiss_dispute(self) -> str:
         """The dispute is withdrawn: the transaction resumes where it was."""
         previous = self.status_before_dispute

@@ -10,12 +10,8 @@ from escrow_project.common import readcache
 from escrow_project.common.errors import NotFoundError, PermissionDeniedError, UnprocessableError
 from identity.models import Membership, Organization, Role
 from identity.selectors import organization_ids_for_user, user_is_operator
-from verifications.models import AgentProfile, VerificationReport, VerificationTask, VerificationWorkflow
+from verifications.models import AgentProfile, VerificationReport, VerificationTask
 from verifications.states import OPEN_TASK_STATUSES, TaskStatus
-
-
-def workflow_get(*, workflow_id: int) -> VerificationWorkflow:
-    return VerificationWorkflow.objects.get(pk=workflow_id)
 
 
 def workflow_tasks(*, workflow_id: int) -> QuerySet[VerificationTask]:

@@ -1,8 +1,7 @@
-"""Audit API: read-only; generic over subject types, and reusable with a fixed subject type.
+"""Audit API: read-only and generic over subject types (`audit/<subject_type>/<subject_id>/...`).
 
-Upper apps add thin routes of their own, e.g.
-`SubjectEventsView.as_view(subject_type="escrow_transaction")` at
-`escrow/transactions/<subject_id>/audit-trail`.
+Upper apps that show a case's trail in their own shape (transactions' `audit-trail/`, endorsements'
+employer trail) call audit.selectors directly; these views are not mounted a second time.
 """
 
 from __future__ import annotations
@@ -24,14 +23,12 @@ from audit.models import AuditEvent
 
 
 class SubjectMixin:
-    """Takes `subject_type` from the URL, or from `as_view(subject_type=...)`."""
+    """Takes the subject type and id from the URL."""
 
-    subject_type: str | None = None
     kwargs: dict[str, Any]
 
     def get_subject(self) -> tuple[str, str]:
-        subject_type = self.subject_type or self.kwargs["subject_type"]
-        return subject_type, str(self.kwargs["subject_id"])
+        return str(self.kwargs["subject_type"]), str(self.kwargs["subject_id"])
 
 
 @extend_schema(

@@ -14,7 +14,6 @@ from typing import Any
 
 import structlog
 from django.db import transaction
-from django.utils import timezone
 from prometheus_client import Counter, Gauge
 
 from audit import chain
@@ -128,9 +127,7 @@ def anchor_send(*, anchor_id: int) -> Anchor:
     with transaction.atomic():
         anchor = Anchor.objects.select_for_update().get(pk=anchor_id)
         if anchor.status == AnchorStatus.PENDING:
-            anchor.status = AnchorStatus.SENT
-            anchor.sent_at = timezone.now()
-            anchor.attempts += 1
+            anchor.mark_sent()
             anchor.save(update_fields=["status", "sent_at", "attempts"])
             ANCHORS.labels(status="sent").inc()
     logger.info("audit.anchor_sent", anchor_id=anchor_id, tx_hash=anchor.tx_hash, nonce=anchor.nonce)
@@ -167,19 +164,14 @@ def anchor_confirm(*, anchor_id: int) -> Anchor:
         if anchor.status != AnchorStatus.SENT:
             return anchor
         if receipt["status"] != 1:
-            anchor.status = AnchorStatus.FAILED
-            anchor.last_error = "the anchor transaction reverted"
+            anchor.fail("the anchor transaction reverted")
             anchor.save(update_fields=["status", "last_error"])
             ANCHORS.labels(status="failed").inc()
             logger.error("audit.anchor_reverted", anchor_id=anchor_id, tx_hash=anchor.tx_hash)
             return anchor
         if latest - receipt["blockNumber"] + 1 < anchor.confirmations_required:
             return anchor
-        anchor.status = AnchorStatus.CONFIRMED
-        anchor.block_number = receipt["blockNumber"]
-        anchor.block_hash = chain.hex0x(receipt["blockHash"])
-        anchor.confirmed_at = timezone.now()
-        anchor.last_error = ""
+        anchor.confirm(block_number=receipt["blockNumber"], block_hash=chain.hex0x(receipt["blockHash"]))
         anchor.save(update_fields=["status", "block_number", "block_hash", "confirmed_at", "last_error"])
     ANCHORS.labels(status="confirmed").inc()
     ANCHORED_SIZE.set(anchor.tree_head.tree_size)
@@ -191,8 +183,7 @@ def anchor_fail(*, anchor_id: int, reason: str) -> Anchor:
     """Mark an anchor failed for good (a revert or a refused transaction), for operators to see."""
     with transaction.atomic():
         anchor = Anchor.objects.select_for_update().get(pk=anchor_id)
-        anchor.status = AnchorStatus.FAILED
-        anchor.last_error = reason[:2000]
+        anchor.fail(reason)
         anchor.save(update_fields=["status", "last_error"])
     ANCHORS.labels(status="failed").inc()
     return anchor

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import time
+from urllib.parse import urlsplit
 
 import requests
 import structlog
+from django.conf import settings
 
 from endorsements import metrics
 from endorsements.gateway.base import GatewayItem, GatewayResult, InsurerGateway, exchange_record
 from endorsements.models import InsurerProfile
+from escrow_project.common import egress
 
 logger = structlog.get_logger(__name__)
 
@@ -38,6 +41,18 @@ def _item_errors(text: str) -> tuple[str, dict[str, str]]:
     return str(body.get("error", "")), items
 
 
+def _post(url: str, *, body: bytes, headers: dict[str, str]) -> requests.Response:
+    """POST to the insurer through the SSRF-safe egress (escrow_project.common.egress): the host is
+    resolved once, refused unless public (ENDORSEMENTS_GATEWAY_ALLOW_PRIVATE allows a sandbox on
+    this machine) and the connection pinned to the checked address; redirects are not followed."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    allow_private = settings.ENDORSEMENTS_GATEWAY_ALLOW_PRIVATE
+    address = egress.checked_address(parts.hostname or "", port, allow_private=allow_private)
+    with egress.pinned_session(pinned_address=address, allow_private=allow_private) as session:
+        return session.post(url, data=body, headers=headers, timeout=TIMEOUT, allow_redirects=False)
+
+
 class RestGateway(InsurerGateway):
     protocol = "rest"
 
@@ -62,10 +77,14 @@ class RestGateway(InsurerGateway):
         status: int | None = None
         text = ""
         error = ""
+        refused = False
         try:
-            response = requests.post(url, data=body.encode(), headers=headers, timeout=TIMEOUT)
+            response = _post(url, body=body.encode(), headers=headers)
             status, text = response.status_code, response.text[:100_000]
-        except requests.RequestException as exc:
+        except egress.EgressRefused as exc:
+            # A base URL that resolves into our own network is a configuration error, not an outage.
+            refused, error = True, f"the insurer's host is not a public address: {exc}"[:2000]
+        except (requests.RequestException, egress.EgressUnresolvable) as exc:
             error = f"{type(exc).__name__}: {exc}"[:2000]
         exchange_record(
             insurer_id=self.profile.insurer_id,
@@ -79,6 +98,9 @@ class RestGateway(InsurerGateway):
             response_body=text,
             error=error,
         )
+        if refused:
+            metrics.GATEWAY_CALLS.labels(protocol=self.protocol, result="refused").inc()
+            return GatewayResult(accepted=False, transient=False, error=error)
         if status is None:
             metrics.GATEWAY_CALLS.labels(protocol=self.protocol, result="unreachable").inc()
             return GatewayResult(accepted=False, transient=True, error=error)

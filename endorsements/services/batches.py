@@ -281,12 +281,10 @@ def _chunk_commit(*, batch_id: int, chunk: list[tuple[int, Any]]) -> bool:
 @transaction.atomic
 def _batch_finish(*, batch_id: int, error: str) -> None:
     batch = Batch.objects.select_for_update(no_key=True).select_related("employer").get(pk=batch_id)
-    if batch.status in (Batch.Status.COMPLETED, Batch.Status.FAILED):
-        return
+    if batch.status not in (Batch.Status.QUEUED, Batch.Status.PROCESSING):
+        return  # finished already, or held / rejected by a review meanwhile: that outcome stands
     # A file that breaks half-way keeps the rows committed before the break (never lost).
-    batch.status = Batch.Status.FAILED if error else Batch.Status.COMPLETED
-    batch.error = error
-    batch.finished_at = timezone.now()
+    batch.finish(error)
     warning = ""
     if not error and not batch.rows_processed:
         warning = NO_ROWS_WARNING

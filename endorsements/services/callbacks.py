@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import hashlib
-import hmac
-import time
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, cast
@@ -28,10 +25,12 @@ from endorsements.models import (
 )
 from endorsements.premium import current_run
 from endorsements.services.funding import ea_drain, ea_lock
+from endorsements.services.persist import requests_save
 from endorsements.states import RequestState
 from escrow_project.common.bulk import rows_insert, rows_update
 from escrow_project.common.errors import DomainError, UnprocessableError
-from escrow_project.common.input_guard import signatures_in, unix_timestamp_or_none
+from escrow_project.common.inbound_signatures import signature_hex, signature_matches, timestamp_fresh
+from escrow_project.common.input_guard import unix_timestamp_or_none
 from identity.models import Organization
 from ledger.types import HoldPostOp, HoldVoidOp, TransferOp
 
@@ -50,30 +49,22 @@ class SignatureError(DomainError):
 
 def sign(secret: str, timestamp: str, raw_body: bytes) -> str:
     """HMAC-SHA256 over `<timestamp>.<raw body>`, hex: what insurers (and our sandbox) send."""
-    return hmac.new(secret.encode(), timestamp.encode() + b"." + raw_body, hashlib.sha256).hexdigest()
+    return signature_hex(secret, timestamp, raw_body)
 
 
 def signature_verify(*, insurer: Organization, raw_body: bytes, timestamp: str, signature_header: str) -> None:
     """Accept a callback signed by any active secret of the insurer, inside the time tolerance."""
-    # Unauthenticated input: parsed defensively (ASCII digits, bounded length) before any use.
-    unix_time = unix_timestamp_or_none(timestamp)
-    if unix_time is None:
+    if unix_timestamp_or_none(timestamp) is None:
         raise SignatureError("The X-Insurer-Timestamp header is missing or not a Unix time.", code="missing_timestamp")
-    skew = abs(time.time() - unix_time)
-    if skew > settings.ENDORSEMENTS_CALLBACK_TOLERANCE_SECONDS:
+    if not timestamp_fresh(timestamp, tolerance_seconds=settings.ENDORSEMENTS_CALLBACK_TOLERANCE_SECONDS):
         raise SignatureError("The callback timestamp is outside the accepted window.", code="stale_timestamp")
-    timestamp = timestamp.strip()
     # Several signatures may be sent during a rotation ("v1=<hex>,v1=<hex>"); non-hex ones are ignored.
-    offered = signatures_in(signature_header, scheme="v1")
-    if not offered:
-        raise SignatureError("The X-Insurer-Signature header is missing.", code="missing_signature")
     secrets_ = InsurerCallbackSecret.objects.filter(insurer=insurer, is_active=True).values_list("secret", flat=True)
-    matched = False
-    for secret in secrets_:
-        expected = sign(secret, timestamp, raw_body)
-        for candidate in offered:
-            # Keep comparing after a match: the time taken must not depend on which one matched.
-            matched |= hmac.compare_digest(expected, candidate)
+    matched = signature_matches(
+        secrets=secrets_, timestamp=timestamp, raw_body=raw_body, header=signature_header, scheme="v1"
+    )
+    if matched is None:
+        raise SignatureError("The X-Insurer-Signature header is missing.", code="missing_signature")
     if not matched:
         metrics.CALLBACKS.labels(outcome="bad_signature").inc()
         raise SignatureError("The callback signature does not match any active secret.")
@@ -176,7 +167,7 @@ def insurer_events_apply(*, insurer: Organization, events: list[dict[str, Any]])
         )
     _apply_member_changes(effects)
     if effects.changed:
-        _persist(list(effects.changed.values()))
+        requests_save(list(effects.changed.values()), transitions=_TRANSITIONS, also=_EVENT_COLUMNS)
     # The unique constraint stays the last word: a concurrent delivery of the same ids fails here
     # and rolls back whole (the insurer retries and then sees "duplicate").
     rows_insert(InsurerEvent, records)
@@ -199,42 +190,9 @@ def insurer_events_apply(*, insurer: Organization, events: list[dict[str, Any]])
     return outcomes
 
 
-_PERSISTED = (
-    "state",
-    "sent_at",
-    "confirmed_at",
-    "activated_at",
-    "rejection_reason",
-    "settled_amount",
-    "claim_reported",
-    "insurer_reference",
-)
-
-
-def _persist(requests: list[EndorsementRequest]) -> None:
-    """Write the in-memory transitions: one UPDATE per new state; a plain one when the group shares
-    every value, else one UPDATE ... FROM UNNEST (common.bulk.rows_update)."""
-    now = timezone.now()
-    groups: dict[str, list[EndorsementRequest]] = {}
-    for request in requests:
-        groups.setdefault(request.state, []).append(request)
-    for group in groups.values():
-        shared: dict[str, Any] = {"updated_at": now}
-        varying = False
-        for name in _PERSISTED:
-            values = {getattr(r, name) for r in group}
-            if len(values) == 1:
-                shared[name] = values.pop()
-            else:
-                varying = True
-        if varying:
-            # One statement either way: a second UPDATE of the same rows in this transaction would
-            # make PostgreSQL re-check their foreign keys (FOR KEY SHARE on batch and policy rows).
-            for request in group:
-                request.updated_at = now
-            rows_update(EndorsementRequest, group, [*_PERSISTED, "updated_at"])
-        else:
-            EndorsementRequest.objects.filter(pk__in=[r.pk for r in group]).update(**shared)
+# The transitions an insurer event may make, and the non-state columns the event itself sets.
+_TRANSITIONS = ("mark_sent", "confirm", "activate", "reject")
+_EVENT_COLUMNS = ("settled_amount", "claim_reported", "insurer_reference")
 
 
 def _confirm(request: EndorsementRequest, event: dict[str, Any], effects: _Effects) -> None:
@@ -334,7 +292,7 @@ def _apply_member_changes(effects: _Effects) -> None:
     for request in effects.activated:
         member = members[request.member_id]
         if request.kind == EndorsementKind.ADDITION:
-            member.status = Member.Status.COVERED
+            member.cover()
             new_coverages.append(
                 Coverage(
                     member=member, policy_id=request.policy_id, plan=request.plan, start_date=request.effective_date
@@ -342,7 +300,7 @@ def _apply_member_changes(effects: _Effects) -> None:
             )
             continue
         if request.kind == EndorsementKind.DELETION:
-            member.status = Member.Status.REMOVED
+            member.remove()
             _coverage_cut(member.pk, last_day=request.effective_date, now=effects.now)
         else:
             member.plan = request.new_plan

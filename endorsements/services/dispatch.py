@@ -15,6 +15,7 @@ from endorsements import funds, hooks
 from endorsements.gateway import GatewayConfigError, GatewayItem, GatewayResult, gateway_for
 from endorsements.models import Dispatch, EndorsementKind, EndorsementRequest, InsurerProfile, Member
 from endorsements.services.funding import ea_drain, ea_lock
+from endorsements.services.persist import requests_save
 from endorsements.states import RequestState
 from escrow_project.common.enqueue import enqueue_on_commit
 from escrow_project.common.errors import NotFoundError
@@ -218,17 +219,14 @@ def dispatch_record_result(*, dispatch_id: int, result: GatewayResult) -> int | 
         .order_by("pk")
     )
     if result.accepted:
-        dispatch.status = Dispatch.Status.ACKNOWLEDGED
-        dispatch.last_error = ""
+        dispatch.acknowledge()
         dispatch.save()
         now = timezone.now()
         for request in requests:
             request.mark_sent()  # the FSM checks each one; the shared new values go in one UPDATE
             request.attempts = dispatch.attempts
             request.sent_at = now
-        EndorsementRequest.objects.filter(pk__in=[r.pk for r in requests]).update(
-            state=RequestState.SENT, sent_at=now, last_error="", attempts=dispatch.attempts, updated_at=now
-        )
+        requests_save(requests, transitions=("mark_sent",), also=("attempts",))
         hooks.requests_step(requests, "endorsement.sent", actor="system:dispatch")
         return None
     max_attempts = InsurerProfile.objects.get(insurer_id=dispatch.insurer_id).max_attempts
@@ -242,12 +240,12 @@ def dispatch_record_result(*, dispatch_id: int, result: GatewayResult) -> int | 
         )
         logger.warning("endorsement_dispatch_retry", dispatch=dispatch.pk, attempt=dispatch.attempts, delay=delay)
         return delay
-    dispatch.status = Dispatch.Status.DEAD_LETTER
+    dispatch.dead_letter()
     dispatch.save()
     for request in requests:
         request.attempts = dispatch.attempts
         request.dead_letter(result.error or "The insurer refused the delivery.")
-    EndorsementRequest.objects.bulk_update(requests, ["state", "last_error", "attempts"], batch_size=500)
+    requests_save(requests, transitions=("dead_letter",), also=("attempts",))
     hooks.requests_step(requests, "endorsement.dead_letter", actor="system:dispatch")
     logger.error("endorsement_dispatch_dead_letter", dispatch=dispatch.pk, attempts=dispatch.attempts)
     return None
@@ -265,8 +263,7 @@ def _record_invalid(dispatch: Dispatch, result: GatewayResult) -> None:
     named = {r.tracking_id for r in requests} & set(result.item_errors)
     failing = [r for r in requests if not named or r.tracking_id in named]
     innocent = [r.pk for r in requests if named and r.tracking_id not in named]
-    dispatch.status = Dispatch.Status.INVALID
-    dispatch.last_error = result.error[:2000]
+    dispatch.refuse(result.error)
     dispatch.save()
     if innocent:
         EndorsementRequest.objects.filter(pk__in=innocent).update(dispatch=None, updated_at=timezone.now())
@@ -288,7 +285,7 @@ def _record_invalid(dispatch: Dispatch, result: GatewayResult) -> None:
     additions = [r.member_id for r in failing if r.kind == EndorsementKind.ADDITION]
     if additions:
         Member.objects.filter(pk__in=additions, status=Member.Status.PENDING).update(status=Member.Status.NOT_COVERED)
-    EndorsementRequest.objects.bulk_update(failing, ["state", "last_error", "attempts"], batch_size=500)
+    requests_save(failing, transitions=("fail",), also=("attempts",))
     hooks.requests_step(failing, "endorsement.failed", actor="system:dispatch")
     logger.error("endorsement_dispatch_invalid", dispatch=dispatch.pk, failed=len(failing), requeued=len(innocent))
     for employer_id, currency in accounts:

@@ -13,9 +13,9 @@ from django.utils import timezone
 
 from endorsements import funds, hooks, metrics
 from endorsements.models import Direction, EndorsementAccount, EndorsementRequest, GroupPolicy
+from endorsements.services.persist import requests_save
 from endorsements.states import RequestState
 from escrow_project.common.amounts import clean_amount
-from escrow_project.common.bulk import rows_update
 from escrow_project.common.errors import DomainError, UnprocessableError
 from identity.models import Organization
 
@@ -65,7 +65,7 @@ def ea_drain(*, employer_id: int, currency: str, actor: str = "system") -> Drain
             break
         for request in credits:
             request.lock_funds()
-        _save_states(credits, ["state", "parked_at"])
+        requests_save(credits, transitions=("lock_funds",))
         hooks.requests_step(credits, "endorsement.fund_locked", actor=actor)
         result.credits += len(credits)
 
@@ -84,7 +84,7 @@ def ea_drain(*, employer_id: int, currency: str, actor: str = "system") -> Drain
         fitting, blocked, available = _fund_in_order(ea, page, available)
         if not fitting:
             break
-        _save_states(fitting, ["state", "parked_at", "hold_id"])
+        requests_save(fitting, transitions=("lock_funds",), also=("hold_id",))
         hooks.requests_step(fitting, "endorsement.fund_locked", actor=actor)
         hooks.requests_woken([r for r in fitting if r.pk in was_parked], actor=actor)
         result.locked += len(fitting)
@@ -96,7 +96,7 @@ def ea_drain(*, employer_id: int, currency: str, actor: str = "system") -> Drain
                 break
             for request in newcomers:
                 request.park()
-            _save_states(newcomers, ["state", "parked_at"])
+            requests_save(newcomers, transitions=("park",))
             hooks.requests_step(newcomers, "endorsement.on_hold_funds", actor=actor)
             result.parked += len(newcomers)
     result.available = available
@@ -210,30 +210,6 @@ def _drained(ea: EndorsementAccount, result: DrainResult, actor: str) -> None:
     if result.locked or result.parked or result.credits:
         logger.info(
             "endorsement_ea_drained", employer_id=ea.employer_id, currency=ea.currency, actor=actor, **_counts(result)
-        )
-
-
-def _save_states(requests: list[EndorsementRequest], fields: list[str]) -> None:
-    """Persist transitions already made in memory (the FSM checked each one).
-
-    The rows of one call share their new state, so one UPDATE carries it; with per-row hold ids
-    it is one UPDATE ... FROM UNNEST (escrow_project/common/bulk.py).
-    """
-    if not requests:
-        return
-    now = timezone.now()
-    first = requests[0]
-    assert all(r.state == first.state for r in requests)
-    for request in requests:
-        request.updated_at = now
-    # One statement per row set: a second UPDATE of a row in the same transaction makes PostgreSQL
-    # re-check its foreign keys (FOR KEY SHARE on the batch and policy rows), which can wait for a
-    # file intake holding those rows while it waits for a lock we hold.
-    if "hold_id" in fields:
-        rows_update(EndorsementRequest, requests, ["state", "parked_at", "updated_at", "hold_id"])
-    else:
-        EndorsementRequest.objects.filter(pk__in=[r.pk for r in requests]).update(
-            state=first.state, parked_at=first.parked_at, updated_at=now
         )
 
 

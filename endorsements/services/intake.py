@@ -423,7 +423,7 @@ def _business_rules(
             existing.plan = clean.plan
             existing.relationship = clean.relationship
             existing.employee = members.get((policy.pk, clean.employee_index)) if clean.employee_index else None
-            existing.status = Member.Status.PENDING
+            existing.add_again()
             existing.save()
         return [], existing, amount, Direction.DEBIT
 

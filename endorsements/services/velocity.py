@@ -169,8 +169,7 @@ def batch_velocity_hold(*, batch_id: int) -> bool:
             locked.velocity_cleared = True
             locked.save(update_fields=["velocity", "velocity_cleared"])
             return False
-        locked.status = Batch.Status.HELD
-        locked.hold_reason = "; ".join(verdict.reasons)
+        locked.hold("; ".join(verdict.reasons))
         locked.save(update_fields=["velocity", "status", "hold_reason"])
         hooks.batch_held(batch=locked, reason=locked.hold_reason)
     logger.warning("endorsement_batch_held", batch=str(batch.public_id), reason=locked.hold_reason)
@@ -195,11 +194,7 @@ def batch_release(*, batch_id: int, user: User, note: str = "") -> Batch:
     from endorsements.tasks import batch_process_task
 
     batch = _held(batch_id)
-    batch.status = Batch.Status.QUEUED
-    batch.velocity_cleared = True
-    batch.reviewed_by = user
-    batch.reviewed_at = timezone.now()
-    batch.review_note = note[:2000]
+    batch.release(by=user, note=note)
     batch.save(update_fields=["status", "velocity_cleared", "reviewed_by", "reviewed_at", "review_note"])
     hooks.batch_reviewed(batch=batch, decision="released", actor=f"user:{user.pk}", note=batch.review_note)
     enqueue_on_commit(batch_process_task, batch.pk)
@@ -210,11 +205,7 @@ def batch_release(*, batch_id: int, user: User, note: str = "") -> Batch:
 def batch_reject(*, batch_id: int, user: User, note: str = "") -> Batch:
     """An operator refused a held file: nothing in it is ever processed (the employer may send a corrected one)."""
     batch = _held(batch_id)
-    batch.status = Batch.Status.REJECTED
-    batch.reviewed_by = user
-    batch.reviewed_at = timezone.now()
-    batch.finished_at = batch.reviewed_at
-    batch.review_note = note[:2000]
+    batch.reject(by=user, note=note)
     batch.save(update_fields=["status", "reviewed_by", "reviewed_at", "finished_at", "review_note"])
     hooks.batch_reviewed(batch=batch, decision="rejected", actor=f"user:{user.pk}", note=batch.review_note)
     return batch

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import models
+from django_fsm import FSMFieldMixin
+
 from escrow_project.common.errors import InvalidTransitionError
 
 
@@ -33,3 +36,36 @@ def transition_run(instance: Any, name: str, *args: Any, code: str = "invalid_tr
     if refusal is not None:
         raise InvalidTransitionError(refusal, code=code)
     return getattr(instance, name)(*args, **kwargs)
+
+
+def writes(*columns: str) -> dict[str, tuple[str, ...]]:
+    """A transition's `custom=` declaring the columns (besides its state field) it changes, so a
+    bulk save path writes exactly those: `@transition(..., custom=writes("sent_at", "last_error"))`."""
+    return {"writes": columns}
+
+
+def transition_columns(model: type[Any], *names: str) -> tuple[str, ...]:
+    """The state field and every column the named transitions of `model` declare, in order, once each."""
+    columns: list[str] = []
+    for name in names:
+        meta = getattr(model, name)._django_fsm
+        field = meta.field
+        state = field if isinstance(field, str) else field.name
+        columns.append(state)
+        for found in meta.transitions.values():
+            columns.extend(found.custom.get("writes", ()))
+    return tuple(dict.fromkeys(columns))
+
+
+class ProtectedStateModel(models.Model):
+    """Base of a state-machine mixin whose FSM fields are `protected=True`: such a field refuses
+    assignment once loaded, and reloading the row from the database must still work."""
+
+    class Meta:
+        abstract = True
+
+    def refresh_from_db(self, *args: Any, **kwargs: Any) -> None:
+        for field in self._meta.fields:
+            if isinstance(field, FSMFieldMixin):
+                self.__dict__.pop(field.attname, None)
+        super().refresh_from_db(*args, **kwargs)

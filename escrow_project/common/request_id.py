@@ -13,10 +13,6 @@ REQUEST_ID_HEADER = "X-Request-ID"
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{8,128}$")
 
 
-def request_id_of(request: HttpRequest) -> str:
-    return str(request.META.get("HTTP_X_REQUEST_ID", ""))
-
-
 class RequestIdMiddleware:
     """Normalises X-Request-ID before django-structlog binds it, and echoes it in the response."""
 

@@ -52,6 +52,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "escrow_project.common.server_timing.ServerTimingMiddleware",
     "escrow_project.common.request_id.RequestIdMiddleware",
     "django_structlog.middlewares.RequestMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -142,7 +143,7 @@ CHAIN_RPC_URL = env_str("CHAIN_RPC_URL", "")
 # Rate limits count in the cache, so it must be shared by every web process: Redis when configured,
 # otherwise a table in the database (created by a common migration), never per-process memory.
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {"default": {"BACKEND": "escrow_project.common.redis_cache.SharedClientRedisCache", "LOCATION": REDIS_URL}}
 else:
     CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "common_cache"},
@@ -189,6 +190,8 @@ REST_FRAMEWORK = {
 # Addresses of the reverse proxies whose X-Forwarded-For/-Proto the web server (uvicorn, started by
 # run_platform) applies; empty = none, the socket address is the client. Never a caller's choice.
 TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", "")
+# Server-Timing (application time and CPU per request) on every response: for benchmarks.
+SERVER_TIMING = env_bool("SERVER_TIMING", False)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Escrow & Endorsements Platform API",
@@ -348,9 +351,8 @@ CONTENT_SECURITY_POLICY = env_str("CONTENT_SECURITY_POLICY", "") or (
     "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
     "frame-ancestors 'none'"
 )
-# Batch uploads (escrow_project.common.uploads): refused before anything is stored.
+# The request-size gate for file uploads (escrow_project.common.api_guard): over it a 413, unread.
 UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 5 * 1024 * 1024)
-UPLOAD_MAX_ROWS = env_int("UPLOAD_MAX_ROWS", 10_000)
 # Django keeps bigger uploads on disk in a temp file instead of memory; the limit above still applies.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 # Also the limit of every API body that is not a file upload: over it a 413 problem, before reading.

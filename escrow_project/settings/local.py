@@ -14,6 +14,8 @@ EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 # A partner trying the platform on a laptop points webhooks at a receiver on the same machine
 # (http://127.0.0.1:...): allowed here by default, never in production (docs/integration/webhooks.md).
 NOTIFICATIONS_WEBHOOK_ALLOW_INSECURE = env_bool("NOTIFICATIONS_WEBHOOK_ALLOW_INSECURE", True)
+# The sandbox insurer of the embedded default listens on this machine (ENDORSEMENTS_SANDBOX_PORT).
+ENDORSEMENTS_GATEWAY_ALLOW_PRIVATE = env_bool("ENDORSEMENTS_GATEWAY_ALLOW_PRIVATE", True)
 # Counters counted in the worker and beat show at the web process's /metrics: every process of
 # the embedded default writes its metrics here (escrow_project/common/metrics.py). Set before any
 # process imports prometheus_client, which happens after settings load.

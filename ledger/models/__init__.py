@@ -27,7 +27,7 @@ from django.db.models import F, Q
 
 from escrow_project.common.crypto.fields import EncryptedJSONField
 from escrow_project.common.money import DECIMAL_PLACES, MAX_DIGITS
-from ledger.states import HoldStatus, PayoutStatus
+from ledger.states import HoldStatus, PayoutStateMachine
 
 
 def _money(**kwargs: object) -> models.DecimalField:
@@ -193,7 +193,7 @@ class Hold(models.Model):
         return f"hold {self.amount} {self.currency} ({self.status})"
 
 
-class PayoutIntent(models.Model):
+class PayoutIntent(PayoutStateMachine):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     idempotency_key = models.CharField(max_length=255, unique=True)
     fingerprint = models.CharField(max_length=64)
@@ -206,7 +206,6 @@ class PayoutIntent(models.Model):
     currency = models.CharField(max_length=3)
     beneficiary = EncryptedJSONField()
     metadata = models.JSONField(default=dict, blank=True)
-    status = models.CharField(max_length=16, choices=PayoutStatus.choices, default=PayoutStatus.REQUESTED)
     attempt = models.PositiveIntegerField(default=1)
     retry_of = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT, related_name="retried_by")
     request_entry = models.OneToOneField(JournalEntry, on_delete=models.PROTECT, related_name="payout_requested")

@@ -84,7 +84,3 @@ def rail_get(name: str) -> Rail:
         return _RAILS[name]
     except KeyError as exc:
         raise RailError(f"Unknown rail {name!r}; known: {', '.join(sorted(_RAILS))}.") from exc
-
-
-def rail_names() -> list[str]:
-    return sorted(_RAILS)

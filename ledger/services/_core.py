@@ -41,7 +41,7 @@ from ledger.errors import (
     UnbalancedEntryError,
     UnknownAccountError,
 )
-from ledger.models import JournalEntry, JournalLine
+from ledger.models import JournalEntry
 
 ZERO = Decimal(0)
 M = TypeVar("M", bound=Model)
@@ -769,7 +769,3 @@ def _failing_account(exc: IntegrityError) -> int | None:
         return None
     match = re.search(r"Failing row contains \((\d+),", getattr(diag, "message_detail", "") or "")
     return int(match.group(1)) if match else 0
-
-
-def lines_of(entry: JournalEntry) -> list[JournalLine]:
-    return list(entry.lines.order_by("id"))

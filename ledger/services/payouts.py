@@ -18,6 +18,7 @@ import structlog
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django_fsm import can_proceed
 from prometheus_client import Counter, Gauge
 
 from escrow_project.common.db import retry_lock_conflicts
@@ -30,7 +31,7 @@ from ledger.rails import RailError, rail_get
 from ledger.services._core import amount_clean, conflict, entry_post, fingerprint, key_clean
 from ledger.services.accounts import payouts_in_flight_account, rail_clearing_account
 from ledger.services.entries import _reverse, rail_check
-from ledger.states import PAYOUT_OPEN, PAYOUT_TRANSITIONS, PayoutStatus, can_transition
+from ledger.states import PAYOUT_OPEN, PAYOUT_RECORDERS, PayoutStatus
 
 logger = structlog.get_logger(__name__)
 
@@ -162,11 +163,10 @@ def payout_record_outcome(
     payout = _payout_lock(payout_id)
     if payout.status == status and status in (PayoutStatus.SUCCEEDED, PayoutStatus.FAILED, PayoutStatus.UNKNOWN):
         return payout  # the same outcome reported twice (webhook and poll): nothing more to do
-    if status not in PayoutStatus.values or not can_transition(PAYOUT_TRANSITIONS, payout.status, status):
+    record = getattr(payout, PAYOUT_RECORDERS[status]) if status in PAYOUT_RECORDERS else None
+    if record is None or not can_proceed(record):
         raise InvalidTransitionError(f"Payout {payout_id} is {payout.status}; it cannot become {status!r}.")
-    payout.status = status
-    payout.provider_reference = provider_reference or payout.provider_reference
-    payout.failure_reason = failure_reason[:500]
+    record(provider_reference=provider_reference, failure_reason=failure_reason)
     payout.save(update_fields=["status", "provider_reference", "failure_reason", "updated_at"])
     # Receivers first, entries second. Receivers append to the audit log, whose per-subject head
     # row other money transactions of the same case lock before payouts-in-flight (a verification
@@ -284,8 +284,7 @@ def _dispatch_claim(payout_id: int) -> tuple[PayoutIntent, bool]:
     stale_sent = payout.status == PayoutStatus.SENT and payout.updated_at < timezone.now() - PAYOUT_STALE_AFTER
     if payout.status not in (PayoutStatus.REQUESTED, PayoutStatus.UNKNOWN) and not stale_sent:
         return payout, False
-    payout.status = PayoutStatus.SENT
-    payout.dispatch_count += 1
+    payout.claim()
     payout.save(update_fields=["status", "dispatch_count", "updated_at"])
     return payout, True
 

@@ -26,6 +26,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from prometheus_client import Gauge
 
+from escrow_project.common.amounts import clean_amount
 from escrow_project.common.bulk import array_cursor, columns_of, unnest
 from escrow_project.common.errors import ConflictError, NotFoundError, UnprocessableError
 from escrow_project.common.four_eyes import decision_record, second_person_check
@@ -246,12 +247,9 @@ def _correction_clean(correction: dict[str, Any] | None, reason_code: str) -> di
         account = None
     if account is None:
         raise UnprocessableError("The correction names no known account.", code="correction_account_unknown")
-    try:
-        amount = Decimal(str(correction.get("amount")))
-    except ArithmeticError:
-        raise UnprocessableError("The correction amount is not a number.", code="invalid_amount") from None
-    if not amount.is_finite() or amount <= 0:
-        raise UnprocessableError("The correction amount must be positive.", code="invalid_amount")
+    # The platform's one amount parser: a string in the account's currency, positive, no more
+    # decimals than the currency has (it was `Decimal(str(...))`, which took "1e3" and 12.345 USD).
+    amount = clean_amount(correction.get("amount"), account.currency, field="correction.amount")
     direction = correction.get("direction")
     if direction not in (Side.DEBIT, Side.CREDIT):
         raise UnprocessableError("direction must be 'credit' or 'debit'.", code="invalid_side")

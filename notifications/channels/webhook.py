@@ -13,7 +13,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Q
 from django.utils import timezone
 
-from notifications import egress
+from escrow_project.common import egress
 from notifications.channels import DeliveryResult, PermanentDeliveryError, TransientDeliveryError
 from notifications.models import Notification, WebhookEndpoint, WebhookSecret
 from notifications.rendering import message_context

@@ -10,9 +10,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from escrow_project.common import egress
 from escrow_project.common.errors import DomainError, NotFoundError
 from identity.models import Organization
-from notifications import egress
 from notifications.kinds import KINDS, WEBHOOK
 from notifications.models import Notification, NotificationStatus, WebhookEndpoint, WebhookSecret
 from notifications.signing import secret_generate
@@ -28,7 +28,7 @@ def _internal_host(hostname: str, port: int) -> bool:
     """localhost by name, or a host that resolves (now) to any non-public address.
 
     A refusal here is early feedback; the guard that counts runs at every send
-    (notifications.egress), because a name may resolve elsewhere later. A name that does not
+    (escrow_project.common.egress), because a name may resolve elsewhere later. A name that does not
     resolve yet is accepted: the partner may register before publishing DNS.
     """
     name = hostname.lower().rstrip(".")

@@ -144,14 +144,3 @@ def test_the_audit_trail_is_read_only(client_for: Client, buyer: User) -> None:
     response = client_for(buyer).delete(f"/api/v1/audit/{SUBJECT}/c1/events")
     assert response.status_code == 405
     assert AuditEvent.objects.count() == 1
-
-
-@pytest.mark.urls("tests.audit.urls_fixed")
-def test_the_views_mount_with_a_fixed_subject_type(client_for: Client, buyer: User) -> None:
-    record_events("c1", 2)
-    record_events("c2", 1)
-    client = client_for(buyer)
-
-    assert [e["seq"] for e in client.get("/cases/c1/audit-trail").json()["results"]] == [1, 2]
-    assert json.loads(client.get("/cases/c1/audit-bundle").content)["subject"]["type"] == SUBJECT
-    assert client.get("/cases/c2/audit-trail").status_code == 404

@@ -167,3 +167,22 @@ def test_an_unknown_insurer_is_404(sent):
         content_type="application/json",
     )
     assert response.status_code == 404
+
+
+def test_an_answer_that_overtakes_the_delivery_bookkeeping_clears_the_delivery_error(live_world):
+    # Given a request whose first delivery timed out (the error is on the request for operators)...
+    world = live_world
+    funding.ea_topup(employer=world.employer, amount="1000.00", currency="USD", idempotency_key="t1", actor="test")
+    request = endorsement_submit(employer=world.employer, data=addition("E-1", effective=day(5), plan="DAY"), actor="t")
+    [dispatch_id] = dispatch.scheduler_tick(force=True)
+    retry = GatewayResult(accepted=False, transient=True, error="timed out after 10s")
+    assert dispatch.dispatch_record_result(dispatch_id=dispatch_id, result=retry) is not None
+    request.refresh_from_db()
+    assert (request.state, request.last_error) == (RequestState.FUND_LOCKED, "timed out after 10s")
+    # ...when the insurer confirms it before the retry's bookkeeping: it evidently has it...
+    response = post(world, {"events": [event("e1", "confirmed", request)]})
+    assert response.status_code == 200, response.content
+    # ...then it is confirmed and no longer shows the delivery error (mark_sent clears it, and it is written).
+    request.refresh_from_db()
+    assert (request.state, request.last_error) == (RequestState.CONFIRMED, "")
+    assert request.sent_at is not None

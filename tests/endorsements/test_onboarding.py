@@ -86,6 +86,7 @@ def test_a_census_creates_covered_members_with_their_start_dates_and_charges_not
     assert [e["code"] for e in refused.value.errors] == ["already_covered"]
 
 
+@pytest.mark.slow  # 10,000 rows through the real intake: about 10 s
 def test_a_census_of_10000_members_is_streamed_with_bounded_memory_and_progress(live_world, tmp_path):
     world = live_world
     lines = [f"E-{i},Person {i},1980-01-01,employee,BASIC,{STARTED}," for i in range(8000)]

@@ -3,6 +3,7 @@ way out (cancel releases its hold, retry reroutes it); operators set outbound cr
 
 from __future__ import annotations
 
+import socket
 from decimal import Decimal
 
 import pytest
@@ -113,3 +114,27 @@ def test_operators_set_the_outbound_credential_write_only_and_the_admin_refuses_
     assert refused.status_code == 200
     assert "An SFTP insurer needs the SFTP host." in refused.content.decode()
     assert InsurerProfile.objects.get(pk=profile.pk).protocol == "rest"
+
+
+def test_the_rest_gateway_refuses_an_insurer_host_in_our_own_network_without_connecting(live_world, settings):
+    # Given an insurer whose base URL points into our network (a listener here stands for an internal service)...
+    settings.ENDORSEMENTS_GATEWAY_ALLOW_PRIVATE = False
+    world = live_world
+    internal = socket.socket()
+    internal.bind(("127.0.0.1", 0))
+    internal.listen(1)
+    internal.settimeout(0.5)
+    InsurerProfile.objects.filter(pk=world.profile.pk).update(base_url=f"http://127.0.0.1:{internal.getsockname()[1]}/")
+    funding.ea_topup(employer=world.employer, amount="400.00", currency="USD", idempotency_key="t1", actor="t")
+    request = endorsement_submit(employer=world.employer, data=addition("E-1", effective=day(5), plan="DAY"), actor="t")
+
+    # ...when the window sends...
+    sent = send_window()
+
+    # ...then nothing connects, and the delivery stops for an operator (no retries against it).
+    with internal, pytest.raises(TimeoutError):
+        internal.accept()
+    assert sent.status == Dispatch.Status.DEAD_LETTER
+    assert sent.attempts == 1
+    assert "not a public address" in sent.last_error
+    assert EndorsementRequest.objects.get(pk=request.pk).state == RequestState.DEAD_LETTER

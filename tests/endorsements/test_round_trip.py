@@ -25,6 +25,7 @@ from endorsements.models import (
 )
 from endorsements.services import dispatch, funding
 from endorsements.states import RequestState
+from tests import redis_keys
 from tests.conftest import requires_postgres
 from tests.endorsements.conftest import LIVE_TERM, SECRET, day, make_world
 
@@ -80,9 +81,7 @@ def sandbox(live_server) -> Iterator[str]:
 
 @pytest.fixture
 def worker() -> Iterator[None]:
-    import redis
-
-    redis.Redis.from_url(settings.REDIS_URL).flushdb()  # my own Redis db: no stale tasks from earlier runs
+    redis_keys.forget_mine()  # my own Redis keys: no stale tasks from earlier runs
     db = settings.DATABASES["default"]
     env = {
         **os.environ,

@@ -57,6 +57,7 @@ def quiet_insurer() -> Iterator[tuple[str, State]]:
     )
 
 
+@pytest.mark.slow  # a SOAP responder process and a real window: about 10 s
 @pytest.mark.django_db(transaction=True)
 def test_a_mixed_window_round_trips_over_soap(soap_insurer):
     wsdl, _state = soap_insurer

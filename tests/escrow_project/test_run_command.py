@@ -30,7 +30,15 @@ def test_make_run_serves_health_and_keeps_worker_and_beat_running(tmp_path):
         for key, value in os.environ.items()
         if key not in {"DJANGO_SETTINGS_MODULE", "DATABASE_URL", "REDIS_URL", "CHAIN_RPC_URL"}
     }
-    env.update({"VAR_DIR": str(tmp_path / "var"), "VENV": sys.prefix, "PORT": str(port)})
+    # The sandbox insurer's fixed default port may be taken by another checkout's platform.
+    env.update(
+        {
+            "VAR_DIR": str(tmp_path / "var"),
+            "VENV": sys.prefix,
+            "PORT": str(port),
+            "ENDORSEMENTS_SANDBOX_PORT": str(_free_port()),
+        }
+    )
     log = (tmp_path / "run.log").open("w+")
     process = subprocess.Popen(
         ["make", "--no-print-directory", "run"],

@@ -15,6 +15,7 @@ from django.core.management import call_command
 from rest_framework.test import APIRequestFactory
 
 from escrow_project.common.throttling import IPRateThrottle
+from tests import redis_keys
 from tests.conftest import bearer_for
 from tests.factories import member
 
@@ -26,7 +27,10 @@ requires_redis = pytest.mark.skipif(
 def _rates(settings: Any, *, client: str, ip: str, sign_in: str = "100000/hour") -> None:
     rates = {"client": client, "ip": ip, "sign_in": sign_in}
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
-    cache.clear()
+    if settings.REDIS_KEY_PREFIX and settings.CACHES["default"]["BACKEND"].endswith("RedisCache"):
+        redis_keys.forget_mine()  # cache.clear() is FLUSHDB: it would wipe the other xdist workers' counts
+    else:
+        cache.clear()
 
 
 def _hammer(threads: int, per_thread: int, send: Any) -> list[requests.Response]:

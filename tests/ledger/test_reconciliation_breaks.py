@@ -129,6 +129,23 @@ def test_only_a_correction_or_write_off_moves_money_and_a_note_is_required(open_
     assert ReconciliationBreak.objects.get(pk=brk.pk).status == BreakStatus.OPEN
 
 
+@pytest.mark.parametrize(
+    ("amount", "reason"),
+    [("1e3", "invalid_format"), ("0.025", "too_many_decimals"), (0.02, "not_a_string"), ("0", "zero")],
+)
+def test_a_correction_amount_goes_through_the_one_amount_parser(open_wallet, amount, reason):
+    wallet = open_wallet("100.00")
+    [brk] = _run().breaks.all()
+    correction = {"account": str(wallet.public_id), "amount": amount, "direction": "debit"}
+    with pytest.raises(UnprocessableError) as refused:
+        services.break_resolve(
+            break_id=brk.pk, actor="u", reason_code="corrected_internally", note="x", correction=correction
+        )
+    assert (refused.value.code, refused.value.errors[0]["code"]) == ("invalid_amount", reason)
+    assert ReconciliationBreak.objects.get(pk=brk.pk).status == BreakStatus.OPEN
+    assert selectors.account_balance(account_id=wallet.pk).balance == Decimal("100.00")
+
+
 def test_open_breaks_are_counted_by_age_bucket():
     run = _run()
     [brk] = run.breaks.all()

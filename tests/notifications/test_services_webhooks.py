@@ -346,7 +346,7 @@ def test_a_host_that_resolves_internally_at_send_time_gets_nothing(receiver, set
 @pytest.mark.django_db
 def test_the_connection_goes_to_the_address_that_was_checked(receiver, monkeypatch):
     # A name only our resolver knows: if anything looked it up again (DNS rebinding), it would fail.
-    from notifications import egress
+    from escrow_project.common import egress
 
     lookups = []
 
@@ -382,7 +382,7 @@ def test_the_connection_goes_to_the_address_that_was_checked(receiver, monkeypat
     ],
 )
 def test_the_send_time_check_refuses_any_non_public_answer(monkeypatch, addresses, refused):
-    from notifications import egress
+    from escrow_project.common import egress
 
     monkeypatch.setattr(egress, "resolve", lambda host, port: addresses)
     if refused:
@@ -396,7 +396,7 @@ def test_a_connection_that_lands_on_an_internal_address_is_dropped_before_sendin
     # Second line of defence: whatever chose the address, the connected peer itself is checked.
     import requests
 
-    from notifications import egress
+    from escrow_project.common import egress
 
     with (
         pytest.raises(requests.ConnectionError, match="non-public"),
@@ -486,7 +486,7 @@ def test_https_through_the_pinned_address_still_verifies_the_certificate_for_the
 
     import requests
 
-    from notifications import egress
+    from escrow_project.common import egress
 
     cert, key = _self_signed(tmp_path, "partner-tls.test")
     seen_sni = []

@@ -35,6 +35,7 @@ from notifications.models import Notification, NotificationStatus
 from notifications.services import notification_enqueue, webhook_endpoint_register
 from notifications.tasks import deliver_notification, sweep_outbox
 from notifications.types import Recipient
+from tests import redis_keys
 from tests.conftest import requires_postgres
 from tests.factories import OrganizationFactory
 
@@ -75,10 +76,10 @@ def broker():
         pytest.skip("needs Redis (REDIS_URL): the worker and the test meet on the real broker")
     client = redis.Redis.from_url(settings.REDIS_URL)
     celery_app.control.purge()  # messages other tests queued for rows that no longer exist
-    client.delete("unacked", "unacked_index")
+    client.delete(redis_keys.key("unacked"), redis_keys.key("unacked_index"))
     yield client
     celery_app.control.purge()
-    client.delete("unacked", "unacked_index")
+    client.delete(redis_keys.key("unacked"), redis_keys.key("unacked_index"))
 
 
 @requires_postgres

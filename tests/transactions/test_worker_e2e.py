@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import connection
 
 from escrow_project.celery import app as celery_app
+from tests import redis_keys
 from tests.conftest import requires_postgres
 from tests.transactions.factories import World, close_funds, make_escrow, make_world
 from transactions import services
@@ -42,7 +43,7 @@ def worker(tmp_path: Path) -> Iterator[Path]:
         pytest.skip("needs Redis (REDIS_URL): the worker and the test meet on the real broker")
     client = redis.Redis.from_url(settings.REDIS_URL)
     celery_app.control.purge()  # messages earlier tests queued for rows that no longer exist
-    client.delete("unacked", "unacked_index")
+    client.delete(redis_keys.key("unacked"), redis_keys.key("unacked_index"))
     db = connection.settings_dict
     log = tmp_path / "worker.log"
     env = {
@@ -67,7 +68,7 @@ def worker(tmp_path: Path) -> Iterator[Path]:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
         celery_app.control.purge()
-        client.delete("unacked", "unacked_index")
+        client.delete(redis_keys.key("unacked"), redis_keys.key("unacked_index"))
 
 
 def _status(txn: EscrowTransaction) -> str:

@@ -6,6 +6,7 @@ import json
 from datetime import date
 from typing import Any
 
+from django.db import connection
 from django.db.models import QuerySet
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -95,16 +96,75 @@ class TransactionListCreate(generics.ListAPIView[EscrowTransaction]):
         )
 
 
+# Long enough that a client waiting for the next state costs a request per change, not one every
+# half second; short enough for proxies' idle timeouts (usually 30-60 s) and a worker thread each.
+WAIT_FOR_CHANGE_MAX = 25
+
+
+def _wait_seconds(request: Request) -> float:
+    raw = request.query_params.get("wait_for_change")
+    if raw is None:
+        return 0.0
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= WAIT_FOR_CHANGE_MAX:  # also refuses nan and inf
+        raise UnprocessableError(
+            f"wait_for_change is a number of seconds from 0 to {WAIT_FOR_CHANGE_MAX}.", code="invalid_wait"
+        )
+    return seconds
+
+
+def _etags(request: Request) -> set[str]:
+    header = request.headers.get("If-None-Match", "")
+    return {tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()}
+
+
 class TransactionDetail(APIView):
-    @extend_schema(responses=s.TransactionSerializer)
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "wait_for_change",
+                float,
+                description=(
+                    "With If-None-Match set to the ETag of an earlier answer: wait up to this many "
+                    f"seconds (at most {WAIT_FOR_CHANGE_MAX}) for the transaction to change, then answer "
+                    "with the new state, or 304 Not Modified if nothing changed. A client waiting for a "
+                    "state makes one request per change instead of polling."
+                ),
+            ),
+            OpenApiParameter(
+                "If-None-Match",
+                str,
+                OpenApiParameter.HEADER,
+                description="ETag of an earlier answer: 304 Not Modified while the transaction is unchanged.",
+            ),
+        ],
+        responses={200: s.TransactionSerializer, 304: None},
+    )
     def get(self, request: Request, transaction_id: str) -> Response:
         pk = selectors.escrow_pk_for_party(user=request.user, public_id=transaction_id)
+        wait, seen = _wait_seconds(request), _etags(request)
+        if wait and len(seen) == 1:
+            # The wait holds no database connection (a pooled one goes back to the pool); whether
+            # the caller may still see the transaction is asked again once it has changed.
+            if not connection.in_atomic_block:
+                connection.close()
+            if selectors.escrow_state_wait(transaction_id=pk, seen=next(iter(seen)).strip('"'), timeout=wait):
+                pk = selectors.escrow_pk_for_party(user=request.user, public_id=transaction_id)
 
         def render() -> dict[str, Any]:
             txn = _detail_queryset().get(pk=pk)
             return dict(s.TransactionSerializer(txn).data)
 
-        return Response(selectors.escrow_state_cached(transaction_id=pk, render=render))
+        body, version = selectors.escrow_state_cached_versioned(transaction_id=pk, render=render)
+        if version is None:  # the cache is not in use: no version to compare, always the full answer
+            return Response(body)
+        etag = f'"{version}"'
+        if etag in seen:
+            return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
+        return Response(body, headers={"ETag": etag})
 
     @extend_schema(request=s.TransactionUpdateSerializer, responses=s.TransactionSerializer)
     def patch(self, request: Request, transaction_id: str) -> Response:

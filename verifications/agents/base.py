@@ -17,10 +17,6 @@ class TransientAgentError(Exception):
     """The agent's system is briefly unavailable; retry with backoff."""
 
 
-class TerminalAgentError(Exception):
-    """The agent cannot perform this verification; do not retry."""
-
-
 @dataclass(frozen=True)
 class ReportDecision:
     passed: bool

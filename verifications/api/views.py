@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import time
 from typing import Any
 
 from django.db import transaction
@@ -17,7 +14,8 @@ from rest_framework.views import APIView
 
 from escrow_project.common.errors import DomainError, NotFoundError, PermissionDeniedError
 from escrow_project.common.idempotency import idempotent
-from escrow_project.common.input_guard import InputRefused, json_loads_bounded, signatures_in, unix_timestamp_or_none
+from escrow_project.common.inbound_signatures import signature_hex, signature_matches, timestamp_fresh
+from escrow_project.common.input_guard import InputRefused, json_loads_bounded
 from verifications import selectors, services
 from verifications.api.serializers import (
     ReportInSerializer,
@@ -90,8 +88,7 @@ class TaskStatus(APIView):
 
 def webhook_signature(secret: str, timestamp: str, body: bytes) -> str:
     """sha256=HMAC-SHA256(secret, "<timestamp>.<raw body>") in hex: what partners compute too."""
-    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
-    return f"sha256={mac.hexdigest()}"
+    return f"sha256={signature_hex(secret, timestamp, body)}"
 
 
 class AgentWebhook(APIView):
@@ -108,14 +105,10 @@ class AgentWebhook(APIView):
         signature = request.headers.get(SIGNATURE_HEADER, "")
         secrets = [p.webhook_secret for p in AgentProfile.objects.filter(organization=organization) if p.webhook_secret]
         # Headers are parsed before anything trusts them: garbage is a refusal, never an exception.
-        unix_time = unix_timestamp_or_none(timestamp)
-        if unix_time is None or abs(time.time() - unix_time) > WEBHOOK_TOLERANCE_SECONDS:
+        if not timestamp_fresh(timestamp, tolerance_seconds=WEBHOOK_TOLERANCE_SECONDS):
             raise PermissionDeniedError("The webhook timestamp is missing or too old.", code="webhook_stale")
-        offered = [f"sha256={hex_}" for hex_ in signatures_in(signature, scheme="sha256")]
-        if not any(
-            hmac.compare_digest(webhook_signature(s, timestamp.strip(), body), candidate)
-            for s in secrets
-            for candidate in offered
+        if not signature_matches(
+            secrets=secrets, timestamp=timestamp, raw_body=body, header=signature, scheme="sha256"
         ):
             raise PermissionDeniedError("The webhook signature does not verify.", code="webhook_signature_invalid")
         try:
