@@ -1,5 +1,7 @@
 """Settings of the notifications app (environment-driven)."""
 
+from typing import Any
+
 from escrow_project.settings.env import env_bool, env_int, env_str
 
 # Delivery: retries wait 5 s, then twice as long after each attempt, up to an hour. E-mail and SMS
@@ -40,19 +42,24 @@ NOTIFICATIONS_UNSUBSCRIBE_MAX_AGE_DAYS = env_int("NOTIFICATIONS_UNSUBSCRIBE_MAX_
 CHANNEL_LAYER_SOCKET_TIMEOUT_SECONDS = 20
 
 
-def channel_layers(redis_url: str) -> dict[str, object]:
+def channel_layers(redis_url: str, *, prefix: str = "asgi") -> dict[str, dict[str, Any]]:
     """CHANNEL_LAYERS on one Redis (a redis:// or unix:// URL): groups shared by every process."""
     host = {
         "address": redis_url,
         "socket_timeout": CHANNEL_LAYER_SOCKET_TIMEOUT_SECONDS,
         "socket_connect_timeout": 5,
     }
-    return {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [host]}}}
+    return {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [host], "prefix": prefix},
+        }
+    }
 
 
 # Django Channels: Redis when REDIS_URL is set (several processes share groups), in-memory otherwise
 # (one process only; local.py finds a running platform's bundled Redis).
 _REDIS_URL = env_str("REDIS_URL", "")
-CHANNEL_LAYERS = (
+CHANNEL_LAYERS: dict[str, dict[str, Any]] = (
     channel_layers(_REDIS_URL) if _REDIS_URL else {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 )
