@@ -74,7 +74,8 @@ def platform(var_dir: Path) -> Iterator[dict[str, str]]:
     assert spec.ready is not None
     spec.ready()
     env = {
-        **os.environ,
+        # This Redis is the test's alone: no per-xdist-worker key prefix (a plain manage.py has none).
+        **{k: v for k, v in os.environ.items() if k != "PYTEST_XDIST_WORKER"},
         "DJANGO_SETTINGS_MODULE": "escrow_project.settings.test",
         "DATABASE_URL": _database_url(),
         "REDIS_URL": redis_url,  # what run_platform hands its children on the embedded default
@@ -167,7 +168,7 @@ def test_a_workers_live_notification_reaches_a_page_left_idle_in_the_web_process
 
 def test_a_command_started_beside_the_platform_without_redis_url_reaches_open_pages(platform):
     ops = operator()
-    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL", "PYTEST_XDIST_WORKER")}
     # `manage.py shell` on a laptop: the embedded default's settings, no REDIS_URL, the same var/.
     env.update({"DJANGO_SETTINGS_MODULE": "escrow_project.settings.local", "VAR_DIR": platform["var_dir"]})
     push = (
