@@ -440,6 +440,7 @@ def topup_sandbox_pay(request: HttpRequest, employer_id: uuid.UUID, payment_id: 
 @login_required(login_url=LOGIN_URL)
 def notification_settings(request: HttpRequest, employer_id: uuid.UUID) -> HttpResponse:
     """The signed-in person's own choices: which messages, by which channel."""
+    from notifications.kinds import kind_essential
     from notifications.services import preference_resolve, preference_set
 
     employer = _employer(request, employer_id)
@@ -447,6 +448,8 @@ def notification_settings(request: HttpRequest, employer_id: uuid.UUID) -> HttpR
     if request.method == "POST":
         for kind, _ in NOTIFICATION_KINDS:
             for channel, _ in NOTIFICATION_CHANNELS:
+                if kind_essential(kind, channel):
+                    continue  # always sent (money, security, failures needing action): never turned off
                 preference_set(
                     user_id=user_id, kind=kind, channel=channel, enabled=request.POST.get(f"{kind}:{channel}") == "on"
                 )
@@ -461,6 +464,7 @@ def notification_settings(request: HttpRequest, employer_id: uuid.UUID) -> HttpR
                     "name": f"{kind}:{channel}",
                     "label": label,
                     "on": preference_resolve(kind=kind, channel=channel, user_id=user_id, organization_id=None).enabled,
+                    "locked": kind_essential(kind, channel),
                 }
                 for channel, label in NOTIFICATION_CHANNELS
             ],

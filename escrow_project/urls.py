@@ -67,6 +67,7 @@ urlpatterns = [
     path("escrow/", include("transactions.urls")),
     path("employer/", include("endorsements.urls")),
     path("verifier/", include("verifications.urls")),
+    path("notifications/", include("notifications.urls")),
     path("metrics", metrics.metrics, name="prometheus-django-metrics"),
 ]
 if settings.API_DOCS_ENABLED:

@@ -12,6 +12,11 @@ ERROR_CODES: tuple[ErrorCode, ...] = (
     ErrorCode(
         "notification_context_missing", 400, "the notification's template needs context variables that were not given"
     ),
+    ErrorCode(
+        "notification_kind_essential",
+        400,
+        "an essential notification kind (money, disputes, security, failures needing action) cannot be turned off",
+    ),
     ErrorCode("notification_kind_unknown", 400, "a notification kind that does not exist"),
     ErrorCode("notification_not_retryable", 409, "only failed or sent notifications can be sent again"),
     ErrorCode("notification_template_missing", 400, "the notification kind has no template for that channel"),
@@ -20,6 +25,8 @@ ERROR_CODES: tuple[ErrorCode, ...] = (
     ErrorCode("preference_digest_channel", 400, "only e-mail can be collected into a digest"),
     ErrorCode("preference_owner", 400, "A preference belongs to exactly one user or one organization"),
     ErrorCode("recipient_not_found", 404, "the user to notify does not exist"),
+    ErrorCode("unsubscribe_link_expired", 400, "the one-click unsubscribe link is too old; use the preferences page"),
+    ErrorCode("unsubscribe_link_invalid", 400, "the one-click unsubscribe link is forged, altered or for no account"),
     ErrorCode("unknown", None, "a notification kind that does not exist; the message lists the known kinds"),
     ErrorCode(
         "webhook_endpoint_limit", 409, "the organization already has the maximum number of active webhook endpoints"

@@ -122,3 +122,37 @@ def webhook_delivery_get_for_manager(*, user: Any, public_id: Any) -> Notificati
     if row is None:
         raise NotFoundError("No such webhook delivery.")
     return row
+
+
+# How the preferences page names the channels a person receives.
+PERSON_CHANNEL_LABELS = {"email": "E-mail", "sms": "Text message", "live": "On screen"}
+# Kinds only operators receive (escalations to the on-call rota).
+_OPERATOR_KINDS = frozenset({"reconciliation_breaks_found"})
+
+
+def preference_matrix_for_user(*, user: Any) -> list[dict[str, Any]]:
+    """Each kind the user can receive, by each channel it comes by: on or off as it resolves now, and
+    for an essential kind why it cannot be turned off. What the preferences page shows and saves."""
+    from notifications.kinds import KINDS
+    from notifications.services.preferences import preferences_of_user
+
+    operator = user_is_operator(user)
+    resolve = preferences_of_user(user_id=user.pk)
+    rows = []
+    for spec in KINDS.values():
+        if not spec.person_channels or (spec.name in _OPERATOR_KINDS and not operator):
+            continue
+        cells = []
+        for channel in spec.person_channels:
+            choice = resolve(spec.name, channel)
+            cells.append(
+                {
+                    "name": f"{spec.name}:{channel}",
+                    "channel": channel,
+                    "label": PERSON_CHANNEL_LABELS[channel],
+                    "on": choice.enabled,
+                    "locked": bool(spec.essential),
+                }
+            )
+        rows.append({"kind": spec.name, "description": spec.description, "essential": spec.essential, "cells": cells})
+    return rows

@@ -7,6 +7,7 @@ class TransactionsConfig(AppConfig):
 
     def ready(self) -> None:
         from escrow_project.common.subject_access import register_subject_access
+        from notifications.links import register_subject_link
         from transactions import handlers  # noqa: F401 - connects the signal receivers
         from transactions.selectors import escrow_user_is_party
 
@@ -14,3 +15,4 @@ class TransactionsConfig(AppConfig):
             return escrow_user_is_party(user=user, subject_id=subject_id)
 
         register_subject_access("escrow_transaction", visible)  # audit trails and live pages alike
+        register_subject_link("escrow_transaction", lambda subject_id: f"/escrow/{subject_id}/")

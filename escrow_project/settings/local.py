@@ -3,6 +3,7 @@
 import os
 from pathlib import Path
 
+from escrow_project.settings.apps.notifications import channel_layers
 from escrow_project.settings.base import *  # noqa: F403
 from escrow_project.settings.env import env_bool
 
@@ -20,3 +21,10 @@ ENDORSEMENTS_GATEWAY_ALLOW_PRIVATE = env_bool("ENDORSEMENTS_GATEWAY_ALLOW_PRIVAT
 # process imports prometheus_client, which happens after settings load.
 os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(VAR_DIR / "prometheus"))  # noqa: F405
 Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
+# Live pages on the embedded default: run_platform hands REDIS_URL (its bundled Redis) to its
+# children. A command started beside a running platform without it (`manage.py shell`, a worker
+# started by hand) joins that Redis's channel layer too, or its changes would never reach an open
+# page: an in-memory layer is one process's alone.
+_BUNDLED_REDIS = VAR_DIR / "redis" / "redis.sock"  # noqa: F405 - run_platform.embedded_redis puts it there
+if not REDIS_URL and _BUNDLED_REDIS.is_socket():  # noqa: F405
+    CHANNEL_LAYERS = channel_layers(f"unix://{_BUNDLED_REDIS}")

@@ -1,10 +1,10 @@
 """Settings for pytest. DATABASE_URL / REDIS_URL pick PostgreSQL and Redis when CI sets them."""
 
+from escrow_project.settings.apps.notifications import channel_layers
 from escrow_project.settings.base import *  # noqa: F403
 from escrow_project.settings.base import (
     CACHES,
     CELERY_BROKER_TRANSPORT_OPTIONS,
-    CHANNEL_LAYERS,
     REDIS_URL,
     REST_FRAMEWORK,
 )
@@ -40,6 +40,4 @@ REDIS_KEY_PREFIX = f"{_worker}:" if (_worker := env_str("PYTEST_XDIST_WORKER", "
 if REDIS_URL and REDIS_KEY_PREFIX:
     CACHES = {"default": {**CACHES["default"], "KEY_PREFIX": REDIS_KEY_PREFIX}}
     CELERY_BROKER_TRANSPORT_OPTIONS = {**CELERY_BROKER_TRANSPORT_OPTIONS, "global_keyprefix": REDIS_KEY_PREFIX}
-    CHANNEL_LAYERS = {
-        "default": {**CHANNEL_LAYERS["default"], "CONFIG": {"hosts": [REDIS_URL], "prefix": f"asgi:{REDIS_KEY_PREFIX}"}}
-    }
+    CHANNEL_LAYERS = channel_layers(REDIS_URL, prefix=f"asgi:{REDIS_KEY_PREFIX}")

@@ -6,10 +6,11 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from redis.exceptions import RedisError
 
 from notifications.channels import DeliveryResult, PermanentDeliveryError, TransientDeliveryError
 from notifications.models import Notification
-from notifications.rendering import render_message
+from notifications.rendering import notification_link, render_notification
 
 
 def user_group(user_id: int) -> str:
@@ -27,7 +28,7 @@ def group_push(group: str, event: dict[str, Any]) -> None:
         raise TransientDeliveryError("no channel layer is configured (CHANNEL_LAYERS)")
     try:
         async_to_sync(layer.group_send)(group, {"type": "live.event", "event": event})
-    except OSError as exc:
+    except (OSError, RedisError) as exc:  # redis-py's ConnectionError is not an OSError
         raise TransientDeliveryError(f"channel layer unreachable: {exc}") from exc
 
 
@@ -35,7 +36,7 @@ class LiveBackend:
     def send(self, notification: Notification) -> DeliveryResult:
         if notification.recipient_user_id is None:
             raise PermanentDeliveryError("the recipient user no longer exists")
-        rendered = render_message(notification.kind, notification.context)
+        rendered = render_notification(notification)
         group_push(
             user_group(notification.recipient_user_id),
             {
@@ -44,6 +45,7 @@ class LiveBackend:
                 "kind": notification.kind,
                 "subject": rendered.subject,
                 "text": rendered.text,
+                "url": notification_link(notification),
                 "subject_type": notification.subject_type,
                 "subject_id": notification.subject_id,
                 "created_at": notification.created_at.isoformat(),

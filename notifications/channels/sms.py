@@ -12,7 +12,7 @@ from django.utils.module_loading import import_string
 
 from notifications.channels import DeliveryResult, PermanentDeliveryError, TransientDeliveryError
 from notifications.models import Notification
-from notifications.rendering import render_message
+from notifications.rendering import notification_link, render_notification
 
 logger = structlog.get_logger(__name__)
 
@@ -21,7 +21,11 @@ SMS_MAX_CHARS = 480  # three concatenated segments; the subject line is what mat
 
 
 def sms_text(notification: Notification) -> str:
-    rendered = render_message(notification.kind, notification.context)
+    """The subject line, then the link to the page it is about (absolute, as the platform is served)."""
+    rendered = render_notification(notification)
+    link = notification_link(notification)
+    if link and len(rendered.subject) + 1 + len(link) <= SMS_MAX_CHARS:
+        return f"{rendered.subject} {link}"
     return rendered.subject[:SMS_MAX_CHARS]
 
 

@@ -16,6 +16,7 @@ from django.utils import timezone
 from escrow_project.common import egress
 from notifications.channels import DeliveryResult, PermanentDeliveryError, TransientDeliveryError
 from notifications.models import Notification, WebhookEndpoint, WebhookSecret
+from notifications.rendering import message_context
 from notifications.signing import signature_header
 
 USER_AGENT = "escrow-platform-webhooks/1"
@@ -27,7 +28,10 @@ def payload_for(notification: Notification) -> bytes:
     document: dict[str, Any] = {
         "type": notification.kind,
         "timestamp": notification.created_at.isoformat(),
-        "data": notification.context,
+        # Links absolute, on the platform as served (notifications.links): a partner cannot use a path.
+        "data": message_context(
+            notification.context, subject_type=notification.subject_type, subject_id=notification.subject_id
+        ),
     }
     if notification.subject_type:
         document["subject"] = {"type": notification.subject_type, "id": notification.subject_id}

@@ -20,7 +20,7 @@ from notifications.services.fanout import (
     notification_fanout_expand,
     notification_fanouts_sweep,
 )
-from notifications.services.preferences import preference_resolve, preference_set
+from notifications.services.preferences import preference_resolve, preference_set, preference_unsubscribe
 from notifications.services.webhooks import (
     webhook_endpoint_disable,
     webhook_endpoint_register,
@@ -48,6 +48,7 @@ __all__ = [
     "outbox_sweep",
     "preference_resolve",
     "preference_set",
+    "preference_unsubscribe",
     "send_escalation_alert",
     "webhook_endpoint_disable",
     "webhook_endpoint_register",

@@ -77,7 +77,9 @@ def digest_send_due() -> int:
         for address, batch in by_address.items():
             items = []
             for row in batch:
-                rendered = render_message(row.kind, row.context)
+                rendered = render_message(
+                    row.kind, row.context, subject_type=row.subject_type, subject_id=row.subject_id
+                )
                 items.append({"subject": rendered.subject, "text": rendered.text})
             digest = render_digest(items)
             message_id = f"<digest-{batch[0].public_id}@escrow-platform>"

@@ -134,6 +134,18 @@ def _targets(recipient: Recipient, channel: str, kind: str) -> list[_Target]:
     return targets
 
 
+def _person_key(channel: str, target: _Target) -> str:
+    """Who a row reaches, for "one message per event per channel per person": the e-mail address
+    (normalised) or phone number it goes to, else the user; a webhook endpoint is its own."""
+    if target.endpoint_id is not None:
+        return f"{channel}:endpoint:{target.endpoint_id}"
+    if channel == EMAIL and target.address:
+        return f"{channel}:{target.address.strip().casefold()}"
+    if channel == SMS and target.address:
+        return f"{channel}:{target.address.strip()}"
+    return f"{channel}:{target.target}"
+
+
 def _write_row(*, fields: dict[str, Any], dedupe_key: str | None) -> Notification:
     if dedupe_key is None:
         return Notification.objects.create(**fields)
@@ -156,7 +168,11 @@ def _enqueue(
     subject_id: str,
     bypass_preferences: bool,
     schedule: Callable[[Notification], None] | None = None,
+    reached: set[str] | None = None,
 ) -> list[Notification]:
+    """`reached` is shared by every recipient of one event: a person who holds several roles in it
+    (a buyer who is also their organization's admin, two party links to one address) gets one row
+    per channel, not one per role."""
     spec = kind_get(kind)
     stored_context = normalise_context(context)
     render_message(kind, stored_context)  # a missing variable fails here, in the caller's request
@@ -188,8 +204,15 @@ def _enqueue(
 
     rows: list[Notification] = []
     now = timezone.now()
+    reached = set() if reached is None else reached
+    duplicates = 0
     for channel in chosen:
         for target in _targets(recipient, channel, kind):
+            person = _person_key(channel, target)
+            if person in reached:
+                duplicates += 1
+                continue
+            reached.add(person)
             status = NotificationStatus.PENDING
             reason = target.skip_reason
             digest = False
@@ -242,7 +265,9 @@ def _enqueue(
                     schedule(row)
                 else:
                     delivery_schedule_on_commit(row.pk)
-    logger.info("notifications_enqueued", kind=kind, rows=len(rows), recipient_type=recipient.type)
+    logger.info(
+        "notifications_enqueued", kind=kind, rows=len(rows), recipient_type=recipient.type, duplicates=duplicates
+    )
     return rows
 
 
@@ -293,6 +318,7 @@ def send_escalation_alert(
         logger.error("escalation_without_operators", kind=kind, subject_type=subject_type)
         return []
     rows: list[Notification] = []
+    reached: set[str] = set()
     for user_id in operator_ids:
         rows += _enqueue(
             kind=kind,
@@ -303,6 +329,7 @@ def send_escalation_alert(
             subject_type=subject_type,
             subject_id=subject_id,
             bypass_preferences=True,
+            reached=reached,
         )
     live_event_publish(subject_type=subject_type, subject_id=subject_id, event={"type": "escalation", "kind": kind})
     return rows

@@ -85,6 +85,8 @@ def notification_fanout_expand(*, fanout_id: int) -> int:
         return 0
     written = 0
     live: list[int] = []
+    # One message per event, channel and person, however many of the recipients they belong to.
+    reached: set[str] = set()
 
     def schedule(row: Notification) -> None:
         if row.channel == LIVE:
@@ -110,6 +112,7 @@ def notification_fanout_expand(*, fanout_id: int) -> int:
                         subject_id=fanout.subject_id,
                         bypass_preferences=False,
                         schedule=schedule,
+                        reached=reached,
                     )
                 )
         except DomainError as exc:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import transaction
 from django.db.models import Q
 
 from escrow_project.common.errors import DomainError
-from identity.models import Membership
-from notifications.kinds import ALL_CHANNELS, EMAIL, KINDS
+from identity.models import Membership, User
+from notifications.kinds import ALL_CHANNELS, EMAIL, KINDS, kind_essential
 from notifications.models import NotificationPreference
+from notifications.unsubscribe import Unsubscribe, unsubscribe_token_read
 
 
 @dataclass(frozen=True)
@@ -28,7 +30,11 @@ def _pick(rows: list[NotificationPreference], kind: str) -> NotificationPreferen
 
 
 def preference_resolve(*, kind: str, channel: str, user_id: int | None, organization_id: int | None) -> Choice:
-    """User over organization, a named kind over every kind; default on, immediate."""
+    """User over organization, a named kind over every kind; default on, immediate. An essential
+    kind (money, disputes, security, failures needing action) reaches a person at once, whatever
+    an older or broader preference says."""
+    if kind_essential(kind, channel):
+        return Choice()
     kind_filter = Q(kind=kind) | Q(kind="")
     if user_id is not None:
         rows = list(NotificationPreference.objects.filter(kind_filter, user_id=user_id, channel=channel))
@@ -45,6 +51,25 @@ def preference_resolve(*, kind: str, channel: str, user_id: int | None, organiza
         if row is not None:
             return Choice(enabled=row.enabled, digest=row.digest and channel == EMAIL)
     return Choice()
+
+
+def preferences_of_user(*, user_id: int) -> Callable[[str, str], Choice]:
+    """preference_resolve for one user over many kinds and channels, from three queries in all
+    (the preferences page shows some fifty cells)."""
+    own = list(NotificationPreference.objects.filter(user_id=user_id))
+    org_ids = list(Membership.objects.filter(user_id=user_id).values_list("organization_id", flat=True))
+    theirs = sorted(NotificationPreference.objects.filter(organization_id__in=org_ids), key=lambda r: r.enabled)
+
+    def resolve(kind: str, channel: str) -> Choice:
+        if kind_essential(kind, channel):
+            return Choice()
+        for rows in (own, theirs):
+            row = _pick([r for r in rows if r.channel == channel and r.kind in (kind, "")], kind)
+            if row is not None:
+                return Choice(enabled=row.enabled, digest=row.digest and channel == EMAIL)
+        return Choice()
+
+    return resolve
 
 
 @transaction.atomic
@@ -66,6 +91,14 @@ def preference_set(
         raise DomainError(f"Unknown notification kind {kind!r}.", code="notification_kind_unknown")
     if digest and channel != EMAIL:
         raise DomainError("Only e-mail can be collected into a digest.", code="preference_digest_channel")
+    essential = kind_essential(kind, channel)
+    if essential and (not enabled or digest):
+        raise DomainError(
+            f"The message “{KINDS[kind].description.rstrip('.')}” cannot be turned off or delayed: "
+            f"it is about {essential}.",
+            code="notification_kind_essential",
+            errors=[{"field": "kind", "code": "notification_kind_essential", "message": f"It is about {essential}."}],
+        )
     owner = {"user_id": user_id} if user_id is not None else {"organization_id": organization_id}
     row, _ = NotificationPreference.objects.update_or_create(
         **owner,
@@ -74,3 +107,13 @@ def preference_set(
         defaults={"enabled": enabled, "digest": digest},
     )
     return row
+
+
+def preference_unsubscribe(*, token: str) -> Unsubscribe:
+    """One-click unsubscribe: turn off the kind and channel a signed link names, without a login
+    (the token is the credential). Idempotent; a forged or expired token is a DomainError."""
+    wanted = unsubscribe_token_read(token)
+    if not User.objects.filter(pk=wanted.user_id, is_active=True).exists():
+        raise DomainError("This unsubscribe link is not valid.", code="unsubscribe_link_invalid")
+    preference_set(user_id=wanted.user_id, kind=wanted.kind, channel=wanted.channel, enabled=False)
+    return wanted

@@ -111,7 +111,7 @@ def test_hr_is_warned_before_the_account_runs_dry(world, topped_up, told):
     if told:
         message = render_message("ea_running_low", {**sent[0].context, "url": ""})
         assert message.subject == f"The endorsement account of {world.employer.name} runs out in 8 days"
-        assert "We recommend a top-up of: 13950.00 USD" in message.text
+        assert "We recommend a top-up of: $13,950.00" in message.text
 
 
 def test_the_floor_and_warning_period_are_the_employer_s_own(world):

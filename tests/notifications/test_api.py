@@ -61,6 +61,18 @@ def test_preferences_are_set_through_the_api_and_bad_ones_refused(client_for):
 
 
 @pytest.mark.django_db
+def test_an_essential_kind_cannot_be_turned_off_through_the_api(client_for):
+    user = member(Role.BUYER)
+    response = client_for(user).post(
+        "/api/v1/notification-preferences/", {"kind": "payment_released", "channel": "email", "enabled": False}
+    )
+    assert response.status_code == 400
+    assert response.json()["code"] == "notification_kind_essential"
+    assert "money moved or failed to move" in response.json()["detail"]
+    assert not NotificationPreference.objects.filter(user=user).exists()
+
+
+@pytest.mark.django_db
 def test_phone_number_must_be_e164(client_for):
     client = client_for(member(Role.BUYER))
     response = client.put("/api/v1/notification-contact/", {"phone": "555-0100"})

@@ -155,7 +155,11 @@ def uvicorn_server():
         time.sleep(0.2)
     yield base
     process.terminate()
-    process.wait(timeout=10)
+    try:
+        process.wait(timeout=30)  # a busy machine: consumers finish their last 5 s channel-layer read
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
 
 
 def _database_url() -> str:

@@ -108,9 +108,9 @@ def test_sweeper_reenqueues_rows_left_pending_and_rows_whose_worker_died(setting
     buyer = member(Role.BUYER)
     fresh, stuck, lost, done = (
         notification_enqueue(
-            kind="settlement_completed",
+            kind="verification_completed",
             recipient=Recipient.user(buyer.pk),
-            context={"reference": f"ESC-{n}"},
+            context={"reference": f"ESC-{n}", "verification_type": "title search"},
             channels=["email"],
         )[0]
         for n in range(4)
@@ -128,7 +128,10 @@ def test_sweeper_reenqueues_rows_left_pending_and_rows_whose_worker_died(setting
         sent = [m.subject for m in mail.outbox]
     finally:
         celery_app.conf.task_always_eager = original
-    assert sorted(sent) == ["Escrow ESC-1 settled", "Escrow ESC-2 settled"]
+    assert sorted(sent) == [
+        "Verification completed: title search for ESC-1",
+        "Verification completed: title search for ESC-2",
+    ]
     lost.refresh_from_db()
     assert lost.status == NotificationStatus.SENT
     assert lost.attempts == 2
@@ -171,9 +174,9 @@ def test_digest_rows_wait_and_go_out_as_one_email():
     preference_set(user_id=buyer.pk, channel="email", enabled=True, digest=True)
     for n in range(3):
         notification_enqueue(
-            kind="settlement_completed",
+            kind="verification_completed",
             recipient=Recipient.user(buyer.pk),
-            context={"reference": f"ESC-{n}"},
+            context={"reference": f"ESC-{n}", "verification_type": "title search"},
             channels=["email"],
         )
     rows = list(Notification.objects.filter(recipient_user=buyer))
@@ -187,7 +190,7 @@ def test_digest_rows_wait_and_go_out_as_one_email():
     assert message.to == ["digest@example.test"]
     assert message.subject == "Your digest: 3 notifications"
     for n in range(3):
-        assert f"Escrow ESC-{n} settled" in message.body
+        assert f"Verification completed: title search for ESC-{n}" in message.body
     assert set(Notification.objects.filter(recipient_user=buyer).values_list("status", flat=True)) == {"sent"}
     assert digest_send_due() == 0
 

@@ -58,7 +58,7 @@ def test_enqueue_then_commit_delivers_the_email(eager_celery):
     assert isinstance(message, EmailMultiAlternatives)
     assert message.to == ["buyer@example.test"]
     assert message.subject == "Payment released for ESC-2026-0001"
-    assert "2500.00 USD" in message.body
+    assert "$2,500.00" in message.body
     assert message.alternatives[0][1] == "text/html"
     row = Notification.objects.get(pk=rows[0].pk)
     assert row.status == NotificationStatus.SENT
@@ -151,8 +151,8 @@ def test_explicit_address_reaches_someone_without_account():
 @pytest.mark.django_db
 def test_muted_channel_is_recorded_as_skipped():
     buyer = member(Role.BUYER)
-    preference_set(user_id=buyer.pk, kind="settlement_completed", channel="email", enabled=False)
-    rows = notification_enqueue(kind="settlement_completed", recipient=Recipient.user(buyer.pk), context=CTX)
+    preference_set(user_id=buyer.pk, kind="transaction_initiated", channel="email", enabled=False)
+    rows = notification_enqueue(kind="transaction_initiated", recipient=Recipient.user(buyer.pk), context=CTX)
     by_channel = {r.channel: r for r in rows}
     assert by_channel["email"].status == NotificationStatus.SKIPPED
     assert "preferences" in by_channel["email"].last_error
@@ -166,7 +166,7 @@ def test_organization_preference_applies_to_its_members_unless_the_user_override
     preference_set(organization_id=org.pk, channel="email", enabled=False)
     preference_set(user_id=opted_in.pk, channel="email", enabled=True)
     rows = notification_enqueue(
-        kind="settlement_completed", recipient=Recipient.organization(org.pk), context=CTX, channels=["email"]
+        kind="transaction_initiated", recipient=Recipient.organization(org.pk), context=CTX, channels=["email"]
     )
     status = {r.recipient_user_id: r.status for r in rows}
     assert status == {muted.pk: NotificationStatus.SKIPPED, opted_in.pk: NotificationStatus.PENDING}

@@ -103,8 +103,10 @@ def test_expanding_twice_writes_the_messages_once(db):
 
 def test_the_recipients_preferences_still_apply(db):
     buyer = member(Role.BUYER, email="buyer@example.test")
-    preference_set(user_id=buyer.pk, kind="payment_released", channel="email", enabled=False)
-    fanout = notification_fanout_enqueue(kind="payment_released", recipients=[Recipient.user(buyer.pk)], context=CTX)
+    preference_set(user_id=buyer.pk, kind="transaction_initiated", channel="email", enabled=False)
+    fanout = notification_fanout_enqueue(
+        kind="transaction_initiated", recipients=[Recipient.user(buyer.pk)], context=CTX
+    )
 
     notification_fanout_expand(fanout_id=fanout.pk)
 

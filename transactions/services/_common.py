@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
-from django.conf import settings
 from prometheus_client import Counter, Gauge, Histogram
 
 from audit.services import event_record
@@ -118,7 +117,9 @@ def notify(
 ) -> None:
     """Tell the parties (or `to`): one fan-out row in the caller's transaction, expanded into each
     recipient's messages by a worker after commit; the live page hears of it at commit."""
-    full = {"reference": txn.reference, "url": f"{settings.PUBLIC_BASE_URL}/escrow/{txn.public_id}/", **context}
+    # The link to the status page is added when each message is rendered, from the platform's
+    # public address as served then (notifications.links; registered in transactions/apps.py).
+    full = {"reference": txn.reference, **context}
     notification_fanout_enqueue(
         kind=notification_kind,
         recipients=to if to is not None else party_recipients(txn),

@@ -1,5 +1,7 @@
 """Settings of the notifications app (environment-driven)."""
 
+from typing import Any
+
 from escrow_project.settings.env import env_bool, env_int, env_str
 
 # Delivery: retries wait 5 s, then twice as long after each attempt, up to an hour. E-mail and SMS
@@ -29,10 +31,35 @@ TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID", "")
 TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN", "")
 TWILIO_FROM_NUMBER = env_str("TWILIO_FROM_NUMBER", "")
 
-# Django Channels: Redis when REDIS_URL is set (several processes share groups), in-memory otherwise.
+# Links in messages (e-mail, SMS, webhook payloads) are absolute: built from PUBLIC_BASE_URL
+# (base.py), which run_platform sets from its --port unless given. One-click unsubscribe links stay
+# valid this long (RFC 8058 asks for a link that works for a reasonable time).
+NOTIFICATIONS_UNSUBSCRIBE_MAX_AGE_DAYS = env_int("NOTIFICATIONS_UNSUBSCRIBE_MAX_AGE_DAYS", 60)
+
+# channels_redis blocks 5 s in BZPOPMIN per receive; redis-py 8 reads with a 5 s socket timeout by
+# default, so every idle WebSocket consumer died with "Timeout reading from ..." after 5 s
+# (redis-py issue 4091). A read timeout well above the blocking time still notices a dead server.
+CHANNEL_LAYER_SOCKET_TIMEOUT_SECONDS = 20
+
+
+def channel_layers(redis_url: str, *, prefix: str = "asgi") -> dict[str, dict[str, Any]]:
+    """CHANNEL_LAYERS on one Redis (a redis:// or unix:// URL): groups shared by every process."""
+    host = {
+        "address": redis_url,
+        "socket_timeout": CHANNEL_LAYER_SOCKET_TIMEOUT_SECONDS,
+        "socket_connect_timeout": 5,
+    }
+    return {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [host], "prefix": prefix},
+        }
+    }
+
+
+# Django Channels: Redis when REDIS_URL is set (several processes share groups), in-memory otherwise
+# (one process only; local.py finds a running platform's bundled Redis).
 _REDIS_URL = env_str("REDIS_URL", "")
-CHANNEL_LAYERS = (
-    {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [_REDIS_URL]}}}
-    if _REDIS_URL
-    else {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+CHANNEL_LAYERS: dict[str, dict[str, Any]] = (
+    channel_layers(_REDIS_URL) if _REDIS_URL else {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 )

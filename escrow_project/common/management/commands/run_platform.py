@@ -41,6 +41,15 @@ def web_server_argv(python: str, host: str, port: int) -> list[str]:
     return [*argv, "--no-proxy-headers"]
 
 
+def public_base_url(host: str, port: int) -> str:
+    """PUBLIC_BASE_URL when given, else the address this run serves (a wildcard bind as loopback)."""
+    given = os.environ.get("PUBLIC_BASE_URL", "").strip()
+    if given:
+        return given.rstrip("/")
+    shown = "127.0.0.1" if host in ("", "0.0.0.0", "::") else host  # noqa: S104 - compared, not bound
+    return f"http://[{shown}]:{port}" if ":" in shown else f"http://{shown}:{port}"
+
+
 def _log_level() -> str:
     return os.environ.get("LOG_LEVEL", "INFO").upper()
 
@@ -127,7 +136,9 @@ class Command(BaseCommand):
         var_dir = Path(settings.VAR_DIR)
         level = _log_level()
         specs: list[ChildSpec] = []
-        env: dict[str, str] = {"LOG_LEVEL": level}
+        # Links in e-mails, SMS and webhooks point at the platform as it is served here, unless the
+        # operator names the public address (a proxy in front, another host name).
+        env: dict[str, str] = {"LOG_LEVEL": level, "PUBLIC_BASE_URL": public_base_url(host, port)}
         redis_note = f"Redis at {os.environ['REDIS_URL']}" if os.environ.get("REDIS_URL") else ""
         if not os.environ.get("REDIS_URL"):
             redis, url = embedded_redis(var_dir)
@@ -185,7 +196,7 @@ class Command(BaseCommand):
         self.stdout.write(f"{_now()} {text}")
 
     def _banner(self, host: str, port: int, supervisor: Supervisor, redis_note: str) -> None:
-        base = f"http://{host}:{port}"
+        base = public_base_url(host, port)
         running = "\n".join(f"  {name:16} {state}" for name, state, _ in supervisor.status())
         logins = "\n".join(f"  {line}" for line in _logins())
         self.stdout.write(
