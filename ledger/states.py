@@ -10,13 +10,22 @@ Payout:  requested -> sent -> succeeded | failed | unknown
          sent      -> sent (a stale `sent`, left by a dead worker or a `pending` answer, is re-sent
                             by the sweeper with the same rail key)
 
-Payout transitions only change their own row; the services in `ledger.services` post the entries.
+Rail payment (money in, completed by the payer at the rail):
+         requires_payment_method | requires_action | processing | authorized | failed
+             -> whatever the rail reports (a payer may retry a failed card on the same payment)
+         succeeded and canceled are final: a late or replayed event after them changes nothing
+
+Payout and rail-payment transitions only change their own row; the services in `ledger.services`
+post the entries.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models
-from django_fsm import FSMField, transition
+from django.utils import timezone
+from django_fsm import RETURN_VALUE, FSMField, transition
 
 from escrow_project.common.fsm import ProtectedStateModel
 
@@ -91,3 +100,51 @@ PAYOUT_RECORDERS: dict[str, str] = {
     PayoutStatus.FAILED: "fail",
     PayoutStatus.UNKNOWN: "mark_unknown",
 }
+
+
+class RailPaymentStatus(models.TextChoices):
+    REQUIRES_PAYMENT_METHOD = "requires_payment_method", "Waiting for the payer"
+    REQUIRES_ACTION = "requires_action", "The payer must authenticate"
+    PROCESSING = "processing", "Processing at the rail"
+    AUTHORIZED = "authorized", "Authorized, to capture"
+    SUCCEEDED = "succeeded", "Succeeded (credited)"
+    FAILED = "failed", "Failed"
+    CANCELED = "canceled", "Canceled"
+
+
+RAIL_PAYMENT_FINAL = (RailPaymentStatus.SUCCEEDED, RailPaymentStatus.CANCELED)
+
+
+class RailPaymentStateMachine(ProtectedStateModel):
+    """Mixed into RailPayment: the status field and its one transition (docs/states/rail_payment.dot).
+
+    The rail owns this lifecycle; we mirror what it reports, so there is one transition, `record`,
+    whose target is the reported state. What the machine adds is the source check: nothing moves a
+    payment out of a final state, which is what keeps a success credited once.
+    """
+
+    status = FSMField(
+        max_length=32,
+        choices=RailPaymentStatus.choices,
+        default=RailPaymentStatus.REQUIRES_PAYMENT_METHOD,
+        protected=True,
+    )
+    # Fields of RailPayment the transition sets (declared there with the rest of the payment).
+    failure_reason: str
+    succeeded_at: Any
+
+    class Meta:
+        abstract = True
+
+    @transition(
+        field=status,
+        source=[s for s in RailPaymentStatus if s not in RAIL_PAYMENT_FINAL],
+        target=RETURN_VALUE(*RailPaymentStatus),
+        custom={"diagram": "as the rail reports"},
+    )
+    def record(self, status: str, failure_reason: str) -> str:
+        """The rail reported this state (a webhook, or our own retrieve)."""
+        self.failure_reason = failure_reason[:500]
+        if status == RailPaymentStatus.SUCCEEDED:
+            self.succeeded_at = timezone.now()
+        return status

@@ -27,7 +27,7 @@ from django.db.models import F, Q
 
 from escrow_project.common.crypto.fields import EncryptedJSONField
 from escrow_project.common.money import DECIMAL_PLACES, MAX_DIGITS
-from ledger.states import HoldStatus, PayoutStateMachine
+from ledger.states import HoldStatus, PayoutStateMachine, RailPaymentStateMachine, RailPaymentStatus
 
 
 def _money(**kwargs: object) -> models.DecimalField:
@@ -239,19 +239,11 @@ class InvariantRun(models.Model):
         return f"invariants {'ok' if self.ok else 'BREACHED'} at {self.checked_at:%Y-%m-%d %H:%M:%S}"
 
 
-class RailPaymentStatus(models.TextChoices):
-    REQUIRES_PAYMENT_METHOD = "requires_payment_method", "Waiting for the payer"
-    REQUIRES_ACTION = "requires_action", "The payer must authenticate"
-    PROCESSING = "processing", "Processing at the rail"
-    AUTHORIZED = "authorized", "Authorized, to capture"
-    SUCCEEDED = "succeeded", "Succeeded (credited)"
-    FAILED = "failed", "Failed"
-    CANCELED = "canceled", "Canceled"
-
-
-class RailPayment(models.Model):
+class RailPayment(RailPaymentStateMachine):
     """Money in that a payer completes at a rail (Stripe: a PaymentIntent). Credited only when the
     rail says it succeeded; the owning app hears of it through `rail_payment_succeeded`."""
+
+    Status = RailPaymentStatus
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     rail = models.CharField(max_length=32)
@@ -259,9 +251,6 @@ class RailPayment(models.Model):
     idempotency_key = models.CharField(max_length=255, unique=True)
     amount = models.DecimalField(max_digits=20, decimal_places=4)
     currency = models.CharField(max_length=3)
-    status = models.CharField(
-        max_length=32, choices=RailPaymentStatus.choices, default=RailPaymentStatus.REQUIRES_PAYMENT_METHOD
-    )
     # Who the money is for, in the owning app's words (a generic subject: the ledger never points up).
     subject_type = models.CharField(max_length=64)
     subject_id = models.CharField(max_length=64)
