@@ -12,10 +12,14 @@ from escrow_project.common.crypto.fields import EncryptedJSONField
 from escrow_project.common.money import DECIMAL_PLACES, MAX_DIGITS
 from identity.models import Organization
 from transactions.states import (
+    BankDetailsChangeStateMachine,
+    BankDetailsChangeStatus,
     DisputeStateMachine,
     DisputeStatus,
     EscrowStatus,
     EscrowTransitions,
+    ManualDepositStateMachine,
+    ManualDepositStatus,
     MilestoneStateMachine,
     MilestoneStatus,
     PaymentStateMachine,
@@ -167,25 +171,20 @@ class SecondPersonDecision(models.Model):
         abstract = True
 
 
-class ManualDepositStatus(models.TextChoices):
-    PENDING = "pending", "Waiting for a second person's confirmation"
-    CONFIRMED = "confirmed", "Confirmed and recorded"
-    REJECTED = "rejected", "Rejected"
-
-
-class ManualDeposit(SecondPersonDecision):
+class ManualDeposit(ManualDepositStateMachine, SecondPersonDecision):
     """A wire received outside the payment rail, entered by hand: above the threshold, four eyes.
 
     The escrow officer or an operator records it; a different person (another operator, or another
     escrow officer of the same escrow company) confirms it; only then is it a Deposit in the wallet.
     """
 
+    Status = ManualDepositStatus
+
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     transaction = models.ForeignKey(EscrowTransaction, on_delete=models.CASCADE, related_name="manual_deposits")
     kind = models.CharField(max_length=16, choices=DepositKind.choices)
     amount = _money()
     provider_reference = models.CharField(max_length=200, blank=True, default="", help_text="the wire's reference")
-    status = models.CharField(max_length=16, choices=ManualDepositStatus.choices, default=ManualDepositStatus.PENDING)
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
 
     class Meta:
@@ -342,26 +341,18 @@ class PayeeProfile(models.Model):
         return f"Payee profile of {self.organization_id}"
 
 
-class BankDetailsChangeStatus(models.TextChoices):
-    PENDING = "pending", "Waiting for a second person's confirmation"
-    CONFIRMED = "confirmed", "Confirmed (in force after the cooling-off)"
-    REJECTED = "rejected", "Rejected"
-    SUPERSEDED = "superseded", "Replaced by a newer proposal"
-
-
-class BankDetailsChange(SecondPersonDecision):
+class BankDetailsChange(BankDetailsChangeStateMachine, SecondPersonDecision):
     """A proposed change of where an organization is paid: four eyes before it counts.
 
     An organization admin (or an operator) proposes; a different admin of that organization (or an
     operator) confirms; only then does PayeeProfile change and the cooling-off start.
     """
 
+    Status = BankDetailsChangeStatus
+
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
     bank_details = EncryptedJSONField()
-    status = models.CharField(
-        max_length=16, choices=BankDetailsChangeStatus.choices, default=BankDetailsChangeStatus.PENDING
-    )
     proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
 
     class Meta:

@@ -308,3 +308,61 @@ class DisputeStateMachine(ProtectedStateModel):
         self.resolution_note = note
         self.resolved_by = by
         self.resolved_at = timezone.now()
+
+
+# Requests a second person decides (escrow_project.common.four_eyes): `decide` is the one decision.
+class ManualDepositStatus(models.TextChoices):
+    PENDING = "pending", "Waiting for a second person's confirmation"
+    CONFIRMED = "confirmed", "Confirmed and recorded"
+    REJECTED = "rejected", "Rejected"
+
+
+class ManualDepositStateMachine(ProtectedStateModel):
+    """Mixed into ManualDeposit: pending -> confirmed | rejected, once (docs/states/manual_deposit.dot)."""
+
+    status = FSMField(
+        max_length=16, choices=ManualDepositStatus.choices, default=ManualDepositStatus.PENDING, protected=True
+    )
+
+    class Meta:
+        abstract = True
+
+    @transition(
+        field=status,
+        source=ManualDepositStatus.PENDING,
+        target=RETURN_VALUE(ManualDepositStatus.CONFIRMED, ManualDepositStatus.REJECTED),
+        custom={"diagram": "by a second person"},
+    )
+    def decide(self, status: str) -> str:
+        """A second person confirmed the wire (it becomes a deposit) or rejected it."""
+        return status
+
+
+class BankDetailsChangeStatus(models.TextChoices):
+    PENDING = "pending", "Waiting for a second person's confirmation"
+    CONFIRMED = "confirmed", "Confirmed (in force after the cooling-off)"
+    REJECTED = "rejected", "Rejected"
+    SUPERSEDED = "superseded", "Replaced by a newer proposal"
+
+
+# A newer proposal supersedes the pending one by a filtered UPDATE (services/controls.py:
+# status=PENDING -> SUPERSEDED, without loading it), so that step has no method here.
+class BankDetailsChangeStateMachine(ProtectedStateModel):
+    """Mixed into BankDetailsChange: pending -> confirmed | rejected (| superseded by a newer proposal)."""
+
+    status = FSMField(
+        max_length=16, choices=BankDetailsChangeStatus.choices, default=BankDetailsChangeStatus.PENDING, protected=True
+    )
+
+    class Meta:
+        abstract = True
+
+    @transition(
+        field=status,
+        source=BankDetailsChangeStatus.PENDING,
+        target=RETURN_VALUE(BankDetailsChangeStatus.CONFIRMED, BankDetailsChangeStatus.REJECTED),
+        custom={"diagram": "by a second person"},
+    )
+    def decide(self, status: str) -> str:
+        """A second person confirmed the new details (the cooling-off starts) or rejected them."""
+        return status

@@ -27,7 +27,14 @@ from django.db.models import F, Q
 
 from escrow_project.common.crypto.fields import EncryptedJSONField
 from escrow_project.common.money import DECIMAL_PLACES, MAX_DIGITS
-from ledger.states import HoldStatus, PayoutStateMachine, RailPaymentStateMachine, RailPaymentStatus
+from ledger.states import (
+    HoldStatus,
+    OperatorEntryStateMachine,
+    OperatorEntryStatus,
+    PayoutStateMachine,
+    RailPaymentStateMachine,
+    RailPaymentStatus,
+)
 
 
 def _money(**kwargs: object) -> models.DecimalField:
@@ -295,15 +302,11 @@ class RailEvent(models.Model):
         return f"{self.rail} {self.type} {self.event_id} [{self.verdict}]"
 
 
-class OperatorEntryStatus(models.TextChoices):
-    PENDING = "pending", "Waiting for a second operator"
-    APPROVED = "approved", "Approved and posted"
-    REJECTED = "rejected", "Rejected"
-
-
-class OperatorEntryRequest(models.Model):
+class OperatorEntryRequest(OperatorEntryStateMachine):
     """Money an operator records by hand (a wire seen on the bank statement, a correction) above the
     four-eyes threshold: nothing is posted until a second operator approves it."""
+
+    Status = OperatorEntryStatus
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     kind = models.CharField(max_length=16, choices=[("deposit", "Money received"), ("adjustment", "Correction")])
@@ -313,7 +316,6 @@ class OperatorEntryRequest(models.Model):
     details = models.JSONField(default=dict, help_text="rail and reference, or direction and reason")
     idempotency_key = models.CharField(max_length=255, unique=True)
     requested_by = models.CharField(max_length=100)
-    status = models.CharField(max_length=16, choices=OperatorEntryStatus.choices, default=OperatorEntryStatus.PENDING)
     decided_by = models.CharField(max_length=100, blank=True, default="")
     decided_at = models.DateTimeField(null=True, blank=True)
     reason = models.CharField(max_length=300, blank=True, default="")

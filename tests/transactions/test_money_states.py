@@ -1,5 +1,6 @@
 """The money machines of a transaction refuse the moves a party would notice: a fee paid twice, a
-paid payout sent again, an executed settlement reopened, a closed dispute decided again."""
+paid payout sent again, an executed settlement reopened, a closed dispute or four-eyes request
+decided again."""
 
 from __future__ import annotations
 
@@ -8,8 +9,15 @@ from django_fsm import TransitionNotAllowed
 
 from escrow_project.common.errors import InvalidTransitionError
 from escrow_project.common.fsm import transition_run
-from transactions.models import Dispute, Milestone, Payment, SettlementStatement
-from transactions.states import DisputeStatus, MilestoneStatus, PaymentStatus, SettlementStatus
+from transactions.models import BankDetailsChange, Dispute, ManualDeposit, Milestone, Payment, SettlementStatement
+from transactions.states import (
+    BankDetailsChangeStatus,
+    DisputeStatus,
+    ManualDepositStatus,
+    MilestoneStatus,
+    PaymentStatus,
+    SettlementStatus,
+)
 
 
 def test_a_released_milestone_is_not_released_or_voided_again() -> None:
@@ -68,3 +76,19 @@ def test_a_resolved_dispute_is_not_dismissed_or_resolved_again() -> None:
     with pytest.raises(TransitionNotAllowed):
         dispute.resolve(resolution="release", seller_share_pct=None, note="", by=None)
     assert (dispute.status, dispute.resolution) == (DisputeStatus.RESOLVED, "refund")
+
+
+def test_a_confirmed_wire_is_not_decided_again() -> None:
+    wire = ManualDeposit(status=ManualDepositStatus.CONFIRMED)
+    with pytest.raises(TransitionNotAllowed):
+        wire.decide(ManualDepositStatus.REJECTED)  # the deposit is in the wallet already
+    with pytest.raises(TransitionNotAllowed):
+        wire.decide(ManualDepositStatus.CONFIRMED)  # nor recorded twice
+    assert wire.status == ManualDepositStatus.CONFIRMED
+
+
+def test_a_rejected_bank_details_change_is_not_confirmed_later() -> None:
+    change = BankDetailsChange(status=BankDetailsChangeStatus.REJECTED)
+    with pytest.raises(TransitionNotAllowed):
+        change.decide(BankDetailsChangeStatus.CONFIRMED)
+    assert change.status == BankDetailsChangeStatus.REJECTED
