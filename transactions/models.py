@@ -11,7 +11,22 @@ from django_fsm import FSMField
 from escrow_project.common.crypto.fields import EncryptedJSONField
 from escrow_project.common.money import DECIMAL_PLACES, MAX_DIGITS
 from identity.models import Organization
-from transactions.states import EscrowStatus, EscrowTransitions
+from transactions.states import (
+    BankDetailsChangeStateMachine,
+    BankDetailsChangeStatus,
+    DisputeStateMachine,
+    DisputeStatus,
+    EscrowStatus,
+    EscrowTransitions,
+    ManualDepositStateMachine,
+    ManualDepositStatus,
+    MilestoneStateMachine,
+    MilestoneStatus,
+    PaymentStateMachine,
+    PaymentStatus,
+    SettlementStateMachine,
+    SettlementStatus,
+)
 from verifications.models import VerificationWorkflow
 from verifications.states import VerificationType
 
@@ -69,22 +84,15 @@ class EscrowTransaction(EscrowTransitions, models.Model):
         return f"{self.reference} ({self.property_address})"
 
 
-class MilestoneStatus(models.TextChoices):
-    PLANNED = "planned", "Planned (not funded yet)"
-    HELD = "held", "Held in the escrow wallet"
-    EARNED = "earned", "Earned (waiting: paused, disputed or cooling off)"
-    RELEASED = "released", "Released to the agent"
-    VOIDED = "voided", "Voided (returned to the wallet)"
-
-
-class Milestone(models.Model):
+class Milestone(MilestoneStateMachine):
     """One verification fee: a ledger hold on the wallet, released when its report is verified."""
+
+    Status = MilestoneStatus
 
     transaction = models.ForeignKey(EscrowTransaction, on_delete=models.CASCADE, related_name="milestones")
     verification_type = models.CharField(max_length=16, choices=VerificationType.choices)
     amount = _money()
     payee = models.ForeignKey(Organization, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    status = models.CharField(max_length=16, choices=MilestoneStatus.choices, default=MilestoneStatus.PLANNED)
     hold_id = models.BigIntegerField(null=True, blank=True, help_text="ledger Hold id")
     hold_generation = models.PositiveIntegerField(default=0)
     earned_at = models.DateTimeField(null=True, blank=True)
@@ -163,25 +171,20 @@ class SecondPersonDecision(models.Model):
         abstract = True
 
 
-class ManualDepositStatus(models.TextChoices):
-    PENDING = "pending", "Waiting for a second person's confirmation"
-    CONFIRMED = "confirmed", "Confirmed and recorded"
-    REJECTED = "rejected", "Rejected"
-
-
-class ManualDeposit(SecondPersonDecision):
+class ManualDeposit(ManualDepositStateMachine, SecondPersonDecision):
     """A wire received outside the payment rail, entered by hand: above the threshold, four eyes.
 
     The escrow officer or an operator records it; a different person (another operator, or another
     escrow officer of the same escrow company) confirms it; only then is it a Deposit in the wallet.
     """
 
+    Status = ManualDepositStatus
+
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     transaction = models.ForeignKey(EscrowTransaction, on_delete=models.CASCADE, related_name="manual_deposits")
     kind = models.CharField(max_length=16, choices=DepositKind.choices)
     amount = _money()
     provider_reference = models.CharField(max_length=200, blank=True, default="", help_text="the wire's reference")
-    status = models.CharField(max_length=16, choices=ManualDepositStatus.choices, default=ManualDepositStatus.PENDING)
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
 
     class Meta:
@@ -208,15 +211,10 @@ class PaymentKind(models.TextChoices):
     DISPUTE = "dispute", "Dispute resolution"
 
 
-class PaymentStatus(models.TextChoices):
-    BLOCKED = "blocked", "Blocked (paused, disputed or cooling off)"
-    REQUESTED = "requested", "Payout requested"
-    SUCCEEDED = "succeeded", "Paid out"
-    FAILED = "failed", "Payout failed"
-
-
-class Payment(models.Model):
+class Payment(PaymentStateMachine):
     """A payout of money already credited to a payee's account, to the payee's bank."""
+
+    Status = PaymentStatus
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     transaction = models.ForeignKey(EscrowTransaction, on_delete=models.CASCADE, related_name="payments")
@@ -226,7 +224,6 @@ class Payment(models.Model):
     payee = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
     amount = _money()
     currency = models.CharField(max_length=3)
-    status = models.CharField(max_length=16, choices=PaymentStatus.choices, default=PaymentStatus.BLOCKED)
     blocked_reason = models.CharField(max_length=300, blank=True, default="")
     # Deterministic: the same business event always yields the same key, so it pays once.
     idempotency_key = models.CharField(max_length=200, unique=True)
@@ -248,16 +245,10 @@ class Payment(models.Model):
         return f"{self.label} {self.amount} {self.currency} [{self.status}]"
 
 
-class SettlementStatus(models.TextChoices):
-    DRAFT = "draft", "Draft"
-    AWAITING_APPROVAL = "awaiting_approval", "Awaiting approvals"
-    TIME_LOCKED = "time_locked", "Approved, waiting out the time lock"
-    EXECUTED = "executed", "Executed"
+class SettlementStatement(SettlementStateMachine):
+    Status = SettlementStatus
 
-
-class SettlementStatement(models.Model):
     transaction = models.OneToOneField(EscrowTransaction, on_delete=models.CASCADE, related_name="settlement")
-    status = models.CharField(max_length=20, choices=SettlementStatus.choices, default=SettlementStatus.DRAFT)
     statement = models.JSONField(default=dict, help_text="The ALTA-style statement as computed")
     total_disbursed = _money(default=0)
     approvals_required = models.PositiveSmallIntegerField(default=0)
@@ -285,25 +276,20 @@ class SettlementApproval(models.Model):
         return f"Approval by {self.operator_id}"
 
 
-class DisputeStatus(models.TextChoices):
-    OPEN = "open", "Open (funds frozen)"
-    RESOLVED = "resolved", "Resolved"
-    DISMISSED = "dismissed", "Dismissed"
-
-
 class DisputeResolution(models.TextChoices):
     RELEASE = "release", "Release the funds to the seller"
     REFUND = "refund", "Refund the funds to the buyer"
     SPLIT = "split", "Split between seller and buyer"
 
 
-class Dispute(models.Model):
+class Dispute(DisputeStateMachine):
+    Status = DisputeStatus
+
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     transaction = models.ForeignKey(EscrowTransaction, on_delete=models.CASCADE, related_name="disputes")
     raised_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     reason = models.TextField(max_length=4000)
     evidence = models.JSONField(default=list, blank=True)
-    status = models.CharField(max_length=16, choices=DisputeStatus.choices, default=DisputeStatus.OPEN)
     resolution = models.CharField(max_length=16, choices=DisputeResolution.choices, blank=True, default="")
     seller_share_pct = models.DecimalField(max_digits=7, decimal_places=4, null=True, blank=True)
     resolution_note = models.TextField(blank=True, default="")
@@ -355,26 +341,18 @@ class PayeeProfile(models.Model):
         return f"Payee profile of {self.organization_id}"
 
 
-class BankDetailsChangeStatus(models.TextChoices):
-    PENDING = "pending", "Waiting for a second person's confirmation"
-    CONFIRMED = "confirmed", "Confirmed (in force after the cooling-off)"
-    REJECTED = "rejected", "Rejected"
-    SUPERSEDED = "superseded", "Replaced by a newer proposal"
-
-
-class BankDetailsChange(SecondPersonDecision):
+class BankDetailsChange(BankDetailsChangeStateMachine, SecondPersonDecision):
     """A proposed change of where an organization is paid: four eyes before it counts.
 
     An organization admin (or an operator) proposes; a different admin of that organization (or an
     operator) confirms; only then does PayeeProfile change and the cooling-off start.
     """
 
+    Status = BankDetailsChangeStatus
+
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
     bank_details = EncryptedJSONField()
-    status = models.CharField(
-        max_length=16, choices=BankDetailsChangeStatus.choices, default=BankDetailsChangeStatus.PENDING
-    )
     proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
 
     class Meta:

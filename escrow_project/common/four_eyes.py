@@ -2,6 +2,10 @@
 
 Used by every request that waits for a second person (bank-details changes, wires entered by hand,
 ledger entries recorded by hand), so the rule and its refusals read the same everywhere.
+
+Each such model has a django-fsm machine (its app's `states.py`) with a transition `decide(status)`
+from `pending` to the decided states; `decision_record` runs it, so a closed request cannot be
+decided twice even by a caller that skipped `second_person_check`.
 """
 
 from __future__ import annotations
@@ -31,7 +35,8 @@ def decision_record(
     """Write the decision on the row: who, when, why (when a reason is given), and the `also` fields
     the caller set on it."""
     fields = ["status", "decided_by", "decided_at", *also]
-    row.status, row.decided_by, row.decided_at = status, actor, timezone.now()  # type: ignore[attr-defined]
+    row.decide(status)  # type: ignore[attr-defined]
+    row.decided_by, row.decided_at = actor, timezone.now()  # type: ignore[attr-defined]
     if reason is not None:
         row.reason = reason[:300]  # type: ignore[attr-defined]
         fields.append("reason")

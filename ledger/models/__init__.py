@@ -27,7 +27,14 @@ from django.db.models import F, Q
 
 from escrow_project.common.crypto.fields import EncryptedJSONField
 from escrow_project.common.money import DECIMAL_PLACES, MAX_DIGITS
-from ledger.states import HoldStatus, PayoutStateMachine
+from ledger.states import (
+    HoldStatus,
+    OperatorEntryStateMachine,
+    OperatorEntryStatus,
+    PayoutStateMachine,
+    RailPaymentStateMachine,
+    RailPaymentStatus,
+)
 
 
 def _money(**kwargs: object) -> models.DecimalField:
@@ -239,19 +246,11 @@ class InvariantRun(models.Model):
         return f"invariants {'ok' if self.ok else 'BREACHED'} at {self.checked_at:%Y-%m-%d %H:%M:%S}"
 
 
-class RailPaymentStatus(models.TextChoices):
-    REQUIRES_PAYMENT_METHOD = "requires_payment_method", "Waiting for the payer"
-    REQUIRES_ACTION = "requires_action", "The payer must authenticate"
-    PROCESSING = "processing", "Processing at the rail"
-    AUTHORIZED = "authorized", "Authorized, to capture"
-    SUCCEEDED = "succeeded", "Succeeded (credited)"
-    FAILED = "failed", "Failed"
-    CANCELED = "canceled", "Canceled"
-
-
-class RailPayment(models.Model):
+class RailPayment(RailPaymentStateMachine):
     """Money in that a payer completes at a rail (Stripe: a PaymentIntent). Credited only when the
     rail says it succeeded; the owning app hears of it through `rail_payment_succeeded`."""
+
+    Status = RailPaymentStatus
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     rail = models.CharField(max_length=32)
@@ -259,9 +258,6 @@ class RailPayment(models.Model):
     idempotency_key = models.CharField(max_length=255, unique=True)
     amount = models.DecimalField(max_digits=20, decimal_places=4)
     currency = models.CharField(max_length=3)
-    status = models.CharField(
-        max_length=32, choices=RailPaymentStatus.choices, default=RailPaymentStatus.REQUIRES_PAYMENT_METHOD
-    )
     # Who the money is for, in the owning app's words (a generic subject: the ledger never points up).
     subject_type = models.CharField(max_length=64)
     subject_id = models.CharField(max_length=64)
@@ -306,15 +302,11 @@ class RailEvent(models.Model):
         return f"{self.rail} {self.type} {self.event_id} [{self.verdict}]"
 
 
-class OperatorEntryStatus(models.TextChoices):
-    PENDING = "pending", "Waiting for a second operator"
-    APPROVED = "approved", "Approved and posted"
-    REJECTED = "rejected", "Rejected"
-
-
-class OperatorEntryRequest(models.Model):
+class OperatorEntryRequest(OperatorEntryStateMachine):
     """Money an operator records by hand (a wire seen on the bank statement, a correction) above the
     four-eyes threshold: nothing is posted until a second operator approves it."""
+
+    Status = OperatorEntryStatus
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     kind = models.CharField(max_length=16, choices=[("deposit", "Money received"), ("adjustment", "Correction")])
@@ -324,7 +316,6 @@ class OperatorEntryRequest(models.Model):
     details = models.JSONField(default=dict, help_text="rail and reference, or direction and reason")
     idempotency_key = models.CharField(max_length=255, unique=True)
     requested_by = models.CharField(max_length=100)
-    status = models.CharField(max_length=16, choices=OperatorEntryStatus.choices, default=OperatorEntryStatus.PENDING)
     decided_by = models.CharField(max_length=100, blank=True, default="")
     decided_at = models.DateTimeField(null=True, blank=True)
     reason = models.CharField(max_length=300, blank=True, default="")

@@ -18,6 +18,7 @@ from django.db import models
 from django.db.models import Q
 
 from escrow_project.common.money import DECIMAL_PLACES, MAX_DIGITS
+from ledger.states import BreakStateMachine, BreakStatus
 
 
 def _money(**kwargs: object) -> models.DecimalField:
@@ -105,13 +106,6 @@ class ReconciliationLine(models.Model):
         return [o for o in self.outcomes.split(",") if o]
 
 
-class BreakStatus(models.TextChoices):
-    OPEN = "open", "Open"
-    # A write-off waits for a second person; the four-eyes kernel calls a waiting request "pending".
-    PENDING = "pending", "Write-off waiting for a second person"
-    RESOLVED = "resolved", "Resolved"
-
-
 class ReasonCode(models.TextChoices):
     CORRECTED_INTERNALLY = "corrected_internally", "Corrected internally"
     RAISED_WITH_COUNTERPARTY = "raised_with_counterparty", "Raised with the insurer / rail"
@@ -119,11 +113,12 @@ class ReasonCode(models.TextChoices):
     WRITE_OFF = "write_off", "Written off (second person approved)"
 
 
-class ReconciliationBreak(models.Model):
+class ReconciliationBreak(BreakStateMachine):
+    Status = BreakStatus
+
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     line = models.OneToOneField(ReconciliationLine, on_delete=models.PROTECT, related_name="break_row")
     run = models.ForeignKey(ReconciliationRun, on_delete=models.PROTECT, related_name="breaks")
-    status = models.CharField(max_length=16, choices=BreakStatus.choices, default=BreakStatus.OPEN)
     opened_at = models.DateTimeField()
     assignee = models.CharField(max_length=100, blank=True, default="")
     reason_code = models.CharField(max_length=32, choices=ReasonCode.choices, blank=True, default="")

@@ -17,7 +17,6 @@ from typing import Any
 import structlog
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 from prometheus_client import Counter
 
 from escrow_project.common.errors import (
@@ -32,6 +31,7 @@ from ledger.rails import PaymentState, rail_get
 from ledger.rails.stripe import minor_to_amount as _major
 from ledger.services._core import amount_clean, conflict, key_clean
 from ledger.signals import rail_account_updated, rail_payment_failed, rail_payment_succeeded
+from ledger.states import RAIL_PAYMENT_FINAL
 
 logger = structlog.get_logger(__name__)
 
@@ -39,7 +39,6 @@ RAIL_EVENTS = Counter("ledger_rail_events_total", "Rail webhook events by rail, 
 RAIL_PAYMENTS = Counter("ledger_rail_payments_total", "Payments in by rail and outcome", ["rail", "status"])
 
 _BAD_SIGNATURE = "webhook_signature_invalid"
-_FINAL = {RailPaymentStatus.SUCCEEDED, RailPaymentStatus.CANCELED}
 
 
 def rail_payment_start(
@@ -103,7 +102,7 @@ def _apply_state(payment_id: int, state: PaymentState) -> str:
     """Move a payment to what the rail reported; a success is announced once. Out of order safe:
     a success is final, a late 'failed' or 'processing' after it changes nothing."""
     payment = RailPayment.objects.select_for_update().get(pk=payment_id)
-    if payment.status in _FINAL:
+    if payment.status in RAIL_PAYMENT_FINAL:
         return "stale"
     if state.amount is not None and (state.amount != payment.amount or state.currency != payment.currency):
         # The rail reports another amount than we asked for: never credit what we did not expect.
@@ -112,15 +111,13 @@ def _apply_state(payment_id: int, state: PaymentState) -> str:
         logger.error("rail_payment_amount_mismatch", payment=str(payment.public_id), rail=payment.rail)
         return "amount_mismatch"
     status = state.status if state.status in RailPaymentStatus.values else RailPaymentStatus.PROCESSING
-    payment.status = status
-    payment.failure_reason = state.failure_reason[:500]
+    payment.record(status, state.failure_reason)
     if status != RailPaymentStatus.SUCCEEDED:
         payment.save(update_fields=["status", "failure_reason", "updated_at"])
         if status == RailPaymentStatus.FAILED:
             rail_payment_failed.send(sender=RailPayment, payment=payment)
         RAIL_PAYMENTS.labels(rail=payment.rail, status=status).inc()
         return "recorded"
-    payment.succeeded_at = timezone.now()
     try:
         with transaction.atomic():
             rail_payment_succeeded.send(sender=RailPayment, payment=payment)

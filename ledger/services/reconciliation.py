@@ -23,7 +23,6 @@ from typing import Any
 
 import structlog
 from django.db import IntegrityError, connection, transaction
-from django.utils import timezone
 from prometheus_client import Gauge
 
 from escrow_project.common.amounts import clean_amount
@@ -314,13 +313,13 @@ def break_resolve(
     _open(row)
     row.reason_code, row.note, row.correction = reason_code, note, _correction_clean(correction, reason_code)
     if reason_code == ReasonCode.WRITE_OFF:
-        row.status, row.requested_by = BreakStatus.PENDING, actor[:100]
+        row.ask_write_off(by=actor[:100])
         row.save(update_fields=["status", "reason_code", "note", "correction", "requested_by"])
         _comment(row, actor, f"write-off requested: {note}")
         _announce(row, "write_off_requested", actor)
         return row
     row.correction_entry = _post_correction(row, actor)
-    row.status, row.decided_by, row.decided_at = BreakStatus.RESOLVED, actor[:100], timezone.now()
+    row.resolve(by=actor[:100])
     row.save(
         update_fields=["status", "reason_code", "note", "correction", "correction_entry", "decided_by", "decided_at"]
     )
@@ -346,8 +345,7 @@ def break_write_off_reject(*, break_id: int, actor: str, reason: str) -> Reconci
     """The second person refuses the write-off: the break is open again and nothing was posted."""
     row = _locked(break_id)
     second_person_check(row=row, first_person=row.requested_by, actor=actor, closed_code="break_not_pending")
-    row.status, row.reason_code, row.correction, row.requested_by = BreakStatus.OPEN, "", {}, ""
-    row.reason = reason[:300]
+    row.reject_write_off(reason)
     row.save(update_fields=["status", "reason_code", "correction", "requested_by", "reason"])
     _comment(row, actor, f"write-off rejected: {reason}")
     _announce(row, "write_off_rejected", actor)

@@ -6,7 +6,6 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
-from django.utils import timezone
 
 from escrow_project.common.errors import ConflictError, NotFoundError, UnprocessableError
 from escrow_project.common.fsm import transition_run
@@ -92,12 +91,12 @@ def dispute_resolve(
         assert share is not None
         split = [(txn.seller_id, "Seller's share", share), (txn.buyer_id, "Buyer's share", Decimal(100) - share)]
     moved = _wind_down(txn, purpose="dispute", split=split)
-    dispute.status = DisputeStatus.RESOLVED
-    dispute.resolution = resolution
-    dispute.seller_share_pct = share
-    dispute.resolution_note = note
-    dispute.resolved_by = actor if getattr(actor, "is_authenticated", False) else None
-    dispute.resolved_at = timezone.now()
+    dispute.resolve(
+        resolution=resolution,
+        seller_share_pct=share,
+        note=note,
+        by=actor if getattr(actor, "is_authenticated", False) else None,
+    )
     dispute.save()
     audit("escrow.dispute_resolved", txn, actor, dispute=str(dispute.public_id), resolution=resolution, moved=moved)
     notify("dispute_resolved", txn, resolution=resolution, dedupe=str(dispute.public_id))
@@ -116,10 +115,7 @@ def dispute_dismiss(*, dispute_id: int, actor: Any, note: str = "") -> Dispute:
     txn.save()
     transitioned(txn)
     escrow_catch_up(txn)
-    dispute.status = DisputeStatus.DISMISSED
-    dispute.resolution_note = note
-    dispute.resolved_by = actor if getattr(actor, "is_authenticated", False) else None
-    dispute.resolved_at = timezone.now()
+    dispute.dismiss(note=note, by=actor if getattr(actor, "is_authenticated", False) else None)
     dispute.save()
     audit("escrow.dispute_dismissed", txn, actor, dispute=str(dispute.public_id))
     notify("dispute_resolved", txn, resolution="dismissed", dedupe=str(dispute.public_id))

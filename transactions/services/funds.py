@@ -206,7 +206,7 @@ def milestones_hold(txn: EscrowTransaction) -> None:
     holds = dict(zip([m.pk for m in to_hold], result.results if result else [], strict=True))
     for milestone in planned:
         milestone.hold_id = holds[milestone.pk].pk if milestone.pk in holds else None
-        milestone.status = MilestoneStatus.HELD
+        milestone.hold()
         milestone.save(update_fields=["hold_id", "status"])
 
 
@@ -223,9 +223,8 @@ def _milestone_hold_to(txn: EscrowTransaction, milestone: Milestone, wallet: int
         metadata={"escrow": str(txn.public_id), "milestone": milestone.verification_type},
     )
     milestone.hold_id = hold.pk
-    milestone.payee_id = payee_id
-    milestone.status = MilestoneStatus.HELD
-    milestone.save(update_fields=["hold_id", "payee", "status"])
+    milestone.payee_id = payee_id  # still held: by the new agent now
+    milestone.save(update_fields=["hold_id", "payee"])
 
 
 def milestone_void(txn: EscrowTransaction, milestone: Milestone, reason: str) -> None:
@@ -237,7 +236,7 @@ def milestone_void(txn: EscrowTransaction, milestone: Milestone, reason: str) ->
             idempotency_key=key(txn, "milestone", milestone.verification_type, "void", milestone.hold_generation),
             reason=reason,
         )
-    milestone.status = MilestoneStatus.VOIDED
+    milestone.void()
     milestone.save(update_fields=["status"])
 
 
@@ -257,8 +256,7 @@ def milestone_earn(*, transaction_id: int, verification_type: str, agent_id: int
         )
         milestone.hold_generation += 1
         _milestone_hold_to(txn, milestone, wallet_open(txn), agent_id)
-    milestone.status = MilestoneStatus.EARNED
-    milestone.earned_at = timezone.now()
+    milestone.earn()
     milestone.save(update_fields=["status", "earned_at"])
     milestone_release(txn=txn, milestone=milestone)
     return milestone
@@ -275,8 +273,7 @@ def milestone_release(*, txn: EscrowTransaction, milestone: Milestone, actor: An
             hold_id=milestone.hold_id,  # type: ignore[arg-type]
             idempotency_key=key(txn, "milestone", milestone.verification_type, "post"),
         )
-    milestone.status = MilestoneStatus.RELEASED
-    milestone.released_at = timezone.now()
+    milestone.release()
     milestone.save(update_fields=["status", "released_at"])
     audit("escrow.milestone_released", txn, actor, milestone=milestone.verification_type, amount=str(milestone.amount))
     if milestone.amount > 0:
@@ -377,9 +374,7 @@ def payment_dispatch(*, txn: EscrowTransaction, payment: Payment) -> Payment:
             beneficiary=_beneficiary(payment),
         )
     payment.payout_id = payout.pk
-    payment.status = PaymentStatus.REQUESTED
-    payment.blocked_reason = ""
-    payment.failure_reason = ""
+    payment.request()
     payment.save(update_fields=["attempts", "payout_id", "status", "blocked_reason", "failure_reason", "updated_at"])
     audit("escrow.payout_requested", txn, None, payment=str(payment.public_id), amount=str(payment.amount))
     return payment
@@ -409,8 +404,10 @@ def payment_record_outcome(
         return  # not ours, or an outcome of an older attempt
     if payment.status != PaymentStatus.REQUESTED:
         return
-    payment.status = PaymentStatus.SUCCEEDED if succeeded else PaymentStatus.FAILED
-    payment.failure_reason = "" if succeeded else reason[:300]
+    if succeeded:
+        payment.succeed()
+    else:
+        payment.fail(reason)
     payment.save(update_fields=["status", "failure_reason", "updated_at"])
     PAYMENTS.labels(kind=payment.kind, outcome="succeeded" if succeeded else "failed").inc()
     txn = payment.transaction
@@ -447,7 +444,7 @@ def payment_retry(*, payment_id: int, actor: Any = None) -> Payment:
         raise ConflictError(
             f"The payment is {payment.status}; only a failed payment can be retried.", code="payment_not_failed"
         )
-    payment.status = PaymentStatus.BLOCKED
+    payment.retry()
     payment.save(update_fields=["status", "updated_at"])
     payment_dispatch(txn=txn, payment=payment)
     if payment.status == PaymentStatus.BLOCKED:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -73,7 +72,7 @@ def settlement_prepare(*, txn: EscrowTransaction) -> SettlementStatement:
     needs = txn.purchase_price > Decimal(settings.ESCROW_APPROVAL_THRESHOLD)
     row.approvals_required = settings.ESCROW_APPROVALS_REQUIRED if needs else 0
     if row.status == SettlementStatus.DRAFT and needs:
-        row.status = SettlementStatus.AWAITING_APPROVAL
+        row.ask_approval()
     row.save()
     return row
 
@@ -109,9 +108,7 @@ def settlement_approve(*, transaction_id: int, operator: Any) -> SettlementState
         ) from None
     count = row.approvals.count()
     if count >= row.approvals_required:
-        row.status = SettlementStatus.TIME_LOCKED
-        row.approved_at = timezone.now()
-        row.unlock_at = row.approved_at + timedelta(seconds=settings.ESCROW_TIME_LOCK_SECONDS)
+        row.approve(lock_seconds=settings.ESCROW_TIME_LOCK_SECONDS)
         row.save(update_fields=["status", "approved_at", "unlock_at"])
     audit("escrow.settlement_approved", txn, operator, approvals=count, required=row.approvals_required)
     return row
@@ -159,9 +156,7 @@ def settlement_execute(*, transaction_id: int, actor: Any) -> SettlementStatemen
     transitioned(txn)
     row.statement = computed.as_json()
     row.total_disbursed = computed.total_disbursed
-    row.status = SettlementStatus.EXECUTED
-    row.executed_at = timezone.now()
-    row.executed_by = actor if getattr(actor, "is_authenticated", False) else None
+    row.execute(by=actor if getattr(actor, "is_authenticated", False) else None)
     row.save()
     CYCLE_TIME.observe((timezone.now() - txn.created_at).total_seconds())
     audit("escrow.settled", txn, actor, total=str(computed.total_disbursed))
