@@ -11,6 +11,7 @@ docs/decisions/0301-notifications-api.md.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import timedelta
 
 import structlog
@@ -29,7 +30,12 @@ from notifications.channels import (
 )
 from notifications.kinds import WEBHOOK
 from notifications.models import Notification, NotificationAttempt, NotificationStatus
-from notifications.services.circuit import circuit_acquire, circuit_record_failure, circuit_record_success
+from notifications.services.circuit import (
+    CircuitDecision,
+    circuit_acquire,
+    circuit_record_failure,
+    circuit_record_success,
+)
 from notifications.services.scheduling import delivery_schedule_on_commit
 
 logger = structlog.get_logger(__name__)
@@ -49,6 +55,13 @@ def _claim(notification_id: int) -> tuple[Notification, NotificationAttempt] | s
     )
     if notification is None:
         return "missing"
+    return _claim_locked(notification, circuit=lambda key: circuit_acquire(channel=key))
+
+
+def _claim_locked(
+    notification: Notification, *, circuit: Callable[[str], CircuitDecision]
+) -> tuple[Notification, NotificationAttempt] | str:
+    """The claim of one row its caller holds locked; `circuit` asks the breaker (a batch asks once)."""
     now = timezone.now()
     if notification.status in _TERMINAL:
         return f"already_{notification.status}"
@@ -70,7 +83,7 @@ def _claim(notification_id: int) -> tuple[Notification, NotificationAttempt] | s
             return "failed_worker_lost"
     elif notification.next_attempt_at is not None and notification.next_attempt_at > now + _EARLY_TOLERANCE:
         return "not_due"
-    decision = circuit_acquire(channel=breaker_key(notification))
+    decision = circuit(breaker_key(notification))
     if not decision.allowed:
         retry_at = decision.retry_at or now + timedelta(seconds=settings.NOTIFICATIONS_RETRY_DELAY_SECONDS)
         notification.status = NotificationStatus.PENDING
@@ -120,6 +133,22 @@ def _record(
 ) -> str:
     notification = Notification.objects.select_for_update().get(pk=notification_id)
     attempt = NotificationAttempt.objects.select_for_update().get(pk=attempt_id)
+    return _record_locked(
+        notification, attempt, result=result, error=error, seconds=seconds, success=circuit_record_success
+    )
+
+
+def _record_locked(
+    notification: Notification,
+    attempt: NotificationAttempt,
+    *,
+    result: DeliveryResult | None,
+    error: Exception | None,
+    seconds: float,
+    success: Callable[..., None],
+) -> str:
+    """The outcome of one attempt on a row its caller holds locked; `success` closes the breaker
+    (a batch does it once for all its rows)."""
     now = timezone.now()
     status_code = result.status_code if result else getattr(error, "status_code", None)
     permanent = isinstance(error, PermanentDeliveryError | DomainError)
@@ -144,7 +173,7 @@ def _record(
         notification.provider_message_id = result.provider_message_id
         notification.last_error = ""
         notification.save()
-        circuit_record_success(channel=breaker)
+        success(channel=breaker)
         metrics.SENT.labels(channel).inc()
         metrics.END_TO_END.labels(channel).observe((now - notification.created_at).total_seconds())
         return "sent"
@@ -153,7 +182,7 @@ def _record(
         notification.status = NotificationStatus.FAILED
         notification.save()
         if isinstance(error, PermanentDeliveryError):
-            circuit_record_success(channel=breaker)  # the provider answered: the channel itself works
+            success(channel=breaker)  # the provider answered: the channel itself works
         metrics.FAILED.labels(channel, "permanent").inc()
         return "failed"
     circuit_record_failure(channel=breaker, error=_error_text(error, notification, limit=1000))
@@ -178,6 +207,15 @@ def notification_deliver(*, notification_id: int) -> str:
         logger.info("notification_delivery_skipped", notification_id=notification_id, reason=claimed)
         return claimed
     notification, attempt = claimed
+    result, error, seconds = _send(notification)
+    outcome = _record(
+        notification_id=notification.pk, attempt_id=attempt.pk, result=result, error=error, seconds=seconds
+    )
+    _log_outcome(notification, attempt, outcome)
+    return outcome
+
+
+def _send(notification: Notification) -> tuple[DeliveryResult | None, Exception | None, float]:
     started = time.monotonic()
     result: DeliveryResult | None = None
     error: Exception | None = None
@@ -186,15 +224,16 @@ def notification_deliver(*, notification_id: int) -> str:
     except (TransientDeliveryError, PermanentDeliveryError, DomainError) as exc:
         error = exc
     except Exception as exc:
-        logger.exception("notification_backend_crashed", notification_id=notification_id)
+        logger.exception("notification_backend_crashed", notification_id=notification.pk)
         # Webhook rows are read by the partner (deliveries API): the class only, the text for operators.
         text = exc.__class__.__name__ if notification.channel == "webhook" else f"{exc.__class__.__name__}: {exc}"
         error = TransientDeliveryError(text, detail=str(exc))
     seconds = time.monotonic() - started
     metrics.LATENCY.labels(notification.channel).observe(seconds)
-    outcome = _record(
-        notification_id=notification.pk, attempt_id=attempt.pk, result=result, error=error, seconds=seconds
-    )
+    return result, error, seconds
+
+
+def _log_outcome(notification: Notification, attempt: NotificationAttempt, outcome: str) -> None:
     logger.info(
         "notification_delivery",
         notification_id=notification.pk,
@@ -203,7 +242,69 @@ def notification_deliver(*, notification_id: int) -> str:
         attempt=attempt.number,
         outcome=outcome,
     )
-    return outcome
+
+
+def notifications_deliver_batch(*, notification_ids: list[int]) -> dict[int, str]:
+    """notification_deliver for several rows of a cheap local channel (live pushes of one fan-out):
+    one claim transaction and one record transaction for all of them instead of two each, the
+    breaker asked and closed once. Same leases, attempts and outcomes as one by one, so a worker
+    dying between the two leaves every row to the sweeper exactly as it would one row."""
+    outcomes: dict[int, str] = {}
+    claimed: list[tuple[Notification, NotificationAttempt]] = []
+    decisions: dict[str, CircuitDecision] = {}
+
+    def circuit(key: str) -> CircuitDecision:
+        # A closed breaker stays asked for the batch; an open or half-open one is asked per row, so
+        # a half-open breaker still lets exactly one trial through.
+        decision = decisions.get(key) or circuit_acquire(channel=key)
+        if decision.allowed and not decision.probe:
+            decisions[key] = decision
+        return decision
+
+    with transaction.atomic():
+        rows = (
+            Notification.objects.select_for_update(of=("self",))
+            .select_related("webhook_endpoint")
+            .filter(pk__in=notification_ids)
+            .order_by("pk")  # one lock order for every batch: no deadlock between two of them
+        )
+        found = {row.pk: row for row in rows}
+        for notification_id in notification_ids:
+            notification = found.get(notification_id)
+            claim = "missing" if notification is None else _claim_locked(notification, circuit=circuit)
+            if isinstance(claim, str):
+                logger.info("notification_delivery_skipped", notification_id=notification_id, reason=claim)
+                outcomes[notification_id] = claim
+            else:
+                claimed.append(claim)
+    if not claimed:
+        return outcomes
+    sent = [(notification, attempt, *_send(notification)) for notification, attempt in claimed]
+    closed: set[str] = set()
+
+    def success(*, channel: str) -> None:
+        if channel not in closed:
+            closed.add(channel)
+            circuit_record_success(channel=channel)
+
+    with transaction.atomic():
+        ids = [notification.pk for notification, _ in claimed]
+        locked = {n.pk: n for n in Notification.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
+        attempts = {
+            a.pk: a for a in NotificationAttempt.objects.select_for_update().filter(pk__in=[a.pk for _, a in claimed])
+        }
+        for notification, attempt, result, error, seconds in sent:
+            outcome = _record_locked(
+                locked[notification.pk],
+                attempts[attempt.pk],
+                result=result,
+                error=error,
+                seconds=seconds,
+                success=success,
+            )
+            _log_outcome(notification, attempt, outcome)
+            outcomes[notification.pk] = outcome
+    return outcomes
 
 
 @transaction.atomic
