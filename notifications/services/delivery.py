@@ -30,6 +30,7 @@ from notifications.channels import (
 )
 from notifications.kinds import WEBHOOK
 from notifications.models import Notification, NotificationAttempt, NotificationStatus
+from notifications.rendering import renders_shared
 from notifications.services.circuit import (
     CircuitDecision,
     circuit_acquire,
@@ -43,6 +44,63 @@ logger = structlog.get_logger(__name__)
 _TERMINAL = {NotificationStatus.SENT, NotificationStatus.FAILED, NotificationStatus.SKIPPED}
 # A retry task may wake a little before next_attempt_at (clock skew between hosts).
 _EARLY_TOLERANCE = timedelta(seconds=1)
+
+
+class _Writes:
+    """Where a claim or a record writes its rows: at once (one delivery), or, for a batch, kept and
+    written with one statement per table when the batch's transaction is about to commit."""
+
+    def __init__(self, *, batched: bool = False) -> None:
+        self.batched = batched
+        self._notifications: dict[int, Notification] = {}
+        self._new_attempts: list[NotificationAttempt] = []
+        self._attempts: dict[int, NotificationAttempt] = {}
+
+    def notification(self, notification: Notification) -> None:
+        if self.batched:
+            self._notifications[notification.pk] = notification
+        else:
+            notification.save()
+
+    def new_attempt(self, notification: Notification) -> NotificationAttempt:
+        attempt = NotificationAttempt(notification=notification, number=notification.attempts)
+        if self.batched:
+            self._new_attempts.append(attempt)
+        else:
+            attempt.save()
+        return attempt
+
+    def attempt(self, attempt: NotificationAttempt) -> None:
+        if self.batched:
+            self._attempts[attempt.pk] = attempt
+        else:
+            attempt.save()
+
+    def flush(self) -> None:
+        if self._new_attempts:
+            NotificationAttempt.objects.bulk_create(self._new_attempts)
+        if self._attempts:
+            NotificationAttempt.objects.bulk_update(
+                list(self._attempts.values()),
+                ["finished_at", "duration_ms", "status_code", "outcome", "error", "operator_detail"],
+            )
+        if self._notifications:
+            now = timezone.now()  # bulk_update does not apply auto_now
+            for notification in self._notifications.values():
+                notification.updated_at = now
+            Notification.objects.bulk_update(
+                list(self._notifications.values()),
+                [
+                    "status",
+                    "attempts",
+                    "claimed_until",
+                    "next_attempt_at",
+                    "last_error",
+                    "sent_at",
+                    "provider_message_id",
+                    "updated_at",
+                ],
+            )
 
 
 @transaction.atomic
@@ -59,9 +117,10 @@ def _claim(notification_id: int) -> tuple[Notification, NotificationAttempt] | s
 
 
 def _claim_locked(
-    notification: Notification, *, circuit: Callable[[str], CircuitDecision]
+    notification: Notification, *, circuit: Callable[[str], CircuitDecision], writes: _Writes | None = None
 ) -> tuple[Notification, NotificationAttempt] | str:
     """The claim of one row its caller holds locked; `circuit` asks the breaker (a batch asks once)."""
+    writes = writes or _Writes()
     now = timezone.now()
     if notification.status in _TERMINAL:
         return f"already_{notification.status}"
@@ -78,7 +137,7 @@ def _claim_locked(
             notification.status = NotificationStatus.FAILED
             notification.last_error = "the worker stopped during the last attempt; outcome unknown"
             notification.claimed_until = None
-            notification.save()
+            writes.notification(notification)
             metrics.FAILED.labels(notification.channel, "worker_lost").inc()
             return "failed_worker_lost"
     elif notification.next_attempt_at is not None and notification.next_attempt_at > now + _EARLY_TOLERANCE:
@@ -92,14 +151,14 @@ def _claim_locked(
         scope = " of this endpoint" if breaker_key(notification) != notification.channel else ""
         notification.last_error = f"the {notification.channel} circuit breaker{scope} is open"
         notification.claimed_until = None
-        notification.save()
+        writes.notification(notification)
         delivery_schedule_on_commit(notification.pk, countdown=(retry_at - now).total_seconds())
         return "circuit_open"
     notification.status = NotificationStatus.SENDING
     notification.attempts += 1
     notification.claimed_until = now + timedelta(seconds=settings.NOTIFICATIONS_DELIVERY_LEASE_SECONDS)
-    notification.save()
-    attempt = NotificationAttempt.objects.create(notification=notification, number=notification.attempts)
+    writes.notification(notification)
+    attempt = writes.new_attempt(notification)
     return notification, attempt
 
 
@@ -146,9 +205,11 @@ def _record_locked(
     error: Exception | None,
     seconds: float,
     success: Callable[..., None],
+    writes: _Writes | None = None,
 ) -> str:
     """The outcome of one attempt on a row its caller holds locked; `success` closes the breaker
     (a batch does it once for all its rows)."""
+    writes = writes or _Writes()
     now = timezone.now()
     status_code = result.status_code if result else getattr(error, "status_code", None)
     permanent = isinstance(error, PermanentDeliveryError | DomainError)
@@ -159,7 +220,7 @@ def _record_locked(
     attempt.error = "" if error is None else _error_text(error, notification)
     detail = getattr(error, "detail", "")
     attempt.operator_detail = scrub_text(detail, [notification.address] if notification.address else [])[:2000]
-    attempt.save()
+    writes.attempt(attempt)
     channel = notification.channel
     breaker = breaker_key(notification)
     if notification.status != NotificationStatus.SENDING or notification.attempts != attempt.number:
@@ -172,7 +233,7 @@ def _record_locked(
         notification.sent_at = now
         notification.provider_message_id = result.provider_message_id
         notification.last_error = ""
-        notification.save()
+        writes.notification(notification)
         success(channel=breaker)
         metrics.SENT.labels(channel).inc()
         metrics.END_TO_END.labels(channel).observe((now - notification.created_at).total_seconds())
@@ -180,7 +241,7 @@ def _record_locked(
     notification.last_error = _error_text(error, notification)
     if permanent:
         notification.status = NotificationStatus.FAILED
-        notification.save()
+        writes.notification(notification)
         if isinstance(error, PermanentDeliveryError):
             success(channel=breaker)  # the provider answered: the channel itself works
         metrics.FAILED.labels(channel, "permanent").inc()
@@ -188,13 +249,13 @@ def _record_locked(
     circuit_record_failure(channel=breaker, error=_error_text(error, notification, limit=1000))
     if notification.attempts >= notification.max_attempts:
         notification.status = NotificationStatus.FAILED
-        notification.save()
+        writes.notification(notification)
         metrics.FAILED.labels(channel, "attempts_exhausted").inc()
         return "failed"
     delay = retry_delay_seconds(notification.attempts)
     notification.status = NotificationStatus.PENDING
     notification.next_attempt_at = now + timedelta(seconds=delay)
-    notification.save()
+    writes.notification(notification)
     delivery_schedule_on_commit(notification.pk, countdown=delay)
     metrics.RETRIED.labels(channel).inc()
     return "retry_scheduled"
@@ -261,6 +322,7 @@ def notifications_deliver_batch(*, notification_ids: list[int]) -> dict[int, str
             decisions[key] = decision
         return decision
 
+    writes = _Writes(batched=True)
     with transaction.atomic():
         rows = (
             Notification.objects.select_for_update(of=("self",))
@@ -271,15 +333,17 @@ def notifications_deliver_batch(*, notification_ids: list[int]) -> dict[int, str
         found = {row.pk: row for row in rows}
         for notification_id in notification_ids:
             notification = found.get(notification_id)
-            claim = "missing" if notification is None else _claim_locked(notification, circuit=circuit)
+            claim = "missing" if notification is None else _claim_locked(notification, circuit=circuit, writes=writes)
             if isinstance(claim, str):
                 logger.info("notification_delivery_skipped", notification_id=notification_id, reason=claim)
                 outcomes[notification_id] = claim
             else:
                 claimed.append(claim)
+        writes.flush()
     if not claimed:
         return outcomes
-    sent = [(notification, attempt, *_send(notification)) for notification, attempt in claimed]
+    with renders_shared():
+        sent = [(notification, attempt, *_send(notification)) for notification, attempt in claimed]
     closed: set[str] = set()
 
     def success(*, channel: str) -> None:
@@ -287,6 +351,7 @@ def notifications_deliver_batch(*, notification_ids: list[int]) -> dict[int, str
             closed.add(channel)
             circuit_record_success(channel=channel)
 
+    writes = _Writes(batched=True)
     with transaction.atomic():
         ids = [notification.pk for notification, _ in claimed]
         locked = {n.pk: n for n in Notification.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
@@ -301,9 +366,11 @@ def notifications_deliver_batch(*, notification_ids: list[int]) -> dict[int, str
                 error=error,
                 seconds=seconds,
                 success=success,
+                writes=writes,
             )
             _log_outcome(notification, attempt, outcome)
             outcomes[notification.pk] = outcome
+        writes.flush()
     return outcomes
 
 
