@@ -204,3 +204,27 @@ def test_an_expansion_costs_the_same_queries_for_two_recipients_or_eight(
     assert email.filter(status="skipped", last_error="muted by the recipient's preferences").count() == 10
     assert Notification.objects.filter(channel="live", status="sent").count() == 20
     assert small <= 31  # was 4 + 52 per household: 108 for two, 420 for eight
+
+
+def test_live_pushes_of_a_fanout_with_the_channel_layer_down_wait_for_a_retry(
+    db, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    from notifications import tasks
+
+    monkeypatch.setattr(tasks.deliver_notification, "apply_async", lambda *args, **kwargs: None)
+    settings.CHANNEL_LAYERS = {
+        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": ["redis://127.0.0.1:1/0"]}}
+    }
+    buyers = [member(Role.BUYER), member(Role.BUYER)]
+    fanout = notification_fanout_enqueue(
+        kind="payment_released", recipients=[Recipient.user(b.pk) for b in buyers], context=CTX
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        notification_fanout_expand(fanout_id=fanout.pk)
+
+    for live in Notification.objects.filter(channel="live"):
+        assert (live.status, live.attempts, live.claimed_until) == ("pending", 1, None)
+        assert live.next_attempt_at > timezone.now()  # the retry, and the sweeper after it, send it again
+        assert "channel layer unreachable" in live.last_error
+        assert [a.outcome for a in live.attempt_log.all()] == ["transient"]
