@@ -43,7 +43,8 @@ def main() -> None:
     queries: list[int] = []
     rows: list[int] = []
     recipients: list[int] = []
-    for n, source in enumerate(sources):
+    # The first expansion of a process imports and compiles (channel layer, templates): not counted.
+    for n, source in enumerate([sources[0], *sources]):
         copy = NotificationFanout.objects.create(
             kind=source.kind,
             recipients=source.recipients,
@@ -54,13 +55,18 @@ def main() -> None:
         )
         started = time.process_time()
         with CaptureQueriesContext(connection) as captured:
-            rows.append(notification_fanout_expand(fanout_id=copy.pk))  # live pushes run on its commit
+            written = notification_fanout_expand(fanout_id=copy.pk)  # live pushes run on its commit
+        if n == 0:
+            continue
+        rows.append(written)
         cpu_ms.append((time.process_time() - started) * 1000)
         queries.append(len(captured.captured_queries))
         recipients.append(len(source.recipients))
     print(f"fan-outs expanded : {len(sources)} (recipient entries: mean {statistics.fmean(recipients):.2f})")
     print(f"rows per fan-out  : mean {statistics.fmean(rows):.1f}")
     print(f"CPU per fan-out   : mean {statistics.fmean(cpu_ms):.1f} ms, median {statistics.median(cpu_ms):.1f} ms")
+    per_row = sum(cpu_ms) / max(1, sum(rows))
+    print(f"CPU per row       : {per_row:.1f} ms")
     print(f"queries per fan-out: mean {statistics.fmean(queries):.1f}, max {max(queries)}")
 
 
