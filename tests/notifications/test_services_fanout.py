@@ -223,8 +223,11 @@ def test_live_pushes_of_a_fanout_with_the_channel_layer_down_wait_for_a_retry(
     with django_capture_on_commit_callbacks(execute=True):
         notification_fanout_expand(fanout_id=fanout.pk)
 
-    for live in Notification.objects.filter(channel="live"):
+    lives = list(Notification.objects.filter(channel="live"))
+    assert len(lives) == 2
+    for live in lives:
         assert (live.status, live.attempts, live.claimed_until) == ("pending", 1, None)
+        assert live.next_attempt_at is not None
         assert live.next_attempt_at > timezone.now()  # the retry, and the sweeper after it, send it again
         assert "channel layer unreachable" in live.last_error
         assert [a.outcome for a in live.attempt_log.all()] == ["transient"]
