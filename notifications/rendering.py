@@ -5,6 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from decimal import InvalidOperation
 from typing import TYPE_CHECKING, Any, cast
@@ -110,20 +113,49 @@ def notification_link(notification: Notification) -> str:
     return url if isinstance(url, str) else ""
 
 
+_SHARED: ContextVar[dict[str, RenderedMessage] | None] = ContextVar("notifications_rendered", default=None)
+
+
+@contextmanager
+def renders_shared() -> Iterator[None]:
+    """Inside, rows with the same message (kind, context, subject, unsubscribe link, footer) are
+    rendered once: a batch of one fan-out's live pushes is the same text for every person."""
+    token = _SHARED.set({})
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
+
+
 def render_notification(notification: Notification) -> RenderedMessage:
     """One outbox row's message; e-mail to a user gets its footer links (preferences, one-click
     unsubscribe for a kind that may be turned off)."""
     token = ""
     if notification.channel == EMAIL and notification.recipient_user_id is not None:
         token = unsubscribe_token(user_id=notification.recipient_user_id, kind=notification.kind)
-    return render_message(
+    footer = notification.channel == EMAIL
+    shared = _SHARED.get()
+    key = ""
+    if shared is not None:
+        key = json.dumps(
+            [notification.kind, notification.context, notification.subject_type, notification.subject_id, token,
+             footer],
+            sort_keys=True,
+            cls=DjangoJSONEncoder,
+        )  # fmt: skip
+        if key in shared:
+            return shared[key]
+    rendered = render_message(
         notification.kind,
         notification.context,
         subject_type=notification.subject_type,
         subject_id=notification.subject_id,
         unsubscribe=token,
-        footer=notification.channel == EMAIL,
+        footer=footer,
     )
+    if shared is not None:
+        shared[key] = rendered
+    return rendered
 
 
 def render_message(

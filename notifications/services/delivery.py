@@ -11,6 +11,7 @@ docs/decisions/0301-notifications-api.md.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import timedelta
 
 import structlog
@@ -29,7 +30,13 @@ from notifications.channels import (
 )
 from notifications.kinds import WEBHOOK
 from notifications.models import Notification, NotificationAttempt, NotificationStatus
-from notifications.services.circuit import circuit_acquire, circuit_record_failure, circuit_record_success
+from notifications.rendering import renders_shared
+from notifications.services.circuit import (
+    CircuitDecision,
+    circuit_acquire,
+    circuit_record_failure,
+    circuit_record_success,
+)
 from notifications.services.scheduling import delivery_schedule_on_commit
 
 logger = structlog.get_logger(__name__)
@@ -37,6 +44,63 @@ logger = structlog.get_logger(__name__)
 _TERMINAL = {NotificationStatus.SENT, NotificationStatus.FAILED, NotificationStatus.SKIPPED}
 # A retry task may wake a little before next_attempt_at (clock skew between hosts).
 _EARLY_TOLERANCE = timedelta(seconds=1)
+
+
+class _Writes:
+    """Where a claim or a record writes its rows: at once (one delivery), or, for a batch, kept and
+    written with one statement per table when the batch's transaction is about to commit."""
+
+    def __init__(self, *, batched: bool = False) -> None:
+        self.batched = batched
+        self._notifications: dict[int, Notification] = {}
+        self._new_attempts: list[NotificationAttempt] = []
+        self._attempts: dict[int, NotificationAttempt] = {}
+
+    def notification(self, notification: Notification) -> None:
+        if self.batched:
+            self._notifications[notification.pk] = notification
+        else:
+            notification.save()
+
+    def new_attempt(self, notification: Notification) -> NotificationAttempt:
+        attempt = NotificationAttempt(notification=notification, number=notification.attempts)
+        if self.batched:
+            self._new_attempts.append(attempt)
+        else:
+            attempt.save()
+        return attempt
+
+    def attempt(self, attempt: NotificationAttempt) -> None:
+        if self.batched:
+            self._attempts[attempt.pk] = attempt
+        else:
+            attempt.save()
+
+    def flush(self) -> None:
+        if self._new_attempts:
+            NotificationAttempt.objects.bulk_create(self._new_attempts)
+        if self._attempts:
+            NotificationAttempt.objects.bulk_update(
+                list(self._attempts.values()),
+                ["finished_at", "duration_ms", "status_code", "outcome", "error", "operator_detail"],
+            )
+        if self._notifications:
+            now = timezone.now()  # bulk_update does not apply auto_now
+            for notification in self._notifications.values():
+                notification.updated_at = now
+            Notification.objects.bulk_update(
+                list(self._notifications.values()),
+                [
+                    "status",
+                    "attempts",
+                    "claimed_until",
+                    "next_attempt_at",
+                    "last_error",
+                    "sent_at",
+                    "provider_message_id",
+                    "updated_at",
+                ],
+            )
 
 
 @transaction.atomic
@@ -49,6 +113,14 @@ def _claim(notification_id: int) -> tuple[Notification, NotificationAttempt] | s
     )
     if notification is None:
         return "missing"
+    return _claim_locked(notification, circuit=lambda key: circuit_acquire(channel=key))
+
+
+def _claim_locked(
+    notification: Notification, *, circuit: Callable[[str], CircuitDecision], writes: _Writes | None = None
+) -> tuple[Notification, NotificationAttempt] | str:
+    """The claim of one row its caller holds locked; `circuit` asks the breaker (a batch asks once)."""
+    writes = writes or _Writes()
     now = timezone.now()
     if notification.status in _TERMINAL:
         return f"already_{notification.status}"
@@ -65,12 +137,12 @@ def _claim(notification_id: int) -> tuple[Notification, NotificationAttempt] | s
             notification.status = NotificationStatus.FAILED
             notification.last_error = "the worker stopped during the last attempt; outcome unknown"
             notification.claimed_until = None
-            notification.save()
+            writes.notification(notification)
             metrics.FAILED.labels(notification.channel, "worker_lost").inc()
             return "failed_worker_lost"
     elif notification.next_attempt_at is not None and notification.next_attempt_at > now + _EARLY_TOLERANCE:
         return "not_due"
-    decision = circuit_acquire(channel=breaker_key(notification))
+    decision = circuit(breaker_key(notification))
     if not decision.allowed:
         retry_at = decision.retry_at or now + timedelta(seconds=settings.NOTIFICATIONS_RETRY_DELAY_SECONDS)
         notification.status = NotificationStatus.PENDING
@@ -79,14 +151,14 @@ def _claim(notification_id: int) -> tuple[Notification, NotificationAttempt] | s
         scope = " of this endpoint" if breaker_key(notification) != notification.channel else ""
         notification.last_error = f"the {notification.channel} circuit breaker{scope} is open"
         notification.claimed_until = None
-        notification.save()
+        writes.notification(notification)
         delivery_schedule_on_commit(notification.pk, countdown=(retry_at - now).total_seconds())
         return "circuit_open"
     notification.status = NotificationStatus.SENDING
     notification.attempts += 1
     notification.claimed_until = now + timedelta(seconds=settings.NOTIFICATIONS_DELIVERY_LEASE_SECONDS)
-    notification.save()
-    attempt = NotificationAttempt.objects.create(notification=notification, number=notification.attempts)
+    writes.notification(notification)
+    attempt = writes.new_attempt(notification)
     return notification, attempt
 
 
@@ -120,6 +192,24 @@ def _record(
 ) -> str:
     notification = Notification.objects.select_for_update().get(pk=notification_id)
     attempt = NotificationAttempt.objects.select_for_update().get(pk=attempt_id)
+    return _record_locked(
+        notification, attempt, result=result, error=error, seconds=seconds, success=circuit_record_success
+    )
+
+
+def _record_locked(
+    notification: Notification,
+    attempt: NotificationAttempt,
+    *,
+    result: DeliveryResult | None,
+    error: Exception | None,
+    seconds: float,
+    success: Callable[..., None],
+    writes: _Writes | None = None,
+) -> str:
+    """The outcome of one attempt on a row its caller holds locked; `success` closes the breaker
+    (a batch does it once for all its rows)."""
+    writes = writes or _Writes()
     now = timezone.now()
     status_code = result.status_code if result else getattr(error, "status_code", None)
     permanent = isinstance(error, PermanentDeliveryError | DomainError)
@@ -130,7 +220,7 @@ def _record(
     attempt.error = "" if error is None else _error_text(error, notification)
     detail = getattr(error, "detail", "")
     attempt.operator_detail = scrub_text(detail, [notification.address] if notification.address else [])[:2000]
-    attempt.save()
+    writes.attempt(attempt)
     channel = notification.channel
     breaker = breaker_key(notification)
     if notification.status != NotificationStatus.SENDING or notification.attempts != attempt.number:
@@ -143,29 +233,29 @@ def _record(
         notification.sent_at = now
         notification.provider_message_id = result.provider_message_id
         notification.last_error = ""
-        notification.save()
-        circuit_record_success(channel=breaker)
+        writes.notification(notification)
+        success(channel=breaker)
         metrics.SENT.labels(channel).inc()
         metrics.END_TO_END.labels(channel).observe((now - notification.created_at).total_seconds())
         return "sent"
     notification.last_error = _error_text(error, notification)
     if permanent:
         notification.status = NotificationStatus.FAILED
-        notification.save()
+        writes.notification(notification)
         if isinstance(error, PermanentDeliveryError):
-            circuit_record_success(channel=breaker)  # the provider answered: the channel itself works
+            success(channel=breaker)  # the provider answered: the channel itself works
         metrics.FAILED.labels(channel, "permanent").inc()
         return "failed"
     circuit_record_failure(channel=breaker, error=_error_text(error, notification, limit=1000))
     if notification.attempts >= notification.max_attempts:
         notification.status = NotificationStatus.FAILED
-        notification.save()
+        writes.notification(notification)
         metrics.FAILED.labels(channel, "attempts_exhausted").inc()
         return "failed"
     delay = retry_delay_seconds(notification.attempts)
     notification.status = NotificationStatus.PENDING
     notification.next_attempt_at = now + timedelta(seconds=delay)
-    notification.save()
+    writes.notification(notification)
     delivery_schedule_on_commit(notification.pk, countdown=delay)
     metrics.RETRIED.labels(channel).inc()
     return "retry_scheduled"
@@ -178,6 +268,15 @@ def notification_deliver(*, notification_id: int) -> str:
         logger.info("notification_delivery_skipped", notification_id=notification_id, reason=claimed)
         return claimed
     notification, attempt = claimed
+    result, error, seconds = _send(notification)
+    outcome = _record(
+        notification_id=notification.pk, attempt_id=attempt.pk, result=result, error=error, seconds=seconds
+    )
+    _log_outcome(notification, attempt, outcome)
+    return outcome
+
+
+def _send(notification: Notification) -> tuple[DeliveryResult | None, Exception | None, float]:
     started = time.monotonic()
     result: DeliveryResult | None = None
     error: Exception | None = None
@@ -186,15 +285,16 @@ def notification_deliver(*, notification_id: int) -> str:
     except (TransientDeliveryError, PermanentDeliveryError, DomainError) as exc:
         error = exc
     except Exception as exc:
-        logger.exception("notification_backend_crashed", notification_id=notification_id)
+        logger.exception("notification_backend_crashed", notification_id=notification.pk)
         # Webhook rows are read by the partner (deliveries API): the class only, the text for operators.
         text = exc.__class__.__name__ if notification.channel == "webhook" else f"{exc.__class__.__name__}: {exc}"
         error = TransientDeliveryError(text, detail=str(exc))
     seconds = time.monotonic() - started
     metrics.LATENCY.labels(notification.channel).observe(seconds)
-    outcome = _record(
-        notification_id=notification.pk, attempt_id=attempt.pk, result=result, error=error, seconds=seconds
-    )
+    return result, error, seconds
+
+
+def _log_outcome(notification: Notification, attempt: NotificationAttempt, outcome: str) -> None:
     logger.info(
         "notification_delivery",
         notification_id=notification.pk,
@@ -203,7 +303,75 @@ def notification_deliver(*, notification_id: int) -> str:
         attempt=attempt.number,
         outcome=outcome,
     )
-    return outcome
+
+
+def notifications_deliver_batch(*, notification_ids: list[int]) -> dict[int, str]:
+    """notification_deliver for several rows of a cheap local channel (live pushes of one fan-out):
+    one claim transaction and one record transaction for all of them instead of two each, the
+    breaker asked and closed once. Same leases, attempts and outcomes as one by one, so a worker
+    dying between the two leaves every row to the sweeper exactly as it would one row."""
+    outcomes: dict[int, str] = {}
+    claimed: list[tuple[Notification, NotificationAttempt]] = []
+    decisions: dict[str, CircuitDecision] = {}
+
+    def circuit(key: str) -> CircuitDecision:
+        # A closed breaker stays asked for the batch; an open or half-open one is asked per row, so
+        # a half-open breaker still lets exactly one trial through.
+        decision = decisions.get(key) or circuit_acquire(channel=key)
+        if decision.allowed and not decision.probe:
+            decisions[key] = decision
+        return decision
+
+    writes = _Writes(batched=True)
+    with transaction.atomic():
+        rows = (
+            Notification.objects.select_for_update(of=("self",))
+            .select_related("webhook_endpoint")
+            .filter(pk__in=notification_ids)
+            .order_by("pk")  # one lock order for every batch: no deadlock between two of them
+        )
+        found = {row.pk: row for row in rows}
+        for notification_id in notification_ids:
+            notification = found.get(notification_id)
+            claim = "missing" if notification is None else _claim_locked(notification, circuit=circuit, writes=writes)
+            if isinstance(claim, str):
+                logger.info("notification_delivery_skipped", notification_id=notification_id, reason=claim)
+                outcomes[notification_id] = claim
+            else:
+                claimed.append(claim)
+        writes.flush()
+    if not claimed:
+        return outcomes
+    with renders_shared():
+        sent = [(notification, attempt, *_send(notification)) for notification, attempt in claimed]
+    closed: set[str] = set()
+
+    def success(*, channel: str) -> None:
+        if channel not in closed:
+            closed.add(channel)
+            circuit_record_success(channel=channel)
+
+    writes = _Writes(batched=True)
+    with transaction.atomic():
+        ids = [notification.pk for notification, _ in claimed]
+        locked = {n.pk: n for n in Notification.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
+        attempts = {
+            a.pk: a for a in NotificationAttempt.objects.select_for_update().filter(pk__in=[a.pk for _, a in claimed])
+        }
+        for notification, attempt, result, error, seconds in sent:
+            outcome = _record_locked(
+                locked[notification.pk],
+                attempts[attempt.pk],
+                result=result,
+                error=error,
+                seconds=seconds,
+                success=success,
+                writes=writes,
+            )
+            _log_outcome(notification, attempt, outcome)
+            outcomes[notification.pk] = outcome
+        writes.flush()
+    return outcomes
 
 
 @transaction.atomic

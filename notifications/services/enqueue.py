@@ -23,7 +23,7 @@ from notifications.channels.sms import E164
 from notifications.kinds import ALL_CHANNELS, EMAIL, LIVE, SMS, WEBHOOK, kind_get
 from notifications.models import ContactPoint, Notification, NotificationStatus, WebhookEndpoint
 from notifications.rendering import normalise_context, render_message
-from notifications.services.preferences import preference_resolve
+from notifications.services.preferences import Choice, preference_resolve
 from notifications.services.scheduling import delivery_schedule_on_commit
 from notifications.types import Recipient
 
@@ -60,7 +60,38 @@ def subject_validate(subject_type: str, subject_id: str) -> None:
         raise _bad("subject_id is letters, digits, - and _ (max 64).", "subject_id_invalid", "subject_id")
 
 
-def _validate_recipient(recipient: Recipient) -> None:
+class Lookups:
+    """The reads behind an enqueue, one query each. A fan-out (FanoutLookups) reads them for all
+    its recipients at once; the rules that use them live here, once."""
+
+    def user_exists(self, user_id: int) -> bool:
+        return User.objects.filter(pk=user_id).exists()
+
+    def organization_exists(self, organization_id: int) -> bool:
+        return Organization.objects.filter(pk=organization_id).exists()
+
+    def users_of(self, recipient: Recipient) -> list[User]:
+        if recipient.type == "user":
+            return list(User.objects.filter(pk=recipient.required_user_id(), is_active=True))
+        if recipient.type == "organization":
+            user_ids = Membership.objects.filter(organization_id=recipient.required_organization_id()).values("user_id")
+            return list(User.objects.filter(pk__in=user_ids, is_active=True).order_by("pk"))
+        return []
+
+    def phones(self, users: list[User]) -> dict[int, str]:
+        return {c.user_id: c.phone for c in ContactPoint.objects.filter(user__in=users)}
+
+    def endpoints(self, organization_id: int) -> list[WebhookEndpoint]:
+        return list(WebhookEndpoint.objects.filter(organization_id=organization_id, is_active=True).order_by("pk"))
+
+    def existing(self, dedupe_key: str) -> list[Notification]:
+        return list(Notification.objects.filter(dedupe_key=dedupe_key).order_by("pk"))
+
+    def preference(self, *, kind: str, channel: str, user_id: int | None, organization_id: int | None) -> Choice:
+        return preference_resolve(kind=kind, channel=channel, user_id=user_id, organization_id=organization_id)
+
+
+def _validate_recipient(recipient: Recipient, lookups: Lookups) -> None:
     if not isinstance(recipient, Recipient):
         raise _bad("recipient must be a notifications.types.Recipient.", "recipient_invalid", "recipient")
     if recipient.type == "address":
@@ -78,24 +109,15 @@ def _validate_recipient(recipient: Recipient) -> None:
     elif recipient.type == "user":
         if recipient.user_id is None:
             raise _bad("A user recipient needs a user id.", "recipient_invalid", "recipient")
-        if not User.objects.filter(pk=recipient.required_user_id()).exists():
+        if not lookups.user_exists(recipient.required_user_id()):
             raise NotFoundError(f"No user {recipient.user_id} to notify.", code="recipient_not_found")
     elif recipient.type == "organization":
         if recipient.organization_id is None:
             raise _bad("An organization recipient needs an organization id.", "recipient_invalid", "recipient")
-        if not Organization.objects.filter(pk=recipient.required_organization_id()).exists():
+        if not lookups.organization_exists(recipient.required_organization_id()):
             raise NotFoundError(f"No organization {recipient.organization_id} to notify.", code="recipient_not_found")
     else:
         raise _bad(f"Unknown recipient type {recipient.type!r}.", "recipient_invalid", "recipient")
-
-
-def _users_of(recipient: Recipient) -> list[User]:
-    if recipient.type == "user":
-        return list(User.objects.filter(pk=recipient.required_user_id(), is_active=True))
-    if recipient.type == "organization":
-        user_ids = Membership.objects.filter(organization_id=recipient.required_organization_id()).values("user_id")
-        return list(User.objects.filter(pk__in=user_ids, is_active=True).order_by("pk"))
-    return []
 
 
 def _applicable(recipient: Recipient, channel: str) -> bool:
@@ -106,21 +128,20 @@ def _applicable(recipient: Recipient, channel: str) -> bool:
     return True
 
 
-def _targets(recipient: Recipient, channel: str, kind: str) -> list[_Target]:
+def _targets(recipient: Recipient, channel: str, kind: str, lookups: Lookups) -> list[_Target]:
     if recipient.type == "address":
         value = recipient.email if channel == EMAIL else recipient.phone
         return [_Target(target=_address_target(value, channel), address=value)]
     if channel == WEBHOOK:
-        endpoints = WebhookEndpoint.objects.filter(organization_id=recipient.required_organization_id(), is_active=True)
         return [
             _Target(target=f"endpoint:{e.pk}", organization_id=e.organization_id, endpoint_id=e.pk)
-            for e in endpoints.order_by("pk")
+            for e in lookups.endpoints(recipient.required_organization_id())
             if not e.kinds or kind in e.kinds
         ]
-    users = _users_of(recipient)
+    users = lookups.users_of(recipient)
     phones: dict[int, str] = {}
     if channel == SMS:
-        phones = {c.user_id: c.phone for c in ContactPoint.objects.filter(user__in=users)}
+        phones = lookups.phones(users)
     targets = []
     for user in users:
         target = _Target(target=f"user:{user.pk}", user_id=user.pk, organization_id=recipient.organization_id)
@@ -157,82 +178,89 @@ def _write_row(*, fields: dict[str, Any], dedupe_key: str | None) -> Notificatio
         return Notification.objects.get(dedupe_key=dedupe_key, channel=fields["channel"], target=fields["target"])
 
 
-def _enqueue(
+def _chosen_channels(kind: str, recipient: Recipient, channels: Sequence[str] | None) -> list[str]:
+    if channels is None:
+        return [c for c in kind_get(kind).default_channels if _applicable(recipient, c)]
+    unknown = [c for c in channels if c not in ALL_CHANNELS]
+    if unknown:
+        raise _bad(f"Unknown channel(s): {', '.join(unknown)}.", "notification_channel_unknown", "channels")
+    not_applicable = [c for c in channels if not _applicable(recipient, c)]
+    if not_applicable:
+        raise _bad(
+            f"Channel(s) {', '.join(not_applicable)} cannot reach a {recipient.type} recipient.",
+            "notification_channel_not_applicable",
+            "channels",
+        )
+    return list(dict.fromkeys(channels))
+
+
+@dataclass
+class PlannedRows:
+    """What one recipient of an event gets: rows already written under its dedupe key, or the
+    fields of the rows to write."""
+
+    existing: list[Notification]
+    fields: list[dict[str, Any]]
+    duplicates: int = 0
+
+
+def _plan(
     *,
     kind: str,
     recipient: Recipient,
-    context: dict[str, Any],
+    stored_context: dict[str, Any],
     channels: Sequence[str] | None,
     dedupe_key: str | None,
     subject_type: str,
     subject_id: str,
     bypass_preferences: bool,
-    schedule: Callable[[Notification], None] | None = None,
-    reached: set[str] | None = None,
-) -> list[Notification]:
-    """`reached` is shared by every recipient of one event: a person who holds several roles in it
+    reached: set[str],
+    lookups: Lookups,
+) -> PlannedRows:
+    """Validate one recipient and decide its rows (targets, preferences, one per person), unwritten.
+    `reached` is shared by every recipient of one event: a person who holds several roles in it
     (a buyer who is also their organization's admin, two party links to one address) gets one row
     per channel, not one per role."""
-    spec = kind_get(kind)
-    stored_context = normalise_context(context)
-    render_message(kind, stored_context)  # a missing variable fails here, in the caller's request
-    _validate_recipient(recipient)
+    _validate_recipient(recipient, lookups)
     if subject_type or subject_id:
         subject_validate(subject_type, subject_id)
     if dedupe_key is not None and not (1 <= len(dedupe_key) <= 200):
         raise _bad("dedupe_key is 1 to 200 characters.", "dedupe_key_invalid", "dedupe_key")
-    if channels is None:
-        chosen = [c for c in spec.default_channels if _applicable(recipient, c)]
-    else:
-        unknown = [c for c in channels if c not in ALL_CHANNELS]
-        if unknown:
-            raise _bad(f"Unknown channel(s): {', '.join(unknown)}.", "notification_channel_unknown", "channels")
-        not_applicable = [c for c in channels if not _applicable(recipient, c)]
-        if not_applicable:
-            raise _bad(
-                f"Channel(s) {', '.join(not_applicable)} cannot reach a {recipient.type} recipient.",
-                "notification_channel_not_applicable",
-                "channels",
-            )
-        chosen = list(dict.fromkeys(channels))
-
+    chosen = _chosen_channels(kind, recipient, channels)
     if dedupe_key is not None:
-        existing = list(Notification.objects.filter(dedupe_key=dedupe_key).order_by("pk"))
+        existing = lookups.existing(dedupe_key)
         if existing:
             logger.info("notification_deduplicated", kind=kind, rows=len(existing))
-            return existing
-
-    rows: list[Notification] = []
+            return PlannedRows(existing=existing, fields=[])
+    planned = PlannedRows(existing=[], fields=[])
     now = timezone.now()
-    reached = set() if reached is None else reached
-    duplicates = 0
     for channel in chosen:
-        for target in _targets(recipient, channel, kind):
+        for target in _targets(recipient, channel, kind, lookups):
             person = _person_key(channel, target)
             if person in reached:
-                duplicates += 1
+                planned.duplicates += 1
                 continue
             reached.add(person)
             status = NotificationStatus.PENDING
             reason = target.skip_reason
             digest = False
             if not reason and not bypass_preferences and target.endpoint_id is None and recipient.type != "address":
-                choice = preference_resolve(
+                choice = lookups.preference(
                     kind=kind, channel=channel, user_id=target.user_id, organization_id=target.organization_id
                 )
                 digest = choice.digest
                 if not choice.enabled:
                     reason = "muted by the recipient's preferences"
             if not reason and target.endpoint_id is not None and not bypass_preferences:
-                choice = preference_resolve(
+                choice = lookups.preference(
                     kind=kind, channel=channel, user_id=None, organization_id=target.organization_id
                 )
                 if not choice.enabled:
                     reason = "muted by the organization's preferences"
             if reason:
                 status = NotificationStatus.SKIPPED
-            row = _write_row(
-                fields={
+            planned.fields.append(
+                {
                     "kind": kind,
                     "channel": channel,
                     "status": status,
@@ -253,20 +281,61 @@ def _enqueue(
                         if channel == WEBHOOK
                         else settings.NOTIFICATIONS_MAX_ATTEMPTS
                     ),
-                },
-                dedupe_key=dedupe_key,
+                }
             )
-            rows.append(row)
-            if row.status == NotificationStatus.SKIPPED:
-                metrics.SKIPPED.labels(channel, "preference" if "preferences" in reason else "no_address").inc()
-            elif not row.digest:
-                metrics.ENQUEUED.labels(channel).inc()
-                if schedule is not None:
-                    schedule(row)
-                else:
-                    delivery_schedule_on_commit(row.pk)
+    return planned
+
+
+def _written(row: Notification, schedule: Callable[[Notification], None] | None) -> None:
+    """Count a new row and hand it to delivery (a digest row waits for its digest)."""
+    if row.status == NotificationStatus.SKIPPED:
+        metrics.SKIPPED.labels(row.channel, "preference" if "preferences" in row.last_error else "no_address").inc()
+    elif not row.digest:
+        metrics.ENQUEUED.labels(row.channel).inc()
+        if schedule is not None:
+            schedule(row)
+        else:
+            delivery_schedule_on_commit(row.pk)
+
+
+def _enqueue(
+    *,
+    kind: str,
+    recipient: Recipient,
+    context: dict[str, Any],
+    channels: Sequence[str] | None,
+    dedupe_key: str | None,
+    subject_type: str,
+    subject_id: str,
+    bypass_preferences: bool,
+    reached: set[str] | None = None,
+) -> list[Notification]:
+    kind_get(kind)
+    stored_context = normalise_context(context)
+    render_message(kind, stored_context)  # a missing variable fails here, in the caller's request
+    planned = _plan(
+        kind=kind,
+        recipient=recipient,
+        stored_context=stored_context,
+        channels=channels,
+        dedupe_key=dedupe_key,
+        subject_type=subject_type,
+        subject_id=subject_id,
+        bypass_preferences=bypass_preferences,
+        reached=set() if reached is None else reached,
+        lookups=Lookups(),
+    )
+    if planned.existing:
+        return planned.existing
+    rows = [_write_row(fields=fields, dedupe_key=dedupe_key) for fields in planned.fields]
+    for row in rows:
+        _written(row, None)
     logger.info(
-        "notifications_enqueued", kind=kind, rows=len(rows), recipient_type=recipient.type, duplicates=duplicates
+        "notifications_enqueued",
+        kind=kind,
+        rows=len(rows),
+        recipient_type=recipient.type,
+        duplicates=planned.duplicates,
     )
     return rows
 

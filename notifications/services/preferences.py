@@ -53,21 +53,56 @@ def preference_resolve(*, kind: str, channel: str, user_id: int | None, organiza
     return Choice()
 
 
+def _resolved(
+    own: list[NotificationPreference], theirs: list[NotificationPreference], kind: str, channel: str
+) -> Choice:
+    """preference_resolve over rows already read: `own` the user's, `theirs` their organizations'
+    sorted opt-outs first."""
+    if kind_essential(kind, channel):
+        return Choice()
+    for rows in (own, theirs):
+        row = _pick([r for r in rows if r.channel == channel and r.kind in (kind, "")], kind)
+        if row is not None:
+            return Choice(enabled=row.enabled, digest=row.digest and channel == EMAIL)
+    return Choice()
+
+
 def preferences_of_user(*, user_id: int) -> Callable[[str, str], Choice]:
     """preference_resolve for one user over many kinds and channels, from three queries in all
     (the preferences page shows some fifty cells)."""
     own = list(NotificationPreference.objects.filter(user_id=user_id))
     org_ids = list(Membership.objects.filter(user_id=user_id).values_list("organization_id", flat=True))
     theirs = sorted(NotificationPreference.objects.filter(organization_id__in=org_ids), key=lambda r: r.enabled)
+    return lambda kind, channel: _resolved(own, theirs, kind, channel)
 
-    def resolve(kind: str, channel: str) -> Choice:
-        if kind_essential(kind, channel):
-            return Choice()
-        for rows in (own, theirs):
-            row = _pick([r for r in rows if r.channel == channel and r.kind in (kind, "")], kind)
-            if row is not None:
-                return Choice(enabled=row.enabled, digest=row.digest and channel == EMAIL)
-        return Choice()
+
+def preferences_of_many(
+    *, kind: str, user_ids: set[int], organization_ids: set[int]
+) -> Callable[[str, int | None, int | None], Choice]:
+    """preference_resolve of one kind for many users and organizations (a fan-out's recipients),
+    from two queries however many there are: resolve(channel, user_id, organization_id)."""
+    memberships: dict[int, list[int]] = {}
+    for user_id, org_id in Membership.objects.filter(user_id__in=user_ids).values_list("user_id", "organization_id"):
+        memberships.setdefault(user_id, []).append(org_id)
+    org_ids = organization_ids.union(*memberships.values())
+    own: dict[int, list[NotificationPreference]] = {}
+    by_org: dict[int, list[NotificationPreference]] = {}
+    rows = NotificationPreference.objects.filter(
+        Q(user_id__in=user_ids) | Q(organization_id__in=org_ids), kind__in=(kind, "")
+    )
+    for row in rows:
+        if row.user_id is not None:
+            own.setdefault(row.user_id, []).append(row)
+        elif row.organization_id is not None:
+            by_org.setdefault(row.organization_id, []).append(row)
+
+    def resolve(channel: str, user_id: int | None, organization_id: int | None) -> Choice:
+        if user_id is not None:
+            orgs = memberships.get(user_id, [])
+        else:
+            orgs = [organization_id] if organization_id is not None else []
+        theirs = sorted((r for org in orgs for r in by_org.get(org, [])), key=lambda r: r.enabled)
+        return _resolved(own.get(user_id, []) if user_id is not None else [], theirs, kind, channel)
 
     return resolve
 

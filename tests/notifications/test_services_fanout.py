@@ -7,7 +7,8 @@ from decimal import Decimal
 
 import pytest
 from django.core import mail
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from escrow_project.common.errors import DomainError
@@ -164,3 +165,69 @@ def test_an_address_is_refused_at_enqueue(db):
         notification_fanout_enqueue(
             kind="payment_released", recipients=[Recipient.address(email="a@example.test")], context=CTX
         )
+
+
+def _households(count: int) -> list[Recipient]:
+    """Organizations of two members: the organization turned e-mail off, one member turned it back
+    on for themselves, the other off; both get the live message. Every preference rule is read."""
+    recipients = []
+    for _ in range(count):
+        household = OrganizationFactory.create()
+        preference_set(organization_id=household.pk, kind="", channel="email", enabled=False)
+        for enabled in (True, False):
+            person = member(Role.BUYER, household)
+            preference_set(user_id=person.pk, kind="transaction_initiated", channel="email", enabled=enabled)
+        recipients.append(Recipient.organization(household.pk))
+    return recipients
+
+
+def _expansion_queries(recipients: list[Recipient], django_capture_on_commit_callbacks) -> int:
+    fanout = notification_fanout_enqueue(kind="transaction_initiated", recipients=recipients, context=CTX)
+    with CaptureQueriesContext(connection) as captured, django_capture_on_commit_callbacks(execute=True):
+        notification_fanout_expand(fanout_id=fanout.pk)  # and its live pushes, after commit
+    return len(captured.captured_queries)
+
+
+def test_an_expansion_costs_the_same_queries_for_two_recipients_or_eight(
+    db, monkeypatch, django_capture_on_commit_callbacks
+):
+    from notifications import tasks
+
+    monkeypatch.setattr(tasks.deliver_notification, "apply_async", lambda *args, **kwargs: None)
+    small = _expansion_queries(_households(2), django_capture_on_commit_callbacks)
+    large = _expansion_queries(_households(8), django_capture_on_commit_callbacks)
+
+    assert (small, large) == (small, small), "queries grow with the recipients"
+
+    email = Notification.objects.filter(channel="email")
+    assert email.filter(status="pending").count() == 10  # the members who turned e-mail back on
+    assert email.filter(status="skipped", last_error="muted by the recipient's preferences").count() == 10
+    assert Notification.objects.filter(channel="live", status="sent").count() == 20
+    assert small <= 31  # was 4 + 52 per household: 108 for two, 420 for eight
+
+
+def test_live_pushes_of_a_fanout_with_the_channel_layer_down_wait_for_a_retry(
+    db, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    from notifications import tasks
+
+    monkeypatch.setattr(tasks.deliver_notification, "apply_async", lambda *args, **kwargs: None)
+    settings.CHANNEL_LAYERS = {
+        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": ["redis://127.0.0.1:1/0"]}}
+    }
+    buyers = [member(Role.BUYER), member(Role.BUYER)]
+    fanout = notification_fanout_enqueue(
+        kind="payment_released", recipients=[Recipient.user(b.pk) for b in buyers], context=CTX
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        notification_fanout_expand(fanout_id=fanout.pk)
+
+    lives = list(Notification.objects.filter(channel="live"))
+    assert len(lives) == 2
+    for live in lives:
+        assert (live.status, live.attempts, live.claimed_until) == ("pending", 1, None)
+        assert live.next_attempt_at is not None
+        assert live.next_attempt_at > timezone.now()  # the retry, and the sweeper after it, send it again
+        assert "channel layer unreachable" in live.last_error
+        assert [a.outcome for a in live.attempt_log.all()] == ["transient"]
