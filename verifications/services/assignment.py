@@ -61,7 +61,7 @@ def task_reassign(*, task_id: int, agent: Organization | None = None) -> Verific
     if was_blocking:
         workflow = VerificationWorkflow.objects.select_for_update().get(pk=task.workflow_id)
         if workflow.status == WorkflowStatus.BLOCKED:
-            workflow.status = WorkflowStatus.RUNNING
+            workflow.resume()
             workflow.save(update_fields=["status"])
     enqueue_on_commit(task_execute_job, task.pk)
     return task

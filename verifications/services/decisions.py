@@ -32,7 +32,7 @@ def task_decided(task: VerificationTask, outcome: str) -> None:
     audit(f"verification.{outcome}", task, attempt=task.attempt, waived=task.waived, reason=task.failure_reason)
     workflow = VerificationWorkflow.objects.select_for_update().get(pk=task.workflow_id)
     if outcome != "verified":
-        workflow.status = WorkflowStatus.BLOCKED
+        workflow.block()
         workflow.save(update_fields=["status"])
     signals.verification_decided.send(sender=VerificationTask, outcome=outcome, **signal_kwargs(task))
     if outcome == "verified":
@@ -40,12 +40,11 @@ def task_decided(task: VerificationTask, outcome: str) -> None:
             workflow.status == WorkflowStatus.BLOCKED
             and not workflow.tasks.filter(status__in=[TaskStatus.REJECTED, TaskStatus.FAILED]).exists()
         ):
-            workflow.status = WorkflowStatus.RUNNING  # the blocking task was waived or redone
+            workflow.resume()  # the blocking task was waived or redone
             workflow.save(update_fields=["status"])
         workflow_advance(workflow_id=workflow.pk)
         if not workflow.tasks.exclude(status=TaskStatus.VERIFIED).exists():
-            workflow.status = WorkflowStatus.PASSED
-            workflow.completed_at = timezone.now()
+            workflow.complete()
             workflow.save(update_fields=["status", "completed_at"])
             signals.workflow_passed.send(
                 sender=VerificationWorkflow,
@@ -74,7 +73,7 @@ def task_waive(*, task_id: int) -> VerificationTask:
     task.save()
     workflow = VerificationWorkflow.objects.select_for_update().get(pk=task.workflow_id)
     if workflow.status == WorkflowStatus.BLOCKED:
-        workflow.status = WorkflowStatus.RUNNING
+        workflow.resume()
         workflow.save(update_fields=["status"])
     task_decided(task, "verified")
     return task

@@ -67,7 +67,7 @@ def workflow_cancel(*, workflow_id: int) -> None:
     """Stop a workflow: late reports are refused and sandbox deliveries do nothing."""
     workflow = VerificationWorkflow.objects.select_for_update().get(pk=workflow_id)
     if workflow.status in (WorkflowStatus.RUNNING, WorkflowStatus.BLOCKED):
-        workflow.status = WorkflowStatus.CANCELLED
+        workflow.cancel()
         workflow.save(update_fields=["status"])
 
 
