@@ -19,6 +19,7 @@ audit_kinds_register(
     [
         AuditKind("test.payout_succeeded", "tests/ledger: a marker event in a payout's transaction"),
         AuditKind("test.verification_verified", "tests/ledger: a marker event in a competing transaction"),
+        AuditKind("escrow.verification_note", "tests/transactions: another step holding the case's audit head"),
     ],
 )
 
