@@ -8,9 +8,20 @@ from django.conf import settings
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from audit.kinds import AuditKind, audit_kinds_register
 from identity.models import User
 
 pytest_plugins = ["tests.stripe_peer"]
+
+# Kinds only tests append, on their own `test_case` chains (the suite runs AUDIT_KINDS_STRICT).
+audit_kinds_register(
+    "tests",
+    [
+        AuditKind("test.payout_succeeded", "tests/ledger: a marker event in a payout's transaction"),
+        AuditKind("test.verification_verified", "tests/ledger: a marker event in a competing transaction"),
+        AuditKind("escrow.verification_note", "tests/transactions: another step holding the case's audit head"),
+    ],
+)
 
 
 def bearer_for(user: User) -> str:

@@ -6,9 +6,10 @@ class TransactionsConfig(AppConfig):
     verbose_name = "Escrow transactions"
 
     def ready(self) -> None:
+        from audit.kinds import audit_kinds_register
         from escrow_project.common.subject_access import register_subject_access
         from notifications.links import register_subject_link
-        from transactions import handlers  # noqa: F401 - connects the signal receivers
+        from transactions import audit_kinds, handlers  # noqa: F401 - handlers connects the signal receivers
         from transactions.selectors import escrow_user_is_party
 
         def visible(user: object, subject_id: str) -> bool:
@@ -16,3 +17,4 @@ class TransactionsConfig(AppConfig):
 
         register_subject_access("escrow_transaction", visible)  # audit trails and live pages alike
         register_subject_link("escrow_transaction", lambda subject_id: f"/escrow/{subject_id}/")
+        audit_kinds_register("transactions", audit_kinds.AUDIT_KINDS)

@@ -9,7 +9,8 @@ class VerificationsConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_delete, post_save
 
-        from verifications import selectors
+        from audit.kinds import audit_kinds_register
+        from verifications import audit_kinds, selectors
         from verifications.models import AgentProfile, VerificationReport, VerificationTask
 
         def report_written(sender: Any, instance: VerificationReport, **kw: Any) -> None:
@@ -28,3 +29,4 @@ class VerificationsConfig(AppConfig):
         for name, signal in (("save", post_save), ("delete", post_delete)):
             signal.connect(report_written, sender=VerificationReport, dispatch_uid=f"report_cache_{name}", weak=False)
             signal.connect(profile_written, sender=AgentProfile, dispatch_uid=f"agent_cache_{name}", weak=False)
+        audit_kinds_register("verifications", audit_kinds.AUDIT_KINDS)

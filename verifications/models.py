@@ -14,7 +14,12 @@ from django_fsm import FSMField
 
 from escrow_project.common.crypto.fields import EncryptedTextField
 from identity.models import Organization
-from verifications.states import TaskStatus, VerificationTaskTransitions, VerificationType, WorkflowStatus
+from verifications.states import (
+    TaskStatus,
+    VerificationTaskTransitions,
+    VerificationType,
+    VerificationWorkflowStateMachine,
+)
 
 
 class ProviderKind(models.TextChoices):
@@ -52,11 +57,10 @@ class AgentProfile(models.Model):
         return f"{self.organization} ({self.get_verification_type_display()})"
 
 
-class VerificationWorkflow(models.Model):
+class VerificationWorkflow(VerificationWorkflowStateMachine):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     subject_type = models.CharField(max_length=40)
     subject_id = models.CharField(max_length=64)
-    status = models.CharField(max_length=16, choices=WorkflowStatus.choices, default=WorkflowStatus.RUNNING)
     context = models.JSONField(default=dict, blank=True, help_text="What agents need: address, price, loan.")
     created_at = models.DateTimeField(auto_now_add=True)
     completed_at = models.DateTimeField(null=True, blank=True)

@@ -7,6 +7,13 @@ Guards carry their refusal reason in the docstring (see escrow_project.common.fs
                   |            |              \\-> rejected -> verified (waived) | assigned (reassigned)
                   \\-> overdue <-/   failed <- (assigned | in_progress | overdue)
     overdue | failed | assigned | in_progress -> assigned (reassigned to another agent)
+
+A workflow:
+
+    running | blocked -> cancelled
+    any -> blocked (a task was rejected or failed)
+    blocked -> running (the blocking task was waived or reassigned)
+    any -> passed (every task verified)
 """
 
 from __future__ import annotations
@@ -15,7 +22,9 @@ from typing import Any
 
 from django.db import models
 from django.utils import timezone
-from django_fsm import transition
+from django_fsm import FSMField, transition
+
+from escrow_project.common.fsm import ProtectedStateModel
 
 
 class VerificationType(models.TextChoices):
@@ -127,3 +136,34 @@ class VerificationTaskTransitions:
         self.started_at = None
         self.submitted_at = None
         self.decided_at = None
+
+
+class VerificationWorkflowStateMachine(ProtectedStateModel):
+    """Mixed into VerificationWorkflow: the status field and its transitions.
+
+    `block` and `complete` accept any source, as the assignments they replaced did: a task failed or
+    waived after its workflow was cancelled still moves the workflow (services do not check it).
+    """
+
+    status = FSMField(max_length=16, choices=WorkflowStatus.choices, default=WorkflowStatus.RUNNING, protected=True)
+    completed_at: Any
+
+    class Meta:
+        abstract = True
+
+    @transition(field=status, source=[WorkflowStatus.RUNNING, WorkflowStatus.BLOCKED], target=WorkflowStatus.CANCELLED)
+    def cancel(self) -> None:
+        """Stopped: late reports are refused and sandbox deliveries do nothing."""
+
+    @transition(field=status, source="*", target=WorkflowStatus.BLOCKED)
+    def block(self) -> None:
+        """A task was rejected or failed; nothing after it starts."""
+
+    @transition(field=status, source=WorkflowStatus.BLOCKED, target=WorkflowStatus.RUNNING)
+    def resume(self) -> None:
+        """The blocking task was waived or handed out again."""
+
+    @transition(field=status, source="*", target=WorkflowStatus.PASSED)
+    def complete(self) -> None:
+        """Every task is verified."""
+        self.completed_at = timezone.now()

@@ -9,11 +9,13 @@ from decimal import Decimal
 from typing import Any
 
 import structlog
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 from prometheus_client import Counter
 
 from audit import canonical
+from audit.kinds import audit_kind_is_registered
 from audit.models import AuditEvent, PendingEvent, SubjectHead
 from escrow_project.common.errors import UnprocessableError
 
@@ -230,6 +232,9 @@ def event_fields(
     ]
     if errors:
         raise UnprocessableError("The audit event is incomplete.", code="audit_event_invalid", errors=errors)
+    if getattr(settings, "AUDIT_KINDS_STRICT", False) and not audit_kind_is_registered(kind):
+        # Tests run strict: a kind on a trail must be in the registry (and so in docs/audit-events.md).
+        raise LookupError(f"audit kind {kind!r} is not registered: add it to its app's audit_kinds.py")
     if not isinstance(payload, dict):
         raise UnprocessableError("The audit payload must be an object.", code="audit_payload_invalid")
     clean_payload = _jsonable(payload, "payload")

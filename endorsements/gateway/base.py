@@ -12,6 +12,12 @@ import abc
 import time
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from django.conf import settings
+
+from escrow_project.common import egress
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,26 @@ class InsurerGateway(abc.ABC):
         self, *, idempotency_key: str, items: list[GatewayItem], callback_url: str, dispatch_id: int | None
     ) -> GatewayResult:
         """Deliver the items; the same idempotency key must never create a second submission."""
+
+
+def insurer_address(host: str, port: int) -> str:
+    """The one address of an insurer's host to connect to, through the SSRF-safe egress
+    (escrow_project.common.egress): resolved once and refused (EgressRefused) unless every address
+    is public; ENDORSEMENTS_GATEWAY_ALLOW_PRIVATE allows a sandbox insurer on this machine."""
+    return egress.checked_address(host, port, allow_private=settings.ENDORSEMENTS_GATEWAY_ALLOW_PRIVATE)
+
+
+def insurer_session(url: str) -> requests.Session:
+    """A session whose every connection goes to the checked address of `url`'s host (REST, SOAP)."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    address = insurer_address(parts.hostname or "", port)
+    return egress.pinned_session(pinned_address=address, allow_private=settings.ENDORSEMENTS_GATEWAY_ALLOW_PRIVATE)
+
+
+def refused_host_error(exc: egress.EgressRefused) -> str:
+    """A host that resolves into our own network is a configuration error, not an outage."""
+    return f"the insurer's host is not a public address: {exc}"[:2000]
 
 
 def exchange_record(

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import json
 import time
-from urllib.parse import urlsplit
 
 import requests
 import structlog
-from django.conf import settings
 
 from endorsements import metrics
-from endorsements.gateway.base import GatewayItem, GatewayResult, InsurerGateway, exchange_record
+from endorsements.gateway.base import (
+    GatewayItem,
+    GatewayResult,
+    InsurerGateway,
+    exchange_record,
+    insurer_session,
+    refused_host_error,
+)
 from endorsements.models import InsurerProfile
 from escrow_project.common import egress
 
@@ -42,14 +47,8 @@ def _item_errors(text: str) -> tuple[str, dict[str, str]]:
 
 
 def _post(url: str, *, body: bytes, headers: dict[str, str]) -> requests.Response:
-    """POST to the insurer through the SSRF-safe egress (escrow_project.common.egress): the host is
-    resolved once, refused unless public (ENDORSEMENTS_GATEWAY_ALLOW_PRIVATE allows a sandbox on
-    this machine) and the connection pinned to the checked address; redirects are not followed."""
-    parts = urlsplit(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    allow_private = settings.ENDORSEMENTS_GATEWAY_ALLOW_PRIVATE
-    address = egress.checked_address(parts.hostname or "", port, allow_private=allow_private)
-    with egress.pinned_session(pinned_address=address, allow_private=allow_private) as session:
+    """POST to the insurer's checked address (`insurer_session`); redirects are not followed."""
+    with insurer_session(url) as session:
         return session.post(url, data=body, headers=headers, timeout=TIMEOUT, allow_redirects=False)
 
 
@@ -82,8 +81,7 @@ class RestGateway(InsurerGateway):
             response = _post(url, body=body.encode(), headers=headers)
             status, text = response.status_code, response.text[:100_000]
         except egress.EgressRefused as exc:
-            # A base URL that resolves into our own network is a configuration error, not an outage.
-            refused, error = True, f"the insurer's host is not a public address: {exc}"[:2000]
+            refused, error = True, refused_host_error(exc)
         except (requests.RequestException, egress.EgressUnresolvable) as exc:
             error = f"{type(exc).__name__}: {exc}"[:2000]
         exchange_record(

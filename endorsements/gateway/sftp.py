@@ -20,9 +20,17 @@ import structlog
 from django.db import transaction
 
 from endorsements import metrics, x12
-from endorsements.gateway.base import GatewayItem, GatewayResult, InsurerGateway, exchange_record
+from endorsements.gateway.base import (
+    GatewayItem,
+    GatewayResult,
+    InsurerGateway,
+    exchange_record,
+    insurer_address,
+    refused_host_error,
+)
 from endorsements.models import Dispatch, EndorsementRequest, GroupPolicy, InsurerProfile, Member
 from endorsements.states import RequestState
+from escrow_project.common import egress
 
 logger = structlog.get_logger(__name__)
 
@@ -114,9 +122,11 @@ class SftpGateway(InsurerGateway):
         self.profile = profile
 
     def _connect(self) -> Any:
+        """Connect to the checked address of the host (`insurer_address`): the host key is pinned on
+        the profile, not looked up by name, so the address serves as well as the name."""
         p = self.profile
         return asyncssh.connect(
-            p.sftp_host,
+            insurer_address(p.sftp_host, p.sftp_port),
             p.sftp_port,
             username=p.sftp_username,
             client_keys=[asyncssh.import_private_key(p.sftp_private_key)],
@@ -152,9 +162,11 @@ class SftpGateway(InsurerGateway):
         outcome, error, transient = "", "", False
         try:
             outcome = asyncio.run(self._upload(dispatch.file_name, text.encode()))
+        except egress.EgressRefused as exc:
+            error = refused_host_error(exc)
         except CONFIG_ERRORS as exc:
             error = f"{type(exc).__name__}: {exc}"
-        except (TimeoutError, OSError, asyncssh.Error) as exc:
+        except (TimeoutError, OSError, asyncssh.Error, egress.EgressUnresolvable) as exc:
             error, transient = f"{type(exc).__name__}: {exc}", True
         exchange_record(
             insurer_id=self.profile.insurer_id,

@@ -18,8 +18,16 @@ from zeep.plugins import HistoryPlugin
 from zeep.transports import Transport
 
 from endorsements import metrics
-from endorsements.gateway.base import GatewayItem, GatewayResult, InsurerGateway, exchange_record
+from endorsements.gateway.base import (
+    GatewayItem,
+    GatewayResult,
+    InsurerGateway,
+    exchange_record,
+    insurer_session,
+    refused_host_error,
+)
 from endorsements.models import InsurerProfile
+from escrow_project.common import egress
 
 logger = structlog.get_logger(__name__)
 
@@ -30,6 +38,16 @@ def _xml(envelope: object) -> str:
     if envelope is None:
         return ""
     return etree.tostring(envelope, encoding="unicode")
+
+
+def _envelope(history: HistoryPlugin, which: str) -> object:
+    """The last sent or received envelope, None when nothing was exchanged (the plugin's properties
+    raise IndexError then: a refused host, or a WSDL that could not be fetched)."""
+    try:
+        entry = getattr(history, which)
+    except IndexError:
+        return None
+    return entry["envelope"] if entry else None
 
 
 class SoapGateway(InsurerGateway):
@@ -47,27 +65,33 @@ class SoapGateway(InsurerGateway):
         error = ""
         answer = None
         fault_code = ""
+        refused = False
         try:
-            client = zeep.Client(
-                self.profile.base_url,
-                transport=Transport(timeout=TIMEOUT, operation_timeout=TIMEOUT),
-                plugins=[history],
-            )
-            answer = client.service.SubmitBatch(
-                idempotency_key=idempotency_key,
-                callback_url=callback_url,
-                items={"Item": [vars(i) for i in items]},
-                _soapheaders={"AuthHeader": {"api_key": self.profile.api_key}},
-            )
+            # The WSDL, its imports and the endpoint all go to the WSDL host's checked address.
+            with insurer_session(self.profile.base_url) as session:
+                client = zeep.Client(
+                    self.profile.base_url,
+                    transport=Transport(session=session, timeout=TIMEOUT, operation_timeout=TIMEOUT),
+                    plugins=[history],
+                )
+                answer = client.service.SubmitBatch(
+                    idempotency_key=idempotency_key,
+                    callback_url=callback_url,
+                    items={"Item": [vars(i) for i in items]},
+                    _soapheaders={"AuthHeader": {"api_key": self.profile.api_key}},
+                )
             status = 200
+        except egress.EgressRefused as exc:
+            refused, error = True, refused_host_error(exc)
+        except egress.EgressUnresolvable as exc:
+            error = f"{type(exc).__name__}: {exc}"
         except zeep.exceptions.Fault as exc:
             status = 500
             fault_code = str(exc.code or "")
             error = f"SOAP fault {fault_code}: {exc.message}"
         except (requests.RequestException, zeep.exceptions.Error, etree.XMLSyntaxError, OSError) as exc:
             error = f"{type(exc).__name__}: {exc}"
-        sent = history.last_sent["envelope"] if history.last_sent else None
-        received = history.last_received["envelope"] if history.last_received else None
+        sent, received = _envelope(history, "last_sent"), _envelope(history, "last_received")
         exchange_record(
             insurer_id=self.profile.insurer_id,
             dispatch_id=dispatch_id,
@@ -80,6 +104,9 @@ class SoapGateway(InsurerGateway):
             response_body=_xml(received),
             error=error,
         )
+        if refused:
+            metrics.GATEWAY_CALLS.labels(protocol=self.protocol, result="refused").inc()
+            return GatewayResult(accepted=False, transient=False, error=error)
         if answer is None:
             # The fault code's first part says whose fault it is (SOAP 1.1: Client or Server).
             transient = not fault_code or fault_code.split(":")[-1].startswith("Server")

@@ -6,7 +6,7 @@ is public, and connect the socket to the address we checked: the TLS handshake (
 name) and the Host header still use the name. After the connect we check the peer address again,
 so nothing else in the stack (a proxy from the environment, a patched resolver) can route around
 the check. See docs/decisions/0303-notifications-webhook-hardening.md. Used by every call to a host a
-partner names: notifications' webhooks and the insurers' REST gateway.
+partner names: notifications' webhooks and the insurers' REST, SOAP and SFTP gateways.
 """
 
 from __future__ import annotations

@@ -20,8 +20,10 @@ REST_FRAMEWORK = {
 DEBUG = False
 # An error code missing from the registry (docs/errors.md) fails the request (escrow_project/common/error_codes.py).
 ERROR_CODES_STRICT = True
+# So does appending an audit event of a kind missing from the registry (audit/kinds.py, docs/audit-events.md).
+AUDIT_KINDS_STRICT = True
 # The sandbox and test insurers listen on 127.0.0.1; tests/endorsements/test_rails_config.py turns this
-# off to check that the REST gateway refuses a private insurer address.
+# off to check that the gateways refuse a private insurer address.
 ENDORSEMENTS_GATEWAY_ALLOW_PRIVATE = True
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed only; tests only
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

@@ -41,7 +41,7 @@ def eth_tester_rpc(client: Any) -> Callable[[str, list[Any]], Any]:
     return web3_rpc(client)
 
 
-def record_events(subject_id: str, n: int, *, kind: str = "escrow.step") -> list[AuditEvent]:
+def record_events(subject_id: str, n: int, *, kind: str = "escrow.updated") -> list[AuditEvent]:
     return [
         event_record(
             kind=kind,

@@ -28,7 +28,7 @@ def buyer(case_access: dict[str, set[int]]) -> User:
 
 def test_a_party_lists_their_case_events_filtered_and_paginated(client_for: Client, buyer: User) -> None:
     record_events("c1", 3)
-    record_events("c1", 2, kind="escrow.released")
+    record_events("c1", 2, kind="escrow.milestone_released")
     record_events("c2", 1)
 
     response = client_for(buyer).get(f"/api/v1/audit/{SUBJECT}/c1/events?page_size=2")
@@ -38,7 +38,7 @@ def test_a_party_lists_their_case_events_filtered_and_paginated(client_for: Clie
     assert [e["seq"] for e in body["results"]] == [1, 2]
     assert 'rel="next"' in response["Link"]
 
-    released = client_for(buyer).get(f"/api/v1/audit/{SUBJECT}/c1/events?kind=escrow.released").json()
+    released = client_for(buyer).get(f"/api/v1/audit/{SUBJECT}/c1/events?kind=escrow.milestone_released").json()
     assert [e["seq"] for e in released["results"]] == [4, 5]
 
     first = AuditEvent.objects.get(subject_id="c1", seq=1)

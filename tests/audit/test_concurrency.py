@@ -24,9 +24,9 @@ WRITER = textwrap.dedent(
     from audit.services import event_record, tree_seal
     worker, n = int(sys.argv[1]), int(sys.argv[2])
     for i in range(n):
-        event_record(kind="k", subject_type="test_case", subject_id="shared", actor=f"system:w{worker}",
+        event_record(kind="escrow.updated", subject_type="test_case", subject_id="shared", actor=f"system:w{worker}",
                      payload={"worker": worker, "i": i})
-        event_record(kind="k", subject_type="test_case", subject_id=f"own-{worker}", actor="system:w",
+        event_record(kind="escrow.updated", subject_type="test_case", subject_id=f"own-{worker}", actor="system:w",
                      payload={"i": i})
         if worker == 0 and i % 25 == 0:
             tree_seal()

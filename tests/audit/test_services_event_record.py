@@ -48,7 +48,7 @@ def recompute(event: AuditEvent) -> str:
 
 def test_events_of_one_subject_form_a_hash_chain_and_other_subjects_their_own() -> None:
     first = record()
-    second = record(kind="escrow.released")
+    second = record(kind="escrow.milestone_released")
     other = record("c2")
 
     assert (first.seq, first.prev_hash) == (1, canonical.ZERO_HASH)
@@ -86,7 +86,7 @@ def test_a_rolled_back_business_change_leaves_no_event() -> None:
 
     def business_change() -> None:
         with transaction.atomic():
-            record(kind="escrow.released")
+            record(kind="escrow.milestone_released")
             raise BusinessRuleBroken
 
     with pytest.raises(BusinessRuleBroken):
@@ -187,6 +187,6 @@ def test_an_event_the_database_hashed_differently_is_refused_and_nothing_is_kept
 
     monkeypatch.setattr(canonical, "event_record_parts", drifted)
     with pytest.raises(RuntimeError, match="the database hashed event seq 2 differently"), transaction.atomic():
-        record(kind="escrow.released")
+        record(kind="escrow.milestone_released")
     assert list(AuditEvent.objects.values_list("seq", flat=True)) == [1]
     assert SubjectHead.objects.get(subject_id="c1").length == 1

@@ -13,7 +13,9 @@ pytestmark = pytest.mark.django_db
 
 def add(n: int, subject: str = "c1") -> None:
     for i in range(n):
-        event_record(kind="k", subject_type="test_case", subject_id=subject, actor="system:test", payload={"i": i})
+        event_record(
+            kind="escrow.updated", subject_type="test_case", subject_id=subject, actor="system:test", payload={"i": i}
+        )
 
 
 def test_sealing_numbers_events_in_order_and_signs_the_rfc_root() -> None:

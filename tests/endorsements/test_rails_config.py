@@ -116,15 +116,31 @@ def test_operators_set_the_outbound_credential_write_only_and_the_admin_refuses_
     assert InsurerProfile.objects.get(pk=profile.pk).protocol == "rest"
 
 
-def test_the_rest_gateway_refuses_an_insurer_host_in_our_own_network_without_connecting(live_world, settings):
-    # Given an insurer whose base URL points into our network (a listener here stands for an internal service)...
+@pytest.mark.parametrize("protocol", ["rest", "soap", "sftp"])
+def test_every_gateway_refuses_an_insurer_host_in_our_own_network_without_connecting(live_world, settings, protocol):
+    # Given an insurer whose host is in our network (a listener here stands for an internal service)...
     settings.ENDORSEMENTS_GATEWAY_ALLOW_PRIVATE = False
     world = live_world
     internal = socket.socket()
     internal.bind(("127.0.0.1", 0))
     internal.listen(1)
     internal.settimeout(0.5)
-    InsurerProfile.objects.filter(pk=world.profile.pk).update(base_url=f"http://127.0.0.1:{internal.getsockname()[1]}/")
+    port = internal.getsockname()[1]
+    where = {
+        "rest": {"base_url": f"http://127.0.0.1:{port}/"},
+        "soap": {"base_url": f"http://127.0.0.1:{port}/?wsdl"},
+        "sftp": {
+            "sftp_host": "127.0.0.1",
+            "sftp_port": port,
+            "sftp_username": "platform",
+            # Never read: the host is refused before the key is imported.
+            "sftp_private_key": "-----BEGIN OPENSSH PRIVATE KEY-----\n-----END OPENSSH PRIVATE KEY-----",
+            "sftp_host_key": "ssh-ed25519 AAAA",
+            "x12_sender_id": "PLATFORM",
+            "x12_receiver_id": "INSURER",
+        },
+    }[protocol]
+    InsurerProfile.objects.filter(pk=world.profile.pk).update(protocol=protocol, **where)
     funding.ea_topup(employer=world.employer, amount="400.00", currency="USD", idempotency_key="t1", actor="t")
     request = endorsement_submit(employer=world.employer, data=addition("E-1", effective=day(5), plan="DAY"), actor="t")
 

@@ -12,6 +12,7 @@ ENDORSEMENTS_CALLBACK_BASE_URL = env_str("ENDORSEMENTS_CALLBACK_BASE_URL", "")
 ENDORSEMENTS_SANDBOX_PORT = env_int("ENDORSEMENTS_SANDBOX_PORT", 8107)
 # First retry delay of a transient insurer failure; doubles per attempt (capped at an hour).
 ENDORSEMENTS_RETRY_BASE_SECONDS = env_int("ENDORSEMENTS_RETRY_BASE_SECONDS", 5)
-# The REST gateway refuses an insurer host that resolves to a private, loopback or link-local address
-# (SSRF: escrow_project.common.egress). The embedded default and the tests run the sandbox insurer here.
+# Every insurer gateway (REST, SOAP, SFTP) refuses an insurer host that resolves to a private, loopback or
+# link-local address (SSRF: escrow_project.common.egress). The embedded default and the tests run the sandbox
+# insurer here.
 ENDORSEMENTS_GATEWAY_ALLOW_PRIVATE = env_bool("ENDORSEMENTS_GATEWAY_ALLOW_PRIVATE", False)
