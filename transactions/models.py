@@ -261,7 +261,7 @@ class SettlementStatement(SettlementStateMachine):
     )
 
     def __str__(self) -> str:
-        return f"Settlement of {self.transaction_id} [{self.status}]"
+        return f"Settlement statement of {self.transaction.reference} ({self.get_status_display()})"
 
 
 class SettlementApproval(models.Model):
@@ -273,7 +273,7 @@ class SettlementApproval(models.Model):
         constraints = [models.UniqueConstraint(fields=["statement", "operator"], name="approval_one_per_operator")]
 
     def __str__(self) -> str:
-        return f"Approval by {self.operator_id}"
+        return f"Approval by {self.operator.get_username()}"
 
 
 class DisputeResolution(models.TextChoices):
@@ -308,7 +308,7 @@ class Dispute(DisputeStateMachine):
         ]
 
     def __str__(self) -> str:
-        return f"Dispute {self.public_id} [{self.status}]"
+        return f"Dispute on {self.transaction.reference} ({self.get_status_display()})"
 
 
 class PlatformControl(models.Model):
@@ -338,7 +338,7 @@ class PayeeProfile(models.Model):
     stripe_payouts_enabled = models.BooleanField(default=False)
 
     def __str__(self) -> str:
-        return f"Payee profile of {self.organization_id}"
+        return f"Payee profile of {self.organization.name}"
 
 
 class BankDetailsChange(BankDetailsChangeStateMachine, SecondPersonDecision):
@@ -370,4 +370,4 @@ class BankDetailsChange(BankDetailsChangeStateMachine, SecondPersonDecision):
         ]
 
     def __str__(self) -> str:
-        return f"Bank details change {self.public_id} [{self.status}]"
+        return f"Bank details change for {self.organization.name} ({self.get_status_display()})"
