@@ -128,6 +128,7 @@ class JournalLineInline(ReadOnlyInline):
     model = JournalLine
     fields = ["account", "side", "amount", "currency", "posted_debits_after", "posted_credits_after"]
     readonly_fields = fields
+    money_fields = ["amount"]
 
 
 @admin.register(JournalEntry)

@@ -68,12 +68,14 @@ class MilestoneInline(ReadOnlyInline):
     model = Milestone
     fields = ["verification_type", "amount", "payee", "status", "earned_at", "released_at"]
     readonly_fields = fields
+    money_fields, money_currency = ["amount"], "transaction.currency"
 
 
 class PaymentInline(ReadOnlyInline):
     model = Payment
     fields = ["label", "payee", "amount", "status", "blocked_reason", "attempts", "failure_reason"]
     readonly_fields = fields
+    money_fields = ["amount"]
     show_change_link = True
 
 
@@ -88,6 +90,7 @@ class ManualDepositInline(ReadOnlyInline):
     model = ManualDeposit
     fields = ["kind", "amount", "status", "provider_reference", "recorded_by", "decided_by", "created_at"]
     readonly_fields = fields
+    money_fields, money_currency = ["amount"], "transaction.currency"
     show_change_link = True
 
 

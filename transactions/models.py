@@ -9,6 +9,7 @@ from django.db import models
 from django_fsm import FSMField
 
 from escrow_project.common.crypto.fields import EncryptedJSONField
+from escrow_project.common.display import describe_money
 from escrow_project.common.money import DECIMAL_PLACES, MAX_DIGITS
 from identity.models import Organization
 from transactions.states import (
@@ -106,7 +107,7 @@ class Milestone(MilestoneStateMachine):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_verification_type_display()} {self.amount} [{self.status}]"
+        return f"{self.get_verification_type_display()} fee ({self.get_status_display()})"
 
 
 class CostPayer(models.TextChoices):
@@ -201,7 +202,7 @@ class ManualDeposit(ManualDepositStateMachine, SecondPersonDecision):
         ]
 
     def __str__(self) -> str:
-        return f"Wire {self.get_kind_display()} {self.amount} [{self.status}]"
+        return f"Wire for the {self.get_kind_display().lower()} ({self.get_status_display()})"
 
 
 class PaymentKind(models.TextChoices):
@@ -242,7 +243,7 @@ class Payment(PaymentStateMachine):
         indexes = [models.Index(fields=["status"])]
 
     def __str__(self) -> str:
-        return f"{self.label} {self.amount} {self.currency} [{self.status}]"
+        return f"{self.label}: {describe_money(self.amount, self.currency)} ({self.get_status_display()})"
 
 
 class SettlementStatement(SettlementStateMachine):

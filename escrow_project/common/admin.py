@@ -28,9 +28,8 @@ from django.utils.html import format_html
 from unfold.admin import ModelAdmin, StackedInline, TabularInline
 from unfold.widgets import UnfoldAdminTextareaWidget
 
-from escrow_project.common.display import format_money
+from escrow_project.common.display import describe_money
 from escrow_project.common.errors import DomainError
-from escrow_project.common.money import MoneyError
 from escrow_project.common.signals import console_action_performed
 
 __all__ = [
@@ -73,12 +72,8 @@ class ReasonForm(forms.Form):
 
 
 def console_money(amount: Any, currency: str) -> str:
-    """Money on a console page, formatted by the kernel; a row holding a currency the kernel does not
-    know (bad data is what operators come to look at) still shows, as amount and code."""
-    try:
-        return format_money(amount, currency)
-    except (MoneyError, ValueError, ArithmeticError, TypeError):
-        return f"{amount} {currency}"
+    """Money on a console page (a row with a currency the kernel does not know still shows)."""
+    return describe_money(amount, currency)
 
 
 def _always(obj: Any) -> bool:
@@ -132,20 +127,14 @@ def object_action(
     return decorate
 
 
-class ConsoleAdmin(ModelAdmin):
-    """The base of every console page: unfold's look, actions as confirmed buttons, never a dropdown."""
+class MoneyDisplayMixin:
+    """Amounts shown as money ("$400,000.00") in the currency found at `money_currency`, a dotted
+    path on the row, where the page only reads them (a form keeps the number)."""
 
-    actions = None  # no one-click bulk actions (and no bulk delete): see `object_actions`
-    object_actions: Sequence[str] = ()
-    compressed_fields = True
-    warn_unsaved_form = True
-    change_form_before_template = "admin/common/object_actions.html"
-    # Amounts shown on the row's page as money ("$400,000.00"), in the currency found at this
-    # dotted path on the row. Only on pages where they are read-only (the form keeps the number).
+    model: Any
     money_fields: Sequence[str] = ()
     money_currency: str = "currency"
 
-    # --- money on the detail page -------------------------------------------------------
     def __getattr__(self, name: str) -> Any:
         if name.startswith(MONEY_PREFIX) and name[len(MONEY_PREFIX) :] in type(self).money_fields:
             return self._money_display(name[len(MONEY_PREFIX) :])
@@ -163,6 +152,16 @@ class ConsoleAdmin(ModelAdmin):
             return "—" if value is None else console_money(value, str(currency or ""))
 
         return show
+
+
+class ConsoleAdmin(MoneyDisplayMixin, ModelAdmin):
+    """The base of every console page: unfold's look, actions as confirmed buttons, never a dropdown."""
+
+    actions = None  # no one-click bulk actions (and no bulk delete): see `object_actions`
+    object_actions: Sequence[str] = ()
+    compressed_fields = True
+    warn_unsaved_form = True
+    change_form_before_template = "admin/common/object_actions.html"
 
     def _money_view(self, request: HttpRequest, obj: Any) -> bool:
         return bool(obj is not None and self.money_fields and not self.has_change_permission(request, obj))
@@ -332,11 +331,19 @@ class ConsoleStackedInline(StackedInline):
     pass
 
 
-class ReadOnlyInline(NoWritesMixin, TabularInline):
-    """Child rows shown on the parent's page, never added, edited or removed there."""
+class ReadOnlyInline(MoneyDisplayMixin, NoWritesMixin, TabularInline):
+    """Child rows shown on the parent's page, never added, edited or removed there; `money_fields`
+    read as money."""
 
     extra = 0
     can_delete = False
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        swap = {name: f"{MONEY_PREFIX}{name}" for name in self.money_fields}
+        return [swap.get(f, f) for f in super().get_fields(request, obj)]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return [*super().get_readonly_fields(request, obj), *(f"{MONEY_PREFIX}{n}" for n in self.money_fields)]
 
 
 def actor_users(actors: Iterable[str]) -> dict[str, Any]:

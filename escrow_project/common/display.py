@@ -36,6 +36,16 @@ def format_money(amount: Decimal | int | str | None, currency: str, *, locale: s
     return format_currency(value, currency, locale=_locale(locale), currency_digits=True)
 
 
+def describe_money(amount: object, currency: str) -> str:
+    """Money for a label that must never fail (a row's name in the console, a log line): formatted
+    when the currency is one the platform knows, else amount and code as stored (bad data is what
+    operators come to look at)."""
+    try:
+        return format_money(amount, currency)  # type: ignore[arg-type]
+    except (ValueError, ArithmeticError, TypeError):  # MoneyError is a ValueError
+        return f"{amount} {currency}"
+
+
 def format_minor(minor: int | None, currency: str, *, locale: str | None = None) -> str:
     """An amount the ledger keeps in minor units (cents), read as money."""
     if minor is None:

@@ -26,6 +26,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from escrow_project.common.crypto.fields import EncryptedJSONField
+from escrow_project.common.display import describe_money
 from escrow_project.common.money import DECIMAL_PLACES, MAX_DIGITS
 from ledger.states import (
     HoldStatus,
@@ -155,7 +156,7 @@ class JournalLine(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.side} {self.amount} {self.currency} on account {self.account_id}"
+        return f"{self.side} {describe_money(self.amount, self.currency)} on account {self.account_id}"
 
 
 class Hold(models.Model):

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from escrow_project.common.display import format_day, format_minor, format_money, format_when
+from escrow_project.common.display import describe_money, format_day, format_minor, format_money, format_when
 
 
 @pytest.mark.parametrize(
@@ -39,3 +39,8 @@ def test_moments_name_their_zone_and_days_read_as_dates():
     assert format_day(dt.date(2026, 12, 4)) == "Dec 4, 2026"
     assert format_money(None, "USD") == ""
     assert format_when(None) == ""
+
+
+def test_a_label_with_a_currency_the_platform_does_not_know_still_reads():
+    assert describe_money(Decimal("1200.0000"), "USD") == "$1,200.00"
+    assert describe_money(Decimal("1200.0000"), "XYZ") == "1200.0000 XYZ"

@@ -239,3 +239,6 @@ def test_the_read_only_page_shows_amounts_as_money(world, client):
     assert "$400,000.00" in page
     assert "$20,000.00" in page
     assert not bool("400000.0000" in page)
+    # The verification fees in the milestones table read as money too.
+    assert "$1,200.00" in page
+    assert not bool("1200.0000" in page)
